@@ -1,0 +1,39 @@
+"""The CLI and the wizard start fast because heavy libraries are imported only when needed."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import cli_env
+
+HEAVY = ("torch", "diffusers", "peft", "onnxruntime", "transformers", "accelerate", "bitsandbytes")
+UI = ("textual", "rich", "questionary")
+
+
+def modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, env=cli_env(), check=True).stdout
+    return set(out.split())
+
+
+def test_cli_import_keeps_heavy_libraries_out():
+    mods = modules_after("import tui_lora.cli; tui_lora.cli.build_parser()")
+    assert not [m for m in HEAVY if m in mods]
+
+
+def test_core_never_imports_ui_libraries():
+    code = (
+        "import pkgutil, importlib, tui_lora.core as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, 'tui_lora.core.'):\n"
+        "    if '.train' not in m.name: importlib.import_module(m.name)\n"
+    )
+    mods = modules_after(code)
+    assert not [m for m in UI if m in mods]
+    assert not [m for m in HEAVY if m in mods]
+
+
+def test_wizard_import_keeps_heavy_libraries_out():
+    pytest.importorskip("tui_lora.tui.app")
+    mods = modules_after("import tui_lora.tui.app")
+    assert not [m for m in HEAVY if m in mods]

@@ -1,0 +1,3 @@
+from tui_lora.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,18 @@
+"""tui-lora crop — crop images to a fixed aspect for training without buckets"""
+
+from __future__ import annotations
+
+import argparse
+
+from tui_lora.commands._common import add_project_arg
+from tui_lora.core.errors import UserError
+
+HELP = "crop images to a fixed aspect for training without buckets"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_project_arg(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UserError("tui-lora crop is being built in this checkout; it is not available yet.")

@@ -1,0 +1,78 @@
+"""tui-lora steps DIR | tui-lora steps --images N --repeats R --epochs E --batch B"""
+
+from __future__ import annotations
+
+import argparse
+
+from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
+from tui_lora.core.errors import UserError
+from tui_lora.core.plan import FolderCount, Plan, PlanInput, make_plan, plan_for_project
+
+HELP = "compute steps (images × repeats × epochs ÷ batch), VRAM and warnings"
+DESCRIPTION = (
+    "Show how many training steps a project (or a hypothetical dataset) makes, the arithmetic behind it, "
+    "an estimate of time and VRAM, and warnings with a fix for each."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_project_arg(p, optional=True)
+    p.add_argument("--images", type=non_negative_int, metavar="N", help="number of images (without DIR)")
+    p.add_argument("--repeats", type=positive_int, metavar="R", help="repeats per image (without DIR; default 1)")
+    p.add_argument("--epochs", type=non_negative_int, metavar="E", help="epochs (overrides the project's)")
+    p.add_argument("--batch", type=positive_int, metavar="B", help="batch size per GPU (overrides the project's)")
+    p.add_argument("--gpus", type=positive_int, default=1, metavar="N", help="number of GPUs (global batch = batch × GPUs)")
+    p.add_argument("--family", choices=("sd15", "sdxl"), help="model family (without DIR; default sd15)")
+    p.add_argument("--subject", choices=("character", "style", "concept"), help="what the LoRA teaches (without DIR)")
+    p.add_argument("--it-per-s", type=positive_float, metavar="X", help="training speed for the time estimate")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dir:
+        if args.images is not None or args.repeats is not None:
+            raise UserError("--images and --repeats describe a dataset without a project; drop them or drop DIR.")
+        project = load_project(args)
+        overrides = []
+        if args.epochs is not None:
+            overrides.append(f"training.max_train_epochs={args.epochs}")
+        if args.batch is not None:
+            overrides.append(f"training.train_batch_size={args.batch}")
+        plan = plan_for_project(project, settings=project.effective_settings(overrides), gpus=args.gpus,
+                                it_per_s=args.it_per_s)
+    else:
+        if args.images is None:
+            raise UserError("Give a project folder (tui-lora steps DIR) or at least --images N, "
+                            "e.g. tui-lora steps --images 20 --repeats 5 --epochs 10 --batch 4.")
+        plan = make_plan(PlanInput(
+            folders=(FolderCount("dataset", args.images, args.repeats or 1),),
+            batch_size=args.batch or 1,
+            epochs=10 if args.epochs is None else args.epochs,
+            max_train_steps=0,
+            gpus=args.gpus,
+            family=args.family or "sd15",
+            subject=args.subject or "character",
+            resolution=1024 if args.family == "sdxl" else 512,
+            it_per_s=args.it_per_s,
+        ))
+        if plan.epochs == 0:
+            raise UserError("--epochs 0 trains nothing; give at least 1 epoch.")
+    emit(args, plan.to_dict(), render(plan))
+    return 0
+
+
+def render(plan: Plan) -> list[str]:
+    lines = list(plan.breakdown)
+    lines.append(f"{plan.total_steps} steps in {plan.epochs} epochs, {plan.saved_files} LoRA files saved")
+    if plan.seconds is not None:
+        lines.append(f"about {_duration(plan.seconds)} at {plan.input.it_per_s:.2f} it/s")
+    if plan.vram:
+        lines.append(f"estimated VRAM: {plan.vram.total_gb:.1f} GB per GPU")
+    for issue in plan.issues:
+        lines.append(f"{issue.level}: {issue.message} {issue.fix}")
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")

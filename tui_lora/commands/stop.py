@@ -1,0 +1,18 @@
+"""tui-lora stop — stop a running training gracefully (saves state and the LoRA)"""
+
+from __future__ import annotations
+
+import argparse
+
+from tui_lora.commands._common import add_project_arg
+from tui_lora.core.errors import UserError
+
+HELP = "stop a running training gracefully (saves state and the LoRA)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_project_arg(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UserError("tui-lora stop is being built in this checkout; it is not available yet.")

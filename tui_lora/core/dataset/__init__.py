@@ -1,0 +1,1 @@
+"""Dataset folders, image checks, dedupe, thumbnails and caption operations."""

@@ -1,0 +1,439 @@
+"""The step calculator, its warnings, and a VRAM estimate. Pure Python: no torch.
+
+Steps follow kohya: every ``<N>_<name>`` folder contributes images × N samples per epoch;
+a step takes one batch from one bucket, so
+
+    steps per epoch = Σ over buckets ⌈samples in bucket ÷ global batch⌉
+
+and before buckets are known each folder counts as its own bucket
+(Σ over folders ⌈images × repeats ÷ batch⌉). ``max_train_epochs`` wins over ``max_train_steps``
+as in kohya; with epochs 0 the run stops after ``max_train_steps``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# (min, max) total steps that usually give a good LoRA, by family and subject.
+STEP_BANDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("sd15", "character"): (250, 3000),
+    ("sd15", "concept"): (300, 4000),
+    ("sd15", "style"): (500, 6000),
+    ("sdxl", "character"): (400, 4000),
+    ("sdxl", "concept"): (400, 5000),
+    ("sdxl", "style"): (800, 8000),
+}
+ABSURD_STEPS = 10_000
+MIN_IMAGES_ERROR = 5
+FEW_IMAGES = 15
+MAX_EPOCHS = 30
+MAX_VIEWS_PER_IMAGE = 200
+MAX_SAVED_FILES = 20
+ADAPTIVE_OPTIMIZERS = ("prodigy", "dadaptadam")
+
+
+@dataclass(frozen=True)
+class FolderCount:
+    """One dataset folder: its name, how many images, how many repeats."""
+
+    name: str
+    images: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str
+    level: str  # "error" | "warning"
+    message: str  # what is wrong, in one line
+    fix: str  # what to do about it, in one line
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.fix}"
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    folders: tuple[FolderCount, ...]
+    batch_size: int = 2
+    epochs: int = 10
+    max_train_steps: int = 0
+    gpus: int = 1
+    family: str = "sd15"
+    subject: str = "character"
+    optimizer: str = "AdamW8bit"
+    unet_lr: float = 5e-4
+    text_encoder_lr: float = 1e-4
+    train_unet_only: bool = False
+    network_type: str = "lora"
+    network_dim: int = 16
+    network_alpha: float = 8.0
+    conv_dim: int = 8
+    conv_alpha: float = 4.0
+    resolution: int = 512
+    save_every_n_epochs: int = 1
+    mixed_precision: str = "fp16"
+    gradient_checkpointing: bool = False
+    cache_latents: bool = True
+    reg_images: int = 0
+    # samples (images × repeats) per bucket, across folders; None before buckets are computed
+    bucket_samples: tuple[int, ...] | None = None
+    it_per_s: float | None = None
+
+
+@dataclass
+class VramEstimate:
+    total_gb: float
+    parts: dict[str, float]
+
+
+@dataclass
+class Plan:
+    input: PlanInput
+    images: int
+    samples_per_epoch: int
+    global_batch: int
+    steps_per_epoch: int
+    epochs: int
+    total_steps: int
+    saved_files: int
+    views_per_image: int
+    breakdown: list[str]
+    issues: list[Issue] = field(default_factory=list)
+    seconds: float | None = None
+    vram: VramEstimate | None = None
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "warning"]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "images": self.images,
+            "samples_per_epoch": self.samples_per_epoch,
+            "batch_size": self.input.batch_size,
+            "gpus": self.input.gpus,
+            "global_batch": self.global_batch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": self.epochs,
+            "total_steps": self.total_steps,
+            "saved_files": self.saved_files,
+            "views_per_image": self.views_per_image,
+            "breakdown": self.breakdown,
+            "folders": [asdict(f) for f in self.input.folders],
+            "issues": [asdict(i) for i in self.issues],
+            "seconds": self.seconds,
+            "vram_gb": self.vram.total_gb if self.vram else None,
+            "vram_parts_gb": self.vram.parts if self.vram else None,
+        }
+        return d
+
+
+def steps_per_epoch(inp: PlanInput) -> int:
+    gb = inp.batch_size * max(1, inp.gpus)
+    if inp.bucket_samples is not None:
+        per_epoch = sum(math.ceil(n / gb) for n in inp.bucket_samples if n > 0)
+    else:
+        per_epoch = sum(math.ceil(f.images * f.repeats / gb) for f in inp.folders if f.images > 0)
+    if inp.reg_images > 0:
+        per_epoch *= 2  # kohya pairs every training sample with a regularization sample
+    return per_epoch
+
+
+def make_plan(inp: PlanInput) -> Plan:
+    gb = inp.batch_size * max(1, inp.gpus)
+    images = sum(f.images for f in inp.folders)
+    samples = sum(f.images * f.repeats for f in inp.folders)
+    spe = steps_per_epoch(inp)
+    if inp.epochs > 0:
+        epochs = inp.epochs
+        total = spe * epochs
+    else:
+        total = inp.max_train_steps
+        epochs = math.ceil(total / spe) if spe else 0
+    views = max((f.repeats for f in inp.folders if f.images), default=0) * epochs
+    saved = _saved_files(epochs, inp.save_every_n_epochs)
+    plan = Plan(
+        input=inp,
+        images=images,
+        samples_per_epoch=samples,
+        global_batch=gb,
+        steps_per_epoch=spe,
+        epochs=epochs,
+        total_steps=total,
+        saved_files=saved,
+        views_per_image=views,
+        breakdown=_breakdown(inp, spe, epochs, total),
+    )
+    plan.issues = _issues(plan)
+    if inp.it_per_s and inp.it_per_s > 0:
+        plan.seconds = total / inp.it_per_s
+    plan.vram = estimate_vram(
+        family=inp.family,
+        resolution=inp.resolution,
+        batch_size=inp.batch_size,
+        network_dim=inp.network_dim,
+        conv_dim=inp.conv_dim if inp.network_type == "locon" else 0,
+        mixed_precision=inp.mixed_precision,
+        gradient_checkpointing=inp.gradient_checkpointing,
+        optimizer=inp.optimizer,
+        train_text_encoder=not inp.train_unet_only and inp.text_encoder_lr > 0,
+        cache_latents=inp.cache_latents,
+    )
+    return plan
+
+
+def _saved_files(epochs: int, every: int) -> int:
+    if epochs <= 0:
+        return 0
+    intermediate = (epochs - 1) // every if every > 0 else 0
+    return intermediate + 1  # plus the final file
+
+
+def _batch_text(inp: PlanInput) -> str:
+    if inp.gpus > 1:
+        return f"batch {inp.batch_size} × {inp.gpus} GPUs"
+    return f"batch {inp.batch_size}"
+
+
+def _breakdown(inp: PlanInput, spe: int, epochs: int, total: int) -> list[str]:
+    """Human lines that show the arithmetic, e.g. ``20 images × 5 repeats × 10 epochs ÷ batch 4 = 250 steps``."""
+    folders = [f for f in inp.folders if f.images > 0]
+    bt = _batch_text(inp)
+    lines: list[str] = []
+    if inp.epochs > 0 and len(folders) == 1 and inp.bucket_samples is None and not inp.reg_images:
+        f = folders[0]
+        line = f"{f.images} images × {f.repeats} repeats × {epochs} epochs ÷ {bt} = {total} steps"
+        if (f.images * f.repeats) % (inp.batch_size * max(1, inp.gpus)):
+            line += f" (each epoch rounds up to {spe} steps)"
+        return [line]
+    for f in folders:
+        per = math.ceil(f.images * f.repeats / (inp.batch_size * max(1, inp.gpus)))
+        lines.append(f"{f.name}: {f.images} images × {f.repeats} repeats ÷ {bt} = {per} steps per epoch")
+    if inp.bucket_samples is not None:
+        lines.append(f"grouped into {len([n for n in inp.bucket_samples if n])} aspect-ratio buckets: {spe} steps per epoch"
+                     + (" (before regularization)" if inp.reg_images else ""))
+    if inp.reg_images:
+        lines.append(f"regularization images double it: {spe} steps per epoch")
+    if inp.epochs > 0:
+        lines.append(f"{spe} steps per epoch × {epochs} epochs = {total} steps")
+    else:
+        lines.append(f"max_train_steps = {total} steps ≈ {epochs} epochs of {spe} steps")
+    return lines
+
+
+def _issues(p: Plan) -> list[Issue]:
+    inp = p.input
+    out: list[Issue] = []
+
+    def add(code: str, level: str, message: str, fix: str) -> None:
+        out.append(Issue(code, level, message, fix))
+
+    if p.images == 0:
+        add("no_images", "error", "The dataset has no images.",
+            "Fetch some (tui-lora fetch) or copy 15-50 images into dataset/<N>_<name>/.")
+    elif p.images < MIN_IMAGES_ERROR:
+        add("too_few_images", "error", f"Only {p.images} images: too few to learn a subject.",
+            "Collect at least 15, better 20-50, varied images.")
+    elif p.images < FEW_IMAGES:
+        add("few_images", "warning", f"Only {p.images} images: the LoRA may copy their poses and backgrounds.",
+            "Aim for 15-50 varied images.")
+    lo, hi = STEP_BANDS.get((inp.family, inp.subject), (250, 4000))
+    fam = {"sd15": "SD1.5", "sdxl": "SDXL"}.get(inp.family, inp.family)
+    if p.images and p.total_steps > ABSURD_STEPS:
+        add("steps_absurd", "warning", f"{p.total_steps} steps is almost surely a mistake (a typo in repeats or epochs?).",
+            f"A {fam} {inp.subject} LoRA needs about {lo}-{hi} steps; lower repeats or epochs.")
+    elif p.images and p.total_steps > hi:
+        add("steps_high", "warning", f"{p.total_steps} steps is more than a {fam} {inp.subject} usually needs ({lo}-{hi}); it may overfit.",
+            "Lower repeats or epochs, or keep it and pick an earlier epoch in the comparison.")
+    elif p.images and p.total_steps < lo:
+        add("steps_low", "warning", f"{p.total_steps} steps is fewer than a {fam} {inp.subject} usually needs ({lo}-{hi}); it may learn too little.",
+            "Raise repeats or epochs.")
+    gb = p.global_batch
+    if p.images and gb > p.images:
+        add("batch_gt_images", "warning", f"The batch ({gb}) is larger than the number of images ({p.images}).",
+            f"Use a batch of at most {p.images}.")
+    if inp.network_alpha > inp.network_dim:
+        add("alpha_gt_dim", "warning",
+            f"network_alpha {inp.network_alpha:g} is larger than network_dim {inp.network_dim}: updates are amplified and training gets unstable.",
+            f"Use alpha = dim / 2 ({inp.network_dim / 2:g}) or alpha = dim.")
+    out.extend(_lr_issues(inp))
+    if inp.resolution % 64:
+        add("resolution_not_64", "warning", f"Resolution {inp.resolution} is not a multiple of 64, which SD's latent grid needs.",
+            f"Use {round(inp.resolution / 64) * 64 or 64}.")
+    if inp.family == "sdxl" and inp.resolution < 768:
+        add("sdxl_low_res", "warning", f"SDXL trained at {inp.resolution} px gives blurry, broken LoRAs.",
+            "Train SDXL at 1024 (at least 768).")
+    if p.epochs > MAX_EPOCHS:
+        add("many_epochs", "warning", f"{p.epochs} epochs is a lot; most LoRAs peak well before 30.",
+            "Raise repeats and lower epochs, keeping the total steps.")
+    if p.views_per_image > MAX_VIEWS_PER_IMAGE:
+        add("views_per_image", "warning", f"Each image is seen {p.views_per_image} times (repeats × epochs); it will be memorised.",
+            "Lower repeats or epochs, or add more images.")
+    if p.saved_files > MAX_SAVED_FILES:
+        add("many_saves", "warning", f"{p.saved_files} LoRA files will be saved; comparing them all is tedious and fills the disk.",
+            f"Raise save_every_n_epochs to {math.ceil(p.epochs / MAX_SAVED_FILES)} or more.")
+    return out
+
+
+def _lr_issues(inp: PlanInput) -> list[Issue]:
+    out: list[Issue] = []
+    opt = inp.optimizer.lower()
+    rates = [("unet_lr", inp.unet_lr)]
+    if not inp.train_unet_only:
+        rates.append(("text_encoder_lr", inp.text_encoder_lr))
+    for name, lr in rates:
+        if lr <= 0:
+            continue
+        if opt in ADAPTIVE_OPTIMIZERS and not 0.1 <= lr <= 2.0:
+            out.append(Issue("lr_adaptive", "warning",
+                             f"{inp.optimizer} finds the learning rate itself and expects {name} near 1.0, not {lr:g}.",
+                             f"Set {name} = 1.0."))
+        elif opt.startswith("lion") and lr > 3e-4:
+            out.append(Issue("lr_high", "warning", f"{name} {lr:g} is high for Lion, which wants 3-10× lower rates than AdamW.",
+                             f"Try {name} = {lr / 5:.1e}."))
+        elif opt not in ADAPTIVE_OPTIMIZERS and lr > 1e-3:
+            out.append(Issue("lr_high", "warning", f"{name} {lr:g} is risky with {inp.optimizer}: above 1e-3 LoRAs burn fast.",
+                             f"Use {name} between 1e-4 and 5e-4."))
+    if opt not in ADAPTIVE_OPTIMIZERS and inp.unet_lr <= 0 and (inp.train_unet_only or inp.text_encoder_lr <= 0):
+        out.append(Issue("lr_zero", "error", "Every learning rate is 0, so nothing would train.",
+                         "Set unet_lr (e.g. 5e-4 for SD1.5, 2e-4 for SDXL)."))
+    return out
+
+
+# ----- VRAM -----------------------------------------------------------------------------------
+# Parameter counts in millions (measured from the diffusers configs of the real models).
+_PARAMS_M = {
+    "sd15": {"unet": 859.5, "te": 123.1, "vae": 83.7},
+    "sdxl": {"unet": 2567.5, "te": 123.1 + 693.0, "vae": 83.7},
+}
+# LoRA parameters per unit of rank, in millions (kohya's default target layers).
+_LORA_PER_RANK_M = {
+    "sd15": {"unet": 0.424, "conv": 0.579, "te": 0.166},
+    "sdxl": {"unet": 2.660, "conv": 0.379, "te": 0.166 + 0.737},
+}
+# UNet activation memory (GB) for one image at the family's native resolution in half
+# precision: (without, with) gradient checkpointing. Uncalibrated guesses from published
+# kohya figures; calibrated on a GPU later (benchmarks/RESULTS.md).
+_NATIVE_RES = {"sd15": 512, "sdxl": 1024}
+_ACT_GB = {"sd15": (2.6, 0.6), "sdxl": (12.0, 2.4)}
+# Optimizer state bytes per trainable parameter.
+_OPT_STATE_BYTES = {"adamw": 8, "adamw8bit": 2, "lion": 4, "lion8bit": 1, "prodigy": 16, "dadaptadam": 16, "adafactor": 4}
+_CUDA_OVERHEAD_GB = 0.6
+
+
+def estimate_vram(
+    *,
+    family: str,
+    resolution: int,
+    batch_size: int,
+    network_dim: int,
+    conv_dim: int = 0,
+    mixed_precision: str = "fp16",
+    gradient_checkpointing: bool = False,
+    optimizer: str = "AdamW8bit",
+    train_text_encoder: bool = True,
+    cache_latents: bool = True,
+) -> VramEstimate:
+    """Peak training VRAM in GB, as a sum of parts:
+
+    frozen weights  = (UNet + text encoders [+ VAE unless latents are cached]) × bytes/param
+                      (2 for fp16/bf16, 4 for fp32); the text encoders stay on the GPU because
+                      shuffled captions are encoded every step
+    LoRA            = rank × LoRA-params-per-rank × (4 B weights + 4 B grads + optimizer state B)
+    activations     = per-image activations at the native resolution (with or without gradient
+                      checkpointing) × batch × (resolution / native)², ×2 in fp32, plus 15 %
+                      for the text encoders when they train
+    VAE encode      = when latents are not cached: the VAE's activations for one batch
+    overhead        = CUDA context and allocator slack (0.6 GB + 8 %)
+    """
+    fam = family if family in _PARAMS_M else "sd15"
+    bpp = 4 if mixed_precision == "no" else 2
+    p = _PARAMS_M[fam]
+    frozen_m = p["unet"] + p["te"] + (0 if cache_latents else p["vae"])
+    parts: dict[str, float] = {"weights": frozen_m * 1e6 * bpp / 2**30}
+
+    r = _LORA_PER_RANK_M[fam]
+    lora_m = network_dim * r["unet"] + conv_dim * r["conv"] + (network_dim * r["te"] if train_text_encoder else 0)
+    state = _OPT_STATE_BYTES.get(optimizer.lower(), 8)
+    parts["lora+optimizer"] = lora_m * 1e6 * (4 + 4 + state) / 2**30
+
+    scale = batch_size * (resolution / _NATIVE_RES[fam]) ** 2
+    act = _ACT_GB[fam][1 if gradient_checkpointing else 0] * scale
+    if mixed_precision == "no":
+        act *= 2
+    if train_text_encoder:
+        act *= 1.15
+    parts["activations"] = act
+    if not cache_latents:
+        parts["vae_encode"] = 0.9 * scale * (2 if mixed_precision == "no" else 1)
+    subtotal = sum(parts.values())
+    parts["overhead"] = _CUDA_OVERHEAD_GB + 0.08 * subtotal
+    parts = {k: round(v, 2) for k, v in parts.items()}
+    return VramEstimate(round(sum(parts.values()), 1), parts)
+
+
+def plan_from_settings(settings: dict[str, dict[str, Any]], folders: list[FolderCount], *, gpus: int = 1,
+                       reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
+                       it_per_s: float | None = None) -> Plan:
+    """A plan from a project's settings and its folder counts."""
+    t, n, d = settings["training"], settings["network"], settings["dataset"]
+    return make_plan(PlanInput(
+        folders=tuple(folders),
+        batch_size=t["train_batch_size"],
+        epochs=t["max_train_epochs"],
+        max_train_steps=t["max_train_steps"],
+        gpus=gpus,
+        family=settings["project"]["family"],
+        subject=settings["project"]["subject"],
+        optimizer=t["optimizer_type"],
+        unet_lr=t["unet_lr"],
+        text_encoder_lr=t["text_encoder_lr"],
+        train_unet_only=n["network_train_unet_only"],
+        network_type=n["network_type"],
+        network_dim=n["network_dim"],
+        network_alpha=n["network_alpha"],
+        conv_dim=n["conv_dim"],
+        conv_alpha=n["conv_alpha"],
+        resolution=d["resolution"],
+        save_every_n_epochs=settings["output"]["save_every_n_epochs"],
+        mixed_precision=t["mixed_precision"],
+        gradient_checkpointing=t["gradient_checkpointing"],
+        cache_latents=d["cache_latents"],
+        reg_images=reg_images,
+        bucket_samples=bucket_samples,
+        it_per_s=it_per_s,
+    ))
+
+
+def plan_for_project(project: Any, *, settings: dict[str, dict[str, Any]] | None = None, gpus: int = 1,
+                     it_per_s: float | None = None) -> Plan:
+    """The plan for a :class:`~tui_lora.core.project.Project` as it is on disk now.
+
+    ``it_per_s`` defaults to the speed of the project's last training run, when there was one.
+    """
+    from pathlib import Path
+
+    from tui_lora.core.dataset.folders import list_concepts
+    from tui_lora.core.events import read_events
+
+    s = settings or project.settings
+    folders = [FolderCount(c.folder, len(c.images()), c.repeats) for c in project.concepts()]
+    reg_dir = s["dataset"]["reg_data_dir"]
+    reg_images = 0
+    if reg_dir:
+        reg_root = Path(reg_dir).expanduser()
+        if not reg_root.is_absolute():
+            reg_root = project.root / reg_root
+        reg_images = sum(len(c.images()) * c.repeats for c in list_concepts(reg_root))
+    if it_per_s is None:
+        speeds = [e["it_per_s"] for e in read_events(project.events_path)
+                  if e.get("event") == "step" and isinstance(e.get("it_per_s"), (int, float))]
+        it_per_s = speeds[-1] if speeds else None
+    return plan_from_settings(s, folders, gpus=gpus, reg_images=reg_images, it_per_s=it_per_s)
