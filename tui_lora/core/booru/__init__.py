@@ -1,0 +1,59 @@
+"""Booru fetch: search Gelbooru, Safebooru or Danbooru and download images with their tags as captions.
+
+The wizard and ``tui-lora fetch`` share this API (all of it safe to call from a worker thread)::
+
+    from tui_lora.core import booru
+
+    query = booru.build_query("safebooru", "1girl solo -monochrome",
+                              rating="general,sensitive", min_score=5, order="score")
+    creds = booru.resolve_credentials(query.source, user_id=None, api_key=None)  # flags > env > saved
+    found = booru.search(query, credentials=creds, base_url=None)    # SearchResult
+    found.total_count, found.preview                                   # site total, first few Posts
+    coll = booru.collect(query, limit=100, credentials=creds,          # Collection: .posts, .skipped,
+                         progress=on_listing, cancel=stop_event)       #   .warnings, .cancelled
+    report = booru.download(coll.posts, concept_folder, jobs=6,        # DownloadReport
+                            progress=on_progress, cancel=stop_event)
+    report.downloaded, report.existing, report.skipped, report.failed, report.to_dict()
+
+- Every problem a user can fix raises a :class:`~tui_lora.core.errors.UserError` subclass from
+  :mod:`.errors` whose message is one sentence with the fix (unknown source, empty tags, missing or
+  wrong credentials, Danbooru's anonymous 2-tag limit, network down, disk full).
+- ``progress`` callbacks receive :class:`CollectProgress` / :class:`Progress` snapshots (count,
+  bytes, rate, ETA) from worker threads; ``cancel`` is a ``threading.Event``. A cancelled or
+  interrupted download leaves only hidden ``.part`` files, which the next run resumes.
+- Credentials: :func:`resolve_credentials`, :func:`save_credentials` (credentials.toml, mode 0600),
+  env ``TUI_LORA_GELBOORU_USER_ID`` / ``TUI_LORA_GELBOORU_API_KEY`` (DANBOORU likewise).
+- ``base_url`` points any source at a mirror, a self-hosted instance, or the test server.
+"""
+
+from tui_lora.core.booru.clients import DEFAULT_BASE_URLS, SITE_NAMES, Client, open_client
+from tui_lora.core.booru.credentials import (
+    Credentials,
+    forget_credentials,
+    resolve_credentials,
+    save_credentials,
+    stored_credentials,
+)
+from tui_lora.core.booru.download import (
+    DEFAULT_JOBS,
+    MAX_JOBS,
+    DownloadOptions,
+    DownloadReport,
+    ItemResult,
+    Progress,
+    download,
+)
+from tui_lora.core.booru.errors import AuthError, BooruError, DiskFullError, NetworkError, QueryError, ServerError
+from tui_lora.core.booru.http import USER_AGENT, RateLimiter, RetryPolicy
+from tui_lora.core.booru.posts import RATINGS, Post, tag_to_caption
+from tui_lora.core.booru.query import ORDERS, SOURCES, Query, build_query
+from tui_lora.core.booru.search import Collection, CollectProgress, SearchResult, collect, search
+
+__all__ = [
+    "DEFAULT_BASE_URLS", "DEFAULT_JOBS", "MAX_JOBS", "ORDERS", "RATINGS", "SITE_NAMES", "SOURCES", "USER_AGENT",
+    "AuthError", "BooruError", "Client", "CollectProgress", "Collection", "Credentials", "DiskFullError",
+    "DownloadOptions", "DownloadReport", "ItemResult", "NetworkError", "Post", "Progress", "Query", "QueryError",
+    "RateLimiter", "RetryPolicy", "SearchResult", "ServerError", "build_query", "collect", "download",
+    "forget_credentials", "open_client", "resolve_credentials", "save_credentials", "search", "stored_credentials",
+    "tag_to_caption",
+]

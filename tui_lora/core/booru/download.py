@@ -1,0 +1,518 @@
+"""Parallel, verified, resumable image download into one dataset folder.
+
+Every file is streamed to a hidden ``.<name>.part`` file and renamed to ``<source>_<id>.<ext>``
+only after its md5 matches the post's (or, for a sample without an md5, after it decodes), so an
+interrupted run never leaves a half-written image. Re-running resumes ``.part`` files with an
+HTTP Range request and skips images already there, or removed into ``dataset/.trash``.
+File names come from the post id and a checked extension, never from the site, and every path
+is checked to be inside the destination folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tui_lora.core.booru.errors import BooruError, DiskFullError, host_of
+from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_session, parse_retry_after
+from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
+from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
+from tui_lora.core.fsutil import atomic_write_text
+
+DEFAULT_JOBS = 6
+MAX_JOBS = 16
+# A ceiling on new file requests per second across all workers. Real images take far longer
+# than 1/100 s each, so it only binds on tiny files; the connection count (jobs) and the shared
+# pause after a 429 are what keep a run polite.
+DEFAULT_FILE_RATE = 100.0
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+HUGE_PIXELS = 3072 * 3072
+CHUNK = 256 * 1024
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_SAFE_NAME = re.compile(r"^[a-z]+_[0-9]+\.[a-z0-9]{1,5}$")
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    rate: float = DEFAULT_FILE_RATE          # file requests per second, shared by all workers
+    max_bytes: int | None = DEFAULT_MAX_BYTES  # larger files are skipped (or their sample used)
+    use_sample_for_huge: bool = False        # download the site's sample for originals over huge_pixels
+    huge_pixels: int = HUGE_PIXELS
+    captions: bool = True                    # write <image><caption_extension> with the post's tags
+    caption_extension: str = ".txt"
+    retry: RetryPolicy = RetryPolicy(attempts=4)
+    timeout: tuple[float, float] = (10.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for progress displays; ``eta_s`` is None until a first file has arrived."""
+
+    total: int
+    done: int
+    downloaded: int
+    existing: int
+    skipped: int
+    failed: int
+    bytes: int
+    elapsed_s: float
+    bytes_per_s: float
+    eta_s: float | None
+    last: str | None = None
+
+
+@dataclass
+class ItemResult:
+    post_id: int
+    status: str  # "downloaded" | "exists" | "skipped" | "failed"
+    path: Path | None = None
+    reason: str = ""
+    bytes: int = 0
+    used_sample: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.post_id, "status": self.status, "path": str(self.path) if self.path else None,
+                "reason": self.reason, "bytes": self.bytes, "used_sample": self.used_sample}
+
+
+@dataclass
+class DownloadReport:
+    folder: Path
+    total: int
+    items: list[ItemResult] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    def _with(self, status: str) -> list[ItemResult]:
+        return [i for i in self.items if i.status == status]
+
+    @property
+    def downloaded(self) -> list[ItemResult]:
+        return self._with("downloaded")
+
+    @property
+    def existing(self) -> list[ItemResult]:
+        return self._with("exists")
+
+    @property
+    def skipped(self) -> list[ItemResult]:
+        return self._with("skipped")
+
+    @property
+    def failed(self) -> list[ItemResult]:
+        return self._with("failed")
+
+    @property
+    def not_started(self) -> int:
+        return self.total - len(self.items)
+
+    @property
+    def bytes(self) -> int:
+        return sum(i.bytes for i in self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder), "total": self.total, "downloaded": len(self.downloaded),
+            "existing": len(self.existing), "skipped": len(self.skipped), "failed": len(self.failed),
+            "not_started": self.not_started, "bytes": self.bytes, "seconds": round(self.seconds, 3),
+            "cancelled": self.cancelled, "items": [i.to_dict() for i in self.items],
+        }
+
+
+class _Run:
+    """State shared by the workers of one download() call."""
+
+    def __init__(self, dest: Path, total: int, options: DownloadOptions, session: requests.Session,
+                 limiter: RateLimiter, progress: Callable[[Progress], None] | None) -> None:
+        self.dest = dest
+        self.total = total
+        self.options = options
+        self.session = session
+        self.limiter = limiter
+        self.progress_cb = progress
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.bytes = 0
+        self.counts = {"downloaded": 0, "exists": 0, "skipped": 0, "failed": 0}
+        self.start = time.monotonic()
+        self.first_net: float | None = None
+        self.last_emit = 0.0
+        self.fatal: BaseException | None = None
+        self.present = _present_stems(dest)
+        self.trashed = _trashed_stems(dest)
+
+    def add_bytes(self, n: int) -> None:
+        with self.lock:
+            self.bytes += n
+            if self.first_net is None:
+                self.first_net = time.monotonic()
+        self.emit()
+
+    def finished(self, item: ItemResult) -> None:
+        with self.lock:
+            self.counts[item.status] += 1
+        self.emit(force=True, last=item.path.name if item.path else f"#{item.post_id}")
+
+    def snapshot(self, last: str | None = None) -> Progress:
+        now = time.monotonic()
+        c = self.counts
+        done = sum(c.values())
+        elapsed = now - self.start
+        net_done = c["downloaded"] + c["failed"]
+        eta = None
+        if net_done and self.first_net is not None:
+            per_item = (now - self.first_net) / net_done
+            eta = per_item * (self.total - done)
+        return Progress(self.total, done, c["downloaded"], c["exists"], c["skipped"], c["failed"], self.bytes,
+                        elapsed, self.bytes / elapsed if elapsed > 0 else 0.0, eta, last)
+
+    def emit(self, *, force: bool = False, last: str | None = None) -> None:
+        if self.progress_cb is None:
+            return
+        with self.lock:
+            now = time.monotonic()
+            if not force and now - self.last_emit < 0.2:
+                return
+            self.last_emit = now
+            snap = self.snapshot(last)
+            self.progress_cb(snap)
+
+
+def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int = DEFAULT_JOBS,
+             options: DownloadOptions | None = None, progress: Callable[[Progress], None] | None = None,
+             cancel: threading.Event | None = None, session: requests.Session | None = None) -> DownloadReport:
+    """Download ``posts`` into ``dest`` with ``jobs`` parallel connections; returns a report.
+
+    ``progress`` is called (from worker threads, never concurrently) with a :class:`Progress`
+    after each file and a few times a second while bytes arrive. Setting ``cancel`` stops the
+    workers within a moment; their ``.part`` files stay and the next run resumes them. A full
+    disk stops the run and raises :class:`DiskFullError`; a failing file does not stop the
+    others and is listed in the report.
+    """
+    options = options or DownloadOptions()
+    jobs = max(1, min(MAX_JOBS, int(jobs)))
+    dest_path = Path(dest).expanduser()
+    try:
+        dest_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BooruError(f"Cannot create {dest_path} ({exc.strerror}); check the folder's permissions.") from None
+    dest_path = dest_path.resolve()
+    if not os.access(dest_path, os.W_OK | os.X_OK):
+        raise BooruError(f"Cannot write into {dest_path}; check the folder's permissions.")
+    run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
+               RateLimiter(options.rate, burst=jobs), progress)
+    _check_free_space(dest_path, posts, run.present)
+    report = DownloadReport(folder=dest_path, total=len(posts))
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="booru-dl")
+    futures: dict[Future[ItemResult], Post] = {}
+    try:
+        for post in posts:
+            futures[pool.submit(_worker, run, post)] = post
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            for fut in done:
+                if fut.cancelled():
+                    continue
+                item = fut.result()
+                if item is not None:
+                    report.items.append(item)
+            if cancel is not None and cancel.is_set() and not run.stop.is_set():
+                run.stop.set()
+                report.cancelled = True
+            if run.stop.is_set():
+                for fut in pending:
+                    fut.cancel()
+    except BaseException:
+        run.stop.set()  # Ctrl-C or an error in this thread: let workers leave their .part files
+        report.cancelled = True
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+    report.seconds = time.monotonic() - run.start
+    report.items.sort(key=lambda i: i.post_id)
+    if run.fatal is not None:
+        raise run.fatal
+    run.emit(force=True)
+    return report
+
+
+def _worker(run: _Run, post: Post) -> ItemResult | None:
+    if run.stop.is_set():
+        return None
+    try:
+        item = _fetch(run, post)
+    except Cancelled:
+        return None
+    except BooruError as exc:  # a full disk or an unwritable folder stops the whole run
+        with run.lock:
+            run.fatal = run.fatal or exc
+        run.stop.set()
+        return None
+    run.finished(item)
+    return item
+
+
+def _fetch(run: _Run, post: Post) -> ItemResult:
+    opts = run.options
+    reason = unusable_reason(post.ext)
+    if reason:
+        return ItemResult(post.id, "skipped", reason=reason)
+    if post.stem in run.trashed:
+        return ItemResult(post.id, "skipped", reason="removed earlier (it is in dataset/.trash)")
+    existing = run.present.get(post.stem)
+    if existing is not None:
+        _write_caption(run, post, existing, only_if_missing=True)
+        return ItemResult(post.id, "exists", path=existing)
+    if not post.file_url:
+        return ItemResult(post.id, "skipped", reason="no file URL (hidden by the site)")
+
+    url, md5, ext, sample = post.file_url, post.md5, post.ext, False
+    huge = bool(post.pixels and post.pixels > opts.huge_pixels)
+    too_big = bool(opts.max_bytes and post.file_size and post.file_size > opts.max_bytes)
+    if post.sample_url and ((opts.use_sample_for_huge and huge) or too_big):
+        url, md5, ext, sample = post.sample_url, None, _url_ext(post.sample_url) or "jpg", True
+    elif too_big:
+        return ItemResult(post.id, "skipped", reason=f"larger than the size cap ({_mb(post.file_size)})")
+    if unusable_reason(ext):
+        return ItemResult(post.id, "skipped", reason=unusable_reason(ext) or "")
+    try:
+        final = _inside(run.dest, f"{post.stem}.{clean_extension(ext)}")
+    except ValueError as exc:
+        return ItemResult(post.id, "failed", reason=str(exc))
+    part = run.dest / f".{final.name}.part"
+
+    last = ""
+    size = 0
+    for attempt in range(1, opts.retry.attempts + 1):
+        if run.stop.is_set():
+            raise Cancelled
+        retry_after = None
+        try:
+            outcome = _transfer(run, url, part)
+        except _Retry as r:
+            last, retry_after = r.reason, r.retry_after
+        except _Give as g:
+            _remove(part)
+            if g.status == "skipped" and post.sample_url and not sample and "size cap" in g.reason:
+                url, md5, ext, sample = post.sample_url, None, _url_ext(post.sample_url) or "jpg", True
+                final = _inside(run.dest, f"{post.stem}.{clean_extension(ext)}")
+                part = run.dest / f".{final.name}.part"
+                continue
+            return ItemResult(post.id, g.status, reason=g.reason)
+        except OSError as exc:
+            _raise_disk(run, exc, part)
+            raise
+        else:
+            size = outcome
+            problem = _verify(part, md5)
+            if problem is None:
+                try:
+                    os.replace(part, final)
+                    _fsync_dir(run.dest)
+                except OSError as exc:
+                    _raise_disk(run, exc, part)
+                    raise
+                _write_caption(run, post, final, only_if_missing=False)
+                return ItemResult(post.id, "downloaded", path=final, bytes=size, used_sample=sample)
+            _remove(part)  # a wrong checksum is not resumable: start over
+            last = problem
+        if attempt < opts.retry.attempts:
+            delay = opts.retry.delay(attempt, retry_after)
+            if retry_after is not None:
+                run.limiter.pause(delay)
+            if run.stop.wait(delay):
+                raise Cancelled
+    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries")
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+class _Give(Exception):
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _transfer(run: _Run, url: str, part: Path) -> int:
+    """Fetch ``url`` into ``part`` (resuming what is there); return the final size in bytes."""
+    offset = _part_size(part)
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    run.limiter.wait(run.stop)
+    cap = run.options.max_bytes
+    try:
+        with run.session.get(url, headers=headers, stream=True, timeout=run.options.timeout) as resp:
+            code = resp.status_code
+            if code == 416 and offset:
+                return offset  # the .part already holds the whole file; verification decides
+            if code == 429 or code >= 500:
+                raise _Retry(f"HTTP {code} from {host_of(url)}", parse_retry_after(resp.headers.get("Retry-After")))
+            if code >= 400:
+                raise _Give("failed", f"HTTP {code} from {host_of(url)}")
+            append = code == 206 and offset > 0 and resp.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+            start = offset if append else 0
+            length = resp.headers.get("Content-Length")
+            if cap and length and length.isdigit() and start + int(length) > cap:
+                raise _Give("skipped", f"larger than the size cap ({_mb(start + int(length))})")
+            written = start
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC), 0o644)
+            with os.fdopen(fd, "ab" if append else "wb") as fh:
+                for chunk in resp.iter_content(CHUNK):
+                    if run.stop.is_set():
+                        raise Cancelled
+                    fh.write(chunk)
+                    written += len(chunk)
+                    run.add_bytes(len(chunk))
+                    if cap and written > cap:
+                        raise _Give("skipped", f"larger than the size cap ({_mb(written)})")
+                fh.flush()
+                os.fsync(fh.fileno())
+            return written
+    except requests.exceptions.Timeout:
+        raise _Retry(f"timed out talking to {host_of(url)}") from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        raise _Retry(f"the connection to {host_of(url)} dropped mid-file") from None
+    except requests.exceptions.ConnectionError:
+        raise _Retry(f"could not connect to {host_of(url)}") from None
+    except requests.exceptions.InvalidURL:
+        raise _Give("failed", "the site gave an invalid file URL") from None
+    except requests.exceptions.RequestException as exc:
+        raise _Retry(f"request failed ({type(exc).__name__})") from None
+
+
+def _verify(part: Path, md5: str | None) -> str | None:
+    """None when ``part`` is the right file; otherwise what is wrong with it."""
+    if md5:
+        h = hashlib.md5()
+        with open(part, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return None if h.hexdigest() == md5 else "checksum mismatch"
+    from PIL import Image
+
+    try:
+        with Image.open(part) as im:
+            im.load()
+    except Exception:  # noqa: BLE001 - any decoder failure means "not a usable image"
+        return "not a readable image"
+    return None
+
+
+def _write_caption(run: _Run, post: Post, image: Path, *, only_if_missing: bool) -> None:
+    if not run.options.captions:
+        return
+    ext = run.options.caption_extension if run.options.caption_extension.startswith(".") else "." + run.options.caption_extension
+    path = image.with_suffix(ext)
+    if only_if_missing and path.exists():
+        return
+    caption = post.caption()
+    if not caption:
+        return
+    try:
+        atomic_write_text(path, caption)
+    except OSError as exc:
+        _raise_disk(run, exc, None)
+        raise
+
+
+def _inside(dest: Path, name: str) -> Path:
+    """``dest / name`` after checking that it cannot land anywhere but directly in ``dest``."""
+    if not _SAFE_NAME.match(name):
+        raise ValueError(f"unsafe file name {name!r}")
+    path = dest / name
+    if path.is_symlink() or path.resolve().parent != dest:
+        raise ValueError(f"{name} exists as a link out of the folder")
+    return path
+
+
+def _part_size(part: Path) -> int:
+    try:
+        st = os.lstat(part)
+    except FileNotFoundError:
+        return 0
+    if not os.path.isfile(part) or os.path.islink(part):
+        _remove(part)
+        return 0
+    return st.st_size
+
+
+def _present_stems(dest: Path) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in dest.iterdir():
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file():
+            out.setdefault(p.stem, p)
+    return out
+
+
+def _trashed_stems(dest: Path) -> set[str]:
+    """Stems of images the user moved to dataset/.trash (the project layout), so they stay out."""
+    trash = dest.parent / ".trash"
+    if not trash.is_dir():
+        return set()
+    return {p.stem for p in trash.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS}
+
+
+def _check_free_space(dest: Path, posts: Sequence[Post], present: dict[str, Path]) -> None:
+    need = sum(p.file_size or 0 for p in posts if p.stem not in present)
+    if not need:
+        return
+    free = shutil.disk_usage(dest).free
+    if need > free:
+        raise DiskFullError(f"These images need about {_mb(need)} but only {_mb(free)} is free for {dest}; "
+                            "free some space or lower --limit.")
+
+
+def _raise_disk(run: _Run, exc: OSError, part: Path | None) -> None:
+    if exc.errno in _DISK_FULL:
+        if part is not None:
+            _remove(part)
+        raise DiskFullError(f"The disk holding {run.dest} is full ({exc.strerror}); free some space and "
+                            "re-run the same command to finish the download.") from None
+    raise BooruError(f"Cannot write into {run.dest} ({exc.strerror}); check the folder's permissions "
+                     "and re-run.") from None
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _url_ext(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return Path(urlsplit(url).path).suffix.lstrip(".").lower()
+
+
+def _mb(n: int | None) -> str:
+    n = n or 0
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GB"
+    return f"{n / (1 << 20):.1f} MB"
