@@ -24,8 +24,9 @@ What it imitates:
 - Danbooru ``/posts.json`` (tag_string_* by category, rating letters, ``page=N`` or ``page=b<id>``),
   ``/counts/posts.json``; anonymous searches of more than 2 tags get 422 TagLimitError; login +
   api_key (params or HTTP basic auth) checked against ``danbooru_credentials``.
-- Files with real md5s, HTTP Range support, and the quirks: truncated body, wrong bytes, slow
-  response, 429 with Retry-After, 500, closed connection; hostile file names in URLs and ``image``.
+- Files with real md5s, HTTP Range support, and the quirks: truncated body, a stall mid-body, wrong
+  bytes, slow response, 429 with Retry-After, 500, 404, closed connection; hostile file names in
+  URLs and ``image``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 
 SOURCES = ("gelbooru", "safebooru", "danbooru")
-QUIRKS = ("truncate", "corrupt", "slow", "429", "500", "close", "404")
+QUIRKS = ("truncate", "stall", "corrupt", "slow", "429", "500", "close", "404")
 _GEL_TYPES = {"general": 0, "artist": 1, "copyright": 3, "character": 4, "meta": 5}
 _DAN_FREE = {"rating", "score", "status", "limit", "id", "md5", "width", "height"}
 
@@ -166,6 +167,8 @@ class BooruServer:
         self._api_throttle = 0
         self._malformed: dict[tuple[str, int], int] = {}
         self._httpd: ThreadingHTTPServer | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0  # most file requests served at once (shows parallel downloads)
         self._thread: threading.Thread | None = None
 
     # ----- lifecycle ---------------------------------------------------------------------------
@@ -529,6 +532,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ----- files -------------------------------------------------------------------------------
     def _file(self, path: str) -> None:
+        with self.booru._lock:
+            self.booru.in_flight += 1
+            self.booru.max_in_flight = max(self.booru.max_in_flight, self.booru.in_flight)
+        try:
+            self._serve_file(path)
+        finally:
+            with self.booru._lock:
+                self.booru.in_flight -= 1
+
+    def _serve_file(self, path: str) -> None:
         hit = self.booru._find_file(path)
         if hit is None:
             return self._send(404, b"Not Found", "text/plain")
@@ -560,6 +573,20 @@ class _Handler(BaseHTTPRequestHandler):
         if start:
             headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
         payload = body[start:]
+        if kind == "stall":  # half the body, a long silence, then the rest
+            self.seen.status = status
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            half = max(1, len(payload) // 2)
+            self.wfile.write(payload[:half])
+            self.wfile.flush()
+            time.sleep(self.booru.slow_seconds)
+            self.wfile.write(payload[half:])
+            return
         if kind == "truncate":
             self.seen.status = status
             self.send_response(status)

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +41,7 @@ MAX_JOBS = 16
 DEFAULT_FILE_RATE = 100.0
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 HUGE_PIXELS = 3072 * 3072
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _SAFE_NAME = re.compile(r"^[a-z]+_[0-9]+\.[a-z0-9]{1,5}$")
 
@@ -151,8 +152,17 @@ class _Run:
         self.first_net: float | None = None
         self.last_emit = 0.0
         self.fatal: BaseException | None = None
+        self.active: set[requests.Response] = set()
         self.present = _present_stems(dest)
         self.trashed = _trashed_stems(dest)
+
+    def abort(self) -> None:
+        """Stop every worker now, closing transfers that are waiting on a silent server."""
+        self.stop.set()
+        with self.lock:
+            active = list(self.active)
+        for resp in active:
+            _interrupt(resp)
 
     def add_bytes(self, n: int) -> None:
         with self.lock:
@@ -231,13 +241,14 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
                 if item is not None:
                     report.items.append(item)
             if cancel is not None and cancel.is_set() and not run.stop.is_set():
-                run.stop.set()
+                run.abort()
                 report.cancelled = True
             if run.stop.is_set():
+                run.abort()
                 for fut in pending:
                     fut.cancel()
     except BaseException:
-        run.stop.set()  # Ctrl-C or an error in this thread: let workers leave their .part files
+        run.abort()  # Ctrl-C or an error in this thread: workers stop and leave their .part files
         report.cancelled = True
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -360,7 +371,8 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
     run.limiter.wait(run.stop)
     cap = run.options.max_bytes
     try:
-        with run.session.get(url, headers=headers, stream=True, timeout=run.options.timeout) as resp:
+        with run.session.get(url, headers=headers, stream=True, timeout=run.options.timeout) as resp, \
+                _registered(run, resp):
             code = resp.status_code
             if code == 416 and offset:
                 return offset  # the .part already holds the whole file; verification decides
@@ -387,16 +399,60 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
                 fh.flush()
                 os.fsync(fh.fileno())
             return written
-    except requests.exceptions.Timeout:
-        raise _Retry(f"timed out talking to {host_of(url)}") from None
-    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-        raise _Retry(f"the connection to {host_of(url)} dropped mid-file") from None
-    except requests.exceptions.ConnectionError:
-        raise _Retry(f"could not connect to {host_of(url)}") from None
-    except requests.exceptions.InvalidURL:
-        raise _Give("failed", "the site gave an invalid file URL") from None
-    except requests.exceptions.RequestException as exc:
-        raise _Retry(f"request failed ({type(exc).__name__})") from None
+    except (Cancelled, _Retry, _Give):
+        raise
+    except requests.exceptions.RequestException as exc:  # before OSError: requests' errors subclass it
+        if run.stop.is_set():  # abort() closed the transfer under us
+            raise Cancelled from None
+        raise _request_problem(exc, url) from None
+    except OSError as exc:
+        if run.stop.is_set() and not _is_disk_full(exc):
+            raise Cancelled from None
+        raise
+    except Exception:
+        if run.stop.is_set():
+            raise Cancelled from None
+        raise
+
+
+def _request_problem(exc: Exception, url: str) -> Exception:
+    host = host_of(url)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return _Retry(f"timed out talking to {host}")
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return _Retry(f"the connection to {host} dropped mid-file")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return _Retry(f"could not connect to {host}")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return _Give("failed", "the site gave an invalid file URL")
+    return _Retry(f"request failed ({type(exc).__name__})")
+
+
+@contextlib.contextmanager
+def _registered(run: _Run, resp: requests.Response):
+    with run.lock:
+        run.active.add(resp)
+    try:
+        yield
+    finally:
+        with run.lock:
+            run.active.discard(resp)
+
+
+def _interrupt(resp: requests.Response) -> None:
+    """Wake a worker blocked reading ``resp``: shutting the socket down ends a pending recv()
+    at once, where close() alone would wait for the read timeout."""
+    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+    with contextlib.suppress(Exception):
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        resp.close()
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
 
 
 def _verify(part: Path, md5: str | None) -> str | None:
@@ -485,8 +541,8 @@ def _raise_disk(run: _Run, exc: OSError, part: Path | None) -> None:
     if exc.errno in _DISK_FULL:
         if part is not None:
             _remove(part)
-        raise DiskFullError(f"The disk holding {run.dest} is full ({exc.strerror}); free some space and "
-                            "re-run the same command to finish the download.") from None
+        raise DiskFullError(f"Cannot write into {run.dest} ({exc.strerror}: the disk or your quota is full); "
+                            "free some space and re-run the same command to finish the download.") from None
     raise BooruError(f"Cannot write into {run.dest} ({exc.strerror}); check the folder's permissions "
                      "and re-run.") from None
 

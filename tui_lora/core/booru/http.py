@@ -151,6 +151,9 @@ class Http:
                 raise NetworkError(f"{host} is not a valid address; fix --base-url.") from None
             except requests.exceptions.RequestException as exc:
                 last = _describe_connection_error(exc)
+                # Nothing listening or no such name: one quick retry, not a minute of backoff.
+                if last == "the name does not resolve" or (last == "connection refused" and attempt >= 2):
+                    break
             else:
                 if resp.status_code < 400 or resp.status_code in allow:
                     return resp
