@@ -68,9 +68,13 @@ class FakePost:
     image_name: str | None = None  # what the site calls the file; hostile on purpose in one post
     hidden: bool = False  # Danbooru hides file_url/md5 of some posts from anonymous users
 
+    _md5: tuple[bytes, str] | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def md5(self) -> str:
-        return hashlib.md5(self.data).hexdigest()
+        if self._md5 is None or self._md5[0] is not self.data:  # tests swap .data; recompute then
+            self._md5 = (self.data, hashlib.md5(self.data).hexdigest())
+        return self._md5[1]
 
     @property
     def flat_tags(self) -> list[str]:
@@ -158,6 +162,7 @@ class BooruServer:
     danbooru_max_page: int = 1000
     slow_seconds: float = 1.5
     retry_after: str = "1"
+    tag_api: bool = True  # False: s=tag answers XML, as an old Gelbooru 0.2 engine would
     requests: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -167,6 +172,8 @@ class BooruServer:
         self._api_throttle = 0
         self._malformed: dict[tuple[str, int], int] = {}
         self._httpd: ThreadingHTTPServer | None = None
+        self._index: dict[str, tuple[FakePost, bool]] = {}
+        self._index_key: tuple = ()
         self.in_flight = 0
         self.max_in_flight = 0  # most file requests served at once (shows parallel downloads)
         self._thread: threading.Thread | None = None
@@ -178,8 +185,7 @@ class BooruServer:
         class Handler(_Handler):
             booru = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-booru", daemon=True)
         self._thread.start()
@@ -288,13 +294,21 @@ class BooruServer:
         return f"{self.url}{quote(head)}/{quote(name, safe='')}"
 
     def _find_file(self, path: str) -> tuple[FakePost, bytes] | None:
-        for post in self.posts:
-            for source in SOURCES:
-                if path == self._file_path(post, source):
-                    return post, post.data
-                if post.sample is not None and path == self._sample_path(post, source):
-                    return post, post.sample
-        return None
+        key = tuple((id(p), id(p.data), id(p.sample), p.image_name) for p in self.posts)
+        with self._lock:
+            if self._index_key != key:  # posts or their files changed since the index was built
+                index: dict[str, tuple[FakePost, bool]] = {}
+                for post in self.posts:
+                    for source in SOURCES:
+                        index[self._file_path(post, source)] = (post, False)
+                        if post.sample is not None:
+                            index[self._sample_path(post, source)] = (post, True)
+                self._index, self._index_key = index, key
+            hit = self._index.get(path)
+        if hit is None:
+            return None
+        post, sample = hit
+        return post, (post.sample if sample else post.data)  # type: ignore[return-value]
 
     def search(self, terms: list[str], *, danbooru: bool = False) -> list[FakePost]:
         found = [p for p in self.posts if all(_term_matches(p, t, danbooru) for t in terms)]
@@ -331,10 +345,21 @@ def _term_matches(post: FakePost, term: str, danbooru: bool) -> bool:
     return result != neg
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # clients hanging up is part of the tests
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     booru: BooruServer
     protocol_version = "HTTP/1.1"
     server_version = "FakeBooru/1.0"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: avoid 40 ms ACK stalls
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output clean
         pass
@@ -391,6 +416,8 @@ class _Handler(BaseHTTPRequestHandler):
             if (q.get("user_id"), q.get("api_key")) != self.booru.gelbooru_credentials:
                 return self._send(401, b"", "text/html")
         if q.get("s") == "tag":
+            if not self.booru.tag_api:  # an old engine: XML only, and no `names` filter
+                return self._send(200, b'<?xml version="1.0"?><tags type="array"></tags>', "text/xml")
             return self._dapi_tags(site, q)
         if q.get("s") != "post":
             return self._send(404, b"Not Found", "text/plain")

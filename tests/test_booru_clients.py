@@ -172,3 +172,16 @@ def test_base_url_must_be_http():
         booru.open_client("safebooru", base_url="ftp://example.com")
     with pytest.raises(booru.QueryError, match="user name or password"):
         booru.open_client("safebooru", base_url="https://me:pw@example.com")
+
+
+def test_without_a_tag_api_captions_keep_the_sites_order(booru_server):
+    booru_server.tag_api = False
+    c = client_for(booru_server, "safebooru")
+    coll = booru.collect(booru.build_query("safebooru", "touhou"), 100, client=c)
+    p = next(p for p in coll.posts if p.id == 1001)
+    assert not p.categorised
+    assert p.caption().split(", ")[:3] == ["hakurei reimu", "touhou", "ke-ta"]  # the site's order
+    assert "highres" not in p.caption()
+    coll = booru.collect(booru.build_query("safebooru", "touhou"), 100, client=c)
+    lookups = [r for r in booru_server.api_requests() if r.query.get("s") == "tag"]
+    assert len(lookups) == 1  # gave up on the lookup after the first failure

@@ -34,7 +34,7 @@ from tui_lora.core.booru.credentials import (
     save_credentials,
     stored_credentials,
 )
-from tui_lora.core.booru.download import (
+from tui_lora.core.booru.downloader import (
     DEFAULT_JOBS,
     MAX_JOBS,
     DownloadOptions,
@@ -47,7 +47,7 @@ from tui_lora.core.booru.errors import AuthError, BooruError, DiskFullError, Net
 from tui_lora.core.booru.http import USER_AGENT, RateLimiter, RetryPolicy
 from tui_lora.core.booru.posts import RATINGS, Post, tag_to_caption
 from tui_lora.core.booru.query import ORDERS, SOURCES, Query, build_query
-from tui_lora.core.booru.search import Collection, CollectProgress, SearchResult, collect, search
+from tui_lora.core.booru.listing import Collection, CollectProgress, SearchResult, collect, search
 
 __all__ = [
     "DEFAULT_BASE_URLS", "DEFAULT_JOBS", "MAX_JOBS", "ORDERS", "RATINGS", "SITE_NAMES", "SOURCES", "USER_AGENT",

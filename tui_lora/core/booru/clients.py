@@ -11,6 +11,7 @@ past a fixed depth, so :attr:`Client.max_offset` tells the collector when to swi
 from __future__ import annotations
 
 import html
+import json
 import re
 import threading
 from collections.abc import Iterable
@@ -130,7 +131,9 @@ class GelbooruClient(Client):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._tag_types: dict[str, str] = {}
+        self._tag_types: dict[str, str] = {}  # tag → category, cached for the client's life
+        self._unknown: set[str] = set()
+        self._tag_api_ok = True
 
     @property
     def api_url(self) -> str:
@@ -197,42 +200,49 @@ class GelbooruClient(Client):
     def categorise(self, posts: list[Post], *, cancel: threading.Event | None = None) -> list[Post]:
         """Sort each post's tags into character/copyright/artist/general/meta via the tag API.
 
-        Best effort: a site without the lookup (or an error) leaves the tags uncategorised.
+        Best effort: when the site has no usable tag lookup, tags stay in the site's order
+        (and common meta tags are still dropped from captions).
         """
-        wanted = sorted({t for p in posts if not p.categorised for t in p.tags.get("general", ())} - set(self._tag_types))
-        try:
-            for batch in _batches(wanted, max_names=100, max_chars=3000):
-                self._lookup(batch, cancel)
-        except (ServerError, AuthError, ValueError):
+        wanted = sorted({t for p in posts if not p.categorised for t in p.tags.get("general", ())}
+                        - set(self._tag_types) - self._unknown)
+        if self._tag_api_ok:
+            try:
+                for batch in _batches(wanted, max_names=100, max_chars=3000):
+                    self._lookup(batch, cancel)
+            except (ServerError, AuthError, ValueError):
+                self._tag_api_ok = False  # don't keep asking a site that cannot answer
+        if not self._tag_types:
             return posts
         out = []
         for p in posts:
             if p.categorised:
                 out.append(p)
                 continue
-            flat = p.tags.get("general", ())
-            if any(t not in self._tag_types for t in flat):
-                out.append(p)  # incomplete answer: keep the site's order rather than guess
-                continue
             groups: dict[str, list[str]] = {}
-            for t in flat:
-                groups.setdefault(self._tag_types[t], []).append(t)
+            for t in p.tags.get("general", ()):
+                groups.setdefault(self._tag_types.get(t, "general"), []).append(t)
             out.append(replace(p, tags={k: tuple(v) for k, v in groups.items()}, categorised=True))
         return out
 
     def _lookup(self, names: list[str], cancel: threading.Event | None) -> None:
-        data = self._get_json(self._params(s="tag", names=" ".join(names), limit=len(names)), cancel, empty=[])
+        params = self._params(s="tag", names=" ".join(names), limit=len(names))
+        try:
+            resp = self.http.get(self.api_url, params, cancel=cancel)
+        except AuthError:
+            raise self._auth_error() from None
+        data = json.loads(resp.content) if resp.content.strip() else []  # ValueError: no JSON tag API
         items = data.get("tag", []) if isinstance(data, dict) else data
         if isinstance(items, dict):
             items = [items]
-        for item in items if isinstance(items, list) else []:
+        if not isinstance(items, list):
+            raise ValueError("unexpected tag answer")
+        for item in items:
             if not isinstance(item, dict) or "name" not in item:
                 continue
             kind = item.get("type")
             cat = _GELBOORU_TAG_TYPES.get(_int(kind)) if _int(kind) is not None else _TAG_TYPE_NAMES.get(str(kind).lower())
             self._tag_types[html.unescape(str(item["name"]))] = cat or "general"
-        for n in names:  # names the site does not know are plain tags
-            self._tag_types.setdefault(n, "general")
+        self._unknown.update(n for n in names if n not in self._tag_types)
 
 
 class SafebooruClient(GelbooruClient):

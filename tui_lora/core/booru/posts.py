@@ -31,7 +31,7 @@ KAOMOJI: frozenset[str] = frozenset({
     ">_o", "@_@", "^_^", "o_o", "u_u", "x_x", "|_|", "||_||",
 })
 
-# Meta tags worth dropping even when a site gives no categories (Gelbooru without a tag lookup).
+# Meta tags (Danbooru's category) that are also dropped when a site gives no categories.
 COMMON_META: frozenset[str] = frozenset({
     "highres", "absurdres", "incredibly_absurdres", "lowres", "commentary", "commentary_request",
     "english_commentary", "translated", "translation_request", "check_translation", "partially_translated",
@@ -124,12 +124,15 @@ class Post:
         return out
 
     def caption_tags(self) -> list[str]:
-        """Tags for the caption: character, copyright, artist, general; meta dropped; no repeats."""
+        """Tags for the caption: character, copyright, artist, general; meta dropped; no repeats.
+
+        ``categorised`` False means the site gave a flat list (all under "general", in its order).
+        """
         seen: set[str] = set()
         out: list[str] = []
         for cat in CATEGORY_ORDER:
             for tag in self.tags.get(cat, ()):
-                if not tag or (not self.categorised and tag in COMMON_META):
+                if not tag or tag in COMMON_META:
                     continue
                 text = tag_to_caption(tag)
                 if text not in seen:

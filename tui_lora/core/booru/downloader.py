@@ -31,7 +31,6 @@ from tui_lora.core.booru.errors import BooruError, DiskFullError, host_of
 from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_session, parse_retry_after
 from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
-from tui_lora.core.fsutil import atomic_write_text
 
 DEFAULT_JOBS = 6
 MAX_JOBS = 16
@@ -153,6 +152,7 @@ class _Run:
         self.last_emit = 0.0
         self.fatal: BaseException | None = None
         self.active: set[requests.Response] = set()
+        self.parts: set[Path] = set()  # .part files this run wrote to
         self.present = _present_stems(dest)
         self.trashed = _trashed_stems(dest)
 
@@ -253,9 +253,13 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True, cancel_futures=True)
+    _fsync_dir(dest_path)  # makes this run's renames durable, once rather than per file
     report.seconds = time.monotonic() - run.start
     report.items.sort(key=lambda i: i.post_id)
     if run.fatal is not None:
+        if isinstance(run.fatal, DiskFullError):  # give the space back; these would not fit anyway
+            for part in run.parts:
+                _remove(part)
         raise run.fatal
     run.emit(force=True)
     return report
@@ -332,8 +336,7 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
             problem = _verify(part, md5)
             if problem is None:
                 try:
-                    os.replace(part, final)
-                    _fsync_dir(run.dest)
+                    os.replace(part, final)  # the folder is fsynced once at the end of the run
                 except OSError as exc:
                     _raise_disk(run, exc, part)
                     raise
@@ -386,6 +389,8 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
             if cap and length and length.isdigit() and start + int(length) > cap:
                 raise _Give("skipped", f"larger than the size cap ({_mb(start + int(length))})")
             written = start
+            with run.lock:
+                run.parts.add(part)
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC), 0o644)
             with os.fdopen(fd, "ab" if append else "wb") as fh:
                 for chunk in resp.iter_content(CHUNK):
@@ -483,9 +488,15 @@ def _write_caption(run: _Run, post: Post, image: Path, *, only_if_missing: bool)
     caption = post.caption()
     if not caption:
         return
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        atomic_write_text(path, caption)
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(caption)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
     except OSError as exc:
+        _remove(tmp)
         _raise_disk(run, exc, None)
         raise
 
