@@ -120,8 +120,13 @@ def test_gelbooru_credentials_flow_never_prints_the_key(run_cli, project, booru_
     r = run_cli(*fetch_args(project, booru_server, "gelbooru"), "--yes", "--limit", "2", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["download"]["downloaded"] == 2 and key not in r.stdout
-    r = run_cli(*fetch_args(project, booru_server, "gelbooru"), "--dry-run", "--user-id", uid, "--api-key", "wrong")
+    r = run_cli(*fetch_args(project, booru_server, "gelbooru"), "--dry-run", "--user-id", uid, "--api-key", "wrong",
+                "--save-credentials")
     assert r.returncode == 2 and "rejected" in r.stderr and "wrong" not in r.stderr
+    assert key in saved.read_text()  # rejected credentials are not saved over good ones
+    r = run_cli(*fetch_args(project, booru_server, "safebooru"), "--dry-run", "--user-id", uid, "--api-key", key)
+    assert r.returncode == 0 and "Safebooru needs no account" in r.stdout
+    assert not [q for q in booru_server.api_requests() if "/safebooru/" in q.path and "api_key" in q.query]
 
 
 def test_gelbooru_credentials_from_the_environment(project, booru_server):

@@ -61,15 +61,20 @@ def run(args: argparse.Namespace) -> int:
     if args.max_size < 0:
         raise UserError("--max-size must be 0 (no cap) or a size in MB.")
     folder = resolve_folder(project, args.folder, create=False)
-    creds = booru.resolve_credentials(query.source, user_id=args.user_id, api_key=args.api_key)
     notes: list[str] = []
-    if args.save_credentials:
-        if not (args.user_id and args.api_key):
+    if query.source == "safebooru":
+        creds = None
+        if args.user_id or args.api_key or args.save_credentials:
+            notes.append("Safebooru needs no account; --user-id, --api-key and --save-credentials are ignored.")
+    else:
+        creds = booru.resolve_credentials(query.source, user_id=args.user_id, api_key=args.api_key)
+        if args.save_credentials and not (args.user_id and args.api_key):
             raise UserError("--save-credentials stores --user-id and --api-key; pass both with it.")
-        path = booru.save_credentials(query.source, creds)  # type: ignore[arg-type]
-        notes.append(f"Saved the {query.source} credentials to {path} (readable only by you).")
     client = booru.open_client(query.source, base_url=args.base_url, credentials=creds)
     result = booru.search(query, client=client, preview=max(0, args.preview))
+    if args.save_credentials and creds is not None:  # only once the site has accepted them
+        path = booru.save_credentials(query.source, creds)
+        notes.append(f"Saved the {query.source} credentials to {path} (readable only by you).")
     data: dict[str, Any] = {"search": result.to_dict(), "total_count": result.total_count,
                             "dry_run": bool(args.dry_run), "folder": str(folder)}
     if not args.json:

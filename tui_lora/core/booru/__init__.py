@@ -34,19 +34,12 @@ from tui_lora.core.booru.credentials import (
     save_credentials,
     stored_credentials,
 )
-from tui_lora.core.booru.downloader import (
-    DEFAULT_JOBS,
-    MAX_JOBS,
-    DownloadOptions,
-    DownloadReport,
-    ItemResult,
-    Progress,
-    download,
-)
+from tui_lora.core.booru.downloader import DEFAULT_JOBS, MAX_JOBS, DownloadOptions, download
 from tui_lora.core.booru.errors import AuthError, BooruError, DiskFullError, NetworkError, QueryError, ServerError
 from tui_lora.core.booru.http import USER_AGENT, RateLimiter, RetryPolicy
 from tui_lora.core.booru.posts import RATINGS, Post, tag_to_caption
 from tui_lora.core.booru.query import ORDERS, SOURCES, Query, build_query
+from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 from tui_lora.core.booru.listing import Collection, CollectProgress, SearchResult, collect, search
 
 __all__ = [

@@ -250,6 +250,10 @@ class SafebooruClient(GelbooruClient):
 
     source = "safebooru"
 
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        # Safebooru has no accounts: never send a key meant for another site to it.
+        return {"page": "dapi", "q": "index", "json": "1", **extra}
+
     def page(self, query: Query, index: int, *, before_id: int | None = None,
              cancel: threading.Event | None = None) -> Page:
         params = self._params(s="post", limit=self.page_size, pid=0 if before_id is not None else index,

@@ -11,26 +11,36 @@ is checked to be inside the destination folder.
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import os
-import re
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from tui_lora.core.booru.errors import BooruError, DiskFullError, host_of
 from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_session, parse_retry_after
+from tui_lora.core.booru.files import (
+    DISK_FULL,
+    check_free_space,
+    fsync_dir,
+    human_size,
+    is_disk_full,
+    part_size,
+    present_stems,
+    remove_quietly,
+    safe_target,
+    trashed_stems,
+    url_ext,
+    verify_file,
+    write_text_file,
+)
 from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
-from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
+from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 
 DEFAULT_JOBS = 6
 MAX_JOBS = 16
@@ -41,8 +51,6 @@ DEFAULT_FILE_RATE = 100.0
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 HUGE_PIXELS = 3072 * 3072
 CHUNK = 64 * 1024
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_SAFE_NAME = re.compile(r"^[a-z]+_[0-9]+\.[a-z0-9]{1,5}$")
 
 
 @dataclass(frozen=True)
@@ -55,81 +63,6 @@ class DownloadOptions:
     caption_extension: str = ".txt"
     retry: RetryPolicy = RetryPolicy(attempts=4)
     timeout: tuple[float, float] = (10.0, 60.0)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot for progress displays; ``eta_s`` is None until a first file has arrived."""
-
-    total: int
-    done: int
-    downloaded: int
-    existing: int
-    skipped: int
-    failed: int
-    bytes: int
-    elapsed_s: float
-    bytes_per_s: float
-    eta_s: float | None
-    last: str | None = None
-
-
-@dataclass
-class ItemResult:
-    post_id: int
-    status: str  # "downloaded" | "exists" | "skipped" | "failed"
-    path: Path | None = None
-    reason: str = ""
-    bytes: int = 0
-    used_sample: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.post_id, "status": self.status, "path": str(self.path) if self.path else None,
-                "reason": self.reason, "bytes": self.bytes, "used_sample": self.used_sample}
-
-
-@dataclass
-class DownloadReport:
-    folder: Path
-    total: int
-    items: list[ItemResult] = field(default_factory=list)
-    seconds: float = 0.0
-    cancelled: bool = False
-
-    def _with(self, status: str) -> list[ItemResult]:
-        return [i for i in self.items if i.status == status]
-
-    @property
-    def downloaded(self) -> list[ItemResult]:
-        return self._with("downloaded")
-
-    @property
-    def existing(self) -> list[ItemResult]:
-        return self._with("exists")
-
-    @property
-    def skipped(self) -> list[ItemResult]:
-        return self._with("skipped")
-
-    @property
-    def failed(self) -> list[ItemResult]:
-        return self._with("failed")
-
-    @property
-    def not_started(self) -> int:
-        return self.total - len(self.items)
-
-    @property
-    def bytes(self) -> int:
-        return sum(i.bytes for i in self.items)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "folder": str(self.folder), "total": self.total, "downloaded": len(self.downloaded),
-            "existing": len(self.existing), "skipped": len(self.skipped), "failed": len(self.failed),
-            "not_started": self.not_started, "bytes": self.bytes, "seconds": round(self.seconds, 3),
-            "cancelled": self.cancelled, "items": [i.to_dict() for i in self.items],
-        }
 
 
 class _Run:
@@ -153,8 +86,8 @@ class _Run:
         self.fatal: BaseException | None = None
         self.active: set[requests.Response] = set()
         self.parts: set[Path] = set()  # .part files this run wrote to
-        self.present = _present_stems(dest)
-        self.trashed = _trashed_stems(dest)
+        self.present = present_stems(dest)
+        self.trashed = trashed_stems(dest)
 
     def abort(self) -> None:
         """Stop every worker now, closing transfers that are waiting on a silent server."""
@@ -224,7 +157,7 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
         raise BooruError(f"Cannot write into {dest_path}; check the folder's permissions.")
     run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
                RateLimiter(options.rate, burst=jobs), progress)
-    _check_free_space(dest_path, posts, run.present)
+    check_free_space(dest_path, posts, run.present)
     report = DownloadReport(folder=dest_path, total=len(posts))
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="booru-dl")
     futures: dict[Future[ItemResult], Post] = {}
@@ -253,13 +186,13 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True, cancel_futures=True)
-    _fsync_dir(dest_path)  # makes this run's renames durable, once rather than per file
+    fsync_dir(dest_path)  # makes this run's renames durable, once rather than per file
     report.seconds = time.monotonic() - run.start
     report.items.sort(key=lambda i: i.post_id)
     if run.fatal is not None:
         if isinstance(run.fatal, DiskFullError):  # give the space back; these would not fit anyway
             for part in run.parts:
-                _remove(part)
+                remove_quietly(part)
         raise run.fatal
     run.emit(force=True)
     return report
@@ -299,13 +232,13 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
     huge = bool(post.pixels and post.pixels > opts.huge_pixels)
     too_big = bool(opts.max_bytes and post.file_size and post.file_size > opts.max_bytes)
     if post.sample_url and ((opts.use_sample_for_huge and huge) or too_big):
-        url, md5, ext, sample = post.sample_url, None, _url_ext(post.sample_url) or "jpg", True
+        url, md5, ext, sample = post.sample_url, None, url_ext(post.sample_url) or "jpg", True
     elif too_big:
-        return ItemResult(post.id, "skipped", reason=f"larger than the size cap ({_mb(post.file_size)})")
+        return ItemResult(post.id, "skipped", reason=f"larger than the size cap ({human_size(post.file_size)})")
     if unusable_reason(ext):
         return ItemResult(post.id, "skipped", reason=unusable_reason(ext) or "")
     try:
-        final = _inside(run.dest, f"{post.stem}.{clean_extension(ext)}")
+        final = safe_target(run.dest, f"{post.stem}.{clean_extension(ext)}")
     except ValueError as exc:
         return ItemResult(post.id, "failed", reason=str(exc))
     part = run.dest / f".{final.name}.part"
@@ -321,10 +254,10 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
         except _Retry as r:
             last, retry_after = r.reason, r.retry_after
         except _Give as g:
-            _remove(part)
+            remove_quietly(part)
             if g.status == "skipped" and post.sample_url and not sample and "size cap" in g.reason:
-                url, md5, ext, sample = post.sample_url, None, _url_ext(post.sample_url) or "jpg", True
-                final = _inside(run.dest, f"{post.stem}.{clean_extension(ext)}")
+                url, md5, ext, sample = post.sample_url, None, url_ext(post.sample_url) or "jpg", True
+                final = safe_target(run.dest, f"{post.stem}.{clean_extension(ext)}")
                 part = run.dest / f".{final.name}.part"
                 continue
             return ItemResult(post.id, g.status, reason=g.reason)
@@ -333,7 +266,7 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
             raise
         else:
             size = outcome
-            problem = _verify(part, md5)
+            problem = verify_file(part, md5)
             if problem is None:
                 try:
                     os.replace(part, final)  # the folder is fsynced once at the end of the run
@@ -342,7 +275,7 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
                     raise
                 _write_caption(run, post, final, only_if_missing=False)
                 return ItemResult(post.id, "downloaded", path=final, bytes=size, used_sample=sample)
-            _remove(part)  # a wrong checksum is not resumable: start over
+            remove_quietly(part)  # a wrong checksum is not resumable: start over
             last = problem
         if attempt < opts.retry.attempts:
             delay = opts.retry.delay(attempt, retry_after)
@@ -367,7 +300,7 @@ class _Give(Exception):
 
 def _transfer(run: _Run, url: str, part: Path) -> int:
     """Fetch ``url`` into ``part`` (resuming what is there); return the final size in bytes."""
-    offset = _part_size(part)
+    offset = part_size(part)
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -387,7 +320,7 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
             start = offset if append else 0
             length = resp.headers.get("Content-Length")
             if cap and length and length.isdigit() and start + int(length) > cap:
-                raise _Give("skipped", f"larger than the size cap ({_mb(start + int(length))})")
+                raise _Give("skipped", f"larger than the size cap ({human_size(start + int(length))})")
             written = start
             with run.lock:
                 run.parts.add(part)
@@ -400,7 +333,7 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
                     written += len(chunk)
                     run.add_bytes(len(chunk))
                     if cap and written > cap:
-                        raise _Give("skipped", f"larger than the size cap ({_mb(written)})")
+                        raise _Give("skipped", f"larger than the size cap ({human_size(written)})")
                 fh.flush()
                 os.fsync(fh.fileno())
             return written
@@ -411,7 +344,7 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
             raise Cancelled from None
         raise _request_problem(exc, url) from None
     except OSError as exc:
-        if run.stop.is_set() and not _is_disk_full(exc):
+        if run.stop.is_set() and not is_disk_full(exc):
             raise Cancelled from None
         raise
     except Exception:
@@ -456,130 +389,27 @@ def _interrupt(resp: requests.Response) -> None:
         resp.close()
 
 
-def _is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
-
-
-def _verify(part: Path, md5: str | None) -> str | None:
-    """None when ``part`` is the right file; otherwise what is wrong with it."""
-    if md5:
-        h = hashlib.md5()
-        with open(part, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return None if h.hexdigest() == md5 else "checksum mismatch"
-    from PIL import Image
-
-    try:
-        with Image.open(part) as im:
-            im.load()
-    except Exception:  # noqa: BLE001 - any decoder failure means "not a usable image"
-        return "not a readable image"
-    return None
-
-
 def _write_caption(run: _Run, post: Post, image: Path, *, only_if_missing: bool) -> None:
     if not run.options.captions:
         return
-    ext = run.options.caption_extension if run.options.caption_extension.startswith(".") else "." + run.options.caption_extension
-    path = image.with_suffix(ext)
-    if only_if_missing and path.exists():
-        return
+    ext = run.options.caption_extension
+    path = image.with_suffix(ext if ext.startswith(".") else "." + ext)
     caption = post.caption()
-    if not caption:
+    if not caption or (only_if_missing and path.exists()):
         return
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(caption)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_text_file(path, caption)
     except OSError as exc:
-        _remove(tmp)
         _raise_disk(run, exc, None)
-        raise
-
-
-def _inside(dest: Path, name: str) -> Path:
-    """``dest / name`` after checking that it cannot land anywhere but directly in ``dest``."""
-    if not _SAFE_NAME.match(name):
-        raise ValueError(f"unsafe file name {name!r}")
-    path = dest / name
-    if path.is_symlink() or path.resolve().parent != dest:
-        raise ValueError(f"{name} exists as a link out of the folder")
-    return path
-
-
-def _part_size(part: Path) -> int:
-    try:
-        st = os.lstat(part)
-    except FileNotFoundError:
-        return 0
-    if not os.path.isfile(part) or os.path.islink(part):
-        _remove(part)
-        return 0
-    return st.st_size
-
-
-def _present_stems(dest: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for p in dest.iterdir():
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file():
-            out.setdefault(p.stem, p)
-    return out
-
-
-def _trashed_stems(dest: Path) -> set[str]:
-    """Stems of images the user moved to dataset/.trash (the project layout), so they stay out."""
-    trash = dest.parent / ".trash"
-    if not trash.is_dir():
-        return set()
-    return {p.stem for p in trash.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS}
-
-
-def _check_free_space(dest: Path, posts: Sequence[Post], present: dict[str, Path]) -> None:
-    need = sum(p.file_size or 0 for p in posts if p.stem not in present)
-    if not need:
-        return
-    free = shutil.disk_usage(dest).free
-    if need > free:
-        raise DiskFullError(f"These images need about {_mb(need)} but only {_mb(free)} is free for {dest}; "
-                            "free some space or lower --limit.")
 
 
 def _raise_disk(run: _Run, exc: OSError, part: Path | None) -> None:
-    if exc.errno in _DISK_FULL:
+    if exc.errno in DISK_FULL:
         if part is not None:
-            _remove(part)
+            remove_quietly(part)
         raise DiskFullError(f"Cannot write into {run.dest} ({exc.strerror}: the disk or your quota is full); "
                             "free some space and re-run the same command to finish the download.") from None
     raise BooruError(f"Cannot write into {run.dest} ({exc.strerror}); check the folder's permissions "
                      "and re-run.") from None
 
 
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _url_ext(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return Path(urlsplit(url).path).suffix.lstrip(".").lower()
-
-
-def _mb(n: int | None) -> str:
-    n = n or 0
-    if n >= 1 << 30:
-        return f"{n / (1 << 30):.1f} GB"
-    return f"{n / (1 << 20):.1f} MB"
