@@ -216,3 +216,17 @@ def test_disk_full_is_one_sentence_and_a_rerun_finishes(project, booru_server):
     assert r.returncode == 0, r.stderr
     assert len(images_in(folder)) == 4
     assert_all_verified(folder, booru_server)
+
+
+def test_a_failed_image_is_reported_and_exit_1_then_a_rerun_fetches_it(run_cli, project, booru_server):
+    broken = first_listed(booru_server, 3)[1]
+    booru_server.quirk(broken.id, "404", times=1)
+    r = run_cli(*fetch_args(project, booru_server), "--yes", "--limit", "3", "--json")
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)  # one JSON object, with the error inside it
+    assert data["download"]["downloaded"] == 2 and data["download"]["failed"] == 1
+    assert "re-run the same command" in data["error"] and data["exit_code"] == 1
+    failed = [i for i in data["download"]["items"] if i["status"] == "failed"]
+    assert failed[0]["id"] == broken.id and "HTTP 404" in failed[0]["reason"]
+    r = run_cli(*fetch_args(project, booru_server), "--yes", "--limit", "3")
+    assert r.returncode == 0 and "Downloaded 1 new image (" in r.stdout and "2 already there" in r.stdout

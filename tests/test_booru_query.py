@@ -158,3 +158,14 @@ def test_retry_after_parsing_and_backoff():
     policy = booru.RetryPolicy(base_delay=1, max_delay=5)
     assert 0.75 <= policy.delay(1) <= 1.25 and policy.delay(10) <= 6.25
     assert policy.delay(1, retry_after=500) == policy.max_retry_after
+
+
+def test_cli_parser_does_not_load_the_http_stack():
+    """`tui-lora --help` stays quick: the booru package loads requests only when fetch runs."""
+    from test_import_hygiene import modules_after
+
+    mods = modules_after("import tui_lora.cli; tui_lora.cli.build_parser()")
+    assert "requests" not in mods and "tui_lora.core.booru.clients" not in mods
+    mods = modules_after("from tui_lora.core import booru; booru.Query; booru.build_query")
+    assert "requests" not in mods
+    assert "requests" in modules_after("from tui_lora.core import booru; booru.search")

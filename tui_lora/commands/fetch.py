@@ -7,11 +7,16 @@ import sys
 import time
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from tui_lora.commands._common import add_project_arg, emit, is_interactive, load_project, positive_int
-from tui_lora.core import booru
+from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
 from tui_lora.core.dataset.folders import parse_concept_folder
 from tui_lora.core.errors import UserError
 from tui_lora.core.project import Project
+
+if TYPE_CHECKING:
+    from tui_lora.core import booru
 
 HELP = "search a booru and download images with their tags as captions"
 DESCRIPTION = (
@@ -35,8 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--order", default="newest", metavar="ORDER", help="newest (default) or score (best first)")
     p.add_argument("--folder", metavar="N_NAME",
                    help="the dataset/<N>_<name> folder to fill (default: the project's first); created if new")
-    p.add_argument("--jobs", type=positive_int, default=booru.DEFAULT_JOBS, metavar="N",
-                   help=f"parallel downloads (default {booru.DEFAULT_JOBS}, at most {booru.MAX_JOBS})")
+    p.add_argument("--jobs", type=positive_int, default=DEFAULT_JOBS, metavar="N",
+                   help=f"parallel downloads (default {DEFAULT_JOBS}, at most {MAX_JOBS})")
     p.add_argument("--max-size", type=float, default=50, metavar="MB",
                    help="skip files larger than this, or use their sample (default 50; 0 = no cap)")
     p.add_argument("--sample-huge", action="store_true",
@@ -54,10 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui_lora.core import booru
+
     project = load_project(args)
     query = booru.build_query(args.source, args.tags, rating=args.rating, min_score=args.min_score, order=args.order)
-    if args.jobs > booru.MAX_JOBS:
-        raise UserError(f"--jobs {args.jobs} is more than sites tolerate; use at most {booru.MAX_JOBS}.")
+    if args.jobs > MAX_JOBS:
+        raise UserError(f"--jobs {args.jobs} is more than sites tolerate; use at most {MAX_JOBS}.")
     if args.max_size < 0:
         raise UserError("--max-size must be 0 (no cap) or a size in MB.")
     folder = resolve_folder(project, args.folder, create=False)
@@ -161,10 +168,9 @@ def _confirm(args: argparse.Namespace, folder, project: Project) -> None:
 # ----- text output ----------------------------------------------------------------------------
 def search_lines(result: booru.SearchResult) -> list[str]:
     q = result.query
-    if result.total_count is None:
-        head = f"{result.site}: at least {result.first_page_size} posts match {q.describe()}."
-    else:
-        head = f"{result.site}: {result.total_count:,} posts match {q.describe()}."
+    n = result.first_page_size if result.total_count is None else result.total_count
+    verb = "post matches" if n == 1 else "posts match"
+    head = f"{result.site}: {'at least ' if result.total_count is None else ''}{n:,} {verb} {q.describe()}."
     lines = [head]
     if q.local_filters:
         lines.append(f"  (the count ignores the {', '.join(q.local_filters)} filter, which {result.site} cannot "
@@ -180,7 +186,7 @@ def search_lines(result: booru.SearchResult) -> list[str]:
 
 
 def collect_lines(coll: booru.Collection) -> list[str]:
-    lines = [f"Listed {len(coll.posts)} usable posts in {coll.pages} page(s)" + (
+    lines = [f"Listed {_count(len(coll.posts), 'usable post')} in {_count(coll.pages, 'page')}" + (
         "; passed over " + ", ".join(f"{n} {reason}" for reason, n in sorted(coll.skipped.items())) if coll.skipped else "")
         + "."]
     lines += [f"warning: {w}" for w in coll.warnings]
@@ -188,8 +194,8 @@ def collect_lines(coll: booru.Collection) -> list[str]:
 
 
 def report_lines(report: booru.DownloadReport, project_dir: str) -> list[str]:
-    parts = [f"Downloaded {len(report.downloaded)} new images ({_size(report.bytes)} in {report.seconds:.1f} s) "
-             f"into {report.folder}"]
+    parts = [f"Downloaded {_count(len(report.downloaded), 'new image')} ({_size(report.bytes)} in "
+             f"{report.seconds:.1f} s) into {report.folder}"]
     if report.existing:
         parts.append(f"{len(report.existing)} already there")
     if report.skipped:
@@ -217,6 +223,10 @@ def _outcome(report: booru.DownloadReport) -> tuple[str, int]:
                 "the same command.", 2)
     return (f"{len(failed)} of {report.total} images could not be downloaded; re-run the same command to retry "
             "them (finished images are kept).", 1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _size(n: int) -> str:

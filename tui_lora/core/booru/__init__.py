@@ -26,27 +26,57 @@ The wizard and ``tui-lora fetch`` share this API (all of it safe to call from a 
 - ``base_url`` points any source at a mirror, a self-hosted instance, or the test server.
 """
 
-from tui_lora.core.booru.clients import DEFAULT_BASE_URLS, SITE_NAMES, Client, open_client
-from tui_lora.core.booru.credentials import (
-    Credentials,
-    forget_credentials,
-    resolve_credentials,
-    save_credentials,
-    stored_credentials,
-)
-from tui_lora.core.booru.downloader import DEFAULT_JOBS, MAX_JOBS, DownloadOptions, download
-from tui_lora.core.booru.errors import AuthError, BooruError, DiskFullError, NetworkError, QueryError, ServerError
-from tui_lora.core.booru.http import USER_AGENT, RateLimiter, RetryPolicy
-from tui_lora.core.booru.posts import RATINGS, Post, tag_to_caption
-from tui_lora.core.booru.query import ORDERS, SOURCES, Query, build_query
-from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
-from tui_lora.core.booru.listing import Collection, CollectProgress, SearchResult, collect, search
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_BASE_URLS", "DEFAULT_JOBS", "MAX_JOBS", "ORDERS", "RATINGS", "SITE_NAMES", "SOURCES", "USER_AGENT",
-    "AuthError", "BooruError", "Client", "CollectProgress", "Collection", "Credentials", "DiskFullError",
-    "DownloadOptions", "DownloadReport", "ItemResult", "NetworkError", "Post", "Progress", "Query", "QueryError",
-    "RateLimiter", "RetryPolicy", "SearchResult", "ServerError", "build_query", "collect", "download",
-    "forget_credentials", "open_client", "resolve_credentials", "save_credentials", "search", "stored_credentials",
-    "tag_to_caption",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public name → submodule. Loaded on first use so `tui-lora --help` does not pay for requests.
+_EXPORTS = {
+    "DEFAULT_BASE_URLS": "clients", "SITE_NAMES": "clients", "Client": "clients", "open_client": "clients",
+    "Credentials": "credentials", "forget_credentials": "credentials", "resolve_credentials": "credentials",
+    "save_credentials": "credentials", "stored_credentials": "credentials",
+    "DEFAULT_JOBS": "defaults", "MAX_JOBS": "defaults",
+    "DownloadOptions": "downloader", "download": "downloader",
+    "AuthError": "errors", "BooruError": "errors", "DiskFullError": "errors", "NetworkError": "errors",
+    "QueryError": "errors", "ServerError": "errors",
+    "USER_AGENT": "http", "RateLimiter": "http", "RetryPolicy": "http",
+    "RATINGS": "posts", "Post": "posts", "tag_to_caption": "posts",
+    "ORDERS": "query", "SOURCES": "query", "Query": "query", "build_query": "query",
+    "DownloadReport": "report", "ItemResult": "report", "Progress": "report",
+    "Collection": "listing", "CollectProgress": "listing", "SearchResult": "listing", "collect": "listing",
+    "search": "listing",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:
+    from tui_lora.core.booru.clients import DEFAULT_BASE_URLS, SITE_NAMES, Client, open_client
+    from tui_lora.core.booru.credentials import (
+        Credentials,
+        forget_credentials,
+        resolve_credentials,
+        save_credentials,
+        stored_credentials,
+    )
+    from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
+    from tui_lora.core.booru.downloader import DownloadOptions, download
+    from tui_lora.core.booru.errors import AuthError, BooruError, DiskFullError, NetworkError, QueryError, ServerError
+    from tui_lora.core.booru.http import USER_AGENT, RateLimiter, RetryPolicy
+    from tui_lora.core.booru.listing import Collection, CollectProgress, SearchResult, collect, search
+    from tui_lora.core.booru.posts import RATINGS, Post, tag_to_caption
+    from tui_lora.core.booru.query import ORDERS, SOURCES, Query, build_query
+    from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress

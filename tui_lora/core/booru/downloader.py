@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from tui_lora.core.booru.defaults import DEFAULT_FILE_RATE, DEFAULT_JOBS, DEFAULT_MAX_BYTES, HUGE_PIXELS, MAX_JOBS
 from tui_lora.core.booru.errors import BooruError, DiskFullError, host_of
 from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_session, parse_retry_after
 from tui_lora.core.booru.files import (
@@ -42,14 +43,6 @@ from tui_lora.core.booru.files import (
 from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
 from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 
-DEFAULT_JOBS = 6
-MAX_JOBS = 16
-# A ceiling on new file requests per second across all workers. Real images take far longer
-# than 1/100 s each, so it only binds on tiny files; the connection count (jobs) and the shared
-# pause after a 429 are what keep a run polite.
-DEFAULT_FILE_RATE = 100.0
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-HUGE_PIXELS = 3072 * 3072
 CHUNK = 64 * 1024
 
 
