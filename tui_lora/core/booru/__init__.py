@@ -24,6 +24,13 @@ The wizard and ``tui-lora fetch`` share this API (all of it safe to call from a 
 - Credentials: :func:`resolve_credentials`, :func:`save_credentials` (credentials.toml, mode 0600),
   env ``TUI_LORA_GELBOORU_USER_ID`` / ``TUI_LORA_GELBOORU_API_KEY`` (DANBOORU likewise).
 - ``base_url`` points any source at a mirror, a self-hosted instance, or the test server.
+- To keep one connection pool and the site's tag-category cache across the steps, open the client
+  once: ``client = booru.open_client(source, base_url=..., credentials=...)``, then pass
+  ``client=client`` to search/collect and ``session=client.http.session`` to download.
+- :class:`DownloadOptions`: shared file-request rate, size cap (``max_bytes``; the sample is used
+  when there is one), ``use_sample_for_huge`` (originals over 3072² px), captions on/off and their
+  extension, retry policy, timeouts. Files are named ``<source>_<id>.<ext>``; images already there
+  or moved to ``dataset/.trash`` are skipped.
 """
 
 from __future__ import annotations
