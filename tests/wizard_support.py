@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import stat
@@ -17,6 +16,11 @@ UPDATE = os.environ.get("TUI_LORA_UPDATE_SNAPSHOTS") == "1"
 SIZE = (80, 24)
 
 
+def run(app):
+    """``app.run_test`` at 80×24 with notifications shown (run_test hides them by default)."""
+    return app.run_test(size=SIZE, notifications=True)
+
+
 def screen_text(app) -> str:
     """The screen as plain text, as a person would read it (modals, toasts and all)."""
     width, height = app.size
@@ -24,6 +28,12 @@ def screen_text(app) -> str:
                       color_system=None, legacy_windows=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
+
+
+def flat(app) -> str:
+    """The screen's words in one line: wrapped sentences can be found whole (borders dropped)."""
+    text = screen_text(app).translate({ord(c): " " for c in "│╭╮╰╯─▕▏┃"})
+    return " ".join(text.split())
 
 
 def assert_snapshot(app, name: str) -> None:
@@ -49,11 +59,11 @@ async def wait_for(pilot, condition, timeout: float = 5.0, what: str = "conditio
         await pilot.pause(0.05)
 
 
-async def settle(pilot) -> None:
-    """Wait for every worker of the app, then for the messages they posted."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await asyncio.sleep(0)
+async def settle(pilot, rounds: int = 3) -> None:
+    """Let queued messages start their workers, wait for those, and handle what they posted."""
+    for _ in range(rounds):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 

@@ -171,7 +171,7 @@ class NewProjectScreen(WizardScreen):
         how = {"folder": "read from the model folder", "file": "read from the checkpoint"}.get(
             info.kind, "guessed from the repo name, checked when downloaded")
         if preset and info.family != preset.family and info.detected:
-            field.set_note(f"This is a {family_label(info.family)} model but the preset is for "
+            field.set_note(f"This is an {family_label(info.family)} model but the preset is for "
                            f"{family_label(preset.family)}; choose a {info.family}-* preset.", "error")
             return
         vpred = " · v-prediction" if info.v_prediction else ""

@@ -20,6 +20,7 @@ from tui_lora.core.errors import ConfigError, UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.core.plan import FolderCount, Plan, plan_for_project, plan_from_settings
 from tui_lora.core.presets import load_preset
+from tui_lora.core.project import validate
 from tui_lora.tui.repeats import parse_repeats, set_repeats
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.widgets.field import Field, text_input
@@ -35,6 +36,7 @@ EDITABLE = (
     ("te_lr", "training.text_encoder_lr", "Text enc. LR"),
 )
 OPTIMIZER_KEY = "training.optimizer_type"
+LIVE_KEYS = (*(k for _, k, _ in EDITABLE), OPTIMIZER_KEY)
 LABEL_WIDTH = 13
 
 
@@ -90,6 +92,8 @@ class StepsScreen(WizardScreen):
         self.plan: Plan | None = None
         base = plan_for_project(self.project)  # once: regularization images and the last run's speed
         self._reg_images, self._it_per_s = base.input.reg_images, base.input.it_per_s
+        self._preset: tuple[int, dict] | bool | None = None  # (repeats, settings), False if unreadable
+        self._other_diff: list[tuple[str, object, object]] = []
 
     def compose_body(self) -> ComposeResult:
         images = sum(self.image_counts)
@@ -117,6 +121,7 @@ class StepsScreen(WizardScreen):
             self.detect_gpu()
 
     def on_screen_resume(self) -> None:
+        self._preset = None  # project.toml may have been edited meanwhile
         self.image_counts = [len(c.images()) for c in self.concepts]  # images may have been added meanwhile
         self.query_one("#steps-title", Static).update(f"Steps & settings · {sum(self.image_counts)} images")
         self._update_plan()
@@ -208,23 +213,37 @@ class StepsScreen(WizardScreen):
         self.plan = plan_from_settings(self.project.settings, folders, reg_images=self._reg_images,
                                        it_per_s=self._it_per_s)
         preset = self.project.settings["project"]["preset"]
-        diff = self.project.diff_from_preset()
-        repeats_diff = self._repeats_diff(preset)
-        self.query_one(PlanView).show(self.plan, self.wizard.gpu_report, repeats_diff + diff, preset)
+        self.query_one(PlanView).show(self.plan, self.wizard.gpu_report, self._diff(), preset)
 
-    def _repeats_diff(self, preset: str) -> list[tuple[str, int, int]]:
-        if not preset:
+    def _diff(self) -> list[tuple[str, object, object]]:
+        """What differs from the preset. Reading a preset takes ~0.1 s, too slow per keystroke: the
+        preset is read once and the keys this screen edits are compared live."""
+        if self._preset is None:
+            self._preset = _read_preset(self.project.settings["project"]["preset"])
+            self._other_diff = [d for d in self.project.diff_from_preset() if d[0] not in LIVE_KEYS]
+        if self._preset is False:
             return []
-        try:
-            default = load_preset(preset).repeats
-        except UserError:
-            return []
-        out = []
+        repeats, base = self._preset
+        out: list[tuple[str, object, object]] = []
         for i, c in enumerate(self.concepts):
             n = self.pending_repeats.get(i, c.repeats)
-            if n != default:
-                out.append((f"repeats ({c.name})", default, n))
-        return out
+            if n != repeats:
+                out.append((f"repeats ({c.name})", repeats, n))
+        for dotted in LIVE_KEYS:
+            section, name = dotted.split(".")
+            if base[section][name] != self.project.settings[section][name]:
+                out.append((dotted, base[section][name], self.project.settings[section][name]))
+        return out + self._other_diff
+
+
+def _read_preset(name: str) -> tuple[int, dict] | bool:
+    if not name:
+        return False
+    try:
+        preset = load_preset(name)
+        return preset.repeats, validate(preset.document().unwrap())
+    except UserError:
+        return False
 
 
 def _sentence(exc: UserError, control_id: str) -> str:

@@ -21,10 +21,14 @@ class FieldInput(Input):
         if getattr(self.app, "frozen", False):
             self.cursor_blink = False
 
-    async def _on_key(self, event: events.Key) -> None:
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        if self.pass_question_mark and character == "?":
+            return False  # so the footer keeps showing "? Help"
+        return super().check_consume_key(key, character)
+
+    def _on_key(self, event: events.Key) -> None:  # runs before Input._on_key (Textual walks the MRO)
         if self.pass_question_mark and event.character == "?":
-            return  # not consumed: the screen's `?` binding shows help
-        await super()._on_key(event)
+            event.prevent_default()  # Input's own handler would type it; the screen's binding shows help
 
 
 def text_input(input_id: str, value: str = "", *, placeholder: str = "", numeric: bool = False) -> FieldInput:

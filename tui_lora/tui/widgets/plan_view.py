@@ -40,8 +40,11 @@ class PlanView(Static):
     }
     """
 
+    text = Text()  # what is shown now, as plain-readable rich Text
+
     def show(self, plan: Plan, gpu: GpuReport | None, diff: list[tuple[str, Any, Any]], preset: str) -> None:
-        self.update(render_plan(plan, gpu, diff, preset))
+        self.text = render_plan(plan, gpu, diff, preset)
+        self.update(self.text)
 
 
 def render_plan(plan: Plan, gpu: GpuReport | None, diff: list[tuple[str, Any, Any]], preset: str) -> Text:
