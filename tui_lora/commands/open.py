@@ -25,13 +25,13 @@ def run(args: argparse.Namespace) -> int:
 
 def open_wizard(directory: str | None) -> int:
     """Run the wizard (on ``directory``'s project when given); returns the exit code."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UserError("The wizard needs a terminal; in scripts use the headless commands (tui-lora --help).")
     project = None
     if directory is not None:
         from tui_lora.core.project import Project
 
         project = Project.load(directory)  # a bad folder is one sentence here, before the screen opens
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError("The wizard needs a terminal; in scripts use the headless commands (tui-lora --help).")
     from tui_lora.tui.app import run_wizard
 
     return run_wizard(project)

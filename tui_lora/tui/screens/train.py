@@ -66,7 +66,8 @@ class TrainScreen(WizardScreen):
 
     DEFAULT_CSS = """
     TrainScreen #train-status {
-        height: 1;
+        height: auto;
+        max-height: 3;
         padding: 0 1;
     }
     TrainScreen #train-progress {
@@ -86,6 +87,8 @@ class TrainScreen(WizardScreen):
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     TrainScreen #train-jobs {
         height: auto;
@@ -169,7 +172,7 @@ class TrainScreen(WizardScreen):
 
     def _status(self, snap: Snapshot) -> Text:
         s = snap.summary
-        t = Text(no_wrap=True, overflow="ellipsis")
+        t = Text(overflow="ellipsis")
         if s.state == "none":
             t.append("No training run yet for this project. Check 5 Steps first.", style="dim")
         elif s.state == "running" and snap.running:
@@ -181,7 +184,7 @@ class TrainScreen(WizardScreen):
                 t.append(f" · VRAM {gpu.memory_used_gb:.1f}/{gpu.memory_total_gb:.0f} GB")
         elif s.state == "running":
             t.append(f"Stopped at step {s.step}/{s.total_steps} without finishing (no news since). ", style="yellow")
-            t.append("Resume with tui-lora train DIR --resume.")
+            t.append(f"Resume it with tui-lora train {short_path(self.project.root)} --resume.")
         elif s.state == "finished":
             t.append("✓ finished", style="bold green")
             t.append(f": {s.step} steps in {duration(_elapsed(s))} · {short_path(s.final_path or '')}")
@@ -196,7 +199,7 @@ class TrainScreen(WizardScreen):
         if not s.saves:
             t.append("none yet", style="dim")
         for ev in s.saves[-50:]:
-            t.append(f"epoch {ev.get('epoch', '?'):>3}  ", style="bold")
+            t.append(f"{ev.get('epoch', '?'):>3}  ", style="bold")
             t.append(f"{Path(str(ev.get('path', ''))).name}\n")
         if s.samples:
             last = s.samples[-1]

@@ -9,11 +9,14 @@ from textual.widgets import Static
 class LogTail(Static):
     DEFAULT_CSS = """
     LogTail {
+        width: 1fr;
         height: 1fr;
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
         padding: 0 1;
         color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
