@@ -142,7 +142,7 @@ async def test_a_running_job_is_detected_and_offered(wizard_project):
         assert "● training 120/400" in screen_text(app)
         await pilot.press("enter")
         await wait_for(pilot, lambda: "Watch it now?" in screen_text(app), what="the offer")
-        assert "step 120/400, epoch 3/10" in flat(app)
+        assert "(step 120/400, epoch 3/10)" in app.screen.question  # the modal over the project screen
         await pilot.press("y")
         assert isinstance(app.screen, TrainScreen)
         await wait_for(pilot, lambda: "step 120/400" in screen_text(app), what="the monitor")

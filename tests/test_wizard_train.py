@@ -6,7 +6,7 @@ from tui_lora.core.project import Project
 from tui_lora.tui import jobs
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.screens.train import RunUpdated, TrainScreen
-from tui_lora.tui.widgets.loss_chart import LossChart
+from tui_lora.tui.widgets.loss_chart import LossCurve, curve_rows
 from wizard_support import flat, home, no_gpu, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 
@@ -35,8 +35,8 @@ async def test_the_monitor_follows_a_run_as_it_is_written(wizard_project, no_gpu
         assert "● training on cuda · epoch 1/2 · step 10/20" in text
         assert "loss 0.2 avg 0.25 lr 5.00e-04 it/s 2.5 ETA 4 s" in text
         assert "50%" in text
-        spark = screen.query_one(LossChart).query_one("Sparkline")
-        assert len(spark.data) == 10 and spark.data[0] > spark.data[-1]  # smoothed, going down
+        curve = screen.query_one(LossCurve).values
+        assert len(curve) == 10 and curve[0] > curve[-1]  # smoothed, going down
         w.emit("save", epoch=1, step=10, path=str(project.epoch_file(1)))
         w.emit("sample", epoch=1, path=str(project.samples_dir / "e01-0.png"))
         w.emit("warning", message="loss spiked at step 11")
@@ -78,3 +78,10 @@ def test_a_burst_of_updates_collapses_into_one_message():
     from textual.message import Message
 
     assert not b.can_replace(Message())
+
+
+def test_the_curve_is_drawn_with_block_characters():
+    rows = curve_rows([1.0, 0.5, 0.0, 0.0], 4, 2)
+    assert rows == ["█▁  ", "██▁▁"]  # top row first; the half value fills one and a bit rows
+    assert curve_rows([0.3] * 10, 5, 2) == ["     ", "█████"]
+    assert curve_rows([], 5, 2) == ["", ""]

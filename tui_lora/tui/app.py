@@ -21,9 +21,6 @@ class WizardApp(App[int]):
     TITLE = "tui-lora"
     ENABLE_COMMAND_PALETTE = False  # its ctrl+p is our "previous step"; every action has a key
     CSS = """
-    Screen {
-        background: $background;
-    }
     Toast {
         max-width: 70;
     }
@@ -74,8 +71,8 @@ class WizardApp(App[int]):
         from tui_lora.tui import jobs
 
         summary = await asyncio.to_thread(jobs.running_job, project)
-        if summary is None or project is not self.project:
-            return
+        if summary is None or project is not self.project or getattr(self.screen, "STEP_ID", None) == "train":
+            return  # nothing going on, another project by now, or already watching it
         from tui_lora.tui.screens.confirm import ConfirmScreen
 
         where = f"step {summary.step}/{summary.total_steps}, epoch {summary.epoch}/{summary.epochs}"

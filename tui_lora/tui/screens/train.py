@@ -16,7 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from tui_lora.core.gpu import GpuReport, detect_gpus
@@ -74,9 +74,6 @@ class TrainScreen(WizardScreen):
         height: 1;
         padding: 0 1;
     }
-    TrainScreen #train-progress Bar {
-        width: 1fr;
-    }
     TrainScreen #train-lower {
         height: 1fr;
         min-height: 5;
@@ -105,8 +102,7 @@ class TrainScreen(WizardScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Reading logs/events.jsonl…", id="train-status", markup=False)
-        # Created with a total: an indeterminate bar animates forever, a busy redraw over SSH.
-        yield ProgressBar(total=1, show_eta=False, id="train-progress")
+        yield Static("", id="train-progress")
         yield LossChart(id="loss")
         with Horizontal(id="train-lower"):
             yield Static("", id="train-saves")
@@ -117,7 +113,7 @@ class TrainScreen(WizardScreen):
 
     def on_mount(self) -> None:
         self.query_one("#train-saves").border_title = "saved epochs"
-        self.query_one(ProgressBar).display = False
+        self.query_one("#train-progress").display = False
         self.follow(self.project)
 
     # ----- the reader thread ---------------------------------------------------------------------
@@ -141,15 +137,21 @@ class TrainScreen(WizardScreen):
 
     # ----- rendering -----------------------------------------------------------------------------
     def on_run_updated(self, message: RunUpdated) -> None:
+        # Touch only what changed, and without a layout pass where sizes are fixed: a layout pass
+        # repaints the whole screen, which over SSH costs ten times the bytes of the changed lines.
         previous, self.snapshot = self.snapshot, message.snapshot
         snap = message.snapshot
         s = snap.summary
-        self.query_one("#train-status", Static).update(self._status(snap))
-        bar = self.query_one(ProgressBar)
-        bar.display = s.total_steps > 0
-        bar.update(total=max(1, s.total_steps), progress=s.step)
+        was = previous.summary if previous else None
+        new_state = was is None or (was.state, previous.running) != (s.state, snap.running)
+        self.query_one("#train-status", Static).update(self._status(snap), layout=new_state)
+        bar = self.query_one("#train-progress", Static)
+        if bar.display != (s.total_steps > 0):
+            bar.display = s.total_steps > 0
+        bar.update(progress_bar(s.step, s.total_steps, bar.content_size.width or 76), layout=False)
         self.query_one(LossChart).show(snap.smoothed, s)
-        self.query_one("#train-saves", Static).update(self._saves(snap))
+        if was is None or (len(was.saves), len(was.samples)) != (len(s.saves), len(s.samples)):
+            self.query_one("#train-saves", Static).update(self._saves(snap), layout=False)
         self.query_one(LogTail).show(snap.log_lines)
         if previous is not None:
             self._notify_changes(previous, snap)
@@ -213,6 +215,19 @@ class TrainScreen(WizardScreen):
             return str(Path(path).relative_to(self.project.root))
         except ValueError:
             return short_path(path)
+
+
+def progress_bar(step: int, total: int, width: int) -> Text:
+    """``━━━━━━╺━━━━━  32%`` in one row. Textual's ProgressBar relayouts the screen on every
+    percentage change (and animates while its total is unknown): too many bytes over SSH."""
+    share = min(1.0, step / total) if total else 0.0
+    cells = max(1, width - 6)
+    done = int(share * cells)
+    t = Text(no_wrap=True)
+    t.append("━" * done, style="bold green" if share >= 1 else "bold blue")
+    t.append("━" * (cells - done), style="grey23")
+    t.append(f" {share:>4.0%}")
+    return t
 
 
 def _elapsed(s) -> float | None:

@@ -41,4 +41,5 @@ class LogTail(Static):
             self.update(Text("no log yet", style="dim"))
             return
         rows = max(1, self.content_size.height or 1)
-        self.update(Text("\n".join(self._lines[-rows:]), no_wrap=True, overflow="ellipsis"))
+        # A fixed-size box: no layout pass needed (that would repaint the whole screen).
+        self.update(Text("\n".join(self._lines[-rows:]), no_wrap=True, overflow="ellipsis"), layout=False)
