@@ -76,7 +76,7 @@ class WizardScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StepBar(self.STEP_ID or "project", has_project=self.wizard.project is not None)
         yield from self.compose_body()
-        yield Footer(compact=True, show_command_palette=False)
+        yield Footer(show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -76,7 +76,8 @@ class StartScreen(WizardScreen):
         recent.show([RecentInfo(p) for p in paths])  # paths at once, details when read
         if paths:
             recent.focus()
-            self.load_details(paths)
+            # After the first paint: the reader thread would otherwise compete with it for the GIL.
+            self.call_after_refresh(self.load_details, paths)
 
     @work(thread=True, exclusive=True, group="recent", exit_on_error=False)
     def load_details(self, paths: list[Path]) -> None:
