@@ -277,15 +277,14 @@ def default_workers() -> int:
 
 def iter_tags(tagger: TaggerBackend, paths: list[Path], *, batch_size: int = 8, workers: int | None = None,
               cancel: threading.Event | None = None) -> Iterator[ImageTags]:
-    """Tag ``paths`` in order: images are prepared in a thread pool a few batches ahead while the
-    model runs; unreadable images come back with an ``error`` instead of tags."""
+    """Tag ``paths``, yielding results in input order: images are prepared in a thread pool a
+    few batches ahead while the model runs; unreadable images come back with an ``error``."""
     batch_size = max(1, batch_size)
-    ahead = batch_size * 3
     pending: deque[tuple[Path, Future]] = deque()
     it = iter(paths)
     with ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="tag-prep") as pool:
         def fill() -> None:
-            while len(pending) < ahead:
+            while len(pending) < batch_size * 3:
                 p = next(it, None)
                 if p is None:
                     return
@@ -293,35 +292,37 @@ def iter_tags(tagger: TaggerBackend, paths: list[Path], *, batch_size: int = 8, 
 
         try:
             fill()
-            batch: list[tuple[Path, Any]] = []
+            batch: list[tuple[Path, Any, str | None]] = []  # (path, prepared, error) in input order
+            good = 0
             while pending:
                 if cancel is not None and cancel.is_set():
                     return
                 path, fut = pending.popleft()
                 fill()
                 try:
-                    batch.append((path, fut.result()))
+                    batch.append((path, fut.result(), None))
+                    good += 1
                 except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
-                    yield ImageTags(path, None, _describe_image_error(exc))
-                    continue
-                if len(batch) == batch_size or not pending:
+                    batch.append((path, None, _describe_image_error(exc)))
+                if good == batch_size or not pending:
                     yield from _run_batch(tagger, batch)
-                    batch = []
+                    batch, good = [], 0
         finally:
             for _, fut in pending:
                 fut.cancel()
 
 
-def _run_batch(tagger: TaggerBackend, batch: list[tuple[Path, Any]]) -> Iterator[ImageTags]:
+def _run_batch(tagger: TaggerBackend, batch: list[tuple[Path, Any, str | None]]) -> Iterator[ImageTags]:
+    ready = [x for _, x, err in batch if err is None]
     try:
-        results = tagger.infer([x for _, x in batch])
+        results = iter(tagger.infer(ready) if ready else [])
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - a runtime failure of the model
-        raise OperationFailed(f"The {tagger.name} model failed on a batch of {len(batch)} images ({exc}); "
+        raise OperationFailed(f"The {tagger.name} model failed on a batch of {len(ready)} images ({exc}); "
                               "try --batch 1 or --device cpu.") from None
-    for (path, _), tags in zip(batch, results):
-        yield ImageTags(path, tags)
+    for path, _, err in batch:
+        yield ImageTags(path, None, err) if err is not None else ImageTags(path, next(results))
 
 
 def _describe_image_error(exc: Exception) -> str:
@@ -329,8 +330,10 @@ def _describe_image_error(exc: Exception) -> str:
 
     if isinstance(exc, UnidentifiedImageError):
         return "not an image Pillow can read (corrupt or an unsupported format)"
-    if isinstance(exc, OSError):
+    if isinstance(exc, (FileNotFoundError, PermissionError)):
         return f"cannot be read ({exc.strerror or exc})"
+    if isinstance(exc, OSError):  # Pillow reports truncated and broken image data as OSError
+        return f"is corrupt or truncated ({exc})"
     return f"cannot be decoded ({type(exc).__name__}: {exc})"
 
 

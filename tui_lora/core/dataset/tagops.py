@@ -15,38 +15,20 @@ Unreadable captions (not UTF-8) are skipped and reported, never touched.
 from __future__ import annotations
 
 import copy
-import fnmatch
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset import undo as undo_mod
 from tui_lora.core.dataset.captions import (
-    CaptionFile, caption_path, clean_tag, dedupe_tags, format_tags, read_caption, read_only_reason,
-    tag_key, write_bytes_preserving_mode,
+    clean_tag, dedupe_tags, format_tags, read_only_reason, tag_key, write_bytes_preserving_mode,
 )
-from tui_lora.core.dataset.folders import list_images
+from tui_lora.core.dataset.tagstats import (  # re-exported: tagops is the one import the wizard needs
+    CaptionEntry, FrequencyTable, Found, TagCount, _matcher, _relativizer, caption_extension, find_images,
+    frequency_table, load_captions, read_image_caption,
+)
 from tui_lora.core.errors import UserError
-
-_WILDCARDS = set("*?[")
-
-
-@dataclass
-class CaptionEntry:
-    """One training image and its caption file."""
-
-    image: Path
-    caption: CaptionFile
-
-    @property
-    def path(self) -> Path:
-        return self.caption.path
-
-    @property
-    def tags(self) -> list[str]:
-        return self.caption.tags
 
 
 @dataclass
@@ -90,130 +72,6 @@ class OpResult:
                          "removed": c.removed, "added": c.added} for c in self.changes],
             "skipped": [{"path": rel(p), "reason": r} for p, r in self.skipped],
         }
-
-
-def _relativizer(root: Path | None) -> Callable[[Path], str]:
-    def rel(p: Path) -> str:
-        if root is not None:
-            try:
-                return p.relative_to(root).as_posix()
-            except ValueError:
-                pass
-        return str(p)
-
-    return rel
-
-
-# ----- reading ---------------------------------------------------------------------------------
-def caption_extension(project) -> str:
-    return project.settings["dataset"]["caption_extension"] or ".txt"
-
-
-def load_captions(project) -> list[CaptionEntry]:
-    """Every image of every ``<N>_<name>`` concept folder with its (possibly missing) caption."""
-    ext = caption_extension(project)
-    out = []
-    for concept in project.concepts():
-        for image in list_images(concept.path):
-            out.append(CaptionEntry(image, read_caption(caption_path(image, ext))))
-    return out
-
-
-def read_image_caption(project, image: str | Path) -> CaptionFile:
-    """The caption of one image (the wizard's caption editor)."""
-    return read_caption(caption_path(Path(image), caption_extension(project)))
-
-
-@dataclass
-class TagCount:
-    tag: str
-    images: int
-    percent: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"tag": self.tag, "images": self.images, "percent": round(self.percent, 1)}
-
-
-@dataclass
-class FrequencyTable:
-    rows: list[TagCount]
-    images: int  # images in the dataset
-    captioned: int  # images whose caption has at least one tag
-    unique_tags: int
-    trigger: str
-    without_trigger_first: int  # captioned images whose first tag is not the trigger word
-    needs_cleaning: int  # captions with a BOM, odd whitespace, duplicates or UTF-16
-    unreadable: list[tuple[Path, str]] = field(default_factory=list)
-
-    def to_dict(self, root: Path | None = None) -> dict[str, Any]:
-        rel = _relativizer(root)
-        return {"images": self.images, "captioned": self.captioned, "uncaptioned": self.images - self.captioned
-                - len(self.unreadable), "unique_tags": self.unique_tags, "trigger": self.trigger,
-                "without_trigger_first": self.without_trigger_first, "needs_cleaning": self.needs_cleaning,
-                "unreadable": [{"path": rel(p), "reason": r} for p, r in self.unreadable],
-                "tags": [r.to_dict() for r in self.rows]}
-
-
-def frequency_table(project, *, top: int | None = None, entries: list[CaptionEntry] | None = None) -> FrequencyTable:
-    """How many images carry each tag (counted once per image), most frequent first."""
-    entries = load_captions(project) if entries is None else entries
-    counts: Counter[str] = Counter()
-    spellings: dict[str, Counter[str]] = {}
-    captioned = without_trigger = needs_cleaning = 0
-    unreadable = []
-    trigger = project.settings["project"]["trigger_word"]
-    for e in entries:
-        if e.caption.error:
-            unreadable.append((e.path, e.caption.error))
-            continue
-        if not e.caption.is_canonical:
-            needs_cleaning += 1
-        if not e.tags:
-            continue
-        captioned += 1
-        if trigger and tag_key(e.tags[0]) != tag_key(trigger):
-            without_trigger += 1
-        for t in dedupe_tags(e.tags):
-            k = tag_key(t)
-            counts[k] += 1
-            spellings.setdefault(k, Counter())[t] += 1
-    total = len(entries)
-    rows = [TagCount(spellings[k].most_common(1)[0][0], n, 100.0 * n / total if total else 0.0)
-            for k, n in counts.items()]
-    rows.sort(key=lambda r: (-r.images, r.tag.casefold()))
-    return FrequencyTable(rows[:top] if top else rows, total, captioned, len(counts), trigger, without_trigger,
-                          needs_cleaning, unreadable)
-
-
-def _matcher(queries: Iterable[str]) -> Callable[[str], bool]:
-    """A predicate on tags: exact (by tag_key) for plain queries, glob for ones with * ? [."""
-    exact, globs = set(), []
-    for q in queries:
-        k = tag_key(q)
-        if not k:
-            continue
-        (globs.append(k) if _WILDCARDS & set(k) else exact.add(k))
-    return lambda tag: (k := tag_key(tag)) in exact or any(fnmatch.fnmatchcase(k, g) for g in globs)
-
-
-@dataclass
-class Found:
-    image: Path
-    caption: Path
-    tags: list[str]
-    matched: list[str]
-
-
-def find_images(project, query: str | list[str]) -> list[Found]:
-    """Images whose caption has a tag matching ``query`` (a tag, or a glob such as ``* (azur lane)``)."""
-    queries = [query] if isinstance(query, str) else query
-    match = _matcher(queries)
-    out = []
-    for e in load_captions(project):
-        hits = [t for t in e.tags if match(t)]
-        if hits:
-            out.append(Found(e.image, e.path, e.tags, hits))
-    return out
 
 
 # ----- the write path ------------------------------------------------------------------------------
@@ -427,5 +285,5 @@ __all__ = [
     "CaptionEntry", "Change", "OpResult", "TagCount", "FrequencyTable", "Found", "load_captions",
     "read_image_caption", "frequency_table", "find_images", "commit_writes", "set_trigger", "remove_tags",
     "replace_tags", "parse_replace", "remove_pattern", "remove_junk", "dedupe", "edit_caption", "undo",
-    "history", "token_report", "format_tags",
+    "history", "token_report", "format_tags", "caption_extension",
 ]
