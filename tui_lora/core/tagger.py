@@ -112,6 +112,10 @@ def _download(repo: str, filename: str) -> Path:
 
     try:
         return Path(hf_hub_download(repo, filename))
+    except LocalEntryNotFoundError:  # offline and not cached (a subclass of EntryNotFoundError: first)
+        raise UserError(f"The tagger {repo} is not downloaded yet and the Hugging Face hub cannot be reached; "
+                        "connect to the internet once, or pass --model with a local folder holding model.onnx "
+                        "and selected_tags.csv.") from None
     except GatedRepoError:
         raise UserError(f"The tagger repo {repo} is gated; accept its terms on huggingface.co and log in "
                         "with `hf auth login`, or pass a local folder.") from None
@@ -121,10 +125,6 @@ def _download(repo: str, filename: str) -> Path:
     except EntryNotFoundError:
         raise UserError(f"The repo {repo} has no {filename}, so it is not a WD14 ONNX tagger; use a "
                         "SmilingWolf/wd-* repo or a folder with model.onnx and selected_tags.csv.") from None
-    except LocalEntryNotFoundError:
-        raise UserError(f"The tagger {repo} is not downloaded yet and the Hugging Face hub cannot be reached; "
-                        "connect to the internet once, or pass --model with a local folder holding model.onnx "
-                        "and selected_tags.csv.") from None
     except OSError as exc:
         raise UserError(f"Downloading {filename} of {repo} failed ({exc}); check the connection and free disk "
                         "space, then run again (finished downloads are kept).") from None
