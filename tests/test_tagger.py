@@ -256,3 +256,16 @@ def test_loaded_tagger_can_be_reused(colour_project, tagger):
 def test_empty_dataset_is_one_sentence(make_project, model_dir):
     with pytest.raises(UserError, match="There are no images in"):
         tag_dataset(make_project(images=0), model=str(model_dir))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P", "CMYK", "I;16", "LA", "RGBA", "PA"])
+def test_opaque_shortcut_gives_the_reference_pixels(mode):
+    from tui_lora.core.tagger import flatten_on_white
+
+    rng = np.random.default_rng(0)
+    base = Image.fromarray(rng.integers(0, 256, (24, 40, 4), dtype=np.uint8), "RGBA")
+    im = base.convert(mode) if mode != "PA" else base.convert("P").convert("PA")
+    # SmilingWolf's reference: always through RGBA, composited on white.
+    canvas = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    canvas.alpha_composite(im.convert("RGBA"))
+    assert np.array_equal(np.asarray(flatten_on_white(im)), np.asarray(canvas.convert("RGB")))

