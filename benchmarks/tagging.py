@@ -79,17 +79,14 @@ def main() -> None:
         raw.run(None, {name: batches[0]})  # warm-up: first-run allocations, CUDA kernels
         run_ours()
 
-        def best(fn) -> float:
-            times = []
-            for _ in range(args.repeats):
+        # Interleaved, best of N per side: a shared machine's background load hits both alike.
+        times: dict[str, list[float]] = {"raw": [], "ours": [], "prep": []}
+        for _ in range(args.repeats):
+            for key, fn in (("raw", run_raw), ("ours", run_ours), ("prep", run_prep)):
                 t0 = time.perf_counter()
                 fn()
-                times.append(time.perf_counter() - t0)
-            return args.images / min(times)
-
-        raw_ips = best(run_raw)
-        ours_ips = best(run_ours)
-        prep_ips = best(run_prep)
+                times[key].append(time.perf_counter() - t0)
+        raw_ips, ours_ips, prep_ips = (args.images / min(times[k]) for k in ("raw", "ours", "prep"))
 
     cpu = platform.processor() or platform.machine()
     print(f"machine: {platform.node()} ({cpu}, {os.cpu_count()} CPUs), provider {providers[0]}, "

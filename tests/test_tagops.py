@@ -206,7 +206,7 @@ def test_history_keeps_a_bounded_number_of_levels(proj, monkeypatch):
     for word in ("a", "b", "c"):
         tagops.edit_caption(proj, proj.concepts()[0].path / "img_0003.png", word)
     h = tagops.history(proj)
-    assert [x.undoable for x in h] == [True, True, False] and KEEP_LEVELS == 50
+    assert [x.undoable for x in h] == [True, True, False] and KEEP_LEVELS == 200
 
 
 def test_second_operation_while_one_runs_is_refused(proj):

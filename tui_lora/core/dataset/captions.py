@@ -195,7 +195,8 @@ def write_bytes_preserving_mode(path: Path, data: bytes, mode: int | None = None
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
     with atomic_open(path, "wb") as fh:
-        os.fchmod(fh.fileno(), mode)
+        if hasattr(os, "fchmod"):  # POSIX; Windows files have no such bits to keep
+            os.fchmod(fh.fileno(), mode)
         fh.write(data)
 
 

@@ -36,7 +36,7 @@ from tui_lora.core.fsutil import atomic_write_text
 
 HISTORY_DIR = Path("logs") / "caption-history"
 LOG_FILE = Path("logs") / "caption-ops.jsonl"
-KEEP_LEVELS = 50  # older snapshots are pruned; caption files are small, so this is cheap
+KEEP_LEVELS = 200  # older snapshots are pruned; single-caption edits from the wizard are levels too, and captions are small
 
 
 def _sha(data: bytes) -> str:
