@@ -79,17 +79,50 @@ def tag_dataset(project, *, backend: str | None = None, model: str | None = None
     current batch (what was written stays, and is undoable). Pass a loaded ``tagger`` (from
     :func:`tui_lora.core.tagger.load_tagger`) to skip loading the model again.
     """
-    from tui_lora.core.tagger import iter_tags, load_tagger
+    from tui_lora.core.tagger import load_tagger
 
     if mode not in MODES:
         raise UserError(f"Unknown tagging mode {mode!r}; use overwrite, append or missing.")
     cfg = project.settings["tags"]
+    result = TagRunResult(backend or cfg["tagger"], "", "", mode, 0)
+    # Locked from the first read to the last write: no other caption operation can interleave.
+    with undo_mod.project_lock(project.root):
+        targets = _select_targets(project, mode, result)
+        if not targets:
+            return result
+        if tagger is None:
+            tagger = load_tagger(result.backend, model if model is not None else cfg["tagger_model"],
+                                 threshold=cfg["threshold"] if threshold is None else threshold,
+                                 character_threshold=(cfg["character_threshold"] if character_threshold is None
+                                                      else character_threshold),
+                                 device=device)
+        result.backend, result.model, result.device = tagger.name, tagger.model, tagger.device
+        trigger = project.settings["project"]["trigger_word"] if add_trigger else ""
+        snap = undo_mod.Snapshot.begin(project.root, f"tag-{tagger.name}", [e.path for e in targets],
+                                       {"mode": mode, "model": tagger.model, "backend": tagger.name})
+        try:
+            _tag_and_write(tagger, targets, result, mode=mode, trigger=trigger, batch_size=batch_size,
+                           workers=workers, progress=progress, cancel=cancel)
+        finally:
+            if result.tagged:
+                snap.commit({"tagged": len(result.tagged), "cancelled": result.cancelled})
+                result.history_id = snap.id
+            else:
+                snap.discard()
+    if result.tagged:
+        from tui_lora.core.dataset.tagops import token_report
+
+        result.token_warning = token_report(project).warning
+    return result
+
+
+def _select_targets(project, mode: str, result: TagRunResult) -> list[CaptionEntry]:
+    """The images this mode tags; refuses (before any model loads) if a caption is read-only."""
     entries = load_captions(project)
     if not entries:
         raise UserError(f"There are no images in {project.dataset_dir}; add images to a dataset/<N>_<name>/ "
                         "folder (or run `tui-lora fetch`) first.")
     targets: list[CaptionEntry] = []
-    result = TagRunResult(backend or cfg["tagger"], "", "", mode, 0)
     for e in entries:
         if mode == "missing" and not e.caption.empty:
             if e.caption.error:
@@ -108,55 +141,34 @@ def tag_dataset(project, *, backend: str | None = None, model: str | None = None
         more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
         raise UserError(f"Nothing was tagged: the caption {p.relative_to(project.root)}{more} cannot be written "
                         f"because {reason}; make it writable and run again.")
-    if not targets:
-        return result
-    if tagger is None:
-        tagger = load_tagger(result.backend, model if model is not None else cfg["tagger_model"],
-                             threshold=cfg["threshold"] if threshold is None else threshold,
-                             character_threshold=(cfg["character_threshold"] if character_threshold is None
-                                                  else character_threshold),
-                             device=device)
-    result.backend, result.model, result.device = tagger.name, tagger.model, tagger.device
-    trigger = project.settings["project"]["trigger_word"] if add_trigger else ""
+    return targets
+
+
+def _tag_and_write(tagger, targets: list[CaptionEntry], result: TagRunResult, *, mode: str, trigger: str,
+                   batch_size: int, workers: int | None, progress, cancel) -> None:
+    from tui_lora.core.tagger import iter_tags
+
     by_image = {e.image: e for e in targets}
-
-    with undo_mod.project_lock(project.root):
-        snap = undo_mod.Snapshot.begin(project.root, f"tag-{tagger.name}", [e.path for e in targets],
-                                       {"mode": mode, "model": tagger.model, "backend": tagger.name})
-        done = 0
-        try:
-            for item in iter_tags(tagger, [e.image for e in targets], batch_size=batch_size, workers=workers,
-                                  cancel=cancel):
-                entry = by_image[item.path]
-                if item.tags is None:
-                    result.unreadable.append((item.path, item.error or "unreadable"))
-                else:
-                    old = [] if entry.caption.error else entry.caption.tags
-                    new = merge_caption(old, item.tags, mode=mode, trigger=trigger)
-                    data = entry.caption.canonical_bytes(new)
-                    if data == entry.caption.raw:
-                        result.unchanged += 1
-                    else:
-                        try:
-                            write_bytes_preserving_mode(entry.path, data)
-                        except OSError as exc:
-                            raise OperationFailed(
-                                f"Writing {entry.path} failed ({exc.strerror or exc}); the {len(result.tagged)} "
-                                "captions written before it can be undone with `tui-lora tags DIR --undo`."
-                            ) from None
-                        result.tagged.append(entry.path)
-                done += 1
-                if progress is not None:
-                    progress(done, len(targets))
-            result.cancelled = cancel is not None and cancel.is_set() and done < len(targets)
-        finally:
-            if result.tagged:
-                snap.commit({"tagged": len(result.tagged), "cancelled": result.cancelled})
-                result.history_id = snap.id
+    done = 0
+    for item in iter_tags(tagger, [e.image for e in targets], batch_size=batch_size, workers=workers, cancel=cancel):
+        entry = by_image[item.path]
+        if item.tags is None:
+            result.unreadable.append((item.path, item.error or "unreadable"))
+        else:
+            old = [] if entry.caption.error else entry.caption.tags
+            data = entry.caption.canonical_bytes(merge_caption(old, item.tags, mode=mode, trigger=trigger))
+            if data == entry.caption.raw:
+                result.unchanged += 1
             else:
-                snap.discard()
-    if result.tagged:
-        from tui_lora.core.dataset.tagops import token_report
-
-        result.token_warning = token_report(project).warning
-    return result
+                try:
+                    write_bytes_preserving_mode(entry.path, data)
+                except OSError as exc:
+                    raise OperationFailed(
+                        f"Writing {entry.path} failed ({exc.strerror or exc}); the {len(result.tagged)} captions "
+                        "written before it can be undone with `tui-lora tags DIR --undo`."
+                    ) from None
+                result.tagged.append(entry.path)
+        done += 1
+        if progress is not None:
+            progress(done, len(targets))
+    result.cancelled = cancel is not None and cancel.is_set() and done < len(targets)

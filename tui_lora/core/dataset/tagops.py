@@ -14,6 +14,7 @@ Unreadable captions (not UTF-8) are skipped and reported, never touched.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ class OpResult:
 def commit_writes(project, op: str, details: dict[str, Any], writes: dict[Path, bytes]) -> int | None:
     """Snapshot, then atomically write every file in ``writes``; all or nothing. Returns the
     snapshot id (None when ``writes`` is empty)."""
+    with undo_mod.project_lock(project.root):
+        return _commit_locked(project, op, details, writes)
+
+
+def _commit_locked(project, op: str, details: dict[str, Any], writes: dict[Path, bytes]) -> int | None:
     if not writes:
         return None
     blocked = [(p, r) for p in writes if (r := read_only_reason(p))]
@@ -86,19 +92,18 @@ def commit_writes(project, op: str, details: dict[str, Any], writes: dict[Path, 
         more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
         raise UserError(f"Nothing was changed: {_rel(project, p)}{more} cannot be written because {reason}; "
                         "make it writable and run the operation again.")
-    with undo_mod.project_lock(project.root):
-        snap = undo_mod.Snapshot.begin(project.root, op, list(writes), details)
-        try:
-            for path, data in writes.items():
-                write_bytes_preserving_mode(path, data)
-        except BaseException as exc:
-            undo_mod.rollback(snap)
-            if isinstance(exc, OSError):
-                raise UserError(f"Nothing was changed: writing {_rel(project, path)} failed ({exc.strerror or exc}); "
-                                "check free disk space and permissions.") from None
-            raise
-        snap.commit({"files": len(writes)})
-        return snap.id
+    snap = undo_mod.Snapshot.begin(project.root, op, list(writes), details)
+    try:
+        for path, data in writes.items():
+            write_bytes_preserving_mode(path, data)
+    except BaseException as exc:
+        undo_mod.rollback(snap)
+        if isinstance(exc, OSError):
+            raise UserError(f"Nothing was changed: writing {_rel(project, path)} failed ({exc.strerror or exc}); "
+                            "check free disk space and permissions.") from None
+        raise
+    snap.commit({"files": len(writes)})
+    return snap.id
 
 
 def _rel(project, path: Path) -> str:
@@ -111,26 +116,29 @@ def _rel(project, path: Path) -> str:
 def _run(project, op: str, details: dict[str, Any], transform: Callable[[list[str]], list[str]], *,
          create_missing: bool = False, canonicalize: bool = False, dry_run: bool = False,
          extra: dict[Path, bytes] | None = None, entries: list[CaptionEntry] | None = None) -> OpResult:
-    """Apply ``transform`` to every readable caption and write what changed (see module doc)."""
-    result = OpResult(op, details, dry_run=dry_run)
-    writes: dict[Path, bytes] = {}
-    for e in load_captions(project) if entries is None else entries:
-        cf = e.caption
-        if cf.error:
-            result.skipped.append((cf.path, cf.error))
-            continue
-        if not cf.tags and not create_missing:
-            continue
-        after = transform(list(cf.tags))
-        data = cf.canonical_bytes(after)
-        if after != cf.tags or (canonicalize and cf.raw is not None and data != cf.raw):
-            if not cf.exists and not after:
+    """Apply ``transform`` to every readable caption and write what changed (see module doc).
+    Reading and writing happen under the project's lock, so no other operation slips between."""
+    lock = contextlib.nullcontext() if dry_run else undo_mod.project_lock(project.root)
+    with lock:
+        result = OpResult(op, details, dry_run=dry_run)
+        writes: dict[Path, bytes] = {}
+        for e in load_captions(project) if entries is None else entries:
+            cf = e.caption
+            if cf.error:
+                result.skipped.append((cf.path, cf.error))
                 continue
-            result.changes.append(Change(cf.path, list(cf.tags), after, created=not cf.exists))
-            writes[cf.path] = data
-    writes.update(extra or {})
-    if not dry_run:
-        result.history_id = commit_writes(project, op, details, writes)
+            if not cf.tags and not create_missing:
+                continue
+            after = transform(list(cf.tags))
+            data = cf.canonical_bytes(after)
+            if after != cf.tags or (canonicalize and cf.raw is not None and data != cf.raw):
+                if not cf.exists and not after:
+                    continue
+                result.changes.append(Change(cf.path, list(cf.tags), after, created=not cf.exists))
+                writes[cf.path] = data
+        writes.update(extra or {})
+        if not dry_run:
+            result.history_id = _commit_locked(project, op, details, writes)
     return result
 
 

@@ -52,9 +52,10 @@ class HistoryEntry:
     files: int
     undoable: bool
     undone: bool = False
+    details: dict[str, Any] = field(default_factory=dict)  # what was asked: tags, word, mode…
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "op": self.op, "time": self.time, "summary": self.summary,
+        return {"id": self.id, "op": self.op, "time": self.time, "details": self.details, "summary": self.summary,
                 "files": self.files, "undoable": self.undoable, "undone": self.undone}
 
 
@@ -249,7 +250,7 @@ def history(root: Path) -> list[HistoryEntry]:
             continue
         out.append(HistoryEntry(e["id"], str(e.get("op", "")), float(e.get("time", 0)), e.get("summary") or {},
                                 int(e.get("files", 0)), e["id"] in live and e["id"] not in undone,
-                                e["id"] in undone))
+                                e["id"] in undone, e.get("details") or {}))
     # A snapshot whose operation crashed before logging is still undoable.
     logged = {h.id for h in out}
     for folder in _snapshot_folders(root):
@@ -257,7 +258,7 @@ def history(root: Path) -> list[HistoryEntry]:
         if i not in logged:
             m = _load_manifest(folder)
             out.append(HistoryEntry(i, m.get("op", ""), float(m.get("time", 0)), {"interrupted": True},
-                                    len(m.get("files", [])), True))
+                                    len(m.get("files", [])), True, details=m.get("details") or {}))
     return sorted(out, key=lambda h: h.id, reverse=True)
 
 
