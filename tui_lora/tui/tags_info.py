@@ -37,8 +37,9 @@ def info_text(project, summary) -> Text:
         approx = "≈" if not tokens.exact else ""
         t.append(f"longest {approx}{tokens.longest} of {tokens.limit} tokens\n")
         if tokens.warning:
-            t.append(f"⚠ {len(tokens.over)} captions are longer: tags past {tokens.limit} never train; prune, "
-                     "or raise training.max_token_length.\n", style="yellow")
+            n = len(tokens.over)
+            t.append(f"⚠ {n} caption{' is' if n == 1 else 's are'} longer: tags past {tokens.limit} never train; "
+                     "prune, or raise training.max_token_length.\n", style="yellow")
     else:
         t.append("no captions yet\n", style="dim")
     if table.needs_cleaning:
