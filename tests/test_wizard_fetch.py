@@ -16,12 +16,18 @@ from tui_lora.tui.widgets.booru_preview import BooruPreview
 from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 
-async def open_fetch(pilot, base_url: str) -> FetchScreen:
+SOURCE_ORDER = ("safebooru", "gelbooru", "danbooru")  # as the Source list shows them
+
+
+async def open_fetch(pilot, srv, source: str = "safebooru") -> FetchScreen:
+    """Open Fetch, pick ``source`` with the keyboard, and point it at the fake booru."""
     await pilot.press("2")
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, FetchScreen)
-    screen.query_one("#base_url", Input).value = base_url  # (typing it is tested with the tags)
+    if source != "safebooru":
+        await choose(pilot, "source", SOURCE_ORDER.index(source))
+    screen.query_one("#base_url", Input).value = srv.base_url(source)  # (typing is tested with the tags)
     return screen
 
 
@@ -65,7 +71,7 @@ async def test_live_count_preview_and_download(wizard_project, booru_server):
     project = wizard_project("proj", images=0)
     app = WizardApp(Project.load(project.root), frozen=True)
     async with run(app) as pilot:
-        screen = await open_fetch(pilot, srv.base_url("safebooru"))
+        screen = await open_fetch(pilot, srv)
         before = len(srv.api_requests())
         await type_into(pilot, "tags", "hakurei_reimu")
         await wait_for(pilot, lambda: "19 posts match \"hakurei_reimu\" on Safebooru" in flat(app), what="the count")
@@ -95,8 +101,7 @@ async def test_gelbooru_asks_for_an_account_and_saves_it_privately(wizard_projec
     uid, key = srv.gelbooru_credentials
     app = WizardApp(Project.load(project.root), frozen=True)
     async with run(app) as pilot:
-        await open_fetch(pilot, srv.base_url("gelbooru"))
-        await choose(pilot, "source", 1)  # Safebooru → Gelbooru
+        await open_fetch(pilot, srv, "gelbooru")
         assert "Gelbooru needs an account. Get both at gelbooru.com → My Account → Options" in flat(app)
         await type_into(pilot, "tags", "kirisame_marisa")
         await wait_for(pilot, lambda: "Gelbooru now requires an account for API searches" in flat(app),
@@ -126,8 +131,7 @@ async def test_danbooru_limit_and_network_errors_are_one_sentence(wizard_project
     project = wizard_project("proj", images=0)
     app = WizardApp(Project.load(project.root), frozen=True)
     async with run(app) as pilot:
-        await open_fetch(pilot, srv.base_url("danbooru"))
-        await choose(pilot, "source", 2)  # Danbooru
+        await open_fetch(pilot, srv, "danbooru")
         await type_into(pilot, "tags", "hakurei_reimu solo smile")
         await pilot.pause(0.8)
         assert ("Danbooru lets anonymous users search 2 tags at a time and this search counts 3 (best-score "
@@ -153,7 +157,7 @@ async def test_cancel_leaves_no_half_written_image_and_download_resumes(wizard_p
     project = wizard_project("proj", images=0)
     app = WizardApp(Project.load(project.root), frozen=True)
     async with run(app) as pilot:
-        screen = await open_fetch(pilot, srv.base_url("safebooru"))
+        screen = await open_fetch(pilot, srv)
         await type_into(pilot, "tags", "touhou")
         await type_into(pilot, "folder", "5_touhou")
         await type_into(pilot, "limit", "6")

@@ -80,6 +80,8 @@ def test_folders_and_memory(make_project):
         with pytest.raises(UserError, match=msg):
             F.resolve_folder(p, bad, create=False)
     form = F.FetchForm(source="gelbooru", tags="reimu", rating="general", limit="30", folder="5_extra")
+    form.base_url = "http://mirror.example/g"
+    assert (form.gelbooru_url, form.safebooru_url) == ("http://mirror.example/g", "")  # one address per site
     F.save_memory(p.root, form)
     assert F.load_memory(p.root) == form
     other = F.load_memory(p.root / "elsewhere")  # a new project starts from the last choices, not its tags

@@ -43,7 +43,7 @@ async def test_create_a_project_from_the_form(home, tiny_sd15):
         await wait_for(pilot, lambda: isinstance(app.screen, ProjectScreen), what="the project screen")
         await settle(pilot)
         text = screen_text(app)
-        assert "dataset/10_mychar/  0 images" in text and "2 Fetch images from a booru, or copy 15-50 images" in text
+        assert "dataset/10_mychar/  0 images" in text and "2 Fetch images from a booru, or copy 15-50 into" in text
     data = tomllib.loads((home / "loras/mylora/project.toml").read_text())
     assert data["project"]["trigger_word"] == "mychar" and data["project"]["family"] == "sd15"
     assert data["model"]["pretrained_model_name_or_path"] == str(tiny_sd15)

@@ -34,7 +34,11 @@ def count_line(result: Any) -> str:
 def progress_line(kind: str, p: Any, width: int) -> Text:
     if kind == "list":
         return Text(f"Listing posts: {p.found}/{p.wanted} found (page {p.pages})…", no_wrap=True)
-    text = (f"{p.done}/{p.total} · {size(p.bytes)} · {size(p.bytes_per_s)}/s · ETA {clock(p.eta_s)}"
+    # The core's ETA counts from the first byte; files that arrive in waves (all jobs waiting on a
+    # slow server, then finishing together) make it read 0:00, so the elapsed time per file bounds it.
+    paced = p.elapsed_s * (p.total - p.done) / p.done if p.done else None
+    eta = max((e for e in (p.eta_s, paced) if e is not None), default=None)
+    text = (f"{p.done}/{p.total} · {size(p.bytes)} · {size(p.bytes_per_s)}/s · ETA {clock(eta)}"
             + (f" · {p.failed} failed" if p.failed else ""))
     return bar_with_text(p.done, p.total, width, text)
 

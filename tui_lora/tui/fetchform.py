@@ -50,7 +50,20 @@ class FetchForm:
     order: str = "newest"
     limit: str = "100"
     folder: str = ""
-    base_url: str = ""
+    # A mirror or self-hosted address per site; empty means the site's own.
+    gelbooru_url: str = ""
+    safebooru_url: str = ""
+    danbooru_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        """The address for the current source."""
+        return getattr(self, f"{self.source}_url", "")
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        if self.source in ("gelbooru", "safebooru", "danbooru"):
+            setattr(self, f"{self.source}_url", value.strip())
 
 
 def parse_min_score(text: str) -> int | None:
@@ -65,6 +78,8 @@ def parse_min_score(text: str) -> int | None:
 
 def parse_limit(text: str) -> int:
     t = text.strip()
+    if not t:
+        raise UserError("Type how many images to download as Limit, e.g. 100.")
     try:
         n = int(t)
     except ValueError:
@@ -108,7 +123,7 @@ def credentials(source: str, user_id: str, api_key: str) -> tuple["Credentials |
         if not (uid and key):
             first, second = ACCOUNT_LABELS[source]
             missing = second if uid else first
-            raise UserError(f"Type the {missing} too (from {WHERE_TO_GET[source]}).")
+            raise UserError(f"Type the {missing} too; both are at {WHERE_TO_GET[source]}.")
         try:
             return booru.resolve_credentials(source, user_id=uid, api_key=key), "typed"
         except UserError as exc:
@@ -161,7 +176,7 @@ def load_memory(root: Path) -> FetchForm:
     if not isinstance(saved, dict):
         last = data.get("last", {})
         saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items()
-                 if k in ("source", "rating", "order", "limit", "base_url")}
+                 if k in ("source", "rating", "order", "limit", "gelbooru_url", "safebooru_url", "danbooru_url")}
     return FetchForm(**{k: str(v) for k, v in saved.items() if k in names})
 
 

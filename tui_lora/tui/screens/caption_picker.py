@@ -11,6 +11,8 @@ from textual.widgets.option_list import Option
 
 from tui_lora.tui.screens.dialog import Dialog
 
+LINE_WIDTH = 70  # the dialog's inner width at 80 columns
+
 
 class CaptionPicker(Dialog):
     """Dismisses with the image's Path. ``images`` are (image, tags) pairs."""
@@ -36,6 +38,7 @@ class CaptionPicker(Dialog):
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(_rel(image, self.root), style="bold")
             t.append("  " + (", ".join(tags) or "(no caption)"), style="dim")
+            t.truncate(LINE_WIDTH, overflow="ellipsis")  # one line per image (OptionList would wrap)
             options.append(Option(t, id=str(i)))
         yield OptionList(*options, id="picker", compact=True)
 

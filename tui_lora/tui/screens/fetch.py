@@ -123,6 +123,7 @@ class FetchScreen(WizardScreen):
         self._search_cancel: threading.Event | None = None
         self._download_cancel = threading.Event()
         self.session = BooruSession()
+        self._bad_numbers: set[str] = set()  # number fields whose error the status line shows
 
     # ----- layout ----------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -153,10 +154,7 @@ class FetchScreen(WizardScreen):
         self.query_one("#fetch-progress").display = False
         self._source_changed_ui()
         self._folder_note()
-        if self.form.tags.strip():
-            self._schedule_search(delay=0.0)
-        else:
-            self._count("Type tags to see how many posts match.", dim=True)
+        self._schedule_search(delay=0.0)
         if getattr(self.app, "frozen", False):
             self.query_one("#tags", Input).focus()
 
@@ -172,7 +170,7 @@ class FetchScreen(WizardScreen):
 
     # ----- reading the form ------------------------------------------------------------------------
     def _read_form(self) -> F.FetchForm:
-        f = self.form
+        f = self.form  # (the source is read last: the Base URL field belongs to the source shown)
         f.tags = self.query_one("#tags", Input).value
         f.min_score = self.query_one("#min_score", Input).value
         f.limit = self.query_one("#limit", Input).value
@@ -204,18 +202,25 @@ class FetchScreen(WizardScreen):
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "source" and event.value != self.form.source:
-            self._read_form()
+            self._read_form()  # keeps the old site's Base URL, then shows the new site's
+            self.query_one("#base_url", Input).value = self.form.base_url
             self._source_changed_ui()
         self._schedule_search()
 
     def _number_note(self, name: str) -> None:
-        field = self.query_one(f"#field-{name}", Field)
+        # Three fields share the row: a sentence under one would wrap into five lines, so it goes
+        # to the status line and the field turns red.
+        control = self.query_one(f"#{name}", Input)
         try:
-            (F.parse_min_score if name == "min_score" else F.parse_limit)(self.query_one(f"#{name}", Input).value)
+            (F.parse_min_score if name == "min_score" else F.parse_limit)(control.value)
         except UserError as exc:
-            field.set_note(exc.message, "error")
+            control.add_class("-invalid")  # (Input itself clears it on the next change)
+            self._bad_numbers.add(name)
+            self._status(exc.message, error=True)
         else:
-            field.set_note()
+            if name in self._bad_numbers:
+                self._bad_numbers.discard(name)
+                self._status("")
 
     def _source_changed_ui(self) -> None:
         source = self.form.source
@@ -248,6 +253,11 @@ class FetchScreen(WizardScreen):
         if self._search_cancel is not None:
             self._search_cancel.set()
         self.query_one(AccountFields).refresh_note()
+        if not self.query_one("#tags", Input).value.strip():
+            self._count("Type tags to search; the count shows a moment after you stop typing.", dim=True)
+            self.query_one(BooruPreview).show([])
+            self.result = None
+            return
         try:
             self._query()
         except UserError as exc:

@@ -134,7 +134,7 @@ class ProjectScreen(WizardScreen):
         captions = sum(c.captions for c in ov.concepts)
         if images == 0:
             folder = ov.concepts[0].folder if ov.concepts else "10_name"
-            t.append(f"  2 Fetch images from a booru, or copy 15-50 images into dataset/{folder}/ (then r).\n")
+            t.append(f"  2 Fetch images from a booru, or copy 15-50 into dataset/{folder}/ (then r).\n")
         elif captions < images:
             t.append(f"  4 Tags: {images - captions} of {images} images have no caption yet; tag them there.\n")
         elif s.state in ("none", "failed"):

@@ -25,6 +25,10 @@ class HistoryDialog(Dialog):
         height: auto;
         max-height: 16;
     }
+    HistoryDialog #history-text {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, entries: list) -> None:

@@ -82,7 +82,8 @@ class RemovalDialog(Dialog):
             text = "Nothing in this dataset matches."
         else:
             shown = ", ".join(f"{t} ({n})" for t, n in counts[:8]) + (" …" if len(counts) > 8 else "")
-            text = f"Removes {len(counts)} tags from {result.files_changed} captions: {shown}"
+            tags = f"{len(counts)} tag" + ("" if len(counts) == 1 else "s")
+            text = f"Removes {tags} from {result.files_changed} caption{'' if result.files_changed == 1 else 's'}: {shown}"
         self.post_message(PreviewReady(text))
 
     def dry_run(self, items: list[str]):

@@ -115,7 +115,7 @@ class TagsScreen(WizardScreen):
         yield Static("Tags · reading the captions…", classes="screen-title", id="tags-title", markup=False)
         with Horizontal(id="tags-main"):
             yield TagTable(id="tag-table")
-            with VerticalScroll(id="tags-side"):
+            with VerticalScroll(id="tags-side", can_focus=False):  # tab goes from the table to the fields
                 yield TaggerPanel(self.project, id="tagger")
                 yield Static("", id="tags-info")
         yield Static("", id="tags-progress")
