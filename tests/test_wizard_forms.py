@@ -79,6 +79,9 @@ def test_folders_and_memory(make_project):
     for bad, msg in (("other", "must look like <repeats>_<name>"), ("../x", "not a folder name")):
         with pytest.raises(UserError, match=msg):
             F.resolve_folder(p, bad, create=False)
+    assert F.renamed_concept(p, "10_ohwx") is None
+    p.concepts()[0].path.rename(p.dataset_dir / "4_ohwx")
+    assert F.renamed_concept(p, "10_ohwx") == "4_ohwx" and F.renamed_concept(p, "7_other") is None
     form = F.FetchForm(source="gelbooru", tags="reimu", rating="general", limit="30", folder="5_extra")
     form.base_url = "http://mirror.example/g"
     assert (form.gelbooru_url, form.safebooru_url) == ("http://mirror.example/g", "")  # one address per site

@@ -165,6 +165,14 @@ def resolve_folder(project, name: str, *, create: bool) -> Path:
     return path
 
 
+def renamed_concept(project, name: str) -> str | None:
+    """The folder ``name`` (``10_x``) is now called, when its repeats changed (``4_x``); else None."""
+    parsed = parse_concept_folder(name.strip())
+    if parsed is None or (project.dataset_dir / name.strip()).is_dir():
+        return None
+    return next((c.folder for c in project.concepts() if c.name == parsed[1]), None)
+
+
 # ----- remembering the form ---------------------------------------------------------------------
 def load_memory(root: Path) -> FetchForm:
     """The form as last left for this project; a new project starts from the last one's choices."""

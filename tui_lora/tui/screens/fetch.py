@@ -27,17 +27,14 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tui_lora.core.dataset.folders import list_images
 from tui_lora.core.errors import UserError
 from tui_lora.tui import fetchform as F
-from tui_lora.tui.format import short_path
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.booru_session import BooruSession, Outcome
 from tui_lora.tui.fetch_text import count_line, outcome_lines, progress_line
 from tui_lora.tui.widgets.account_fields import AccountFields
 from tui_lora.tui.widgets.booru_preview import BooruPreview
-from tui_lora.tui.widgets.field import Field, FieldInput, text_input
+from tui_lora.tui.widgets.field import Field, FieldInput, show_line, text_input
 
 SEARCH_DELAY_S = 0.6  # wait this long after the last keystroke: the site is not hammered while typing
-DEFAULT_URLS = {"gelbooru": "https://gelbooru.com", "safebooru": "https://safebooru.org",
-                "danbooru": "https://danbooru.donmai.us"}
 
 
 class SearchAnswered(Message):
@@ -159,6 +156,11 @@ class FetchScreen(WizardScreen):
             self.query_one("#tags", Input).focus()
 
     def on_screen_resume(self) -> None:
+        # Steps may have renamed dataset/10_x to 4_x meanwhile: follow it rather than make 10_x again.
+        field = self.query_one("#folder", Input)
+        moved = F.renamed_concept(self.project, field.value)
+        if moved is not None:
+            field.value = moved
         self._folder_note()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -223,8 +225,10 @@ class FetchScreen(WizardScreen):
                 self._status("")
 
     def _source_changed_ui(self) -> None:
+        from tui_lora.core.booru import DEFAULT_BASE_URLS
+
         source = self.form.source
-        self.query_one("#base_url", Input).placeholder = f"{DEFAULT_URLS.get(source, '')} (default)"
+        self.query_one("#base_url", Input).placeholder = f"{DEFAULT_BASE_URLS.get(source, '')} (default)"
         self.query_one(AccountFields).set_source(source)
 
     @on(Checkbox.Changed, "#remember")
@@ -315,9 +319,7 @@ class FetchScreen(WizardScreen):
         self.query_one(BooruPreview).show(self.result.preview)
 
     def _count(self, text: str, *, error: bool = False, dim: bool = False) -> None:
-        count = self.query_one("#fetch-count", Static)
-        count.update(Text(text, style="dim" if dim else ""))
-        count.set_class(error, "-error")
+        show_line(self.query_one("#fetch-count", Static), Text(text, style="dim" if dim else ""), error=error)
 
     # ----- download --------------------------------------------------------------------------------
     def action_download(self) -> None:
@@ -386,9 +388,7 @@ class FetchScreen(WizardScreen):
         F.save_memory(self.project.root, self.form)
 
     def _status(self, text: str, *, error: bool = False) -> None:
-        status = self.query_one("#fetch-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
+        show_line(self.query_one("#fetch-status", Static), text, error=error)
 
     # ----- leaving ---------------------------------------------------------------------------------
     def commit(self) -> None:

@@ -26,6 +26,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.tui import tag_work as W
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.tags_info import info_text, title_text
+from tui_lora.tui.widgets.field import show_line
 from tui_lora.tui.widgets.progress_text import bar_with_text, clock
 from tui_lora.tui.widgets.tag_table import TagTable
 from tui_lora.tui.widgets.tagger_panel import TaggerPanel
@@ -220,9 +221,7 @@ class TagsScreen(WizardScreen):
                                            no="Keep them"), answered)
 
     def _status(self, text: str, *, error: bool = False) -> None:
-        status = self.query_one("#tags-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
+        show_line(self.query_one("#tags-status", Static), text, error=error)
 
     # ----- the tagger --------------------------------------------------------------------------------
     def action_tag(self) -> None:

@@ -15,7 +15,7 @@ from textual.widgets import Checkbox, Input, Static
 from tui_lora.core.errors import UserError
 from tui_lora.tui.fetchform import ACCOUNT_LABELS, credentials
 from tui_lora.tui.format import short_path
-from tui_lora.tui.widgets.field import Field, FieldInput
+from tui_lora.tui.widgets.field import Field, FieldInput, show_line
 
 
 class AccountFields(Vertical):
@@ -120,6 +120,4 @@ class AccountFields(Vertical):
             self._note(f"Gelbooru needs an account. Get both at {WHERE_TO_GET[source]}.")
 
     def _note(self, text: str, error: bool = False) -> None:
-        note = self.query_one("#account-note", Static)
-        note.update(text)
-        note.set_class(error, "-error")
+        show_line(self.query_one("#account-note", Static), text, error=error)
