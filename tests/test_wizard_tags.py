@@ -122,6 +122,8 @@ async def test_every_pruning_action_with_keys_and_undo_byte_for_byte(wizard_proj
     folder = project.concepts()[0].path
     for name in ("img_0001.txt", "img_0004.txt"):  # junk the site left in two captions
         (folder / name).write_bytes((folder / name).read_bytes() + b", highres, commentary request")
+    bom = folder / "img_0005.txt"  # Notepad's byte-order mark and a repeated tag
+    bom.write_bytes(b"\xef\xbb\xbf" + bom.read_bytes() + b", smile, smile")
     project.set("dataset.keep_tokens", 0)
     project.save()
     before, toml_before = captions(project), project.toml_path.read_bytes()
@@ -130,6 +132,13 @@ async def test_every_pruning_action_with_keys_and_undo_byte_for_byte(wizard_proj
         await open_tags(pilot)
         assert rows(app)[0] == "ohwx", screen_text(app)
         assert "Junk 2 here: commentary request, highres (j)" in info(app)
+        assert "1 caption needs cleaning (c)" in info(app)
+        await pilot.press("c")
+        await done(pilot, "Cleaned 1 caption (repeated tags, stray bytes)")
+        assert not bom.read_bytes().startswith(b"\xef\xbb\xbf") and bom.read_text().count("smile") == 1
+        await pilot.press("ctrl+z")
+        await done(pilot, "Undid dedupe")
+        assert captions(project) == before
         # Mark two rows with space and remove them.
         await pilot.press("down", "space", "space")
         marked = rows(app)[1:3]
@@ -187,7 +196,7 @@ async def test_every_pruning_action_with_keys_and_undo_byte_for_byte(wizard_proj
         await wait_for(pilot, lambda: "Caption history" in flat(app), what="the history")
         history = app.screen.query_one("#history-text").content.plain.splitlines()
         assert [line.split()[3] for line in history] == ["edit", "remove-pattern", "junk", "trigger", "replace",
-                                                         "remove"]
+                                                         "remove", "dedupe"]
         assert "undone" in history[-1] and "undoable" in history[0]
         await pilot.press("u")  # undo from the history: the caption edit
         await done(pilot, "Undid edit")

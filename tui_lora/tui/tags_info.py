@@ -43,7 +43,8 @@ def info_text(project, summary) -> Text:
     else:
         t.append("no captions yet\n", style="dim")
     if table.needs_cleaning:
-        t.append(f"{table.needs_cleaning} captions need cleaning (c)\n", style="yellow")
+        n = table.needs_cleaning
+        t.append(f"{n} caption{' needs' if n == 1 else 's need'} cleaning (c)\n", style="yellow")
     for path, reason in table.unreadable[:2]:
         t.append(f"{path.name} {reason}\n", style="red")
     last = summary.last_undoable
