@@ -174,11 +174,19 @@ def _fixed_image_bytes(rec: FileRecord, suffix: str) -> bytes:
         out = _to_rgb(im, icc)
     if rec.orientation != 1:
         out = oriented(out, rec.orientation)
-    fmt, opts = _SAVE.get(suffix, ("PNG", {}))
-    if icc and src_mode in ("RGB", "RGBA", "P"):
-        opts = {**opts, "icc_profile": icc}  # keep a colour profile the pixels are still in
+    # Keep a colour profile the pixels are still in (not a CMYK one we converted away from).
+    return encode_image(out, suffix, icc if src_mode in ("RGB", "RGBA", "P") else None)
+
+
+def encode_image(img, suffix: str, icc: bytes | None = None) -> bytes:
+    """The image as the file format its extension names (PNG for anything unknown)."""
+    fmt, opts = _SAVE.get(suffix.lower(), ("PNG", {}))
+    if icc:
+        opts = {**opts, "icc_profile": icc}
+    if fmt == "JPEG" and img.mode not in ("RGB", "L", "CMYK"):
+        img = img.convert("RGB")
     buf = io.BytesIO()
-    out.save(buf, fmt, **opts)
+    img.save(buf, fmt, **opts)
     return buf.getvalue()
 
 

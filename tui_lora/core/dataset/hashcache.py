@@ -90,6 +90,11 @@ class HashCache:
         rows = self.conn.execute("SELECT path, size, mtime_ns, sha256 FROM files").fetchall()
         return {p: (s, m, h) for p, s, m, h in rows}
 
+    def content_hashes(self) -> set[str]:
+        """Hashes whose facts this version has cached."""
+        rows = self.conn.execute("SELECT sha256 FROM content WHERE version=?", (self.content_version,))
+        return {h for (h,) in rows}
+
     def sha_if_unchanged(self, key: str, size: int, mtime_ns: int) -> str | None:
         row = self.conn.execute("SELECT size, mtime_ns, sha256 FROM files WHERE path=?", (key,)).fetchone()
         if row and row[0] == size and row[1] == mtime_ns:

@@ -44,7 +44,7 @@ def _pil():
 @dataclass
 class ProbeResult:
     sha256: str
-    facts: dict[str, Any]
+    facts: dict[str, Any] | None  # None: not decoded, the hash is already known (see probe_file)
     fingerprint: bytes | None
 
 
@@ -168,8 +168,13 @@ def write_thumbnail(display, path: Path, size: int = THUMB_SIZE) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def probe_file(path: Path, *, thumb_dir: Path | None = None, thumb_size: int = THUMB_SIZE) -> ProbeResult:
-    """Read, hash and decode one file; ``thumb_dir`` also writes its thumbnail there."""
+def probe_file(path: Path, *, thumb_dir: Path | None = None, thumb_size: int = THUMB_SIZE,
+               known: frozenset[str] | set[str] = frozenset()) -> ProbeResult:
+    """Read, hash and decode one file; ``thumb_dir`` also writes its thumbnail there.
+
+    When the content hash is in ``known`` (already decoded under another name or an older
+    mtime) the decode is skipped: the result then has ``facts`` None.
+    """
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         h = hashlib.sha256()
@@ -180,6 +185,8 @@ def probe_file(path: Path, *, thumb_dir: Path | None = None, thumb_size: int = T
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     thumb = thumb_file(thumb_dir, sha, thumb_size) if thumb_dir is not None else None
+    if sha in known and (thumb is None or thumb.exists()):
+        return ProbeResult(sha, None, None)
     return probe_bytes(data, sha, thumb_path=thumb, thumb_size=thumb_size)
 
 

@@ -101,8 +101,9 @@ class ScanReport:
     stray_folders: list[Path] = field(default_factory=list)
     cancelled: bool = False
     seconds: float = 0.0
-    decoded: int = 0  # images decoded this time
-    cached: int = 0  # images answered from the cache
+    decoded: int = 0  # images read and decoded this time
+    cached: int = 0  # images unchanged since the last scan (size and mtime matched: not even read)
+    rehashed: int = 0  # changed name or mtime but known content: read and hashed, not decoded
 
     @property
     def images(self) -> list[FileRecord]:
@@ -141,5 +142,6 @@ class ScanReport:
             "seconds": round(self.seconds, 3),
             "decoded": self.decoded,
             "cached": self.cached,
+            "rehashed": self.rehashed,
             "files": [r.to_dict() for r in self.records if include_ok or r.issues],
         }

@@ -162,6 +162,7 @@ def scan_folder(
         tick()
 
         todo.sort()
+        known_content = cache.content_hashes() if todo else set()
         pending: dict[Future, int] = {}
         n_workers = workers or default_workers()
         ex = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="tui-lora-scan")
@@ -173,7 +174,8 @@ def scan_folder(
                     i = next(it, None)
                     if i is None:
                         break
-                    pending[ex.submit(probe_mod.probe_file, images[i].path, thumb_dir=thumb_dir)] = i
+                    pending[ex.submit(probe_mod.probe_file, images[i].path, thumb_dir=thumb_dir,
+                                      known=known_content)] = i
                 if not pending:
                     break
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -181,15 +183,9 @@ def scan_folder(
                     i = pending.pop(fut)
                     rec = images[i]
                     try:
-                        res = fut.result()
-                    except OSError as exc:
+                        _take(fut.result(), rec, stats[i], cache, report, project_root, thumb_dir)
+                    except OSError as exc:  # vanished or unreadable since it was listed
                         rec.issues.append(Issue(Problem.UNREADABLE, exc.strerror or str(exc)))
-                    else:
-                        _apply(rec, res.sha256, res.facts, res.fingerprint)
-                        size, mtime = stats[i]
-                        cache.put_content(res.sha256, res.facts, res.fingerprint)
-                        cache.put_file(_key(rec.path, project_root), size, mtime, res.sha256)
-                    report.decoded += 1
                     done += 1
                 if finished:
                     tick()
@@ -215,6 +211,22 @@ def scan_folder(
     report.records = _with_captions(images, captions, limits, dataset_dir)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _take(res: probe_mod.ProbeResult, rec: FileRecord, stat: tuple[int, int], cache: HashCache,
+          report: ScanReport, project_root: Path, thumb_dir: Path | None) -> None:
+    """Apply one worker result to its record and the cache."""
+    got = (res.facts, res.fingerprint) if res.facts is not None else cache.content([res.sha256]).get(res.sha256)
+    if got is None:  # known content pruned meanwhile by another process: decode after all
+        res = probe_mod.probe_file(rec.path, thumb_dir=thumb_dir)
+        got = (res.facts, res.fingerprint)
+    if res.facts is None:
+        report.rehashed += 1
+    else:
+        report.decoded += 1
+        cache.put_content(res.sha256, res.facts, res.fingerprint)
+    _apply(rec, res.sha256, *got)
+    cache.put_file(_key(rec.path, project_root), stat[0], stat[1], res.sha256)
 
 
 def _key(path: Path, project_root: Path) -> str:
