@@ -58,13 +58,15 @@ def run(args: argparse.Namespace) -> int:
 def _lines(report, args, moved: int) -> list[str]:
     lines = []
     for n, g in enumerate(report.groups, 1):
-        k = g.keeper
+        k = g.keeper.record
         lines.append(f"Group {n} ({len(g.others) + 1} images): keep {k.rel} ({k.width}×{k.height}, "
                      f"{human_size(k.size_bytes)})")
         for m in g.others:
             r = m.record
-            how = "exact copy" if m.exact else f"distance {m.distance:g}"
+            how = "exact copy of the keeper" if m.exact else f"distance {m.distance:g}"
             lines.append(f"    {r.rel} ({r.width}×{r.height}, {human_size(r.size_bytes)}): {how}")
+        if g.reference != k.path:
+            lines.append(f"    (distances are from {g.reference.name}, the image all of them resemble)")
     total = len(report.removable)
     unread = f" {report.unreadable} images that do not decode were left out (see `tui-lora check`)." \
         if report.unreadable else ""

@@ -4,10 +4,12 @@ A *backend* turns images into "close pairs" (a distance per pair, lower is close
 compares the perceptual fingerprints the scan already cached (fingerprint.py), so it needs no
 model and no network; an embedding backend (clip_backend.py) plugs into the same interface.
 
-Groups are formed greedily from the best image down: the highest-resolution image (then the
-largest file) that is not yet in a group becomes a keeper, and every ungrouped image within the
-threshold *of that keeper* joins it. So everything `--apply` removes is itself within the
-threshold of the image that stays — no chains of "A looks like B looks like C".
+Groups are formed around a *reference*: the image with the most close matches (typically the
+original its copies were made from) that is not yet in a group, joined by every ungrouped image
+within the threshold of it. So every member of a group is a near-copy of one image — no chains
+of "A looks like B looks like C" — and a mirrored copy and a cropped copy of the same original
+end up together even though they do not match each other. Each group then suggests a keeper:
+the highest resolution, then the largest file.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ def _window_classes() -> list[tuple[float, np.ndarray]]:
 @dataclass
 class Member:
     record: FileRecord
-    distance: float  # to the keeper; 0 for the keeper itself
+    distance: float  # to the group's reference image (0 for the reference itself)
     exact: bool  # byte-identical to the keeper
 
     @property
@@ -174,15 +176,17 @@ class Member:
 
 @dataclass
 class DuplicateGroup:
-    keeper: FileRecord  # the suggested one to keep: highest resolution, then largest file
-    others: list[Member]
+    keeper: Member  # the suggested one to keep: highest resolution, then largest file
+    others: list[Member]  # the rest, which --apply moves to the trash
+    reference: Path  # the image every member is within the threshold of
 
     @property
     def members(self) -> list[Member]:
-        return [Member(self.keeper, 0.0, False), *self.others]
+        return [self.keeper, *self.others]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"keeper": Member(self.keeper, 0.0, False).to_dict(), "others": [m.to_dict() for m in self.others]}
+        return {"keeper": self.keeper.to_dict(), "others": [m.to_dict() for m in self.others],
+                "reference": str(self.reference)}
 
 
 @dataclass
@@ -213,29 +217,34 @@ def quality_key(r: FileRecord) -> tuple:
 
 
 def group_pairs(records: Sequence[FileRecord], pairs: Pairs, threshold: float) -> list[DuplicateGroup]:
-    """Greedy keeper-centred groups from close pairs (see the module docstring)."""
+    """Reference-centred groups from close pairs (see the module docstring)."""
     near: dict[int, dict[int, float]] = defaultdict(dict)
     for (i, j), d in pairs.items():
         if d <= threshold:
             near[i][j] = d
             near[j][i] = d
-    order = sorted(range(len(records)), key=lambda k: quality_key(records[k]))
+    order = sorted(near, key=lambda k: (-len(near[k]), quality_key(records[k])))
     taken: set[int] = set()
     groups = []
-    for k in order:
-        if k in taken or not near[k]:
+    for ref in order:
+        if ref in taken:
             continue
-        others = [j for j in near[k] if j not in taken]
+        others = [j for j in near[ref] if j not in taken]
         if not others:
             continue
-        taken.add(k)
-        taken.update(others)
-        keeper = records[k]
-        members = [Member(records[j], near[k][j], records[j].sha256 == keeper.sha256 and keeper.sha256 is not None)
-                   for j in others]
-        members.sort(key=lambda m: (m.distance, quality_key(m.record)))
-        groups.append(DuplicateGroup(keeper, members))
-    groups.sort(key=lambda g: g.keeper.rel)
+        idx = [ref, *others]
+        taken.update(idx)
+        keeper_i = min(idx, key=lambda k: quality_key(records[k]))
+        keeper = records[keeper_i]
+
+        def member(k: int) -> Member:
+            r = records[k]
+            exact = k != keeper_i and r.sha256 is not None and r.sha256 == keeper.sha256
+            return Member(r, 0.0 if k == ref else near[ref][k], exact)
+
+        rest = sorted((member(k) for k in idx if k != keeper_i), key=lambda m: (m.distance, quality_key(m.record)))
+        groups.append(DuplicateGroup(member(keeper_i), rest, records[ref].path))
+    groups.sort(key=lambda g: g.keeper.record.rel)
     return groups
 
 
