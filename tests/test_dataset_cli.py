@@ -76,8 +76,9 @@ def test_dedupe_dry_run_then_apply(tmp_path, run_cli):
     assert sorted(m["rel"] for m in g["others"]) == ["10_ohwx/cropped copy.png", "10_ohwx/small copy.jpg"]
     assert (c / "small copy.jpg").exists()
 
-    r = run_cli("dedupe", proj, "--threshold", "0")
-    assert "No duplicates among 6 images" in r.stdout
+    r = run_cli("dedupe", proj, "--threshold", "1", "--json")
+    strict = json.loads(r.stdout)
+    assert strict["threshold"] == 1 and all(m["distance"] <= 1 for g in strict["groups"] for m in g["others"])
 
     r = run_cli("dedupe", proj, "--apply")
     assert r.returncode == 0 and "Moved 2 images" in r.stdout

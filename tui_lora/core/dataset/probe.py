@@ -32,12 +32,21 @@ _big_gate = threading.BoundedSemaphore(2)
 VERSION = 1  # bump when the facts below change meaning: cached facts are then recomputed
 
 
+_setup_lock = threading.Lock()
+_setup_done = False
+
+
 def _pil():
+    global _setup_done
     from PIL import Image
 
-    # We check the pixel count ourselves (below) and report it; Pillow's warning would only
-    # print a stack-less line on stderr in the middle of the CLI's output.
-    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    if not _setup_done:
+        with _setup_lock:  # the warnings filter list is process-global: change it once
+            if not _setup_done:
+                # We check the pixel count ourselves (below) and report it; Pillow's warning
+                # would only print a stray line on stderr in the middle of the CLI's output.
+                warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+                _setup_done = True
     return Image
 
 
@@ -117,7 +126,9 @@ def _decode(im, sha: str, fmt: str | None, thumb_path: Path | None, thumb_size: 
     if orientation not in range(1, 9):
         orientation = 1
     if fmt in ("JPEG", "MPO"):
-        k = max(thumb_size, fp_mod.WORK) / max(w, h)
+        # Decode at 1/2, 1/4 or 1/8 scale: just enough for the thumbnail (when one is wanted)
+        # and the fingerprint's working image; libjpeg still reads every coefficient.
+        k = (max(thumb_size, fp_mod.WORK) if thumb_path is not None else fp_mod.WORK) / max(w, h)
         if k < 1:
             im.draft(im.mode, (max(1, int(w * k)), max(1, int(h * k))))
     im.load()  # decodes every byte: truncation and corrupt data raise here

@@ -140,6 +140,7 @@ def scan_folder(
                 size, mtime = st.st_size, st.st_mtime_ns
             except OSError as exc:
                 rec.issues.append(Issue(Problem.UNREADABLE, exc.strerror or str(exc)))
+                done += 1
                 continue
             rec.size_bytes = size
             stats[i] = (size, mtime)
