@@ -34,18 +34,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SIZES = [(1024, 1024)] * 6 + [(1024, 768)] * 2 + [(768, 1024)] * 2
 
 
-def _noise_tile():
+def _grain_tile():
+    """Fine film-grain noise shared by all images (high frequencies only: it cannot make two
+    images look alike to a low-frequency hash, unlike a shared shading pattern would)."""
     import numpy as np
 
-    rng = np.random.default_rng(12345)
-    coarse = rng.normal(0, 18, (130, 130, 3))
+    return np.random.default_rng(12345).normal(0, 4, (1040, 1040, 3)).astype(np.float32)
+
+
+def _shading(i: int, w: int, h: int):
+    """Each image's own low-frequency shading, so files compress like photos, not flat shapes."""
+    import numpy as np
     from PIL import Image
 
-    # low-frequency shading plus fine grain: compresses like a photo, not like flat shapes
-    shade = np.asarray(Image.fromarray(((coarse + 128).clip(0, 255)).astype("uint8")).resize(
-        (1040, 1040), Image.Resampling.BICUBIC), dtype=np.int16) - 128
-    grain = rng.normal(0, 4, (1040, 1040, 3))
-    return (shade + grain).astype(np.int16)
+    coarse = np.random.default_rng(i).normal(0, 18, (h // 8, w // 8, 3)) + 128
+    up = Image.fromarray(coarse.clip(0, 255).astype("uint8")).resize((w, h), Image.Resampling.BICUBIC)
+    return np.asarray(up, dtype=np.float32) - 128
 
 
 def _make_one(args) -> None:
@@ -55,11 +59,11 @@ def _make_one(args) -> None:
 
     from tui_lora.testing.datasets import make_caption, make_image
 
-    tile = _TILE if _TILE is not None else _noise_tile()
+    grain = _TILE if _TILE is not None else _grain_tile()
     w, h = SIZES[i % len(SIZES)]
-    img = np.asarray(make_image(1_000_000 + i, (w, h)), dtype=np.int16)
+    img = np.asarray(make_image(1_000_000 + i, (w, h)), dtype=np.float32)
     dy, dx = (i * 37) % 16, (i * 53) % 16
-    img = (img + tile[dy:dy + h, dx:dx + w]).clip(0, 255).astype("uint8")
+    img = (img + _shading(i, w, h) + grain[dy:dy + h, dx:dx + w]).clip(0, 255).astype("uint8")
     pil = Image.fromarray(img)
     name = f"img_{i:05d}"
     if i % 10 < 7:
@@ -74,12 +78,12 @@ _TILE = None
 
 def _init_worker() -> None:
     global _TILE
-    _TILE = _noise_tile()
+    _TILE = _grain_tile()
 
 
 def ensure_images(n: int, cache_dir: Path) -> Path:
     """The benchmark dataset (generated once, then reused): returns its dataset/ folder."""
-    root = cache_dir / f"dataset-{n}"
+    root = cache_dir / f"dataset-{n}-v2"  # v2: every image has its own shading
     folder = root / "dataset" / "10_ohwx"
     done = root / "COMPLETE"
     if done.exists():

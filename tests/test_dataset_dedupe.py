@@ -160,3 +160,15 @@ def test_clip_backend_groups_copies_with_a_local_model(make_project, tmp_path):
     [g] = [g for g in report.groups if g.keeper.path.name == "img_0000.png"]  # 96 px beats 48 px
     [m] = [m for m in g.others if m.path.name == "small copy.png"]
     assert not m.exact and m.distance <= 0.5
+
+
+def test_full_frame_hash_is_imagehash_phash():
+    """The fingerprint's first window is imagehash's pHash at hash_size=12, computed differently."""
+    import imagehash
+    import numpy as np
+
+    for s in range(4):
+        img = textured(s, (200, 200))
+        ours = np.unpackbits(np.frombuffer(F.fingerprint(img)[:F.HASH_BYTES], np.uint8))
+        theirs = imagehash.phash(img, hash_size=F.HASH_SIZE).hash.flatten()
+        assert (ours != theirs).sum() <= 4

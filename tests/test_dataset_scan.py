@@ -134,3 +134,17 @@ def test_project_scan_uses_project_settings(make_project):
     assert len(report.images) == 3
     assert all(r.has(Problem.TOO_SMALL) for r in report.images)  # sd15 preset: 512
     assert len(list((project.cache_dir / "thumbs").rglob("*.jpg"))) == 3
+
+
+def test_avif_scans_like_any_image(tmp_path):
+    from PIL import features
+
+    from tui_lora.core.dataset.probe import _sniff
+
+    ds = tmp_path / "dataset"
+    if features.check("avif"):
+        save(textured(1), ds / "5_a" / "pic.avif", "ohwx", quality=80)
+        [rec] = scan_folder(ds, tmp_path / ".cache", LIMITS).images
+        assert rec.ok and rec.format == "AVIF"
+    # without the codec, the message says what the file is and what to do
+    assert "AVIF" in _sniff(b"\0\0\0\x1cftypavif" + b"\0" * 64)

@@ -55,14 +55,19 @@ class Backend(Protocol):
 
 # ----- the default backend: perceptual fingerprints ---------------------------------------------
 class HashBackend:
-    """Best-aligned 144-bit DCT hashes (see fingerprint.py): resize, recompression, slight crops
-    and mirroring all stay within a few bits; different pictures differ by 25 bits or more."""
+    """Best-aligned 144-bit DCT hashes plus mean colour (see fingerprint.py): resized,
+    recompressed, slightly cropped and mirrored copies stay within a few bits; different
+    pictures differ by 25 bits or more."""
 
     name = "hash"
     default_threshold = 16.0
     unit = "differing bits of 144"
     # A window can only match a crop whose aspect ratio it shares: log-ratio tolerance.
     aspect_tolerance = 0.035
+    # Copies keep their mean colour (a 10 % crop moves it by a few levels): most any channel may
+    # differ, on 0-255. It keeps same-layout, different-colour pictures (and the hash's blind
+    # spot, near-flat images) apart.
+    colour_tolerance = 24
 
     def unavailable(self) -> str | None:
         return None
@@ -78,6 +83,7 @@ class HashBackend:
         la = la[order]
         words = np.stack([F.as_words(records[k].fingerprint) for k in order])  # (n, windows+1, 3)
         full = np.ascontiguousarray(words[:, 0])
+        colour = np.stack([F.mean_colour(records[k].fingerprint) for k in order])  # (n, 3)
         tol = self.aspect_tolerance
         tasks = []
         for log_r, widx in _window_classes():
@@ -100,6 +106,7 @@ class HashBackend:
             if log_r == 0.0:  # a mirrored copy keeps the aspect ratio
                 np.minimum(d, _min_window_distance(words[a0:a1, F.N_WINDOWS:], full[lo:hi]), out=d)
             fit = np.abs(la[lo:hi][None, :] - la[a0:a1, None] - log_r) <= tol
+            fit &= np.abs(colour[lo:hi][None] - colour[a0:a1, None]).max(axis=-1) <= self.colour_tolerance
             a_idx, b_idx = np.nonzero((d <= threshold) & fit)
             return [(a0 + int(a), lo + int(b), int(d[a, b])) for a, b in zip(a_idx, b_idx)]
 

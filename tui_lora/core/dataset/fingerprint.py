@@ -11,6 +11,9 @@ The hashes are imagehash's pHash algorithm (DCT low frequencies above their medi
 12×12 = 144 bits, computed for all 256 windows in one separable matrix product (~2 ms) instead of 256 calls to
 ``imagehash.phash``. A horizontally mirrored copy is
 caught too: mirroring only flips the sign of odd horizontal frequencies.
+
+The hashes see grey only, so the fingerprint also keeps the mean colour: two differently
+coloured pictures with the same layout are not copies of each other.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ HASH_BITS = HASH_SIZE * HASH_SIZE
 HASH_BYTES = HASH_BITS // 8  # 18
 WORK = 128  # the working image side; windows are projected straight from it
 SCALES = (1.0, 0.97, 0.94, 0.91, 0.88, 0.85)  # 3 % steps: a crop between two is ≤1.5 % off
-VERSION = 1  # bump when anything above changes: cached fingerprints are then recomputed
+VERSION = 2  # bump when anything here changes: cached fingerprints are then recomputed
 
 
 def _axis_windows() -> list[tuple[float, float]]:
@@ -50,7 +53,8 @@ WINDOWS: tuple[tuple[float, float, float, float], ...] = tuple(
 N_WINDOWS = len(WINDOWS)
 # width/height scale of each window: a crop of A with this ratio has aspect(A) × ratio.
 WINDOW_RATIO = np.array([(b[2] - b[0]) / (b[3] - b[1]) for b in WINDOWS], dtype=np.float64)
-FINGERPRINT_BYTES = (N_WINDOWS + 1) * HASH_BYTES  # every window, then the mirrored full frame
+HASHES_BYTES = (N_WINDOWS + 1) * HASH_BYTES  # every window, then the mirrored full frame
+FINGERPRINT_BYTES = HASHES_BYTES + 3  # … then the mean R, G, B (hashes see only grey)
 _MIRROR_SIGN = np.where(np.arange(HASH_SIZE) % 2 == 1, -1.0, 1.0).astype(np.float32)  # odd x-frequencies
 
 
@@ -84,18 +88,23 @@ def _bases() -> tuple[np.ndarray, np.ndarray]:
     return stacked, stacked  # vertical and horizontal bases are the same set
 
 
-def working_image(img: "Image.Image") -> np.ndarray:
-    """The image as WORK×WORK grayscale floats (aspect squeezed: windows are fractions)."""
+def working_image(img: "Image.Image") -> tuple[np.ndarray, np.ndarray]:
+    """(the image as WORK×WORK grayscale floats, its mean R, G, B).
+
+    The aspect ratio is squeezed away: windows are fractions of each side.
+    """
     from PIL import Image
 
     small = img if img.mode in ("L", "RGB") else img.convert("RGB")
     small = small.resize((WORK, WORK), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(small.convert("L"), dtype=np.float32)
+    rgb = np.asarray(small.convert("RGB"), dtype=np.float32)
+    mean = rgb.reshape(-1, 3).mean(axis=0)
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32), mean
 
 
 def fingerprint(img: "Image.Image") -> bytes:
-    """Window hashes + the mirrored full-frame hash of an RGB/L image, as bytes."""
-    x = working_image(img)
+    """Window hashes, the mirrored full-frame hash and the mean colour of an RGB/L image."""
+    x, mean = working_image(img)
     vb, hb = _bases()
     n = len(AXIS)
     # Separable 2-D DCT of every window: rows[j] = vb[j] @ x, then coeffs[j, i] = rows[j] @ hb[i].T.
@@ -110,15 +119,21 @@ def fingerprint(img: "Image.Image") -> bytes:
     # above the median, as pHash does; the two middle values of 144 by partition (faster than median)
     mid = np.partition(allc, (HASH_BITS // 2 - 1, HASH_BITS // 2), axis=1)
     med = (mid[:, HASH_BITS // 2 - 1] + mid[:, HASH_BITS // 2]) * 0.5
-    return np.packbits(allc > med[:, None], axis=1).tobytes()
+    colour = np.clip(np.round(mean), 0, 255).astype(np.uint8).tobytes()
+    return np.packbits(allc > med[:, None], axis=1).tobytes() + colour
 
 
 def as_words(fp: bytes) -> np.ndarray:
     """A fingerprint as (N_WINDOWS + 1, 3) uint64 words (zero-padded to 192 bits) for XOR+popcount."""
-    raw = np.frombuffer(fp, dtype=np.uint8).reshape(N_WINDOWS + 1, HASH_BYTES)
+    raw = np.frombuffer(fp, dtype=np.uint8, count=HASHES_BYTES).reshape(N_WINDOWS + 1, HASH_BYTES)
     padded = np.zeros((N_WINDOWS + 1, 24), dtype=np.uint8)
     padded[:, :HASH_BYTES] = raw
     return padded.view(np.uint64)
+
+
+def mean_colour(fp: bytes) -> np.ndarray:
+    """The mean R, G, B (0–255) stored at the end of a fingerprint."""
+    return np.frombuffer(fp, dtype=np.uint8, offset=HASHES_BYTES, count=3).astype(np.int16)
 
 
 if hasattr(np, "bitwise_count"):
@@ -133,7 +148,8 @@ else:  # numpy < 2.0
 
 
 def distance(a: bytes, b: bytes) -> int:
-    """Best-aligned Hamming distance (0–144) between two fingerprints, ignoring aspect ratios."""
+    """Best-aligned Hamming distance (0–144) between two fingerprints' hashes (no aspect or
+    colour check: that is the dedupe backend's job)."""
     wa, wb = as_words(a), as_words(b)
     d1 = popcount(wb[:N_WINDOWS] ^ wa[0]).sum(axis=1).min()
     d2 = popcount(wa[:N_WINDOWS] ^ wb[0]).sum(axis=1).min()

@@ -65,6 +65,9 @@ def _facts(status: str = "ok", detail: str = "", **kw: Any) -> dict[str, Any]:
 
 
 def _sniff(data: bytes) -> str:
+    if data[4:12] in (b"ftypavif", b"ftypavis"):
+        return ("it is AVIF, which this Pillow cannot read; install a Pillow built with AVIF "
+                "(pip install -U pillow) or convert it to PNG")
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
         return "it is an HTML page, probably an error page saved by a downloader"
