@@ -9,7 +9,8 @@ runs. Then, with the files in the page cache for every contender:
 * naive: a single-threaded loop that opens and fully decodes each image, takes imagehash's
   pHash and the SHA-256 of its bytes (what a notebook does);
 * scan (cold): ``scan_folder`` with an empty cache: decode-verify, every check, content hash,
-  the 256-window fingerprint, in a thread pool;
+  the 256-window fingerprint; once on one thread (the naive loop's CPU budget), once on the
+  thread pool;
 * scan (cached): the same scan again, answered from .cache/dataset.sqlite;
 * dedupe: grouping the cold scan's fingerprints (all images are distinct, so every group
   found would be a false positive).
@@ -156,13 +157,18 @@ def main() -> None:
     if not args.skip_naive:
         t_naive = naive(paths)
         rows.append(("naive loop (1 thread: decode + imagehash.phash + sha256)", t_naive))
+    limits = Limits(family="sdxl", resolution=1024)
+    if not args.skip_naive:
+        with tempfile.TemporaryDirectory(prefix="tui-lora-bench-cache-") as cache:
+            t = time.perf_counter()
+            scan_folder(dataset, Path(cache), limits, workers=1)
+            rows.append(("scan, empty cache, 1 thread (same CPU budget as naive)", time.perf_counter() - t))
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-cache-") as cache:
-        limits = Limits(family="sdxl", resolution=1024)
         t = time.perf_counter()
         cold = scan_folder(dataset, Path(cache), limits, workers=workers)
         t_cold = time.perf_counter() - t
         assert cold.decoded == len(paths), (cold.decoded, len(paths))
-        rows.append(("scan, empty cache (checks + sha256 + 256-window fingerprint)", t_cold))
+        rows.append((f"scan, empty cache, {workers} threads (checks + sha256 + fingerprint)", t_cold))
         t = time.perf_counter()
         warm = scan_folder(dataset, Path(cache), limits, workers=workers)
         t_warm = time.perf_counter() - t
