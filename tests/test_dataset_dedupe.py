@@ -67,6 +67,8 @@ def test_copies_group_with_their_original_and_nothing_else(copies_report):
         assert got == want
         # every member is a near-copy of one image (normally the original)
         assert all(m.distance <= HashBackend.default_threshold for m in g.members)
+        [ref] = [m for m in g.members if m.is_reference]
+        assert ref.path == g.reference and ref.distance == 0
 
 
 def test_exact_copies_are_marked_and_the_keeper_is_the_best_copy(copies_report):

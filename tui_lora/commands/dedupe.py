@@ -59,14 +59,18 @@ def _lines(report, args, moved: int) -> list[str]:
     lines = []
     for n, g in enumerate(report.groups, 1):
         k = g.keeper.record
-        lines.append(f"Group {n} ({len(g.others) + 1} images): keep {k.rel} ({k.width}×{k.height}, "
-                     f"{human_size(k.size_bytes)})")
+        if g.keeper.is_reference:
+            lines.append(f"Group {n} ({len(g.others) + 1} images): keep {k.rel} ({k.width}×{k.height}, "
+                         f"{human_size(k.size_bytes)})")
+        else:  # the keeper is a better copy of the image the others were matched against
+            lines.append(f"Group {n} ({len(g.others) + 1} images, each within the threshold of "
+                         f"{g.reference.name}): keep {k.rel} ({k.width}×{k.height}, {human_size(k.size_bytes)}, "
+                         f"distance {g.keeper.distance:g})")
         for m in g.others:
             r = m.record
-            how = "exact copy of the keeper" if m.exact else f"distance {m.distance:g}"
+            how = ("exact copy of the keeper" if m.exact else "the image the others match" if m.is_reference
+                   else f"distance {m.distance:g}")
             lines.append(f"    {r.rel} ({r.width}×{r.height}, {human_size(r.size_bytes)}): {how}")
-        if g.reference != k.path:
-            lines.append(f"    (distances are from {g.reference.name}, the image all of them resemble)")
     total = len(report.removable)
     unread = f" {report.unreadable} images that do not decode were left out (see `tui-lora check`)." \
         if report.unreadable else ""

@@ -170,6 +170,7 @@ class Member:
     record: FileRecord
     distance: float  # to the group's reference image (0 for the reference itself)
     exact: bool  # byte-identical to the keeper
+    is_reference: bool = False  # the image every member of the group is within the threshold of
 
     @property
     def path(self) -> Path:
@@ -178,7 +179,7 @@ class Member:
     def to_dict(self) -> dict[str, Any]:
         r = self.record
         return {"path": str(r.path), "rel": r.rel, "distance": self.distance, "exact": self.exact,
-                "width": r.width, "height": r.height, "size_bytes": r.size_bytes}
+                "reference": self.is_reference, "width": r.width, "height": r.height, "size_bytes": r.size_bytes}
 
 
 @dataclass
@@ -247,7 +248,7 @@ def group_pairs(records: Sequence[FileRecord], pairs: Pairs, threshold: float) -
         def member(k: int) -> Member:
             r = records[k]
             exact = k != keeper_i and r.sha256 is not None and r.sha256 == keeper.sha256
-            return Member(r, 0.0 if k == ref else near[ref][k], exact)
+            return Member(r, 0.0 if k == ref else near[ref][k], exact, is_reference=k == ref)
 
         rest = sorted((member(k) for k in idx if k != keeper_i), key=lambda m: (m.distance, quality_key(m.record)))
         groups.append(DuplicateGroup(member(keeper_i), rest, records[ref].path))
