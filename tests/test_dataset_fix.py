@@ -141,3 +141,18 @@ def test_replace_tag_keeps_order_and_drops_repeats():
     assert replace_tag("white background, transparent background", "transparent background",
                        ["white background", "simple background"]) == "white background, simple background"
     assert replace_tag("a, b", "transparent background", ["x"]) == "a, b"
+
+
+def test_fix_given_paths_fixes_only_those(make_project):
+    from tui_lora.core.dataset.fix import fix
+
+    project = make_project(images=0)
+    c = project.concepts()[0].path
+    for name in ("a.png", "b.png"):
+        rgba = textured(1, (96, 96)).convert("RGBA")
+        rgba.putpixel((0, 0), (0, 0, 0, 0))
+        save(rgba, c / name, "ohwx")
+    report = fix(project, [c / "b.png"])
+    assert [(r.path.name, r.action) for r in report.results] == [("b.png", "fixed")]
+    with Image.open(c / "a.png") as a, Image.open(c / "b.png") as b:
+        assert a.mode == "RGBA" and b.mode == "RGB"

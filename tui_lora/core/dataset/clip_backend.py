@@ -40,14 +40,15 @@ class ClipBackend:
             return None
 
     def unavailable(self) -> str | None:
+        # The model first: it is the usual answer, and torch takes seconds to import.
+        if self._local_path() is None:
+            return (f"No CLIP model is available offline (looked for {self.model_ref}); download it once with "
+                    f"`huggingface-cli download {DEFAULT_MODEL}` or use the default hash backend (--backend hash).")
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
         except ImportError:
             return "The CLIP backend needs torch and transformers, which are not installed; use the default hash backend."
-        if self._local_path() is None:
-            return (f"No CLIP model is available offline (looked for {self.model_ref}); download it once with "
-                    f"`huggingface-cli download {DEFAULT_MODEL}` or use the default hash backend (--backend hash).")
         return None
 
     def close_pairs(self, records: Sequence[FileRecord], threshold: float, *,

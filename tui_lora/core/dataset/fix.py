@@ -71,16 +71,27 @@ class FixReport:
 
 def fix(
     project: "Project",
-    records: Sequence[FileRecord] | None = None,
+    targets: Sequence[FileRecord | Path] | None = None,
     *,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> FixReport:
-    """Fix the given scan records (default: scan the dataset and fix everything fixable)."""
-    if records is None:
+    """Fix scan records or files (default: scan the dataset and fix everything fixable).
+
+    Paths are looked up in a fresh scan (cheap: it is cached), so the fix works from what the
+    files are now.
+    """
+    if targets is None or any(not isinstance(t, FileRecord) for t in targets):
         from tui_lora.core.dataset.scan import scan
 
-        records = scan(project, cancel=cancel).records
+        scanned = scan(project, cancel=cancel).records
+        if targets is None:
+            records: Sequence[FileRecord] = scanned
+        else:
+            wanted = {Path(t.path if isinstance(t, FileRecord) else t).absolute() for t in targets}
+            records = [r for r in scanned if r.path.absolute() in wanted]
+    else:
+        records = targets
     ext = project.settings["dataset"]["caption_extension"] or ".txt"
     return fix_records(project.dataset_dir, records, caption_extension=ext, progress=progress, cancel=cancel)
 
