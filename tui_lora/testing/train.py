@@ -41,8 +41,10 @@ def make_train_project(root: Path, base_model: Path, *, family: str = "sd15", im
     concept.rename(target)
     if images:
         write_dataset(target, images, size=size, trigger=trigger, seed=seed)
-    for dotted, value in {**FAST_SETTINGS, **(settings or {})}.items():
-        project.set(dotted, value)
+    merged = {**FAST_SETTINGS, **(settings or {})}
+    # max_train_steps first: epochs 0 is only valid once steps are set
+    for dotted in sorted(merged, key=lambda k: k != "training.max_train_steps"):
+        project.set(dotted, merged[dotted])
     project.save()
     return project
 
