@@ -98,6 +98,19 @@ def check_dataset(layout: DatasetLayout, project) -> None:
 
 def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threading.Event, base_model=None,
                 device: str | None = None) -> Setup:
+    t, d, n, m = settings["training"], settings["dataset"], settings["network"], settings["model"]
+    # Cheap checks first: a wrong dataset or setting fails in a second, before torch is imported.
+    layout = scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"]))
+    check_dataset(layout, project)
+    if t["noise_offset"] and t["multires_noise_iterations"]:
+        raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
+                        "forbids it too); set one of them to 0.")
+    if t["unet_lr"] <= 0 and (n["network_train_unet_only"] or t["text_encoder_lr"] <= 0):
+        raise UserError("Every learning rate is 0, so nothing would train; set training.unet_lr "
+                        "(e.g. 5e-4 for SD1.5, 2e-4 for SDXL).")
+    for p in layout.unreadable:
+        reporter.warning(f"{p.name} is not a readable image; it is skipped.", once=str(p))
+
     import numpy as np
     import torch
 
@@ -106,15 +119,6 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
     from tui_lora.core.train.saving import build_metadata
     from tui_lora.core.train.text import TextEncoding
     from tui_lora.core.train.trainer import steps_for
-
-    t, d, n, m = settings["training"], settings["dataset"], settings["network"], settings["model"]
-    layout = scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"]))
-    check_dataset(layout, project)
-    for p in layout.unreadable:
-        reporter.warning(f"{p.name} is not a readable image; it is skipped.", once=str(p))
-    if t["noise_offset"] and t["multires_noise_iterations"]:
-        raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
-                        "forbids it too); set one of them to 0.")
 
     quiet_libraries()
     dev = resolve_device(device)
@@ -152,9 +156,6 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
     spec = NetworkSpec.from_settings(n)
     train_unet = t["unet_lr"] > 0
     train_te = not n["network_train_unet_only"] and t["text_encoder_lr"] > 0
-    if not (train_unet or train_te):
-        raise UserError("Every learning rate is 0, so nothing would train; set training.unet_lr "
-                        "(e.g. 5e-4 for SD1.5, 2e-4 for SDXL).")
     torch.manual_seed(t["seed"])
     random.seed(t["seed"])
     np.random.seed(t["seed"] % 2**32)
