@@ -142,10 +142,20 @@ def _load_file(path: Path, family: str, dtype, config: str | None) -> tuple[Any,
         kwargs["config"] = config
     if family == "sd15":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
-    pipe = cls.from_single_file(str(path), **kwargs)
+    try:
+        pipe = cls.from_single_file(str(path), **kwargs)
+    except OSError as exc:
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        if isinstance(exc, LocalEntryNotFoundError) or "offline" in str(exc).lower():
+            raise UserError(
+                f"Loading {path.name} needs the {'SDXL' if family == 'sdxl' else 'SD1.5'} config files (a few MB) from "
+                "the Hugging Face hub once, and the hub is unreachable; connect once, or convert the checkpoint to a "
+                "diffusers folder and train on that.") from None
+        raise
     tes = [pipe.text_encoder] + ([pipe.text_encoder_2] if family == "sdxl" else [])
     toks = [pipe.tokenizer] + ([pipe.tokenizer_2] if family == "sdxl" else [])
-    vae = pipe.vae.to(dtype=torch.float32)
+    vae = pipe.vae if pipe.vae.dtype == torch.float32 else pipe.vae.to(dtype=torch.float32)
     return pipe.unet, vae, tes, toks, dict(pipe.scheduler.config)
 
 
