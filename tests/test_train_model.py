@@ -37,16 +37,18 @@ def test_unreachable_repo_id_is_one_sentence(monkeypatch, tmp_path):
     assert "local diffusers folder" in msg
 
 
-def test_pickles_need_consent(tmp_path):
-    ckpt = tmp_path / "model.ckpt"
-    torch.save({"state_dict": {"model.diffusion_model.x": torch.zeros(1),
-                               "cond_stage_model.transformer.text_model.y": torch.zeros(1)}}, ckpt)
+def test_pickles_need_consent(tmp_path, tiny_sd15):
+    from tui_lora.testing.single_file import save_single_file
+
+    ckpt = save_single_file(tiny_sd15, tmp_path / "model.ckpt")
     with pytest.raises(UserError, match="pickle checkpoint, which can run code"):
         load_base_model(str(ckpt))
     warnings = []
-    with pytest.raises(UserError, match="Cannot load the base model"):  # recognised as SD1.x, but incomplete
-        load_base_model(str(ckpt), allow_pickle=True, warn=warnings.append)
-    assert warnings and "pickle" in warnings[0]
+    base = load_base_model(str(ckpt), allow_pickle=True, single_file_config=str(tiny_sd15), warn=warnings.append)
+    assert base.family == "sd15" and base.kind == "file"
+    assert len(warnings) == 1 and "pickle checkpoint model.ckpt" in warnings[0]
+    ref = load_base_model(str(tiny_sd15))
+    assert all(torch.equal(a, b) for a, b in zip(base.unet.state_dict().values(), ref.unet.state_dict().values()))
 
 
 def test_models_that_are_not_sd15_or_sdxl(tmp_path):

@@ -95,7 +95,8 @@ def open_clip_to_ldm(state: dict, prefix: str) -> dict:
 
 
 def save_single_file(folder: Path, out: Path, *, fp16: bool = False, metadata: dict[str, str] | None = None) -> Path:
-    """Convert the diffusers pipeline in ``folder`` (SD1.5 or SDXL) into one .safetensors checkpoint."""
+    """Convert the diffusers pipeline in ``folder`` (SD1.5 or SDXL) into one checkpoint file:
+    .safetensors, or a pickled ``{"state_dict": …}`` when ``out`` ends in .ckpt / .pt."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from safetensors.torch import save_file
@@ -113,5 +114,9 @@ def save_single_file(folder: Path, out: Path, *, fp16: bool = False, metadata: d
     else:
         sd.update(clip_to_ldm(te.state_dict(), "cond_stage_model.transformer."))
     dtype = torch.float16 if fp16 else torch.float32
-    save_file({k: v.detach().to(dtype).contiguous() for k, v in sd.items()}, str(out), metadata=metadata)
+    tensors = {k: v.detach().to(dtype).contiguous() for k, v in sd.items()}
+    if Path(out).suffix in (".ckpt", ".pt"):
+        torch.save({"state_dict": tensors}, str(out))  # the old pickle format, as .ckpt files are
+    else:
+        save_file(tensors, str(out), metadata=metadata)
     return Path(out)

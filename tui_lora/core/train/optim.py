@@ -78,13 +78,26 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
                     warn: Callable[[str], None]):
     """The optimizer over ``param_groups`` (each with its own lr). Returns (optimizer, ss_optimizer text).
 
-    An 8-bit optimizer that cannot run on this device (bitsandbytes without a working backend)
-    falls back to AdamW with a warning, found by one trial step on a scratch parameter.
+    8-bit optimizers are for CUDA: elsewhere they become their 32-bit twins (bitsandbytes 0.50 runs
+    AdamW8bit on the CPU, about 6× slower than AdamW, for a memory saving the CPU does not need).
+    On CUDA, one trial step on a scratch parameter finds a bitsandbytes without a working backend,
+    and AdamW takes over, with a warning.
     """
     import torch
 
+    if name in ("AdamW8bit", "Lion8bit") and device_type != "cuda":
+        # 8-bit states only save GPU memory; bitsandbytes' CPU kernels run, but several times slower.
+        plain = name.replace("8bit", "")
+        warn(f"{name} only saves GPU memory and is slower on the {device_type}; training uses {plain} (same maths).")
+        name = plain
     cls, desc, defaults = optimizer_class(name, device_type, warn)
     kwargs = {**defaults, **parse_optimizer_args(args)}
+    rates = {g["lr"] for g in param_groups}
+    if name in ("Prodigy", "DAdaptAdam") and len(rates) > 1:
+        # Both refuse groups with different rates at their first step; say so before anything runs.
+        raise ConfigError(f"{name} finds the step size itself and needs one learning rate for the UNet and the text "
+                          "encoder; set training.text_encoder_lr equal to training.unet_lr (usually 1.0), or train "
+                          "the UNet only.")
     if name == "AdamW8bit" and cls is not torch.optim.AdamW and not _trial_step(cls, kwargs, param_groups):
         warn(f"AdamW8bit does not run on {device_type} here, so training uses AdamW (same maths, more memory).")
         cls, desc = torch.optim.AdamW, "torch.optim.adamw.AdamW"

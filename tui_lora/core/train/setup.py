@@ -245,8 +245,10 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
                                           device_type=device_t.type, warn=reporter.warning)
     lr_scheduler = build_scheduler(t["lr_scheduler"], optimizer, total_steps=total, warmup_steps=warm,
                                    num_cycles=t["lr_scheduler_num_cycles"], power=t["lr_scheduler_power"])
-    prepared = accelerator.prepare(unet, *([te for te in tes] if train_te else []), optimizer)
+    prepared = accelerator.prepare(unet, *(tes if train_te else []), optimizer)
     unet, optimizer = prepared[0], prepared[-1]
+    if train_te:
+        text.text_encoders = list(prepared[1:-1])  # the wrapped ones, so gradients sync under DDP
     noise_scheduler = training_scheduler(base.scheduler_config, v_pred)
     snr_table = all_snr(noise_scheduler.alphas_cumprod)
 

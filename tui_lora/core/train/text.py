@@ -35,6 +35,11 @@ def tokenize(tokenizer, captions: list[str], max_token_length: int):
     return torch.stack(chunks, dim=1)
 
 
+def _inner(module):
+    """The model inside a distributed (DDP) wrapper, for attribute access."""
+    return getattr(module, "module", module)
+
+
 def _merge_chunks(hidden, batch: int, chunks: int):
     """(B*n, 77, D) → (B, 2 + 75n, D): one <BOS>, the 75 inner tokens of every chunk, the last <EOS>."""
     import torch
@@ -52,12 +57,12 @@ def _merge_chunks(hidden, batch: int, chunks: int):
 
 def encode_sd15(text_encoder, ids, clip_skip: int) -> Encoded:
     b, n, t = ids.shape
-    flat = ids.reshape(b * n, t).to(text_encoder.device)
+    flat = ids.reshape(b * n, t).to(_inner(text_encoder).device)
     if clip_skip <= 1:
         hidden = text_encoder(flat, return_dict=True).last_hidden_state
     else:
         out = text_encoder(flat, output_hidden_states=True, return_dict=True)
-        hidden = getattr(text_encoder, "text_model", text_encoder).final_layer_norm(out.hidden_states[-clip_skip])
+        hidden = getattr(_inner(text_encoder), "text_model", _inner(text_encoder)).final_layer_norm(out.hidden_states[-clip_skip])
     return Encoded(_merge_chunks(hidden, b, n))
 
 
@@ -67,8 +72,8 @@ def encode_sdxl(text_encoders, ids_pair) -> Encoded:
     te1, te2 = text_encoders
     ids1, ids2 = ids_pair
     b, n, t = ids1.shape
-    out1 = te1(ids1.reshape(b * n, t).to(te1.device), output_hidden_states=True, return_dict=True)
-    out2 = te2(ids2.reshape(b * n, t).to(te2.device), output_hidden_states=True, return_dict=True)
+    out1 = te1(ids1.reshape(b * n, t).to(_inner(te1).device), output_hidden_states=True, return_dict=True)
+    out2 = te2(ids2.reshape(b * n, t).to(_inner(te2).device), output_hidden_states=True, return_dict=True)
     h1 = _merge_chunks(out1.hidden_states[-2], b, n)
     h2 = _merge_chunks(out2.hidden_states[-2], b, n)
     pooled = out2.text_embeds.reshape(b, n, -1)[:, 0]  # the first chunk's pooled output, as kohya

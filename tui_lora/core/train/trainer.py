@@ -140,7 +140,9 @@ class Trainer:
                            multires_iterations=s.t["multires_noise_iterations"],
                            multires_discount=s.t["multires_noise_discount"])
         timesteps = sample_timesteps(global_batch_size, generator, s.device, s.noise_scheduler.config.num_train_timesteps)
-        noise, timesteps = noise[:b], timesteps[:b]  # the slice this process trains (all of it on one GPU)
+        acc = s.accelerator
+        rows = list(range(acc.process_index, global_batch_size, acc.num_processes))[:b]  # this process's samples
+        noise, timesteps = noise[rows], timesteps[rows]
         noisy = s.noise_scheduler.add_noise(lat, noise, timesteps)
         hidden, pooled = self._conditioning([it.caption for it in items], grad=grad and s.train_text_encoder)
         kwargs = {}
