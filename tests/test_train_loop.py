@@ -58,7 +58,14 @@ def test_steps_events_and_files_match_the_plan(tmp_path, tiny_sd15):
     write_dataset(project.root / "reg" / "1_person", 3, size=[(128, 64)], seed=9, captions=False)
     plan = plan_for_project(project)
     out = io.StringIO()
-    result = create(project, stream=out).fit()
+    trainer = create(project, stream=out)
+    # regularization samples count prior_loss_weight times in the loss
+    reg = next(i for i, e in enumerate(trainer.s.layout.entries) if e.is_reg)
+    halved = trainer.eval_loss([reg], seed=3)
+    trainer.s.prior_loss_weight = 1.0
+    assert halved == pytest.approx(0.5 * trainer.eval_loss([reg], seed=3), rel=1e-6)
+    trainer.s.prior_loss_weight = 0.5
+    result = trainer.fit()
     events = read_events(project.events_path)
     steps = [e for e in events if e["event"] == "step"]
     start = next(e for e in events if e["event"] == "start")

@@ -88,9 +88,10 @@ class Trainer:
                    reporter, cancel=cancel)
 
     # ----- one step ---------------------------------------------------------------------------
-    def _local(self, items: list) -> list:
+    def _local_rows(self, n: int) -> list[int]:
+        """Positions in a global batch of ``n`` that this process trains (all of them on one GPU)."""
         acc = self.s.accelerator
-        return items[acc.process_index::acc.num_processes] if acc.num_processes > 1 else items
+        return list(range(acc.process_index, n, acc.num_processes))
 
     def _conditioning(self, captions: list[str], *, grad: bool):
         import torch
@@ -111,37 +112,36 @@ class Trainer:
         s = self.s
         if s.latent_cache is not None:
             lat = torch.stack([s.latent_cache.get(it.index, it.flip) for it in items])
-            return lat, items
+            return lat, list(range(len(items)))
         pixels, bad = D.load_pixels(s.layout, items)
         for pos in bad:
             path = s.layout.entries[items[pos].index].path
             self.reporter.warning(f"{path.name} cannot be read (corrupt or truncated); it is skipped.", once=str(path))
-        items = [it for n, it in enumerate(items) if n not in bad]
-        if not items:
-            return None, items
+        kept = [n for n in range(len(items)) if n not in bad]
+        if not kept:
+            return None, kept
         from tui_lora.core.train.latents import encode_images
 
-        return encode_images(s.vae, pixels, device=s.device, dtype=s.vae_dtype), items
+        return encode_images(s.vae, pixels, device=s.device, dtype=s.vae_dtype), kept
 
-    def _loss(self, items: list, generator, global_batch_size: int, *, grad: bool):
-        """The loss of one (local) batch; noise and timesteps are drawn for the whole global batch
-        and sliced, so a multi-process run sees the same numbers as a single one."""
+    def _loss(self, items: list, rows: list[int], generator, global_batch_size: int, *, grad: bool):
+        """The loss of ``items``, which sit at ``rows`` of the global batch. Noise and timesteps are
+        drawn for the whole global batch and indexed, so a multi-process run sees the same numbers
+        as a single one."""
         import torch
         import torch.nn.functional as F
 
         s = self.s
-        lat, items = self._latents(items)
+        lat, kept = self._latents(items)
         if lat is None:
             return None
+        items, rows = [items[k] for k in kept], [rows[k] for k in kept]
         lat = lat.to(s.device, torch.float32) * s.scaling_factor
-        b = lat.shape[0]
         full_shape = (global_batch_size, *lat.shape[1:])
         noise = make_noise(torch.empty(full_shape, device=s.device), generator, noise_offset=s.t["noise_offset"],
                            multires_iterations=s.t["multires_noise_iterations"],
                            multires_discount=s.t["multires_noise_discount"])
         timesteps = sample_timesteps(global_batch_size, generator, s.device, s.noise_scheduler.config.num_train_timesteps)
-        acc = s.accelerator
-        rows = list(range(acc.process_index, global_batch_size, acc.num_processes))[:b]  # this process's samples
         noise, timesteps = noise[rows], timesteps[rows]
         noisy = s.noise_scheduler.add_noise(lat, noise, timesteps)
         hidden, pooled = self._conditioning([it.caption for it in items], grad=grad and s.train_text_encoder)
@@ -167,7 +167,8 @@ class Trainer:
         s = self.s
         items = D.batch_items(batch, s.captions, s.caption_opts, seed=s.seed, epoch=epoch, batch_index=batch_index)
         gen = torch.Generator(device=s.device).manual_seed(derived_seed(s.seed, "step", self.state.global_step))
-        loss = self._loss(self._local(items), gen, len(items), grad=True)
+        rows = self._local_rows(len(items))
+        loss = self._loss([items[r] for r in rows], rows, gen, len(items), grad=True)
         if loss is None:
             self.reporter.warning(f"Step {self.state.global_step + 1} had no readable image and was skipped.")
             return None
@@ -189,7 +190,7 @@ class Trainer:
         items = [D.BatchItem(i, s.captions[i], False) for i in batch]
         gen = torch.Generator(device=s.device).manual_seed(seed)
         with torch.no_grad():
-            loss = self._loss(items, gen, len(items), grad=False)
+            loss = self._loss(items, list(range(len(items))), gen, len(items), grad=False)
         return float(loss.item())
 
     # ----- the loop ---------------------------------------------------------------------------
