@@ -282,12 +282,14 @@ def quiet_libraries() -> None:
     """Our progress line and events say what happens; the libraries' loading bars and notes would
     bury it in logs/train.log. Download bars (huggingface_hub) stay."""
     import diffusers
+    import huggingface_hub
     import transformers
 
     diffusers.utils.logging.set_verbosity_error()
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.enable_progress_bars()  # transformers turned the hub's off too; downloads show theirs
 
 
 def _update_project(project, dotted: str, value) -> None:
