@@ -60,6 +60,18 @@ def test_flags_of_later_issues_and_bad_overrides(capsys, tmp_path, tiny_sd15, fl
     assert words in one_sentence(err)
 
 
+@pytest.mark.parametrize("device,words", [("cuda", "no CUDA GPU is available here"),
+                                          ("tpu", "--device tpu is not supported")])
+def test_unusable_device(capsys, tmp_path, tiny_sd15, device, words):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        device, words = "cuda:99", "There is no GPU cuda:99"
+    project = make_train_project(tmp_path / "p", tiny_sd15, images=1)
+    code, _out, err = cli(capsys, project.root, "--device", device)
+    assert code == 2 and words in one_sentence(err)
+
+
 def test_no_images(capsys, tmp_path, tiny_sd15):
     project = make_train_project(tmp_path / "p", tiny_sd15, images=0)
     code, _out, err = cli(capsys, project.root)

@@ -70,12 +70,29 @@ class Setup:
     metadata: dict[str, str]
 
 
-def resolve_device(device: str | None) -> str:
+def resolve_device(device: str | None, warn=lambda m: None) -> str:
+    """``cuda`` / ``cuda:N`` / ``cpu``; without a request, the first CUDA GPU, else the CPU (with a warning)."""
     import torch
 
     if device:
+        if device.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise UserError(f"--device {device} was asked for but no CUDA GPU is available here; drop --device "
+                                "to train on the CPU, or check the NVIDIA driver with nvidia-smi.")
+            if ":" in device:
+                index = int(device.split(":", 1)[1]) if device.split(":", 1)[1].isdigit() else -1
+                if not 0 <= index < torch.cuda.device_count():
+                    raise UserError(f"There is no GPU {device}; this machine has {torch.cuda.device_count()} "
+                                    "(cuda:0 … ), see nvidia-smi.")
+                torch.cuda.set_device(index)  # accelerate then places everything on it
+            return device
+        if device != "cpu":
+            raise UserError(f"--device {device} is not supported; use cuda, cuda:N or cpu.")
         return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    warn("No CUDA GPU found; training on the CPU, which takes hours per epoch for real SD1.5 / SDXL models.")
+    return "cpu"
 
 
 def _accelerator(mixed_precision: str, cpu: bool):
@@ -121,7 +138,7 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
     from tui_lora.core.train.trainer import steps_for
 
     quiet_libraries()
-    dev = resolve_device(device)
+    dev = resolve_device(device, reporter.warning)
     mp = t["mixed_precision"]
     if dev == "cpu" and mp == "fp16":
         reporter.warning("fp16 mixed precision needs a CUDA GPU; training on the CPU in full precision (fp32).")
