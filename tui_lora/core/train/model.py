@@ -72,9 +72,14 @@ def _download(repo_id: str, log: Callable[[str], None]) -> Path:
         RevisionNotFoundError,
     )
 
-    log(f"fetching {repo_id} from Hugging Face (once; later runs use the local cache)")
+    from tui_lora.core.hub import local_only, quiet_hub
+
+    offline = local_only()  # no network: straight to the cache, without 25 s of retries
+    if not offline:
+        log(f"fetching {repo_id} from Hugging Face (once; later runs use the local cache)")
     try:
-        folder = Path(snapshot_download(repo_id, allow_patterns=REPO_PATTERNS))
+        with quiet_hub():
+            folder = Path(snapshot_download(repo_id, allow_patterns=REPO_PATTERNS, local_files_only=offline))
     except GatedRepoError:
         raise UserError(f"{repo_id} is gated; accept its license on huggingface.co and log in with "
                         "`hf auth login` (or set HF_TOKEN), then train again.") from None
@@ -137,9 +142,13 @@ def _load_file(path: Path, family: str, dtype, config: str | None) -> tuple[Any,
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
+    from tui_lora.core.hub import local_only
+
     kwargs: dict[str, Any] = {"torch_dtype": dtype}
     if config:
         kwargs["config"] = config
+    else:
+        kwargs["local_files_only"] = local_only()
     if family == "sd15":
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
@@ -171,8 +180,10 @@ def _load_vae(ref: str, log: Callable[[str], None]):
             sub = "vae" if (path / "vae" / "config.json").is_file() else None
             return AutoencoderKL.from_pretrained(path, subfolder=sub)
         if inspect_model(ref).kind == "repo":
-            log(f"fetching the VAE {ref}")
-            return AutoencoderKL.from_pretrained(ref)
+            from tui_lora.core.hub import local_only
+
+            log(f"loading the VAE {ref}")
+            return AutoencoderKL.from_pretrained(ref, local_files_only=local_only())
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001
