@@ -80,3 +80,7 @@ def run_cli():
         )
 
     return run
+
+
+# The fake booru server fixture `booru_server` (tests/booru_server.py), for any test that fetches.
+from booru_server import booru_server  # noqa: E402,F401

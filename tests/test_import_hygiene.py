@@ -37,3 +37,20 @@ def test_wizard_import_keeps_heavy_libraries_out():
     pytest.importorskip("tui_lora.tui.app")
     mods = modules_after("import tui_lora.tui.app")
     assert not [m for m in HEAVY if m in mods]
+
+
+def test_every_wizard_screen_and_widget_keeps_heavy_libraries_out():
+    # Screens are imported when first opened; none of them may pull in torch & co. either.
+    code = (
+        "import pkgutil, importlib, tui_lora.tui as t\n"
+        "for m in pkgutil.walk_packages(t.__path__, 'tui_lora.tui.'): importlib.import_module(m.name)\n"
+    )
+    mods = modules_after(code)
+    assert "tui_lora.tui.screens.train" in mods and "tui_lora.tui.widgets.plan_view" in mods
+    assert not [m for m in HEAVY if m in mods]
+
+
+def test_wizard_logic_modules_need_no_ui_library():
+    # The seams other issues fill in (jobs, monitor, repeats) stay plain Python, like core/.
+    mods = modules_after("import tui_lora.tui.jobs, tui_lora.tui.monitor, tui_lora.tui.repeats, tui_lora.core.gpu")
+    assert not [m for m in UI if m in mods]

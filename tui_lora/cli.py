@@ -12,7 +12,7 @@ import importlib
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tui_lora import __version__
 from tui_lora.core.errors import UserError
@@ -50,7 +50,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with ``only`` a parser holding just that subcommand: importing every
+    command module costs start-up time the wizard and a single command need not pay."""
     parser = _Parser(
         prog="tui-lora",
         description="Make Stable Diffusion LoRAs (SD1.5 and SDXL) from the terminal. "
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tui-lora {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in (only,) if only else COMMANDS:
         mod = _command_module(name)
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.add_arguments(p)
@@ -72,15 +74,23 @@ def _command_module(name: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    if not argv:
+        return _guarded(lambda: _open_wizard(None), want_json=False)
+    parser = build_parser(only=argv[0] if argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
-    want_json = bool(getattr(args, "json", False))
-    try:
-        if args.command is None:
-            from tui_lora.commands.open import open_wizard
+    return _guarded(lambda: int(_command_module(args.command).run(args) or 0), bool(getattr(args, "json", False)))
 
-            return open_wizard(None)
-        return int(_command_module(args.command).run(args) or 0)
+
+def _open_wizard(directory: str | None) -> int:
+    from tui_lora.commands.open import open_wizard
+
+    return open_wizard(directory)
+
+
+def _guarded(action: Callable[[], int], want_json: bool) -> int:
+    """Run a command, turning every failure into one sentence and an exit code."""
+    try:
+        return action()
     except UserError as exc:
         _report(exc.message, exc.exit_code, want_json)
         return exc.exit_code

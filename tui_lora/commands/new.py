@@ -59,6 +59,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _valid_model(ref: str) -> bool | str:
+    """questionary validator: True, or the one-sentence problem shown under the prompt."""
+    from tui_lora.core.models import inspect_model
+
+    try:
+        inspect_model(ref)
+    except UserError as exc:
+        return exc.message
+    return True
+
+
 def _ask(preset: str | None, base_model: str | None, trigger: str | None) -> tuple[str, str, str]:
     import questionary
 
@@ -76,6 +87,7 @@ def _ask(preset: str | None, base_model: str | None, trigger: str | None) -> tup
         answer = questionary.text(
             f"Base model ({family_label(family)}: repo id, diffusers folder or .safetensors file):",
             default=DEFAULT_BASE_MODELS[family],
+            validate=_valid_model,
         ).ask()
         if answer is None:
             raise KeyboardInterrupt

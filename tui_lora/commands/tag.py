@@ -1,21 +1,84 @@
-"""tui-lora tag — auto-tag images with a WD14 tagger"""
+"""tui-lora tag — auto-tag images with a WD14 tagger (or caption them with BLIP)"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from tui_lora.commands._common import add_project_arg
-from tui_lora.core.errors import UserError
+from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
 
-HELP = "auto-tag images with a WD14 tagger"
+HELP = "auto-tag images with a WD14 tagger (or caption them with BLIP)"
+DESCRIPTION = (
+    "Tag every image of the project's dataset and write same-name .txt captions. Defaults come from "
+    "the project's [tags] section. The trigger word stays first. Undo with `tui-lora tags DIR --undo`."
+)
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0-1 (confidences are e.g. 0.35)")
+    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_project_arg(p)
-    p.add_argument("--model", metavar="REPO_OR_DIR")
-    p.add_argument("--threshold", type=float, default=0.35)
-    p.add_argument("--character-threshold", type=float, default=0.85)
+    p.add_argument("--model", metavar="REPO_OR_DIR",
+                   help="Hugging Face repo id or local folder (WD14: model.onnx + selected_tags.csv); "
+                        "default: tags.tagger_model, else SmilingWolf/wd-eva02-large-tagger-v3")
+    p.add_argument("--threshold", type=probability, metavar="P",
+                   help="confidence for general tags (default: tags.threshold, 0.35)")
+    p.add_argument("--character-threshold", type=probability, metavar="P",
+                   help="confidence for character names (default: tags.character_threshold, 0.85)")
+    p.add_argument("--mode", choices=("overwrite", "append", "missing"), default="overwrite",
+                   help="overwrite captions, append new tags to them, or tag only images without one")
+    p.add_argument("--backend", choices=("wd14", "blip"),
+                   help="wd14 booru tags or blip sentences (default: tags.tagger, wd14)")
+    p.add_argument("--batch", type=positive_int, default=8, metavar="N", help="images per model call (default 8)")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
+                   help="auto uses the GPU when its runtime really loads (default)")
+    p.add_argument("--no-trigger", action="store_true", help="do not put the project's trigger word first")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("tui-lora tag is being built in this checkout; it is not available yet.")
+    from tui_lora.core.dataset.autotag import tag_dataset
+
+    project = load_project(args)
+    show = _progress_printer() if not args.json and sys.stderr.isatty() else None
+    result = tag_dataset(project, backend=args.backend, model=args.model, threshold=args.threshold,
+                         character_threshold=args.character_threshold, mode=args.mode, batch_size=args.batch,
+                         device=args.device, progress=show, add_trigger=not args.no_trigger)
+    if show is not None:
+        print(file=sys.stderr)
+    data = result.to_dict(project.root)
+    lines = []
+    if result.total == 0:
+        lines.append(f"Nothing to tag: every image already has a caption (mode {args.mode})."
+                     if args.mode == "missing" else "Nothing to tag.")
+    else:
+        lines.append(f"Tagged {len(result.tagged)} of {result.total} images with {result.backend} "
+                     f"({result.model}) on {result.device}, mode {result.mode}"
+                     + (f"; {result.unchanged} were already identical." if result.unchanged else "."))
+    if result.skipped_captioned:
+        lines.append(f"{result.skipped_captioned} images already had a caption and were left alone.")
+    for label, items in (("could not be read and were skipped", result.unreadable),
+                         ("have an unreadable caption and were skipped", result.skipped_unreadable_caption)):
+        if items:
+            lines.append(f"{len(items)} images {label}:")
+            lines += [f"  {p.relative_to(project.root)}: {reason}" for p, reason in items]
+    if result.token_warning:
+        lines.append("warning: " + result.token_warning)
+    if result.tagged:
+        lines.append(f"Review with `tui-lora tags {args.dir}`; undo with `tui-lora tags {args.dir} --undo`.")
+    emit(args, data, lines)
+    return 0
+
+
+def _progress_printer():
+    def show(done: int, total: int) -> None:
+        print(f"\rtagging {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    return show

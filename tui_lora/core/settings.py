@@ -90,6 +90,15 @@ SAMPLERS = (
     "k_dpm_2_a",
 )
 
+# Booru metadata that says nothing about the picture; training on it only wastes tokens.
+DEFAULT_JUNK_TAGS: tuple[str, ...] = (
+    "absurdres", "highres", "incredibly absurdres", "huge filesize",
+    "commentary request", "commentary", "*commentary*", "translated", "translation request",
+    "*request", "tagme", "bad id", "bad * id", "md5 mismatch", "artist name", "watermark",
+    "sample watermark", "signature", "dated", "web address", "twitter username",
+    "patreon username", "pixiv id", "artist logo",
+)
+
 _K = Key
 KEYS: tuple[Key, ...] = (
     # [project]
@@ -115,10 +124,13 @@ KEYS: tuple[Key, ...] = (
     _K("model", "vae", STR, "",
        "An optional separate VAE (repo id, folder or file); SDXL's stock VAE overflows in fp16, "
        "so an fp16-fixed VAE or bf16 avoids NaNs."),
+    _K("model", "allow_pickle", BOOL, False,
+       "Allow a .ckpt / .pt base model. Those are Python pickles that can run code when loaded: "
+       "prefer .safetensors, and turn this on only for files from a source you trust."),
     # [dataset]
     _K("dataset", "resolution", INT, 512,
        "Training resolution (the side of a square bucket): 512 for SD1.5, 1024 for SDXL. "
-       "Higher costs VRAM and time quadratically.", minimum=256, maximum=4096),
+       "Higher costs VRAM and time quadratically.", minimum=64, maximum=4096),
     _K("dataset", "enable_bucket", BOOL, True,
        "Aspect-ratio bucketing: images train at their own aspect ratio instead of being cropped "
        "square, so nothing important gets cut off."),
@@ -151,6 +163,10 @@ KEYS: tuple[Key, ...] = (
        "faster and less VRAM (random crop and color augmentations are then off)."),
     _K("dataset", "cache_latents_to_disk", BOOL, False,
        "Keep cached latents in .cache/ so the next run (or a resume) skips encoding."),
+    _K("dataset", "cache_text_encoder_outputs", BOOL, False,
+       "Encode every caption once and move the frozen text encoders off the GPU (SDXL UNet-only "
+       "saves about 1.5 GB). Only possible when captions never change between steps: "
+       "shuffle_caption off, caption_dropout_rate 0, text encoders not trained."),
     _K("dataset", "reg_data_dir", STR, "",
        "Optional folder of regularization images (generic pictures of the class) that keep the "
        "LoRA from overwriting the class itself; doubles the steps."),
@@ -254,9 +270,26 @@ KEYS: tuple[Key, ...] = (
     _K("output", "save_precision", CHOICE, "fp16",
        "Precision of the saved file: fp16 halves the size with no visible loss; float keeps fp32.",
        choices=("float", "fp16", "bf16")),
+    # [tags]
+    _K("tags", "tagger", CHOICE, "wd14",
+       "The auto-tagger: wd14 writes booru tags (anime, illustrations); blip writes one "
+       "natural-language sentence (photos, realistic datasets).", choices=("wd14", "blip")),
+    _K("tags", "tagger_model", STR, "",
+       "The tagger model: a Hugging Face repo id or a local folder (WD14: model.onnx + "
+       "selected_tags.csv). Empty means SmilingWolf/wd-eva02-large-tagger-v3 for wd14 and "
+       "Salesforce/blip-image-captioning-large for blip."),
+    _K("tags", "threshold", FLOAT, 0.35,
+       "WD14 confidence needed to write a general tag; lower gives more (and noisier) tags, "
+       "higher gives fewer, surer ones.", minimum=0.0, maximum=1.0),
+    _K("tags", "character_threshold", FLOAT, 0.85,
+       "WD14 confidence needed to write a character (or copyright/artist) name; kept high "
+       "because a wrong name teaches the LoRA the wrong identity.", minimum=0.0, maximum=1.0),
+    _K("tags", "junk_tags", STR_LIST, list(DEFAULT_JUNK_TAGS),
+       "Tags that describe the file or the website, not the picture; `tui-lora tags --junk` "
+       "removes them. Glob patterns work (* and ?), e.g. \"*commentary*\"."),
 )
 
-SECTIONS: tuple[str, ...] = ("project", "model", "dataset", "network", "training", "sample", "output")
+SECTIONS: tuple[str, ...] = ("project", "model", "dataset", "network", "training", "sample", "output", "tags")
 KEY_INDEX: dict[str, Key] = {k.dotted: k for k in KEYS}
 
 

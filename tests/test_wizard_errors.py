@@ -1,0 +1,49 @@
+"""Errors reach the user as one line: a UserError's own sentence, anything else a short line that
+names the log file holding the traceback. Never a traceback on screen."""
+
+from tui_lora.core.errors import UserError
+from tui_lora.core.userconfig import user_log_dir
+from tui_lora.tui.app import WizardApp
+from tui_lora.tui.errors import describe
+from tui_lora.tui.screens.start import StartScreen
+from wizard_support import flat, home, run, wait_for  # noqa: F401
+
+
+def broken() -> None:
+    raise RuntimeError("disk on fire\nsecond line")
+
+
+def user_mistake() -> None:
+    raise UserError("The folder is read-only; choose one you own.")
+
+
+async def test_worker_errors_become_notifications(home):
+    app = WizardApp(frozen=True)
+    async with run(app) as pilot:
+        app.screen.run_worker(user_mistake, thread=True, exit_on_error=False)
+        await wait_for(pilot, lambda: "The folder is read-only; choose one you own." in flat(app))
+        app.screen.run_worker(broken, thread=True, exit_on_error=False)
+        await wait_for(pilot, lambda: "Unexpected error (RuntimeError: disk on fire)" in flat(app))
+        assert "wizard.log" in flat(app) and "Traceback" not in flat(app)
+        assert isinstance(app.screen, StartScreen)  # the wizard goes on
+    log = (user_log_dir() / "wizard.log").read_text()
+    assert "Traceback" in log and "disk on fire" in log and "in broken" in log
+
+
+def test_describe_keeps_user_errors_as_they_are():
+    assert describe(UserError("Fix the thing.")) == "Fix the thing."
+    assert describe(ValueError()).startswith("Unexpected error (ValueError); details are in ")
+
+
+def test_a_crash_in_a_handler_leaves_one_line_and_a_log(home, capsys):
+    class Crashing(WizardApp):
+        def on_mount(self) -> None:
+            raise KeyError("boom")
+
+    app = Crashing()
+    app.run(headless=True, size=(80, 24))
+    err = capsys.readouterr().err
+    assert app.return_code == 1
+    assert "the wizard stopped unexpectedly (KeyError: 'boom'); details are in" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    assert "KeyError: 'boom'" in (user_log_dir() / "wizard.log").read_text()

@@ -1,0 +1,130 @@
+"""The wizard's plain modules (no textual): run monitor, job detection, repeats, help texts, formats."""
+
+
+import pytest
+
+from tui_lora.core import settings as S
+from tui_lora.core.errors import UserError
+from tui_lora.core.events import EventWriter
+from tui_lora.tui import jobs
+from tui_lora.tui.format import duration, fit, number, short_path
+from tui_lora.tui.helptext import FIELDS, explain
+from tui_lora.tui.monitor import RunMonitor, downsample, log_lines
+from tui_lora.tui.navigation import STEPS, available, neighbour
+from tui_lora.tui.repeats import parse_repeats, set_repeats
+from tui_lora.tui.screens.steps import EDITABLE
+
+
+def start(w, total=100):
+    w.emit("start", total_steps=total, epochs=10, steps_per_epoch=total // 10, images=8, device="cuda")
+
+
+def step(w, n, loss=0.1):
+    w.emit("step", step=n, epoch=1, loss=loss, avg_loss=loss, lr=1e-4, it_per_s=2.0, eta_s=10.0)
+
+
+def test_monitor_reports_only_changes_and_smooths(make_project):
+    p = make_project(images=0)
+    mon = RunMonitor(p)
+    first = mon.poll()
+    assert first is not None and first.summary.state == "none" and not first.running
+    assert mon.poll() is None  # nothing changed: no snapshot, no redraw
+    w = EventWriter(p.events_path)
+    start(w)
+    for i, loss in enumerate([1.0, 0.0, 1.0, 0.0], 1):
+        step(w, i, loss)
+    snap = mon.poll()
+    assert snap.running and snap.summary.step == 4 and snap.summary.total_steps == 100
+    assert snap.smoothed[0] == 1.0 and 0.7 < snap.smoothed[-1] < 1.0  # an EMA, not the raw zig-zag
+    assert mon.poll() is None
+    w.emit("done", path="x.safetensors", steps=4, seconds=3.0)
+    assert mon.poll().summary.state == "finished"
+
+
+def test_monitor_follows_the_log_and_a_replaced_events_file(make_project):
+    p = make_project(images=0)
+    w = EventWriter(p.events_path)
+    start(w)
+    step(w, 1)
+    mon = RunMonitor(p)
+    assert mon.poll().summary.step == 1
+    p.train_log_path.write_text("a\nbar 10%\rbar 100%\n\x1b[31mred\x1b[0m\n")
+    snap = mon.poll()
+    assert snap.log_lines == ("a", "bar 100%", "red")
+    p.events_path.unlink()
+    EventWriter(p.events_path).emit("error", message="CUDA out of memory")
+    snap = mon.poll()
+    assert snap.summary.state == "failed" and snap.summary.step == 0 and snap.smoothed == ()
+
+
+def test_job_detection_needs_an_unfinished_recent_run(make_project):
+    p = make_project(images=0)
+    assert jobs.running_job(p) is None
+    w = EventWriter(p.events_path)
+    start(w)
+    step(w, 3)
+    assert jobs.running_job(p).step == 3
+    status = jobs.job_status(p)
+    later = status.last_activity + jobs.STALE_AFTER_S + 1
+    assert not jobs.job_status(p, now=later).running  # a trainer silent that long is gone
+    w.emit("done", path="x", steps=3, seconds=1.0)
+    assert jobs.running_job(p) is None
+
+
+def test_set_repeats_renames_the_folder(make_project):
+    p = make_project(images=3)
+    c = p.concepts()[0]
+    assert c.folder == "10_ohwx"
+    moved = set_repeats(p, c, 4)
+    assert moved.folder == "4_ohwx" and [x.folder for x in p.concepts()] == ["4_ohwx"]
+    assert len(moved.images()) == 3
+    assert set_repeats(p, moved, 4) is moved
+
+
+def test_set_repeats_refuses_to_clobber_or_to_rename_under_a_running_job(make_project):
+    p = make_project(images=1)
+    c = p.concepts()[0]
+    (p.dataset_dir / "5_ohwx").mkdir()
+    with pytest.raises(UserError, match="already exists"):
+        set_repeats(p, c, 5)
+    w = EventWriter(p.events_path)
+    start(w)
+    step(w, 1)
+    with pytest.raises(UserError, match="training run"):
+        set_repeats(p, c, 6)
+    assert [x.folder for x in p.concepts()] == ["10_ohwx", "5_ohwx"]
+
+
+@pytest.mark.parametrize("text", ["", "x", "1.5", "0", "-3", "100000"])
+def test_parse_repeats_rejects_with_a_sentence(text):
+    with pytest.raises(UserError) as e:
+        parse_repeats(text)
+    assert e.value.message.endswith(".") and "\n" not in e.value.message
+
+
+def test_every_field_of_the_wizard_has_help():
+    for _, dotted, _ in EDITABLE:
+        title, text = explain(dotted)
+        assert dotted in title and S.key(dotted).help in text and "Allowed:" in text
+    for name in FIELDS:
+        assert explain(name)[1]
+    with pytest.raises(UserError):
+        explain("training.no_such_key")
+
+
+def test_navigation_skips_steps_that_are_coming():
+    assert neighbour("project", 1).id == "steps"
+    assert neighbour("steps", -1).id == "project"
+    assert neighbour("project", -1) is None and neighbour("train", 1) is None
+    for s in STEPS:
+        assert available(s) or s.coming
+
+
+def test_formatters(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert short_path(tmp_path / "a") == "~/a" and short_path("/elsewhere") == "/elsewhere"
+    assert fit("abcdef", 4) == "…def"
+    assert duration(59) == "59 s" and duration(61) == "1 min 01 s" and duration(3700) == "1 h 01 min"
+    assert duration(None) == "–" and number(None) == "–" and number(5e-4, 3) == "5.00e-04"
+    assert downsample(list(range(10)), 5) == [0.5, 2.5, 4.5, 6.5, 8.5]
+    assert log_lines("x\ny", partial_first=True) == ["y"]

@@ -1,0 +1,76 @@
+"""Snapshots of the main screens at 80×24, as plain text (tests/snapshots/wizard/*.txt).
+
+Deterministic: HOME is the test's folder (paths read ~/...), runs have fixed timestamps, the GPU
+is a fixed nvidia-smi, the cursor does not blink. After a deliberate change to a screen, rewrite
+them with TUI_LORA_UPDATE_SNAPSHOTS=1 and review the diff.
+"""
+
+from textual.widgets import Input
+
+from tui_lora.core.project import Project
+from tui_lora.tui.app import WizardApp
+from wizard_support import (  # noqa: F401
+    assert_snapshot, gpu_12gb, home, run, settle, wait_for, wizard_project, write_finished_run,
+)
+
+
+async def test_start_screen(wizard_project):
+    trained = wizard_project("marisa", images=12)
+    write_finished_run(trained)
+    wizard_project("style-test", images=0, preset="sdxl-style", trigger="")
+    app = WizardApp(frozen=True)
+    async with run(app) as pilot:
+        await settle(pilot)
+        assert_snapshot(app, "start")
+
+
+async def test_new_project_form(home):
+    app = WizardApp(frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("n")
+        await pilot.press(*"loras/reimu")
+        await settle(pilot)
+        assert_snapshot(app, "new_project")
+
+
+async def test_project_screen(wizard_project):
+    project = wizard_project("marisa", images=12)
+    write_finished_run(project)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await settle(pilot)
+        assert_snapshot(app, "project")
+
+
+async def test_steps_screen_with_an_error(wizard_project, gpu_12gb):
+    project = wizard_project("marisa", images=24)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        app.screen.query_one("#dim", Input).focus()
+        await pilot.press("ctrl+u", *"32", "enter")
+        app.screen.query_one("#unet_lr", Input).focus()
+        await pilot.press("ctrl+u", *"fast")
+        await settle(pilot)
+        assert_snapshot(app, "steps")
+
+
+async def test_train_screen_after_a_run(wizard_project):
+    project = wizard_project("marisa", images=12)
+    write_finished_run(project)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("6")
+        await wait_for(pilot, lambda: app.screen.snapshot is not None, what="the first snapshot")
+        await pilot.pause()
+        assert_snapshot(app, "train")
+
+
+async def test_help_panel(wizard_project):
+    project = wizard_project("marisa", images=12)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert_snapshot(app, "help_project")

@@ -1,0 +1,130 @@
+"""Pilot tests of the Steps screen: edits update the formula, warnings and VRAM as you type;
+valid ones are saved to project.toml (repeats by renaming the folder), invalid ones are not."""
+
+import tomllib
+
+from textual.widgets import Input, Select
+
+from tui_lora.core.project import Project
+from tui_lora.tui.app import WizardApp
+from tui_lora.tui.screens.steps import StepsScreen
+from tui_lora.tui.widgets.field import Field
+from tui_lora.tui.widgets.plan_view import PlanView
+from wizard_support import screen_text, flat, gpu_12gb, home, no_gpu, run, settle, wait_for, wizard_project  # noqa: F401
+
+
+def plan(app) -> str:
+    """The right pane's text in one line (the left column would interleave with it on screen)."""
+    return " ".join(app.screen.query_one(PlanView).text.plain.split())
+
+
+def error(app, control_id: str) -> str | None:
+    return app.screen.query_one(f"#field-{control_id}", Field).error
+
+
+def saved(project) -> dict:
+    return tomllib.loads(project.toml_path.read_text())
+
+
+async def edit(pilot, input_id: str, text: str) -> None:
+    field = pilot.app.screen.query_one(f"#{input_id}", Input)
+    field.focus()
+    await pilot.pause()
+    await pilot.press("ctrl+u", *text)
+
+
+async def open_steps(pilot) -> StepsScreen:
+    await pilot.press("5")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, StepsScreen)
+    return pilot.app.screen
+
+
+async def test_editing_updates_the_formula_and_saves(wizard_project, gpu_12gb):
+    project = wizard_project("proj", images=8)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await open_steps(pilot)
+        assert "8 images × 10 repeats × 10 epochs ÷ batch 2 = 400 steps" in plan(app)
+        assert "fits the NVIDIA GeForce RTX 3060 (12 GB)" in plan(app)
+        await edit(pilot, "epochs", "20")
+        assert "8 images × 10 repeats × 20 epochs ÷ batch 2 = 800 steps" in plan(app)
+        assert "training.max_train_epochs 10 → 20" in plan(app)  # the difference from the preset
+        assert saved(project)["training"]["max_train_epochs"] == 10  # not yet: still in the field
+        await pilot.press("enter")
+        assert saved(project)["training"]["max_train_epochs"] == 20
+        assert "✓ saved in project.toml" in flat(app)
+        await edit(pilot, "batch", "4")
+        assert "÷ batch 4 = 400 steps" in plan(app)
+        await edit(pilot, "unet_lr", "3e-3")
+        assert "unet_lr 0.003 is risky with AdamW8bit" in plan(app)
+        await edit(pilot, "batch", "64")
+        assert "VRAM ≈" in plan(app) and "more than the NVIDIA GeForce RTX 3060" in plan(app)
+        await pilot.press("tab")  # leaving a field saves it
+        app.screen.query_one("#optimizer", Select).value = "Prodigy"
+        await settle(pilot)
+        assert "Prodigy finds the learning rate itself" in plan(app)
+    data = saved(project)
+    assert data["training"]["train_batch_size"] == 64 and data["training"]["unet_lr"] == 3e-3
+    assert data["training"]["optimizer_type"] == "Prodigy"
+    assert "clip_skip = 2" in project.toml_path.read_text()  # the preset's comments and keys survive
+    assert "# anime models descend from NovelAI" in project.toml_path.read_text()
+
+
+async def test_invalid_values_show_the_error_and_are_not_saved(wizard_project, no_gpu):
+    project = wizard_project("proj", images=8)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await open_steps(pilot)
+        assert "No NVIDIA GPU found (nvidia-smi is not installed on this machine)" in plan(app)
+        await edit(pilot, "dim", "abc")
+        assert error(app, "dim") == ("network.network_dim = 'abc' is not a number; it must be a whole number "
+                                     "from 1 to 1024.")
+        assert "Dim (rank)   abc" in screen_text(app) and "? Help" in screen_text(app)
+        assert "✗ Dim (rank): not saved until fixed" in flat(app)
+        await edit(pilot, "epochs", "0")  # 0 epochs and 0 max_train_steps: a rule across two keys
+        assert "are both 0; set one of them" in error(app, "epochs")
+        await edit(pilot, "repeats-0", "0")
+        assert error(app, "repeats-0") == "Repeats 0 is out of range; use 1 to 1000 (10 is typical for 20-50 images)."
+        await pilot.press("ctrl+p")  # leave the screen: the valid parts are saved, the rest is not
+        await pilot.press("ctrl+n")
+        assert app.screen.query_one("#dim", Input).value == "abc"  # going back keeps what was typed
+        assert "not a number" in error(app, "dim")
+        await edit(pilot, "dim", "32")
+        await pilot.press("enter")
+    data = saved(project)
+    assert data["network"]["network_dim"] == 32 and data["training"]["max_train_epochs"] == 10
+    assert [c.folder for c in project.concepts()] == ["10_ohwx"]
+
+
+async def test_repeats_rename_the_dataset_folder(wizard_project, no_gpu):
+    project = wizard_project("proj", images=8)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await open_steps(pilot)
+        await edit(pilot, "repeats-0", "4")
+        assert "8 images × 4 repeats × 10 epochs ÷ batch 2 = 160 steps" in plan(app)
+        assert "repeats (ohwx) 10 → 4" in plan(app)
+        assert [c.folder for c in project.concepts()] == ["10_ohwx"]
+        await pilot.press("enter")
+        assert [c.folder for c in project.concepts()] == ["4_ohwx"]
+        assert len(project.concepts()[0].images()) == 8
+        await pilot.press("ctrl+p")  # (a digit would go into the focused field)
+        await settle(pilot)
+        assert "dataset/4_ohwx/ 8 images, 8 captions, 4 repeats" in flat(app)
+
+
+async def test_help_explains_each_parameter(wizard_project, no_gpu):
+    project = wizard_project("proj", images=8)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await open_steps(pilot)
+        app.screen.query_one("#epochs", Input).focus()
+        await pilot.press("?")  # a number field passes ? on to the help
+        await wait_for(pilot, lambda: "Help: Steps" in flat(app))
+        text = flat(app)
+        assert "Total steps images × repeats × epochs ÷ batch." in text
+        assert "How often each image is shown per epoch." in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, StepsScreen)
+        assert app.screen.query_one("#epochs", Input).value == "10"

@@ -1,0 +1,153 @@
+"""Search (total count + a preview) and collect (page through results up to a limit)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui_lora.core.booru.clients import Client, open_client
+from tui_lora.core.booru.credentials import Credentials
+from tui_lora.core.booru.errors import BooruError
+from tui_lora.core.booru.http import Cancelled
+from tui_lora.core.booru.posts import Post
+from tui_lora.core.booru.query import Query
+
+PREVIEW = 8
+
+
+@dataclass
+class SearchResult:
+    """What a search found: the site's total (None when it does not say) and the first posts."""
+
+    query: Query
+    site: str
+    base_url: str
+    total_count: int | None
+    preview: list[Post]
+    first_page_size: int = 0
+    unusable_in_first_page: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.query.source, "site": self.site, "base_url": self.base_url,
+                "query": self.query.to_dict(), "total_count": self.total_count,
+                "count_ignores": list(self.query.local_filters),
+                "first_page": self.first_page_size, "unusable_in_first_page": self.unusable_in_first_page,
+                "preview": [p.to_dict() for p in self.preview]}
+
+
+@dataclass
+class CollectProgress:
+    found: int
+    wanted: int
+    pages: int
+
+
+@dataclass
+class Collection:
+    """Posts ready to download, and what was passed over on the way (reason → count)."""
+
+    query: Query
+    posts: list[Post]
+    total_count: int | None
+    skipped: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    pages: int = 0
+    cancelled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query.to_dict(), "total_count": self.total_count, "posts": len(self.posts),
+                "skipped": dict(self.skipped), "warnings": list(self.warnings), "pages": self.pages,
+                "cancelled": self.cancelled}
+
+
+def _client(query: Query, client: Client | None, credentials: Credentials | None, base_url: str | None) -> Client:
+    c = client or open_client(query.source, base_url=base_url, credentials=credentials)
+    c.check(query)
+    return c
+
+
+def skip_reason(post: Post, query: Query) -> str | None:
+    """Why ``post`` will not be downloaded, or None."""
+    if not post.file_url:
+        return "no file URL (hidden by the site)"
+    reason = post.unusable_reason()
+    if reason:
+        return reason
+    if not query.matches(post):
+        return "outside the rating/score filter"
+    return None
+
+
+def search(query: Query, *, credentials: Credentials | None = None, base_url: str | None = None,
+           client: Client | None = None, preview: int = PREVIEW,
+           cancel: threading.Event | None = None) -> SearchResult:
+    """The site's total for ``query`` and the first ``preview`` usable posts (one or two requests)."""
+    c = _client(query, client, credentials, base_url)
+    first = c.page(query, 0, cancel=cancel)
+    total = first.count if first.count is not None else c.count(query, cancel=cancel)
+    usable = [p for p in first.posts if skip_reason(p, query) is None]
+    if not first.posts:
+        total = total or 0
+    return SearchResult(query=query, site=c.site, base_url=c.base_url, total_count=total,
+                        preview=c.categorise(usable[:preview], cancel=cancel), first_page_size=len(first.posts),
+                        unusable_in_first_page=sum(1 for p in first.posts if p.unusable_reason()))
+
+
+def collect(query: Query, limit: int, *, credentials: Credentials | None = None, base_url: str | None = None,
+            client: Client | None = None, progress: Callable[[CollectProgress], None] | None = None,
+            cancel: threading.Event | None = None) -> Collection:
+    """Page through results until ``limit`` downloadable posts are found (or the results end).
+
+    Pages past the site's depth limit switch to id-based paging when sorted by newest; sorted
+    by score, listing stops there with a warning. A page that stays broken after retries ends
+    the listing with a warning and keeps what was found.
+    """
+    if limit < 1:
+        raise BooruError("The limit must be at least 1; pass --limit N with N >= 1.")
+    c = _client(query, client, credentials, base_url)
+    out = Collection(query=query, posts=[], total_count=None)
+    skipped: Counter[str] = Counter()
+    seen: set[int] = set()
+    index, before_id = 0, None
+    try:
+        while len(out.posts) < limit:
+            if before_id is None and (index + 1) * c.page_size > c.max_offset:
+                if query.order != "newest" or not seen:
+                    out.warnings.append(f"{c.site} cannot list more than {c.max_offset:,} results sorted by score; "
+                                        f"stopped at {len(out.posts)} images.")
+                    break
+                before_id = min(seen)
+            try:
+                page = c.page(query, index, before_id=before_id, cancel=cancel)
+            except BooruError as exc:
+                if out.pages == 0:
+                    raise
+                out.warnings.append(f"Stopped listing after {out.pages} pages: {exc.message}")
+                break
+            out.pages += 1
+            if page.count is not None and out.total_count is None:
+                out.total_count = page.count
+            fresh = [p for p in page.posts if p.id not in seen]
+            for post in fresh:
+                seen.add(post.id)
+                reason = skip_reason(post, query)
+                if reason:
+                    skipped[reason] += 1
+                elif len(out.posts) < limit:
+                    out.posts.append(post)
+            if progress:
+                progress(CollectProgress(len(out.posts), limit, out.pages))
+            if len(page.posts) < c.page_size or not fresh:
+                break
+            if before_id is not None:
+                before_id = min(seen)
+            else:
+                index += 1
+        out.posts = c.categorise(out.posts, cancel=cancel)
+    except Cancelled:
+        out.cancelled = True
+    out.skipped = dict(skipped)
+    return out

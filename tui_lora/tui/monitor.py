@@ -1,0 +1,160 @@
+"""Follows a project's training run from its files: logs/events.jsonl and logs/train.log.
+
+:class:`RunMonitor` is polled by the training screen's reader thread. Each :meth:`poll`
+returns a new immutable :class:`Snapshot` only when something changed, so an idle run
+costs no redraw at all and a burst of step events becomes one redraw (the screen's message
+also collapses queued snapshots, toolong-style). No textual here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui_lora.core.events import EventTail, RunSummary
+from tui_lora.tui import jobs
+
+SMOOTHING = 0.1  # EMA weight of the newest loss: steps are noisy, the trend is what matters
+MAX_POINTS = 400  # the sparkline is at most ~80 columns; more points only cost time
+LOG_LINES = 200
+LOG_READ_BYTES = 64 * 1024
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    summary: RunSummary
+    smoothed: tuple[float, ...]
+    log_lines: tuple[str, ...]
+    running: bool
+    last_activity: float | None
+    version: int = 0
+
+
+class RunMonitor:
+    """Reads what the trainer appended since the last poll."""
+
+    def __init__(self, project) -> None:
+        self.project = project
+        self.events_path = Path(project.events_path)
+        self.log_path = Path(project.train_log_path)
+        self._tail = EventTail(self.events_path)
+        self._summary = RunSummary()
+        self._ema: list[float] = []
+        self._file_id: tuple[int, int] | None = None
+        self._log_id: tuple[int, float] | None = None
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self._running: bool | None = None
+        self._version = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the last poll found the run going on."""
+        return bool(self._running)
+
+    def poll(self, now: float | None = None) -> Snapshot | None:
+        """A snapshot when the run changed since the last poll, else None."""
+        changed = self._reset_if_replaced()
+        new = self._tail.read_new()
+        for ev in new:
+            self._summary.feed(ev)
+            if ev.get("event") == "step" and isinstance(ev.get("loss"), (int, float)):
+                loss = float(ev["loss"])
+                prev = self._ema[-1] if self._ema else loss
+                self._ema.append(prev + SMOOTHING * (loss - prev))
+        changed |= bool(new)
+        changed |= self._read_log()
+        status = jobs.job_status(self.project, self._summary, now)
+        changed |= status.running != self._running
+        self._running = status.running
+        if not changed:
+            return None
+        self._version += 1
+        return Snapshot(
+            summary=_copy(self._summary),
+            smoothed=tuple(downsample(self._ema, MAX_POINTS)),
+            log_lines=tuple(self._log),
+            running=status.running,
+            last_activity=status.last_activity,
+            version=self._version,
+        )
+
+    def _reset_if_replaced(self) -> bool:
+        """A new run may replace events.jsonl: start the summary afresh when the file shrank or changed."""
+        try:
+            st = self.events_path.stat()
+        except FileNotFoundError:
+            gone = self._file_id is not None
+            if gone:
+                self._start_over()
+            return gone
+        ident = (st.st_ino, st.st_size)
+        replaced = self._file_id is not None and (ident[0] != self._file_id[0] or ident[1] < self._file_id[1])
+        self._file_id = ident
+        if replaced:
+            self._start_over()
+        return replaced
+
+    def _start_over(self) -> None:
+        self._tail = EventTail(self.events_path)
+        self._summary = RunSummary()
+        self._ema = []
+        self._file_id = None
+
+    def _read_log(self) -> bool:
+        try:
+            st = self.log_path.stat()
+        except FileNotFoundError:
+            had = bool(self._log)
+            self._log.clear()
+            self._log_id = None
+            return had
+        ident = (st.st_size, st.st_mtime)
+        if ident == self._log_id:
+            return False
+        self._log_id = ident
+        with open(self.log_path, "rb") as fh:
+            fh.seek(max(0, st.st_size - LOG_READ_BYTES))
+            data = fh.read()
+        self._log.clear()
+        self._log.extend(log_lines(data.decode("utf-8", "replace"), partial_first=st.st_size > LOG_READ_BYTES))
+        return True
+
+
+def log_lines(text: str, *, partial_first: bool = False) -> list[str]:
+    """The lines a terminal would show: progress bars redrawn with ``\\r`` keep only their last state."""
+    lines = text.split("\n")
+    if partial_first and lines:
+        lines = lines[1:]
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = []
+    for line in lines:
+        line = _ANSI.sub("", line).rstrip("\r")
+        if "\r" in line:
+            line = line.rsplit("\r", 1)[-1]
+        out.append(line.expandtabs(4))
+    return out
+
+
+def downsample(values: list[float], n: int) -> list[float]:
+    """At most ``n`` points, each the mean of an equal share of ``values``."""
+    if len(values) <= n:
+        return list(values)
+    out = []
+    for i in range(n):
+        a, b = len(values) * i // n, len(values) * (i + 1) // n
+        chunk = values[a:b]
+        out.append(sum(chunk) / len(chunk))
+    return out
+
+
+def _copy(s: RunSummary) -> RunSummary:
+    """A copy the UI thread may keep while the reader thread goes on feeding its own."""
+    c = RunSummary(**{k: v for k, v in vars(s).items() if k not in ("saves", "samples", "warnings", "losses")})
+    c.saves, c.samples, c.warnings = list(s.saves), list(s.samples), list(s.warnings)
+    c.losses = []  # the raw curve stays in the reader thread; the UI draws the smoothed one
+    return c
+

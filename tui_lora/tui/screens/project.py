@@ -1,0 +1,143 @@
+"""The Project step: what the open project holds and what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from tui_lora.core.dataset.folders import list_images, stray_folders
+from tui_lora.core.project import family_label
+from tui_lora.tui import jobs
+from tui_lora.tui.format import short_path
+from tui_lora.tui.navigation import STEPS, available
+from tui_lora.tui.screens.base import WizardScreen
+
+
+@dataclass(frozen=True)
+class DatasetCount:
+    folder: str
+    repeats: int
+    images: int
+    captions: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    concepts: tuple[DatasetCount, ...]
+    trash: int
+    stray: tuple[str, ...]
+    status: jobs.JobStatus
+
+
+def read_overview(project) -> Overview:
+    ext = project.settings["dataset"]["caption_extension"] or ".txt"
+    counts = []
+    for c in project.concepts():
+        images = c.images()
+        counts.append(DatasetCount(c.folder, c.repeats, len(images),
+                                   sum(1 for p in images if p.with_suffix(ext).is_file())))
+    return Overview(tuple(counts), len(list_images(project.trash_dir)),
+                    tuple(p.name for p in stray_folders(project.dataset_dir)), jobs.job_status(project))
+
+
+class ProjectScreen(WizardScreen):
+    STEP_ID = "project"
+    HELP_TITLE = "Project"
+    HELP_INTRO = ("The open project at a glance: its base model, trigger word, dataset folders with "
+                  "image and caption counts, and the state of its latest training run. project.toml "
+                  "holds every setting and can also be edited by hand (the wizard re-reads it when a "
+                  "project is opened).")
+    HELP_ITEMS = ("base_model", "trigger", "repeats")
+
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("o", "app.show_start", "Other project", show=False),
+    ]
+
+    class OverviewRead(Message):
+        def __init__(self, overview: Overview) -> None:
+            super().__init__()
+            self.overview = overview
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.project.name, classes="screen-title", id="project-title", markup=False)
+        with VerticalScroll(classes="body"):
+            yield Static(self._settings_table(), id="project-settings")
+            yield Static("Reading the dataset…", id="project-dataset")
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self.query_one("#project-settings", Static).update(self._settings_table())
+        self.read(self.project)
+
+    @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
+    def read(self, project) -> None:
+        self.post_message(self.OverviewRead(read_overview(project)))
+
+    def on_project_screen_overview_read(self, message: OverviewRead) -> None:
+        self.query_one("#project-dataset", Static).update(self._dataset_text(message.overview))
+
+    def _settings_table(self) -> Table:
+        p = self.project
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="dim", no_wrap=True)
+        t.add_column(overflow="fold")
+        trigger = p.settings["project"]["trigger_word"]
+        rows = [
+            ("Folder", short_path(p.root)),
+            ("Family", f"{family_label(p.family)} · preset {p.settings['project']['preset'] or '(none)'}"),
+            ("Base model", short_path(p.get("model.pretrained_model_name_or_path"))),
+            ("Trigger word", trigger or "(none: the LoRA applies without a word)"),
+            ("Output", f"output/{p.output_name}-NNNNNN.safetensors, output/{p.output_name}.safetensors"),
+        ]
+        for k, v in rows:
+            t.add_row(k, Text(v))
+        return t
+
+    def _dataset_text(self, ov: Overview) -> Text:
+        t = Text()
+        t.append("\nDataset\n", style="bold")
+        if not ov.concepts:
+            t.append("  No dataset/<repeats>_<name>/ folder: make one, e.g. dataset/10_ohwx/.\n", style="yellow")
+        for c in ov.concepts:
+            t.append(f"  dataset/{c.folder}/  ", style="bold")
+            t.append(f"{c.images} images, {c.captions} captions, {c.repeats} repeats\n")
+        if ov.trash:
+            t.append(f"  dataset/.trash/  {ov.trash} images removed (restorable)\n", style="dim")
+        for name in ov.stray:
+            t.append(f"  dataset/{name}/ is ignored by training: name it <repeats>_{name}.\n", style="yellow")
+        images = sum(c.images for c in ov.concepts)
+        t.append("\nTraining\n", style="bold")
+        s = ov.status.summary
+        if ov.status.running:
+            t.append(f"  ● running: step {s.step}/{s.total_steps}, epoch {s.epoch}/{s.epochs} (6 to watch)\n",
+                     style="green")
+        elif s.state == "finished":
+            t.append(f"  finished: {short_path(s.final_path or '')} (6 to see the run)\n")
+        elif s.state == "failed":
+            t.append(f"  the last run failed: {s.error}\n", style="yellow")
+        elif s.state == "running":
+            t.append(f"  the last run stopped at step {s.step}/{s.total_steps} without finishing\n", style="yellow")
+        else:
+            t.append("  no run yet\n", style="dim")
+        t.append("\nNext\n", style="bold")
+        if images == 0:
+            folder = ov.concepts[0].folder if ov.concepts else "10_name"
+            t.append(f"  Copy 15-50 images (with .txt captions) into dataset/{folder}/, then r to refresh.\n")
+        elif s.state in ("none", "failed"):
+            t.append("  5 Steps: check the step count, settings and VRAM; then 6 Train.\n")
+        else:
+            t.append("  6 Train: watch the run; 5 Steps to adjust settings for the next one.\n")
+        coming = [s.label for s in STEPS if not available(s)]
+        t.append(f"  ({', '.join(coming)}: coming in the next update.)", style="dim")
+        return t
