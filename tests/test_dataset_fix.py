@@ -8,7 +8,7 @@ from PIL import Image
 
 from _dataset_helpers import make_bad_dataset, save, snapshot, textured
 from tui_lora.core.dataset import trash
-from tui_lora.core.dataset._caption_io import replace_tag
+from tui_lora.core.dataset.captions import replace_tag
 from tui_lora.core.dataset.checks import Problem
 from tui_lora.core.dataset.fix import fix_records
 from tui_lora.core.dataset.records import Limits
@@ -136,11 +136,11 @@ def test_fix_skips_a_conversion_that_would_overwrite(tmp_path):
 
 
 def test_replace_tag_keeps_order_and_drops_repeats():
-    assert replace_tag("a, transparent background, b", "transparent background",
-                       ["white background", "simple background"]) == "a, white background, simple background, b"
-    assert replace_tag("white background, transparent background", "transparent background",
-                       ["white background", "simple background"]) == "white background, simple background"
-    assert replace_tag("a, b", "transparent background", ["x"]) == "a, b"
+    white = ["white background", "simple background"]
+    assert replace_tag(["a", "transparent background", "b"], "transparent background", white) == [
+        "a", "white background", "simple background", "b"]
+    assert replace_tag(["white background", "transparent_background"], "transparent background", white) == white
+    assert replace_tag(["a", "b"], "transparent background", ["x"]) == ["a", "b"]
 
 
 def test_fix_given_paths_fixes_only_those(make_project):

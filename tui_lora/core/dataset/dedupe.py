@@ -313,7 +313,7 @@ def trash_duplicates(project: "Project", groups: Sequence[DuplicateGroup]) -> li
     """
     import shutil
 
-    from tui_lora.core.dataset._caption_io import caption_path
+    from tui_lora.core.dataset.captions import caption_path
     from tui_lora.core.dataset.trash import move_to_trash
 
     ext = project.settings["dataset"]["caption_extension"] or ".txt"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset import trash as trash_mod
-from tui_lora.core.dataset._caption_io import read_caption, replace_tag
+from tui_lora.core.dataset.captions import decode_any, format_tags, parse_tags, read_caption, replace_tag
 from tui_lora.core.dataset.checks import Problem
 from tui_lora.core.dataset.probe import oriented
 from tui_lora.core.dataset.records import FileRecord
@@ -147,11 +147,15 @@ def _fix_one(dataset_dir: Path, rec: FileRecord, caption_ext: str) -> FixResult:
 
     cap = rec.caption if rec.caption and rec.caption.exists() else None
     if cap is not None and (Problem.TRANSPARENCY in pixel or rec.has(Problem.CAPTION_ENCODING)):
-        text = read_caption(cap)
-        new_text = text.text
+        cf = read_caption(cap)
+        bad_encoding = bool(cf.error) or cf.has_bom
+        new_text = decode_any(cf.raw or b"")[0] if bad_encoding else cf.text
         if Problem.TRANSPARENCY in pixel:
-            new_text = replace_tag(new_text, TRANSPARENT_TAG, WHITE_TAGS)
-        if new_text != text.text or not text.valid_utf8:
+            tags = parse_tags(new_text)
+            replaced = replace_tag(tags, TRANSPARENT_TAG, WHITE_TAGS)
+            if replaced != tags:
+                new_text = format_tags(replaced)
+        if new_text != cf.text or bad_encoding:
             items.append(trash_mod.Replacement(cap, new_text.encode("utf-8")))
             if rec.has(Problem.CAPTION_ENCODING):
                 done.append(Problem.CAPTION_ENCODING)

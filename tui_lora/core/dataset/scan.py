@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset import fingerprint as fp_mod
 from tui_lora.core.dataset import probe as probe_mod
-from tui_lora.core.dataset._caption_io import read_caption
+from tui_lora.core.dataset.captions import decode_any, read_caption
 from tui_lora.core.dataset.checks import Issue, Problem
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS, parse_concept_folder
 from tui_lora.core.dataset.hashcache import HashCache
@@ -319,14 +319,14 @@ def _with_captions(images: list[FileRecord], captions: list[Path], limits: Limit
 
 
 def _caption_issues(rec: FileRecord, cap: Path) -> None:
-    try:
-        text = read_caption(cap)
-    except OSError as exc:
-        rec.issues.append(Issue(Problem.UNREADABLE, f"caption {cap.name}: {exc.strerror or exc}"))
+    cf = read_caption(cap)
+    if cf.error and cf.error.startswith("cannot be read"):
+        rec.issues.append(Issue(Problem.UNREADABLE, f"caption {cap.name} {cf.error}"))
         return
-    if not text.valid_utf8:
+    if cf.error or cf.has_bom:
+        encoding = cf.encoding if cf.has_bom else decode_any(cf.raw or b"")[1]
         what = {"utf-8-sig": "starts with a byte-order mark", "utf-16": "is UTF-16"}.get(
-            text.encoding, f"looks like {text.encoding}")
+            encoding, f"looks like {encoding}" if encoding != "utf-8" else cf.error)
         rec.issues.append(Issue(Problem.CAPTION_ENCODING, f"{cap.name} {what}"))
-    if not text.text.strip():
+    elif cf.empty:
         rec.issues.append(Issue(Problem.EMPTY_CAPTION, cap.name))

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.dataset._caption_io import caption_path
+from tui_lora.core.dataset.captions import caption_path
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
 from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text
 
