@@ -32,7 +32,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs) -> Ite
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -45,7 +45,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
         fh.write(text)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable."""
     # Makes the rename itself durable; not supported everywhere, so best effort.
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)

@@ -78,7 +78,8 @@ class PlanInput:
     gradient_checkpointing: bool = False
     cache_latents: bool = True
     reg_images: int = 0
-    # samples (images × repeats) per bucket, across folders; None before buckets are computed
+    # samples (images × repeats) per bucket, across folders, with the balanced regularization
+    # samples already in them (as the trainer batches them); None before buckets are computed
     bucket_samples: tuple[int, ...] | None = None
     it_per_s: float | None = None
 
@@ -138,9 +139,9 @@ class Plan:
 def steps_per_epoch(inp: PlanInput) -> int:
     gb = inp.batch_size * max(1, inp.gpus)
     if inp.bucket_samples is not None:
-        per_epoch = sum(math.ceil(n / gb) for n in inp.bucket_samples if n > 0)
-    else:
-        per_epoch = sum(math.ceil(f.images * f.repeats / gb) for f in inp.folders if f.images > 0)
+        # Exact: the trainer's batches, regularization samples included.
+        return sum(math.ceil(n / gb) for n in inp.bucket_samples if n > 0)
+    per_epoch = sum(math.ceil(f.images * f.repeats / gb) for f in inp.folders if f.images > 0)
     if inp.reg_images > 0:
         per_epoch *= 2  # kohya pairs every training sample with a regularization sample
     return per_epoch
@@ -207,7 +208,8 @@ def _breakdown(inp: PlanInput, spe: int, epochs: int, total: int) -> list[str]:
     folders = [f for f in inp.folders if f.images > 0]
     bt = _batch_text(inp)
     lines: list[str] = []
-    if inp.epochs > 0 and len(folders) == 1 and inp.bucket_samples is None and not inp.reg_images:
+    one_bucket = inp.bucket_samples is None or len([n for n in inp.bucket_samples if n]) <= 1
+    if inp.epochs > 0 and len(folders) == 1 and one_bucket and not inp.reg_images:
         f = folders[0]
         line = f"{f.images} images × {f.repeats} repeats × {epochs} epochs ÷ {bt} = {total} steps"
         if (f.images * f.repeats) % (inp.batch_size * max(1, inp.gpus)):
@@ -217,9 +219,11 @@ def _breakdown(inp: PlanInput, spe: int, epochs: int, total: int) -> list[str]:
         per = math.ceil(f.images * f.repeats / (inp.batch_size * max(1, inp.gpus)))
         lines.append(f"{f.name}: {f.images} images × {f.repeats} repeats ÷ {bt} = {per} steps per epoch")
     if inp.bucket_samples is not None:
-        lines.append(f"grouped into {len([n for n in inp.bucket_samples if n])} aspect-ratio buckets: {spe} steps per epoch"
-                     + (" (before regularization)" if inp.reg_images else ""))
-    if inp.reg_images:
+        n_buckets = len([n for n in inp.bucket_samples if n])
+        reg = f" with {inp.reg_images} regularization samples" if inp.reg_images else ""
+        lines.append(f"grouped{reg} into {n_buckets} aspect-ratio bucket{'s' if n_buckets != 1 else ''}, "
+                     f"each batch from one bucket: {spe} steps per epoch")
+    elif inp.reg_images:
         lines.append(f"regularization images double it: {spe} steps per epoch")
     if inp.epochs > 0:
         lines.append(f"{spe} steps per epoch × {epochs} epochs = {total} steps")
@@ -270,6 +274,9 @@ def _issues(p: Plan) -> list[Issue]:
     if inp.family == "sdxl" and inp.resolution < 768:
         add("sdxl_low_res", "warning", f"SDXL trained at {inp.resolution} px gives blurry, broken LoRAs.",
             "Train SDXL at 1024 (at least 768).")
+    if inp.family == "sd15" and inp.resolution < 384:
+        add("sd15_low_res", "warning", f"SD1.5 trained at {inp.resolution} px gives blurry LoRAs.",
+            "Train SD1.5 at 512 (at least 384).")
     if p.epochs > MAX_EPOCHS:
         add("many_epochs", "warning", f"{p.epochs} epochs is a lot; most LoRAs peak well before 30.",
             "Raise repeats and lower epochs, keeping the total steps.")
@@ -416,24 +423,21 @@ def plan_for_project(project: Any, *, settings: dict[str, dict[str, Any]] | None
                      it_per_s: float | None = None) -> Plan:
     """The plan for a :class:`~tui_lora.core.project.Project` as it is on disk now.
 
+    Image sizes are read from the image headers and grouped into the trainer's aspect-ratio
+    buckets (one bucket when bucketing is off), with regularization samples balanced as kohya
+    does, so the steps per epoch are exactly the trainer's.
     ``it_per_s`` defaults to the speed of the project's last training run, when there was one.
     """
-    from pathlib import Path
-
-    from tui_lora.core.dataset.folders import list_concepts
     from tui_lora.core.events import read_events
+    from tui_lora.core.train.layout import resolve_reg_dir, scan_layout
 
     s = settings or project.settings
     folders = [FolderCount(c.folder, len(c.images()), c.repeats) for c in project.concepts()]
-    reg_dir = s["dataset"]["reg_data_dir"]
-    reg_images = 0
-    if reg_dir:
-        reg_root = Path(reg_dir).expanduser()
-        if not reg_root.is_absolute():
-            reg_root = project.root / reg_root
-        reg_images = sum(len(c.images()) * c.repeats for c in list_concepts(reg_root))
+    reg_root = resolve_reg_dir(project.root, s["dataset"]["reg_data_dir"])
+    layout = scan_layout(project.dataset_dir, s["dataset"], reg_dir=reg_root)
     if it_per_s is None:
         speeds = [e["it_per_s"] for e in read_events(project.events_path)
                   if e.get("event") == "step" and isinstance(e.get("it_per_s"), (int, float))]
         it_per_s = speeds[-1] if speeds else None
-    return plan_from_settings(s, folders, gpus=gpus, reg_images=reg_images, it_per_s=it_per_s)
+    return plan_from_settings(s, folders, gpus=gpus, reg_images=layout.reg_samples,
+                              bucket_samples=layout.bucket_samples(), it_per_s=it_per_s)

@@ -124,10 +124,13 @@ KEYS: tuple[Key, ...] = (
     _K("model", "vae", STR, "",
        "An optional separate VAE (repo id, folder or file); SDXL's stock VAE overflows in fp16, "
        "so an fp16-fixed VAE or bf16 avoids NaNs."),
+    _K("model", "allow_pickle", BOOL, False,
+       "Allow a .ckpt / .pt base model. Those are Python pickles that can run code when loaded: "
+       "prefer .safetensors, and turn this on only for files from a source you trust."),
     # [dataset]
     _K("dataset", "resolution", INT, 512,
        "Training resolution (the side of a square bucket): 512 for SD1.5, 1024 for SDXL. "
-       "Higher costs VRAM and time quadratically.", minimum=256, maximum=4096),
+       "Higher costs VRAM and time quadratically.", minimum=64, maximum=4096),
     _K("dataset", "enable_bucket", BOOL, True,
        "Aspect-ratio bucketing: images train at their own aspect ratio instead of being cropped "
        "square, so nothing important gets cut off."),
@@ -160,6 +163,10 @@ KEYS: tuple[Key, ...] = (
        "faster and less VRAM (random crop and color augmentations are then off)."),
     _K("dataset", "cache_latents_to_disk", BOOL, False,
        "Keep cached latents in .cache/ so the next run (or a resume) skips encoding."),
+    _K("dataset", "cache_text_encoder_outputs", BOOL, False,
+       "Encode every caption once and move the frozen text encoders off the GPU (SDXL UNet-only "
+       "saves about 1.5 GB). Only possible when captions never change between steps: "
+       "shuffle_caption off, caption_dropout_rate 0, text encoders not trained."),
     _K("dataset", "reg_data_dir", STR, "",
        "Optional folder of regularization images (generic pictures of the class) that keep the "
        "LoRA from overwriting the class itself; doubles the steps."),

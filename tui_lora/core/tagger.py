@@ -110,8 +110,11 @@ def _download(repo: str, filename: str) -> Path:
         EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
     )
 
+    from tui_lora.core.hub import local_only, quiet_hub
+
     try:
-        return Path(hf_hub_download(repo, filename))
+        with quiet_hub():
+            return Path(hf_hub_download(repo, filename, local_files_only=local_only()))
     except LocalEntryNotFoundError:  # offline and not cached (a subclass of EntryNotFoundError: first)
         raise UserError(f"The tagger {repo} is not downloaded yet and the Hugging Face hub cannot be reached; "
                         "connect to the internet once, or pass --model with a local folder holding model.onnx "

@@ -161,8 +161,12 @@ def build_tiny_sd15(path: str | Path, *, v_prediction: bool = False, seed: int =
     return path
 
 
-def build_tiny_sdxl(path: str | Path, *, v_prediction: bool = False, seed: int = 0, real_size: bool = False) -> Path:
-    """Save a random-weights SDXL pipeline to ``path`` and return it."""
+def build_tiny_sdxl(path: str | Path, *, v_prediction: bool = False, seed: int = 0, real_size: bool = False,
+                    te2_width: int = 32) -> Path:
+    """Save a random-weights SDXL pipeline to ``path`` and return it.
+
+    ``te2_width`` (tiny only) sets the second text encoder's width; a width unlike the first's (as in
+    the real model, 768 vs 1280) lets diffusers' single-file loader tell the two encoders apart."""
     import torch
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -191,7 +195,8 @@ def build_tiny_sdxl(path: str | Path, *, v_prediction: bool = False, seed: int =
         )
     else:
         te1 = _clip_config(vocab_size, hidden=32, layers=3, heads=4, inter=37, projection=32, real_size=False)
-        te2 = _clip_config(vocab_size, hidden=32, layers=3, heads=4, inter=37, projection=32, real_size=False)
+        te2 = _clip_config(vocab_size, hidden=te2_width, layers=3, heads=4, inter=37, projection=te2_width,
+                           real_size=False)
         unet = UNet2DConditionModel(
             sample_size=16,
             in_channels=4,
@@ -200,12 +205,12 @@ def build_tiny_sdxl(path: str | Path, *, v_prediction: bool = False, seed: int =
             layers_per_block=2,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=64,  # te1 hidden + te2 hidden
+            cross_attention_dim=32 + te2_width,  # te1 hidden + te2 hidden
             attention_head_dim=(2, 4),
             transformer_layers_per_block=(1, 2),
             addition_embed_type="text_time",
             addition_time_embed_dim=8,
-            projection_class_embeddings_input_dim=80,  # 6 × 8 time ids + te2 pooled 32
+            projection_class_embeddings_input_dim=48 + te2_width,  # 6 × 8 time ids + te2 pooled
             use_linear_projection=True,
             norm_num_groups=8,
         )

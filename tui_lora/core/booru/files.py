@@ -110,15 +110,6 @@ def remove_quietly(path: Path) -> None:
         os.unlink(path)
 
 
-def fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def url_ext(url: str) -> str:
     return Path(urlsplit(url).path).suffix.lstrip(".").lower()
 

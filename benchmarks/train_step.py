@@ -1,0 +1,235 @@
+"""Steady-state training step time: tui-lora's trainer vs a bare PyTorch loop.
+
+Both train the same model with the same LoRA (peft, kohya's targets) on the same batch. The bare
+loop does only forward + backward + optimizer step on precomputed latents and text embeddings;
+the trainer row runs tui-lora's real loop (batch assembly from the epoch plan, cached latents,
+noise, loss, scheduler, events, progress) with the text-encoder outputs cached and gradient
+clipping / Min-SNR off, so both do the same maths. Goal: trainer overhead <= 10 %.
+
+    python benchmarks/train_step.py                       # tiny SD1.5 + SDXL on the CPU
+    python benchmarks/train_step.py --real-size --device cuda   # real SD1.5 / SDXL architectures
+
+``--real-size`` builds random-weights SD1.5 (512 px, batch 1, dim 16, gradient checkpointing,
+AdamW8bit, fp16) and SDXL (1024 px, UNet only, dim 8, gradient checkpointing, AdamW8bit, bf16)
+and prints it/s and peak VRAM of the trainer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def make_trainer(root: Path, model: Path, family: str, settings: dict, device: str, images: int, size):
+    from tui_lora.core.train.run import make_reporter
+    from tui_lora.core.train.trainer import Trainer
+    from tui_lora.testing.train import make_train_project
+
+    project = make_train_project(root, model, family=family, images=images, size=size, settings=settings)
+    trainer = Trainer.create(project, project.effective_settings(), make_reporter(project, stream=io.StringIO()),
+                             device=device)
+    return trainer
+
+
+class BareLoop:
+    """The same UNet + LoRA, trained on one fixed batch with nothing around it."""
+
+    def __init__(self, trainer, model: Path, device: str) -> None:
+        import torch
+        from diffusers import UNet2DConditionModel
+
+        from tui_lora.core.train.kohya_names import unet_namer
+        from tui_lora.core.train.network import NetworkSpec, collect_modules, inject, lora_parameters, unet_targets
+
+        s = trainer.s
+        self.dtype = s.weight_dtype
+        self.unet = UNet2DConditionModel.from_pretrained(model, subfolder="unet", torch_dtype=self.dtype).to(device)
+        self.unet.requires_grad_(False)
+        spec = NetworkSpec.from_settings(s.settings["network"])
+        targets = unet_targets(self.unet, spec)
+        inject(self.unet, targets)
+        mods = collect_modules(self.unet, "unet", targets, unet_namer(s.family, dict(self.unet.config)))
+        self.params = lora_parameters(mods)
+        for p in self.params:
+            p.data = p.data.float()
+            p.requires_grad_(True)
+        if s.t["gradient_checkpointing"]:
+            self.unet.enable_gradient_checkpointing()
+        self.unet.train()
+        self.opt = type(s.optimizer.optimizer)(self.params, lr=s.t["unet_lr"])
+        self.sched = s.noise_scheduler
+        batch = s.layout.epoch_batches(s.global_batch, s.seed, 0)[0]
+        self.latents = torch.stack([s.latent_cache.get(i) for i in batch]).to(device) * s.scaling_factor
+        caps = [s.captions[i] for i in batch]
+        self.hidden = torch.stack([s.te_cache[c][0] for c in caps]).to(device, self.dtype)
+        self.kwargs = {}
+        if s.family == "sdxl":
+            from tui_lora.core.train.data import BatchItem, sdxl_time_ids
+
+            pooled = torch.stack([s.te_cache[c][1] for c in caps]).to(device, self.dtype)
+            ids = sdxl_time_ids(s.layout, [BatchItem(i, "", False) for i in batch]).to(device, self.dtype)
+            self.kwargs = {"added_cond_kwargs": {"text_embeds": pooled, "time_ids": ids}}
+        self.autocast = s.accelerator.autocast
+        self.scaler = torch.amp.GradScaler() if self.dtype == torch.float16 else None
+
+    def step(self) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        noise = torch.randn_like(self.latents)
+        t = torch.randint(0, 1000, (self.latents.shape[0],), device=self.latents.device)
+        noisy = self.sched.add_noise(self.latents, noise, t)
+        with self.autocast():
+            pred = self.unet(noisy.to(self.dtype), t, self.hidden, **self.kwargs).sample
+        loss = F.mse_loss(pred.float(), noise.float())
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def time_trainer(trainer, steps: int, device: str) -> float:
+    start = trainer.state.global_step
+    sync(device)
+    t0 = time.perf_counter()
+    trainer.fit(until_step=start + steps)
+    sync(device)
+    return (time.perf_counter() - t0) / steps
+
+
+def time_bare(bare: BareLoop, steps: int, device: str) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        bare.step()
+    sync(device)
+    return (time.perf_counter() - t0) / steps
+
+
+def compare(name: str, model: Path, family: str, settings: dict, *, device: str, images: int, size, steps: int,
+            rounds: int, warmup: int, workdir: Path) -> dict:
+    common = {"dataset.cache_text_encoder_outputs": True, "dataset.shuffle_caption": False,
+              "dataset.caption_dropout_rate": 0.0, "network.network_train_unet_only": True,
+              "training.max_grad_norm": 0.0, "training.min_snr_gamma": 0.0, "training.noise_offset": 0.0,
+              "training.max_train_epochs": 0, "training.max_train_steps": 100_000,
+              "training.lr_scheduler": "constant", "output.save_every_n_epochs": 0, **settings}
+    trainer = make_trainer(workdir / f"{name}-p", model, family, common, device, images, size)
+    peak = None
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    time_trainer(trainer, warmup, device)
+    if device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 2**30  # training steps only, before the bare loop loads
+    bare = BareLoop(trainer, model, device)
+    time_bare(bare, warmup, device)
+    ours, base = [], []
+    for _ in range(rounds):  # interleaved, so a busy machine slows both alike
+        base.append(time_bare(bare, steps, device))
+        ours.append(time_trainer(trainer, steps, device))
+    return {"name": name, "bare": statistics.median(base), "ours": statistics.median(ours), "peak": peak}
+
+
+def cpu_table(args) -> None:
+    import torch
+
+    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
+        work = Path(tmp)
+        rows = []
+        fast = {"dataset.resolution": 128, "dataset.max_bucket_reso": 256, "training.train_batch_size": 2,
+                "network.network_dim": 8, "network.network_alpha": 4.0, "training.optimizer_type": "AdamW"}
+        for family, build in (("sd15", build_tiny_sd15), ("sdxl", build_tiny_sdxl)):
+            model = build(work / f"tiny-{family}")
+            rows.append(compare(f"tiny {family} 128 px, batch 2, LoRA dim 8, AdamW, fp32", model, family, fast,
+                                device="cpu", images=4, size=(128, 128), steps=args.steps, rounds=args.rounds,
+                                warmup=3, workdir=work))
+    print(f"CPU, {args.threads} thread(s), {args.rounds} interleaved rounds of {args.steps} steps, median ms/step\n")
+    print("| model | bare loop ms/step | tui-lora ms/step | overhead |")
+    print("|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {r['bare'] * 1000:.1f} | {r['ours'] * 1000:.1f} | {(r['ours'] / r['bare'] - 1) * 100:+.1f} % |")
+
+
+def gpu_table(args) -> None:
+    import torch
+
+    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+
+    with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
+        work = Path(tmp)
+        cases = [
+            ("sd15", build_tiny_sd15, 512, {"training.train_batch_size": 1, "network.network_dim": 16,
+                                             "network.network_alpha": 8.0, "training.gradient_checkpointing": True,
+                                             "training.optimizer_type": "AdamW8bit", "training.mixed_precision": "fp16",
+                                             "dataset.resolution": 512, "dataset.max_bucket_reso": 1024}),
+            ("sdxl", build_tiny_sdxl, 1024, {"training.train_batch_size": 1, "network.network_dim": 8,
+                                              "network.network_alpha": 4.0, "training.gradient_checkpointing": True,
+                                              "training.optimizer_type": "AdamW8bit", "training.mixed_precision": "bf16",
+                                              "dataset.resolution": 1024, "dataset.min_bucket_reso": 512,
+                                              "dataset.max_bucket_reso": 2048}),
+        ]
+        print(f"{torch.cuda.get_device_name(0)}, real-size architectures (random weights), median of "
+              f"{args.rounds} rounds of {args.steps} steps\n")
+        print("| model | bare loop it/s | tui-lora it/s | overhead | peak VRAM (trainer) |")
+        print("|---|---:|---:|---:|---:|")
+        for family, build, res, settings in cases:
+            model = build(work / f"real-{family}", real_size=True)
+            r = compare(f"{family} {res} px", model, family, settings, device=args.device, images=4,
+                        size=(res, res), steps=args.steps, rounds=args.rounds, warmup=3, workdir=work)
+            peak = r["peak"]
+            print(f"| {r['name']}, batch 1, {'dim 16' if family == 'sd15' else 'dim 8, UNet only'}, "
+                  f"grad. checkpointing, AdamW8bit | {1 / r['bare']:.2f} | {1 / r['ours']:.2f} | "
+                  f"{(r['ours'] / r['bare'] - 1) * 100:+.1f} % | {peak:.2f} GiB |", flush=True)
+            import gc
+
+            del r
+            gc.collect()
+            torch.cuda.empty_cache()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--real-size", action="store_true", help="real SD1.5 / SDXL architectures (needs a CUDA GPU)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (CPU mode)")
+    args = p.parse_args()
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.set_verbosity_error()
+    if args.real_size:
+        if not args.device.startswith("cuda"):
+            p.error("--real-size needs --device cuda")
+        gpu_table(args)
+    else:
+        cpu_table(args)
+
+
+if __name__ == "__main__":
+    main()

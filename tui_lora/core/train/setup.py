@@ -1,0 +1,350 @@
+"""Everything a run needs before its first step: device and precision, the base model, the
+network, the dataset with its caches, the optimizer and schedule, the file metadata."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui_lora.core.errors import UserError
+from tui_lora.core.train import data as D
+from tui_lora.core.train.kohya_names import te_namer, unet_namer
+from tui_lora.core.train.layout import DatasetLayout, resolve_reg_dir, scan_layout
+from tui_lora.core.train.network import (
+    NetworkSpec,
+    collect_modules,
+    inject,
+    lora_parameters,
+    text_encoder_targets,
+    unet_targets,
+)
+from tui_lora.core.train.noise import all_snr, training_scheduler, warmup_steps
+from tui_lora.core.train.progress import Reporter
+
+_DTYPES = {"no": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+@dataclass
+class Setup:
+    project: Any
+    settings: dict
+    t: dict  # settings["training"]
+    base: Any  # model.BaseModel
+    family: str
+    v_prediction: bool
+    device: Any
+    device_label: str
+    accelerator: Any
+    mixed_precision: str
+    weight_dtype: Any
+    unet: Any
+    vae: Any
+    vae_dtype: Any
+    scaling_factor: float
+    text: Any  # text.TextEncoding
+    modules: list
+    params: list
+    train_unet: bool
+    train_text_encoder: bool
+    optimizer: Any
+    optimizer_desc: str
+    lr_scheduler: Any
+    noise_scheduler: Any
+    snr_table: Any
+    layout: DatasetLayout
+    captions: list[str]
+    caption_opts: D.CaptionOptions
+    latent_cache: Any
+    te_cache: dict | None
+    seed: int
+    global_batch: int
+    steps_per_epoch: int
+    epochs: int
+    total_steps: int
+    warmup: int
+    prior_loss_weight: float
+    metadata: dict[str, str]
+
+
+def resolve_device(device: str | None, warn=lambda m: None) -> str:
+    """``cuda`` / ``cuda:N`` / ``cpu``; without a request, the first CUDA GPU, else the CPU (with a warning)."""
+    import torch
+
+    if device:
+        if device.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise UserError(f"--device {device} was asked for but no CUDA GPU is available here; drop --device "
+                                "to train on the CPU, or check the NVIDIA driver with nvidia-smi.")
+            if ":" in device:
+                index = int(device.split(":", 1)[1]) if device.split(":", 1)[1].isdigit() else -1
+                if not 0 <= index < torch.cuda.device_count():
+                    raise UserError(f"There is no GPU {device}; this machine has {torch.cuda.device_count()} "
+                                    "(cuda:0 … ), see nvidia-smi.")
+                torch.cuda.set_device(index)  # accelerate then places everything on it
+            return device
+        if device != "cpu":
+            raise UserError(f"--device {device} is not supported; use cuda, cuda:N or cpu.")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    warn("No CUDA GPU found; training on the CPU, which takes hours per epoch for real SD1.5 / SDXL models.")
+    return "cpu"
+
+
+def _accelerator(mixed_precision: str, cpu: bool):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision", mixed_precision) != mixed_precision:
+        # A second run in one process (tests, the wizard's helpers) with another precision.
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+
+
+def check_dataset(layout: DatasetLayout, project) -> None:
+    if layout.train_images == 0:
+        extra = f" ({len(layout.unreadable)} files could not be read as images)" if layout.unreadable else ""
+        raise UserError(f"The dataset has no images{extra}; fetch some with `tui-lora fetch {project.root}` or copy "
+                        "15-50 images into dataset/<N>_<name>/.")
+
+
+def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threading.Event, base_model=None,
+                device: str | None = None) -> Setup:
+    t, d, n, m = settings["training"], settings["dataset"], settings["network"], settings["model"]
+    # Cheap checks first: a wrong dataset or setting fails in a second, before torch is imported.
+    layout = scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"]))
+    check_dataset(layout, project)
+    if t["noise_offset"] and t["multires_noise_iterations"]:
+        raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
+                        "forbids it too); set one of them to 0.")
+    if t["unet_lr"] <= 0 and (n["network_train_unet_only"] or t["text_encoder_lr"] <= 0):
+        raise UserError("Every learning rate is 0, so nothing would train; set training.unet_lr "
+                        "(e.g. 5e-4 for SD1.5, 2e-4 for SDXL).")
+    for p in layout.unreadable:
+        reporter.warning(f"{p.name} is not a readable image; it is skipped.", once=str(p))
+
+    import numpy as np
+    import torch
+
+    from tui_lora.core.train.model import load_base_model
+    from tui_lora.core.train.optim import build_optimizer, build_scheduler
+    from tui_lora.core.train.saving import build_metadata
+    from tui_lora.core.train.text import TextEncoding
+    from tui_lora.core.train.trainer import steps_for
+
+    quiet_libraries()
+    dev = resolve_device(device, reporter.warning)
+    mp = t["mixed_precision"]
+    if dev == "cpu" and mp == "fp16":
+        reporter.warning("fp16 mixed precision needs a CUDA GPU; training on the CPU in full precision (fp32).")
+        mp = "no"
+    weight_dtype = getattr(torch, _DTYPES[mp])
+    accelerator = _accelerator(mp, cpu=dev == "cpu")
+    device_t = accelerator.device
+
+    # ----- model ---------------------------------------------------------------------------
+    base = base_model or load_base_model(
+        m["pretrained_model_name_or_path"], vae=m["vae"], allow_pickle=m["allow_pickle"], dtype=weight_dtype,
+        log=reporter.line, warn=reporter.warning)
+    family = base.family
+    if family != settings["project"]["family"]:
+        reporter.warning(f"The base model is {'SDXL' if family == 'sdxl' else 'SD1.x'}, not what project.family said; "
+                         f"project.toml now says family = \"{family}\".")
+        _update_project(project, "project.family", family)
+        settings["project"]["family"] = family
+    v_pred = bool(m["v_parameterization"] or base.v_prediction)
+    if base.v_prediction and not m["v_parameterization"]:
+        reporter.warning("The base model predicts v (v-prediction); training with v-prediction targets and "
+                         "project.toml now says v_parameterization = true.")
+        _update_project(project, "model.v_parameterization", True)
+        settings["model"]["v_parameterization"] = True
+
+    unet, vae, tes = base.unet, base.vae, base.text_encoders
+    for mod in [unet, vae, *tes]:
+        mod.requires_grad_(False)
+    _place(unet, device_t, weight_dtype)
+
+    # ----- network -------------------------------------------------------------------------
+    spec = NetworkSpec.from_settings(n)
+    train_unet = t["unet_lr"] > 0
+    train_te = not n["network_train_unet_only"] and t["text_encoder_lr"] > 0
+    torch.manual_seed(t["seed"])
+    random.seed(t["seed"])
+    np.random.seed(t["seed"] % 2**32)
+    modules, groups = [], []
+    if train_unet:
+        targets = unet_targets(unet, spec)
+        inject(unet, targets)
+        um = collect_modules(unet, "unet", targets, unet_namer(family, dict(unet.config)))
+        modules += um
+        groups.append({"params": lora_parameters(um), "lr": t["unet_lr"]})
+    te_params = []
+    for i, te in enumerate(tes):
+        _place(te, device_t, weight_dtype)
+        if train_te:
+            targets = text_encoder_targets(te, spec)
+            inject(te, targets)
+            tm = collect_modules(te, ["text_encoder", "text_encoder_2"][i], targets, te_namer(family, i))
+            modules += tm
+            te_params += lora_parameters(tm)
+    if te_params:
+        groups.append({"params": te_params, "lr": t["text_encoder_lr"]})
+    params = [p for g in groups for p in g["params"]]
+    for p in params:
+        p.data = p.data.to(torch.float32)
+        p.requires_grad_(True)
+    if t["gradient_checkpointing"]:
+        unet.enable_gradient_checkpointing()
+        if train_te:
+            for te in tes:
+                te.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    unet.train()
+    for te in tes:
+        te.train(train_te)
+
+    # ----- data ----------------------------------------------------------------------------
+    captions, missing = D.load_captions(layout, d["caption_extension"], settings["project"]["trigger_word"])
+    for text, paths in missing.items():
+        more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+        reporter.warning(f"{paths[0].name}{more} have no caption file ({d['caption_extension']}); they train with the "
+                         f"caption \"{text}\". Tag them (tui-lora tag) for a better LoRA.")
+    caption_opts = D.CaptionOptions.from_settings(d)
+    vae_dtype = torch.float32 if (mp == "no" or vae.config.get("force_upcast", False)) else weight_dtype
+    _place(vae, device_t, vae_dtype)
+    vae.eval()
+    latent_cache = None
+    if d["cache_latents"]:
+        from tui_lora.core.train.latents import LatentCache
+
+        disk = project.cache_dir / "latents" if d["cache_latents_to_disk"] else None
+        latent_cache = LatentCache(vae, device=device_t, dtype=vae_dtype, disk_dir=disk, flip=d["flip_aug"])
+        reporter.line(f"caching latents of {len(layout.entries)} images")
+        bad = latent_cache.build(layout.entries, layout.placements, batch_size=max(1, t["train_batch_size"]),
+                                 cancelled=cancel.is_set)
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        if bad:
+            for i in bad:
+                reporter.warning(f"{layout.entries[i].path.name} cannot be read (corrupt or truncated); it is skipped.",
+                                 once=str(layout.entries[i].path))
+            layout, captions = _drop(layout, captions, latent_cache, set(bad))
+            check_dataset(layout, project)
+        vae.to("cpu")  # the VAE leaves the GPU; sampling (issue #9) brings it back when needed
+        _free(dev)
+
+    text = TextEncoding(family, base.tokenizers, tes, clip_skip=t["clip_skip"] if family == "sd15" else 1,
+                        max_token_length=t["max_token_length"])
+    te_cache = None
+    if d["cache_text_encoder_outputs"]:
+        if train_te:
+            reporter.warning("dataset.cache_text_encoder_outputs is ignored while the text encoders train.")
+        elif caption_opts.varies_per_step:
+            reporter.warning("dataset.cache_text_encoder_outputs is ignored: shuffle_caption or caption_dropout_rate "
+                             "changes the captions every step; turn those off to cache.")
+        else:
+            te_cache = _encode_all(text, captions, accelerator, weight_dtype)
+            for te in tes:
+                te.to("cpu")
+            _free(dev)
+
+    # ----- schedule --------------------------------------------------------------------------
+    global_batch = t["train_batch_size"] * accelerator.num_processes
+    spe, epochs, total = steps_for(layout, global_batch, t["max_train_epochs"], t["max_train_steps"])
+    warm = warmup_steps(total, t["lr_warmup_ratio"], t["lr_warmup_steps"])
+    if warm and t["lr_scheduler"] == "constant":
+        reporter.warning("The constant scheduler ignores warmup; use constant_with_warmup to warm up.")
+    optimizer, opt_desc = build_optimizer(t["optimizer_type"], groups, t["optimizer_args"],
+                                          device_type=device_t.type, warn=reporter.warning)
+    lr_scheduler = build_scheduler(t["lr_scheduler"], optimizer, total_steps=total, warmup_steps=warm,
+                                   num_cycles=t["lr_scheduler_num_cycles"], power=t["lr_scheduler_power"])
+    prepared = accelerator.prepare(unet, *(tes if train_te else []), optimizer)
+    unet, optimizer = prepared[0], prepared[-1]
+    if train_te:
+        text.text_encoders = list(prepared[1:-1])  # the wrapped ones, so gradients sync under DDP
+    noise_scheduler = training_scheduler(base.scheduler_config, v_pred)
+    snr_table = all_snr(noise_scheduler.alphas_cumprod)
+
+    metadata = build_metadata(
+        settings=settings, family=family, v_prediction=v_pred, model_name=base.name,
+        vae_name=Path(m["vae"]).name if m["vae"] else "", output_name=project.output_name, layout=layout,
+        tag_frequency=D.folder_tag_frequency(layout, captions), steps_per_epoch=spe, total_steps=total,
+        epochs=epochs, warmup_steps=warm, optimizer_desc=opt_desc, mixed_precision=mp, train_unet=train_unet,
+        train_text_encoder=train_te, session_id=random.Random(time.time_ns()).randrange(2**31),
+        started_at=time.time(), global_batch=global_batch, trigger_word=settings["project"]["trigger_word"])
+    label = dev if dev == "cpu" else f"{dev} ({torch.cuda.get_device_name(device_t)})" if dev.startswith("cuda") else dev
+    return Setup(
+        project=project, settings=settings, t=t, base=base, family=family, v_prediction=v_pred, device=device_t,
+        device_label=label, accelerator=accelerator, mixed_precision=mp, weight_dtype=weight_dtype, unet=unet,
+        vae=vae, vae_dtype=vae_dtype, scaling_factor=float(vae.config.scaling_factor), text=text, modules=modules,
+        params=params, train_unet=train_unet, train_text_encoder=train_te, optimizer=optimizer,
+        optimizer_desc=opt_desc, lr_scheduler=lr_scheduler, noise_scheduler=noise_scheduler, snr_table=snr_table,
+        layout=layout, captions=captions, caption_opts=caption_opts, latent_cache=latent_cache, te_cache=te_cache,
+        seed=t["seed"], global_batch=global_batch, steps_per_epoch=spe, epochs=epochs, total_steps=total,
+        warmup=warm, prior_loss_weight=d["prior_loss_weight"], metadata=metadata)
+
+
+def _place(module, device, dtype) -> None:
+    """Move to ``device``; cast only when the dtype differs (loading already used the right one)."""
+    if next(module.parameters()).dtype != dtype:
+        module.to(dtype=dtype)
+    module.to(device)
+
+
+def quiet_libraries() -> None:
+    """Our progress line and events say what happens; the libraries' loading bars and notes would
+    bury it in logs/train.log. Download bars (huggingface_hub) stay."""
+    import diffusers
+    import huggingface_hub
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.enable_progress_bars()  # transformers turned the hub's off too; downloads show theirs
+
+
+def _update_project(project, dotted: str, value) -> None:
+    try:
+        project.set(dotted, value)
+        project.save()
+    except (UserError, OSError):
+        pass  # the run goes on with the detected value; the file is only a convenience
+
+
+def _drop(layout: DatasetLayout, captions: list[str], cache, bad: set[int]):
+    keep = [i for i in range(len(layout.entries)) if i not in bad]
+    new_layout = layout.without(bad)
+    cache.latents = {new: cache.latents[old] for new, old in enumerate(keep)}
+    if cache.flip:
+        cache.flipped = {new: cache.flipped[old] for new, old in enumerate(keep)}
+    return new_layout, [captions[i] for i in keep]
+
+
+def _encode_all(text, captions: list[str], accelerator, dtype) -> dict:
+    import torch
+
+    out = {}
+    unique = sorted(set(captions))
+    for start in range(0, len(unique), 16):
+        chunk = unique[start:start + 16]
+        with torch.no_grad(), accelerator.autocast():
+            enc = text.encode(chunk)
+        for k, c in enumerate(chunk):
+            out[c] = (enc.hidden[k].to("cpu", dtype), enc.pooled[k].to("cpu", dtype) if enc.pooled is not None else None)
+    return out
+
+
+def _free(dev: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if dev.startswith("cuda"):
+        torch.cuda.empty_cache()

@@ -1,0 +1,339 @@
+"""The training loop, with every piece of mutable state explicit and serialisable.
+
+Design for resuming (issue #4) and sampling (issue #9):
+- :class:`TrainState` (global step, epoch, step in epoch) plus :meth:`Trainer.state_dict` /
+  :meth:`Trainer.load_state_dict` (LoRA weights, optimizer, scheduler, grad scaler, RNG states).
+- The batches of an epoch are a pure function of (seed, epoch); each step's noise and timesteps
+  come from a generator seeded by (seed, global step); caption / flip randomness is keyed by
+  (seed, epoch, batch, position). Loading a state and calling :meth:`fit` therefore continues
+  exactly where an uninterrupted run would be (bitwise on CPU).
+- :attr:`Trainer.epoch_end_hooks` run after each epoch's save (sampling goes there); ``cancel``
+  (a threading.Event) and ``fit(until_step=…)`` stop cleanly between steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_lora.core.errors import UserError
+from tui_lora.core.train import data as D
+from tui_lora.core.train.noise import make_noise, sample_timesteps, snr_weights, target_for
+from tui_lora.core.train.progress import LossMeter, Reporter, Speed
+from tui_lora.core.train.saving import kohya_state_dict, per_save_metadata, save_lora
+from tui_lora.core.train.setup import Setup, build_setup
+
+
+@dataclass
+class TrainState:
+    global_step: int = 0
+    epoch: int = 0  # index of the epoch in progress (0-based); files are numbered epoch + 1
+    step_in_epoch: int = 0  # batches of ``epoch`` already trained
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainState":
+        return cls(int(d["global_step"]), int(d["epoch"]), int(d["step_in_epoch"]))
+
+
+@dataclass
+class TrainResult:
+    path: Path | None  # the final LoRA (None when stopped before the end)
+    steps: int
+    epochs: int
+    seconds: float
+    files: list[Path] = field(default_factory=list)
+    stopped: bool = False
+    loss: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path) if self.path else None, "steps": self.steps, "epochs": self.epochs,
+                "seconds": round(self.seconds, 1), "files": [str(p) for p in self.files],
+                "stopped": self.stopped, "loss": self.loss, "warnings": self.warnings}
+
+
+def derived_seed(seed: int, tag: str, n: int) -> int:
+    return int(hashlib.sha256(f"tui-lora:{tag}:{seed}:{n}".encode()).hexdigest()[:15], 16)
+
+
+class Trainer:
+    """Train a project's LoRA. Build with :meth:`create` (loads the model, caches latents …)."""
+
+    def __init__(self, setup: Setup, reporter: Reporter, *, cancel: threading.Event | None = None) -> None:
+        self.s = setup
+        self.reporter = reporter
+        self.cancel = cancel or threading.Event()
+        self.state = TrainState()
+        self.epoch_end_hooks: list[Callable[[Trainer, int, bool], None]] = []
+        self.files: list[Path] = []
+        self._losses = LossMeter(setup.steps_per_epoch)
+        self._speed = Speed()
+        self.last_loss: float | None = None
+
+    @classmethod
+    def create(cls, project, settings: dict, reporter: Reporter, *, cancel: threading.Event | None = None,
+               base_model=None, device: str | None = None) -> "Trainer":
+        cancel = cancel or threading.Event()
+        return cls(build_setup(project, settings, reporter, cancel=cancel, base_model=base_model, device=device),
+                   reporter, cancel=cancel)
+
+    # ----- one step ---------------------------------------------------------------------------
+    def _local_rows(self, n: int) -> list[int]:
+        """Positions in a global batch of ``n`` that this process trains (all of them on one GPU)."""
+        acc = self.s.accelerator
+        return list(range(acc.process_index, n, acc.num_processes))
+
+    def _conditioning(self, captions: list[str], *, grad: bool):
+        import torch
+
+        s = self.s
+        if s.te_cache is not None:
+            encs = [s.te_cache[c] for c in captions]
+            hidden = torch.stack([e[0] for e in encs]).to(s.device)
+            pooled = torch.stack([e[1] for e in encs]).to(s.device) if encs[0][1] is not None else None
+            return hidden, pooled
+        with torch.set_grad_enabled(grad), s.accelerator.autocast():
+            enc = s.text.encode(captions)
+        return enc.hidden, enc.pooled
+
+    def _latents(self, items: list):
+        import torch
+
+        s = self.s
+        if s.latent_cache is not None:
+            lat = torch.stack([s.latent_cache.get(it.index, it.flip) for it in items])
+            return lat, list(range(len(items)))
+        pixels, bad = D.load_pixels(s.layout, items)
+        for pos in bad:
+            path = s.layout.entries[items[pos].index].path
+            self.reporter.warning(f"{path.name} cannot be read (corrupt or truncated); it is skipped.", once=str(path))
+        kept = [n for n in range(len(items)) if n not in bad]
+        if not kept:
+            return None, kept
+        from tui_lora.core.train.latents import encode_images
+
+        return encode_images(s.vae, pixels, device=s.device, dtype=s.vae_dtype), kept
+
+    def _loss(self, items: list, rows: list[int], generator, global_batch_size: int, *, grad: bool):
+        """The loss of ``items``, which sit at ``rows`` of the global batch. Noise and timesteps are
+        drawn for the whole global batch and indexed, so a multi-process run sees the same numbers
+        as a single one."""
+        import torch
+        import torch.nn.functional as F
+
+        s = self.s
+        lat, kept = self._latents(items)
+        if lat is None:
+            return None
+        items, rows = [items[k] for k in kept], [rows[k] for k in kept]
+        lat = lat.to(s.device, torch.float32) * s.scaling_factor
+        full_shape = (global_batch_size, *lat.shape[1:])
+        noise = make_noise(torch.empty(full_shape, device=s.device), generator, noise_offset=s.t["noise_offset"],
+                           multires_iterations=s.t["multires_noise_iterations"],
+                           multires_discount=s.t["multires_noise_discount"])
+        timesteps = sample_timesteps(global_batch_size, generator, s.device, s.noise_scheduler.config.num_train_timesteps)
+        noise, timesteps = noise[rows], timesteps[rows]
+        noisy = s.noise_scheduler.add_noise(lat, noise, timesteps)
+        hidden, pooled = self._conditioning([it.caption for it in items], grad=grad and s.train_text_encoder)
+        kwargs = {}
+        if s.family == "sdxl":
+            kwargs["added_cond_kwargs"] = {"text_embeds": pooled.to(s.weight_dtype),
+                                           "time_ids": D.sdxl_time_ids(s.layout, items).to(s.device, s.weight_dtype)}
+        with torch.set_grad_enabled(grad):
+            pred = s.unet(noisy.to(s.weight_dtype), timesteps, hidden.to(s.weight_dtype), **kwargs).sample
+        target = target_for(s.noise_scheduler, lat, noise, timesteps, s.v_prediction)
+        loss = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=[1, 2, 3])
+        weights = torch.tensor([s.prior_loss_weight if s.layout.entries[it.index].is_reg else 1.0 for it in items],
+                               device=s.device)
+        loss = loss * weights
+        if s.t["min_snr_gamma"]:
+            loss = loss * snr_weights(timesteps, s.snr_table, s.t["min_snr_gamma"], s.v_prediction)
+        return loss.mean()
+
+    def train_step(self, batch: list[int], epoch: int, batch_index: int) -> float | None:
+        """One optimizer step on ``batch`` (indices into the layout); returns the loss."""
+        import torch
+
+        s = self.s
+        items = D.batch_items(batch, s.captions, s.caption_opts, seed=s.seed, epoch=epoch, batch_index=batch_index)
+        gen = torch.Generator(device=s.device).manual_seed(derived_seed(s.seed, "step", self.state.global_step))
+        rows = self._local_rows(len(items))
+        loss = self._loss([items[r] for r in rows], rows, gen, len(items), grad=True)
+        if loss is None:
+            self.reporter.warning(f"Step {self.state.global_step + 1} had no readable image and was skipped.")
+            return None
+        s.accelerator.backward(loss)
+        if s.t["max_grad_norm"] > 0 and s.accelerator.sync_gradients:
+            s.accelerator.clip_grad_norm_(s.params, s.t["max_grad_norm"])
+        s.optimizer.step()
+        if not s.accelerator.optimizer_step_was_skipped:
+            s.lr_scheduler.step()
+        s.optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach().item())
+
+    def eval_loss(self, batch: list[int], seed: int = 0) -> float:
+        """The loss on ``batch`` with fixed noise and timesteps (from ``seed``), captions as written,
+        no mirroring and no update: a yardstick for tests and comparisons."""
+        import torch
+
+        s = self.s
+        items = [D.BatchItem(i, s.captions[i], False) for i in batch]
+        gen = torch.Generator(device=s.device).manual_seed(seed)
+        with torch.no_grad():
+            loss = self._loss(items, list(range(len(items))), gen, len(items), grad=False)
+        return float(loss.item())
+
+    # ----- the loop ---------------------------------------------------------------------------
+    def current_lr(self) -> float:
+        group = self.s.optimizer.param_groups[0]
+        return float(group["lr"]) * float(group.get("d", 1.0))
+
+    def fit(self, *, until_step: int | None = None) -> TrainResult:
+        """Train from :attr:`state` to the end (or to ``until_step``, or until ``cancel`` is set)."""
+        s = self.s
+        t0 = time.time()
+        # Every call opens a run in events.jsonl (a resumed run appends a new start).
+        self.reporter.start(total_steps=s.total_steps, epochs=s.epochs, steps_per_epoch=s.steps_per_epoch,
+                            images=s.layout.train_images, device=s.device_label)
+        stopped = False
+        while self.state.global_step < s.total_steps:
+            epoch = self.state.epoch
+            batches = s.layout.epoch_batches(s.global_batch, s.seed, epoch)
+            while self.state.step_in_epoch < len(batches) and self.state.global_step < s.total_steps:
+                if self.cancel.is_set() or (until_step is not None and self.state.global_step >= until_step):
+                    stopped = True
+                    break
+                bi = self.state.step_in_epoch
+                loss = self.train_step(batches[bi], epoch, bi)
+                self.state.global_step += 1
+                self.state.step_in_epoch += 1
+                self._speed.tick()
+                if loss is not None:
+                    self.last_loss = loss
+                    self._report(loss)
+            if stopped:
+                break
+            last = self.state.global_step >= s.total_steps
+            if not last:
+                self.state.epoch += 1
+                self.state.step_in_epoch = 0
+                self._end_epoch(epoch + 1)
+        if stopped:
+            return TrainResult(None, self.state.global_step, self.state.epoch, time.time() - t0, list(self.files),
+                               stopped=True, loss=self.last_loss, warnings=list(self.reporter.warnings))
+        final = self.save(s.project.final_file(), epoch=self.state.epoch + 1)
+        self.state.epoch += 1
+        self.state.step_in_epoch = 0
+        for hook in self.epoch_end_hooks:
+            hook(self, self.state.epoch, True)
+        seconds = time.time() - t0
+        self.reporter.done(path=final, steps=self.state.global_step, seconds=seconds)
+        return TrainResult(final, self.state.global_step, self.state.epoch, seconds, list(self.files),
+                           loss=self.last_loss, warnings=list(self.reporter.warnings))
+
+    def _report(self, loss: float) -> None:
+        s = self.s
+        avg = self._losses.add(loss)
+        speed = self._speed.it_per_s
+        remaining = s.total_steps - self.state.global_step
+        self.reporter.step(step=self.state.global_step, total=s.total_steps, epoch=self.state.epoch + 1,
+                           epochs=s.epochs, loss=loss, avg_loss=avg, lr=self.current_lr(), it_per_s=speed,
+                           eta_s=remaining / speed if speed else None)
+
+    def _end_epoch(self, finished: int) -> None:
+        every = self.s.settings["output"]["save_every_n_epochs"]
+        if every > 0 and finished % every == 0:
+            self.save(self.s.project.epoch_file(finished), epoch=finished)
+        for hook in self.epoch_end_hooks:
+            hook(self, finished, False)
+
+    # ----- saving -----------------------------------------------------------------------------
+    def lora_tensors(self, precision: str | None = None) -> dict[str, Any]:
+        return kohya_state_dict(self.s.modules, precision or self.s.settings["output"]["save_precision"])
+
+    def save(self, path: Path, *, epoch: int) -> Path:
+        """Write the LoRA as it is now (kohya format, atomic) and emit a ``save`` event."""
+        if not self.s.accelerator.is_main_process:
+            return path
+        meta = per_save_metadata(self.s.metadata, epoch=epoch, step=self.state.global_step, finished_at=time.time())
+        try:
+            save_lora(path, self.lora_tensors(), meta)
+        except OSError as exc:
+            raise UserError(f"Cannot write {path} ({exc.strerror or exc}); free disk space or fix the folder's "
+                            "permissions, then train again.") from None
+        self.files.append(path)
+        self.reporter.save(epoch=epoch, step=self.state.global_step, path=path)
+        return path
+
+    # ----- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this run exactly: weights, optimizer, schedule, RNGs, counters."""
+        import numpy as np
+        import torch
+
+        s = self.s
+        scaler = getattr(s.accelerator, "scaler", None)
+        return {
+            "format": 1,
+            "state": self.state.to_dict(),
+            "lora": {f"{m.kohya}.{part}": getattr(m, part).detach().to("cpu", torch.float32).clone()
+                     for m in s.modules for part in ("down", "up")},
+            "optimizer": s.optimizer.state_dict(),
+            "lr_scheduler": s.lr_scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "losses": list(self._losses.values),
+            "files": [str(p) for p in self.files],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import numpy as np
+        import torch
+
+        s = self.s
+        if state.get("format") != 1:
+            raise UserError("The saved training state has an unknown format; start the training again without --resume.")
+        lora = state["lora"]
+        with torch.no_grad():
+            for m in s.modules:
+                for part in ("down", "up"):
+                    key = f"{m.kohya}.{part}"
+                    if key not in lora or tuple(lora[key].shape) != tuple(getattr(m, part).shape):
+                        raise UserError("The saved training state does not match this network (dim, type or model "
+                                        "changed); start the training again without --resume.")
+                    getattr(m, part).copy_(lora[key])
+        s.optimizer.load_state_dict(state["optimizer"])
+        s.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        scaler = getattr(s.accelerator, "scaler", None)
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.state = TrainState.from_dict(state["state"])
+        for v in state.get("losses", []):
+            self._losses.add(v)
+        self.files = [Path(p) for p in state.get("files", [])]
+
+
+def steps_for(layout, global_batch: int, epochs: int, max_train_steps: int) -> tuple[int, int, int]:
+    """(steps per epoch, epochs, total steps): max_train_epochs wins over max_train_steps, as in kohya."""
+    spe = layout.steps_per_epoch(global_batch)
+    if epochs > 0:
+        return spe, epochs, spe * epochs
+    return spe, math.ceil(max_train_steps / spe) if spe else 0, max_train_steps
