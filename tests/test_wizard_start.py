@@ -36,8 +36,7 @@ async def test_create_a_project_from_the_form(home, tiny_sd15):
         base = app.screen.query_one("#base_model", Input)
         base.value = str(tiny_sd15)[:-1]
         await type_into(pilot, "#base_model", str(tiny_sd15)[-1])  # the family follows the typing
-        await settle(pilot)
-        assert "SD1.5 (read from the model folder)" in screen_text(app)
+        await wait_for(pilot, lambda: "SD1.5 (read from the model folder)" in flat(app), what="the family note")
         await type_into(pilot, "#trigger", "mychar")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ProjectScreen), what="the project screen")
@@ -80,9 +79,8 @@ async def test_preset_choice_follows_with_the_default_base_model(home):
     async with run(app) as pilot:
         await pilot.press("n")
         app.screen.query_one("#preset", Select).value = "sdxl-style"
-        await settle(pilot)
+        await wait_for(pilot, lambda: "SDXL (guessed from the repo name" in flat(app), what="the family note")
         assert app.screen.query_one("#base_model", Input).value == "stabilityai/stable-diffusion-xl-base-1.0"
-        assert "SDXL (guessed from the repo name" in screen_text(app)
 
 
 async def test_open_a_recent_project_and_walk_the_steps(wizard_project):
