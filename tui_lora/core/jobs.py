@@ -27,19 +27,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tui_lora.core import joblock
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
-from tui_lora.core.train.record import (
-    RunRecord,
-    check_resume,
-    merge_overrides,
-    read_record,
-    update_record,
-    write_record,
-)
+from tui_lora.core.jobrun import prepare_run, run_job  # noqa: F401 - run_job is part of this API
+from tui_lora.core.train.record import read_record, update_record
 
 STATES = ("none", "running", "stopped", "finished", "failed")
 
@@ -153,56 +147,6 @@ def follow(project, *, interval: float = 1.0, stop: threading.Event | None = Non
         time.sleep(interval)
 
 
-# ----- preparing a run ------------------------------------------------------------------------
-def _settings_for(project, resume: bool, overrides: list[str]) -> tuple[list[str], dict]:
-    record = read_record(project) if resume else None
-    merged = merge_overrides(record.overrides, overrides) if record is not None else list(overrides)
-    return merged, project.effective_settings(merged)
-
-
-def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], gpus: int) -> None:
-    """Checks and bookkeeping before a run starts (the caller holds the lock): a resume is checked
-    against the saved state; a new run refuses to discard a resumable one unless ``restart``, then
-    archives the previous run's logs and state."""
-    if resume and restart:
-        raise UserError("--resume continues the stopped training and --restart discards it; use one of them.")
-    record = read_record(project)
-    if resume:
-        merged, settings = _settings_for(project, True, overrides)
-        check_resume(project, record, settings)
-        update_record(project, status="running", message=None)
-        return
-    project.effective_settings(overrides)  # a bad --set fails here, before anything is archived
-    if record is not None and record.resumable and not restart:
-        raise UserError(f"This project has a stopped training at step {record.step} of {record.total_steps}; "
-                        f"continue it with `tui-lora train {project.root} --resume`, or start over with "
-                        f"`tui-lora train {project.root} --restart`.")
-    archive_logs(project)
-    from tui_lora.core.train.record import record_path
-
-    for p in Path(project.state_dir).glob("checkpoint-*.pt"):
-        with contextlib.suppress(OSError):
-            p.unlink()
-    with contextlib.suppress(FileNotFoundError):
-        record_path(project).unlink()
-    write_record(project, RunRecord(status="running", overrides=list(overrides), gpus=gpus))
-
-
-def archive_logs(project) -> None:
-    """Move the previous run's events.jsonl and train.log to logs/previous/ (a new run starts afresh)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    dest = Path(project.logs_dir) / "previous"
-    for path in (Path(project.events_path), Path(project.train_log_path)):
-        if path.exists() and path.stat().st_size:
-            dest.mkdir(parents=True, exist_ok=True)
-            target = dest / f"{stamp}-{path.name}"
-            n = 1
-            while target.exists():
-                n += 1
-                target = dest / f"{stamp}-{n}-{path.name}"
-            os.replace(path, target)
-
-
 # ----- background jobs ------------------------------------------------------------------------
 def train_command(project, *, resume: bool, overrides: list[str], gpus: int, device: str | None) -> list[str]:
     cmd = [sys.executable, "-m", "tui_lora", "train", str(project.root)]
@@ -296,128 +240,3 @@ def _record_kill(project) -> None:
         message = f"Training was killed at step {summary.step} before any state was saved."
     update_record(project, status="stopped", message=message)
     EventWriter(project.events_path).emit("warning", message=message)
-
-
-# ----- running in this process ----------------------------------------------------------------
-def run_job(project, *, resume: bool = False, restart: bool = False, overrides: list[str] | tuple[str, ...] = (),
-            gpus: int = 1, device: str | None = None, stream: IO[str] | None = None, quiet: bool = False):
-    """Train in this process (or, with ``gpus`` > 1, in N launched ones) under the project's lock.
-
-    Returns the :class:`~tui_lora.core.train.trainer.TrainResult` (``stopped`` after a Ctrl-C or a
-    ``stop``); raises :class:`UserError` for failures and refusals, KeyboardInterrupt for a hard abort.
-    """
-    from tui_lora.core.train import launch
-
-    overrides = list(overrides)
-    if launch.is_worker():  # one of N processes started by the launcher: the parent holds the lock
-        return _train_here(project, resume=resume, overrides=overrides, gpus=gpus, device=device, stream=stream,
-                           quiet=quiet, worker=True)
-    token = os.environ.pop(joblock.TOKEN_ENV, None)
-    if token:  # the detached process: start_job created the lock and prepared the run
-        lock = joblock.adopt(project, token)
-    else:
-        launch.check_gpus(gpus, device)
-        lock = joblock.acquire(project, command=sys.argv)
-        try:
-            prepare_run(project, resume=resume, restart=restart, overrides=overrides, gpus=gpus)
-        except BaseException:
-            joblock.release(project, lock.token)
-            raise
-    try:
-        if gpus > 1:
-            # Progress of the workers goes where ours would (stderr when stdout is kept for --json).
-            return _train_launched(project, resume=resume, overrides=overrides, gpus=gpus, device=device,
-                                   stdout=sys.stderr if stream is sys.stderr else None)
-        return _train_here(project, resume=resume, overrides=overrides, gpus=gpus, device=device, stream=stream,
-                           quiet=quiet, worker=False)
-    finally:
-        joblock.release(project, lock.token)
-
-
-@contextlib.contextmanager
-def _stop_signals(handler) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to ``handler`` (main thread only; elsewhere there is nothing to route)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-
-
-def _say(text: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, ("\n" + text + "\n").encode())  # async-signal-safe, unlike print
-
-
-def _train_here(project, *, resume: bool, overrides: list[str], gpus: int, device: str | None,
-                stream: IO[str] | None, quiet: bool, worker: bool):
-    from tui_lora.core.train.run import train_project
-
-    cancel = threading.Event()
-    started = threading.Event()
-
-    def on_signal(signum, frame):
-        first = not cancel.is_set()
-        cancel.set()
-        if worker:
-            return  # later signals are echoes of the same stop; the launcher's parent decides
-        if not started.is_set() or (not first and signum == signal.SIGINT):
-            raise KeyboardInterrupt  # nothing trained yet, or a second Ctrl-C: abort now
-        if first:
-            _say("stopping after this step: saving the LoRA and the training state (Ctrl-C again to abort)")
-
-    def on_event(ev: dict[str, Any]) -> None:
-        if ev.get("event") == "start":
-            started.set()
-
-    with _stop_signals(on_signal):
-        return train_project(project, overrides=overrides, stream=stream, cancel=cancel, on_event=on_event,
-                             device=device, quiet=quiet, resume=resume, gpus=gpus)
-
-
-def _train_launched(project, *, resume: bool, overrides: list[str], gpus: int, device: str | None, stdout=None):
-    from tui_lora.core.train.launch import launcher_command, start_launcher
-
-    cmd = launcher_command(project.root, gpus=gpus, device=device, resume=resume, overrides=overrides)
-    proc = start_launcher(cmd, gpus=gpus, stdout=stdout)
-    signals = []
-
-    def on_signal(signum, frame):
-        signals.append(signum)
-        hard = signum == signal.SIGINT and signals.count(signal.SIGINT) > 1
-        for pid in joblock.descendants(proc.pid) + ([proc.pid] if hard else []):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL if hard else signal.SIGTERM)
-        if len(signals) == 1:
-            _say("stopping after this step: saving the LoRA and the training state (Ctrl-C again to abort)")
-
-    with _stop_signals(on_signal):
-        code = proc.wait()
-    return _launched_result(project, code)
-
-
-def _launched_result(project, code: int):
-    """The outcome of a launched run, from what its main process wrote."""
-    from tui_lora.core.train.trainer import TrainResult
-
-    summary = summarize(read_events(project.events_path))
-    record = read_record(project)
-    if record is not None and record.status == "running":
-        message = (f"The training processes ended with exit code {code} before finishing; see "
-                   f"{project.train_log_path} or the output above.")
-        update_record(project, status="failed", message=message)
-        EventWriter(project.events_path).emit("error", message=message)
-        record = read_record(project)
-    status = record.status if record is not None else ("finished" if code == 0 else "failed")
-    if status == "failed":
-        raise UserError(record.message if record and record.message else f"Training failed (exit code {code}).",
-                        exit_code=1 if code in (0, 1) else code)
-    files = [Path(str(e["path"])) for e in summary.saves]
-    final = Path(summary.final_path) if summary.final_path else None
-    seconds = (summary.updated or 0.0) - (summary.started or summary.updated or 0.0)
-    return TrainResult(final, summary.step, record.epoch if record else summary.epoch, seconds, files,
-                       stopped=status == "stopped", loss=summary.loss, warnings=list(summary.warnings))

@@ -71,14 +71,11 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
 
 
 def _failed(project, keeper: StateKeeper | None, reporter: Reporter, exc: UserError) -> None:
-    from tui_lora.core.train.guards import TrainingDiverged
-
+    """The run ends with an error event; its last checkpoint (from before the failure) stays."""
     reporter.error(exc.message)
     if not main_process_by_env():
         return
     if keeper is not None:
-        if isinstance(exc, TrainingDiverged):
-            keeper.record.checkpoint = None  # its settings diverge again, deterministically: start over
         keeper.mark("failed", exc.message)
     else:
         record = read_record(project)
@@ -86,16 +83,18 @@ def _failed(project, keeper: StateKeeper | None, reporter: Reporter, exc: UserEr
             update_record(project, status="failed", message=exc.message)
 
 
+def interrupted_message(project, record, step: int) -> str:
+    if record is not None and record.checkpoint:
+        return (f"Training was interrupted at step {step}; `tui-lora train {project.root} --resume` continues "
+                f"from step {record.step}, the last saved state.")
+    return (f"Training was interrupted at step {step}, before any state was saved; start it again with "
+            f"`tui-lora train {project.root}`.")
+
+
 def _interrupted(project, keeper: StateKeeper | None, trainer) -> str:
     """A hard interrupt (a second Ctrl-C, or a stop before training began): the last state stays valid."""
-    step = trainer.state.global_step if trainer else 0
     record = keeper.record if keeper else read_record(project)
-    if record is not None and record.checkpoint:
-        message = (f"Training was interrupted at step {step}; `tui-lora train {project.root} --resume` continues "
-                   f"from step {record.step}, the last saved state.")
-    else:
-        message = (f"Training was interrupted at step {step}, before any state was saved; start it again with "
-                   f"`tui-lora train {project.root}`.")
+    message = interrupted_message(project, record, trainer.state.global_step if trainer else 0)
     if main_process_by_env():
         if keeper is not None:
             keeper.mark("stopped", message)
