@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core import joblock
-from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
-from tui_lora.core.jobrun import prepare_run, run_job  # noqa: F401 - run_job is part of this API
+from tui_lora.core.jobrun import prepare_run, run_job
 from tui_lora.core.train.record import read_record, update_record
+
+__all__ = ["JobInfo", "JobStatus", "StopResult", "STATES", "follow", "is_running", "job_status", "run_job",
+           "start_job", "stop_job"]
 
 STATES = ("none", "running", "stopped", "finished", "failed")
 

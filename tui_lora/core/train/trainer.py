@@ -296,7 +296,8 @@ class Trainer:
         meta = per_save_metadata(self.s.metadata, epoch=epoch, step=self.state.global_step, finished_at=time.time())
         tensors = self.lora_tensors()
         if not tensors_finite(tensors):  # never overwrite a good file with NaN (or fp16-overflowed) weights
-            raise TrainingDiverged(self._diverged(f"the LoRA weights (saved as {self.s.settings['output']['save_precision']})"))
+            precision = self.s.settings["output"]["save_precision"]
+            raise TrainingDiverged(self._diverged(f"the LoRA weights (saved as {precision})"))
         try:
             save_lora(path, tensors, meta)
         except OSError as exc:
