@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -188,3 +189,69 @@ def test_core_jobs_stays_light():
                           "if m in sys.modules))"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()}, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_stop_request_semantics():
+    import signal
+
+    from tui_lora.core.jobrun import StopRequest
+
+    loading = StopRequest()
+    with pytest.raises(KeyboardInterrupt):  # nothing to save yet: abort at once
+        loading(signal.SIGTERM, None)
+    assert loading.cancel.is_set()
+
+    training = StopRequest()
+    training.on_event({"event": "start"})
+    training(signal.SIGINT, None)  # first Ctrl-C: stop after the step
+    assert training.cancel.is_set()
+    training(signal.SIGTERM, None)  # a later SIGTERM (another `stop`) changes nothing
+    with pytest.raises(KeyboardInterrupt):
+        training(signal.SIGINT, None)  # a second Ctrl-C aborts
+
+    worker = StopRequest(worker=True)  # one of N launched processes: never aborts on its own
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGINT):
+        worker(sig, None)
+    assert worker.cancel.is_set()
+
+    # the launcher's parent forwards a stop to every worker (SIGTERM), a second Ctrl-C kills
+    launcher = subprocess.Popen([sys.executable, "-c",
+                                 "import subprocess, sys, time\n"
+                                 "w = subprocess.Popen([sys.executable, '-c', 'import signal, sys, time\\n"
+                                 "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\\nprint(1, flush=True)\\n"
+                                 "time.sleep(30)'], stdout=sys.stdout)\n"
+                                 "sys.exit(w.wait())"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert launcher.stdout.readline().strip() == "1"
+        parent = StopRequest()
+        parent.launcher = launcher.pid
+        parent(signal.SIGINT, None)
+        assert launcher.wait(timeout=20) == 7  # the worker got SIGTERM and exited its own way
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+
+def test_stop_waits_a_bounded_time_then_force_kills(make_project):
+    project = make_project(images=1)
+    rec = stopped_record(project)
+    rec.status = "running"
+    write_record(project, rec)
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(1, flush=True)\ntime.sleep(60)"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert stubborn.stdout.readline().strip() == "1"
+        joblock.acquire(project, pid=stubborn.pid, detached=True)
+        t0 = time.monotonic()
+        res = jobs.stop_job(project, timeout=0.5)
+        assert time.monotonic() - t0 < 5
+        assert res.was_running and not res.stopped and res.status.state == "running"
+        res = jobs.stop_job(project, timeout=0.5, force=True)
+        assert res.stopped and res.forced and stubborn.wait(timeout=10) == -9
+        assert not joblock.lock_path(project).exists()
+        st = res.status
+        assert st.state == "stopped" and st.resumable and "killed" in st.message and "--resume" in st.message
+    finally:
+        stubborn.kill()
+        stubborn.wait()
