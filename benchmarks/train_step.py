@@ -196,12 +196,14 @@ def gpu_table(args) -> None:
         print("| model | bare loop it/s | tui-lora it/s | overhead | peak VRAM (trainer) |")
         print("|---|---:|---:|---:|---:|")
         for family, build, res, settings in cases:
+            if args.mixed_precision:  # the same case in another precision (benchmarks/jobs_cuda.py runs both)
+                settings = {**settings, "training.mixed_precision": args.mixed_precision}
             model = build(work / f"real-{family}", real_size=True)
             r = compare(f"{family} {res} px", model, family, settings, device=args.device, images=4,
                         size=(res, res), steps=args.steps, rounds=args.rounds, warmup=3, workdir=work)
             peak = r["peak"]
             print(f"| {r['name']}, batch 1, {'dim 16' if family == 'sd15' else 'dim 8, UNet only'}, "
-                  f"grad. checkpointing, AdamW8bit | {1 / r['bare']:.2f} | {1 / r['ours']:.2f} | "
+                  f"grad. checkpointing, AdamW8bit, {settings['training.mixed_precision']} | {1 / r['bare']:.2f} | {1 / r['ours']:.2f} | "
                   f"{(r['ours'] / r['bare'] - 1) * 100:+.1f} % | {peak:.2f} GiB |", flush=True)
             import gc
 
@@ -217,6 +219,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=1, help="CPU threads (CPU mode)")
+    p.add_argument("--mixed-precision", choices=("fp16", "bf16"), help="override both cases' precision (GPU mode)")
     args = p.parse_args()
     import diffusers
     import transformers

@@ -48,12 +48,13 @@ def one_sentence(err: str) -> str:
 
 
 @pytest.mark.parametrize("flag,words", [
-    (["--detach"], "--detach is not available yet"),
-    (["--resume"], "--resume is not available yet"),
-    (["--gpus", "2"], "--gpus above 1 is not available yet"),
+    (["--resume"], "There is no saved training state to resume"),
+    (["--resume", "--restart"], "use one of them"),
+    (["--gpus", "2"] if not torch.cuda.is_available() else ["--gpus", "99"], "--gpus"),
     (["--set", "training.unet_rate=1"], "Unknown key training.unet_rate"),
+    (["--detach", "--set", "training.unet_rate=1"], "Unknown key training.unet_rate"),
 ])
-def test_flags_of_later_issues_and_bad_overrides(capsys, tmp_path, tiny_sd15, flag, words):
+def test_refused_flags_and_bad_overrides(capsys, tmp_path, tiny_sd15, flag, words):
     project = make_train_project(tmp_path / "p", tiny_sd15, images=1)
     code, _out, err = cli(capsys, project.root, *flag)
     assert code == 2

@@ -1,18 +1,103 @@
-"""tui-lora status — show a training run: state, step, loss, ETA"""
+"""tui-lora status DIR [--follow]"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
 
-from tui_lora.commands._common import add_project_arg
-from tui_lora.core.errors import UserError
+from tui_lora.commands._common import add_project_arg, emit, load_project
 
 HELP = "show a training run: state, step, loss, ETA"
+DESCRIPTION = (
+    "Show the project's training: running / stopped / finished / failed / never run, with step, epoch, loss, "
+    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock."
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_project_arg(p)
+    p.add_argument("--follow", "-f", action="store_true",
+                   help="keep printing progress until the training ends (Ctrl-C leaves it running)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("tui-lora status is being built in this checkout; it is not available yet.")
+    from tui_lora.core import jobs
+
+    project = load_project(args)
+    if args.follow:
+        _follow(project, args)
+    status = jobs.job_status(project)
+    emit(args, status.to_dict(), render(project, status))
+    return 0
+
+
+def _duration(seconds) -> str:
+    from tui_lora.core.train.progress import format_duration
+
+    return format_duration(seconds)
+
+
+def _progress(s) -> str:
+    parts = [f"epoch {s.epoch}/{s.epochs}", f"step {s.step}/{s.total_steps}"]
+    if s.loss is not None:
+        parts.append(f"loss {s.loss:.4f}" + (f" (avg {s.avg_loss:.4f})" if s.avg_loss is not None else ""))
+    if s.it_per_s:
+        parts.append(f"{s.it_per_s:.2f} it/s")
+    return "  ".join(parts)
+
+
+def render(project, status) -> list[str]:
+    s = status.summary
+    root = project.root
+    if status.state == "none":
+        return [f"never run: start it with `tui-lora train {root}` (or --detach to run it in the background)"]
+    lines = []
+    if status.state == "running":
+        how = "in the background" if status.detached else "in a terminal"
+        lines.append(f"running {how} (pid {status.pid}) on {s.device or '…'}")
+        if s.total_steps:
+            lines.append(_progress(s) + (f"  ETA {_duration(s.eta_s)}" if s.eta_s is not None else ""))
+        else:
+            lines.append("starting (loading the model, caching latents)")
+    elif status.state == "finished":
+        lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
+    else:
+        lines.append(f"{status.state}: " + (status.message or s.error or ""))
+        if s.total_steps:
+            lines.append(_progress(s))
+    if status.files:
+        lines.append("saved: " + ", ".join(status.files[-5:]) + (f" (+{len(status.files) - 5} more)"
+                                                                 if len(status.files) > 5 else ""))
+    return lines
+
+
+def _follow(project, args) -> None:
+    from tui_lora.core import jobs
+
+    last_print = 0.0
+    try:
+        for ev in jobs.follow(project):
+            if args.json:
+                print(json.dumps(ev), flush=True)
+                continue
+            kind = ev["event"]
+            if kind == "step":
+                now = time.monotonic()
+                if now - last_print < 2.0:
+                    continue
+                last_print = now
+                eta = f"  ETA {_duration(ev.get('eta_s'))}" if ev.get("eta_s") is not None else ""
+                loss = f"  loss {ev['loss']:.4f}" if isinstance(ev.get("loss"), (int, float)) else ""
+                print(f"epoch {ev['epoch']}  step {ev['step']}{loss}{eta}", flush=True)
+            elif kind == "start":
+                print(f"start: {ev['total_steps']} steps in {ev['epochs']} epochs on {ev['device']}", flush=True)
+            elif kind in ("save", "sample"):
+                print(f"{kind}: {ev['path']}", flush=True)
+            elif kind in ("warning", "error"):
+                print(f"{kind}: {ev['message']}", flush=True)
+            elif kind == "done":
+                print(f"done: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)  # leave the training running; show its status below

@@ -1,43 +1,103 @@
-"""Train a project in this process: what ``tui-lora train DIR`` (and later the detached job) runs."""
+"""Train a project in this process: what ``tui-lora train DIR`` (and the detached job) runs."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import OperationFailed, UserError
 from tui_lora.core.events import EventWriter
+from tui_lora.core.train.checkpoint import StateKeeper, main_process_by_env
 from tui_lora.core.train.progress import Reporter
+from tui_lora.core.train.record import check_resume, merge_overrides, read_record, update_record
 from tui_lora.core.train.trainer import Trainer, TrainResult
 
 
 def make_reporter(project, *, stream: IO[str] | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
                   quiet: bool = False) -> Reporter:
+    if not main_process_by_env():
+        # Under a multi-GPU launcher only the main process writes events and prints progress.
+        return Reporter(EventWriter(project.events_path, enabled=False), stream=open(os.devnull, "w"), quiet=True)
     return Reporter(EventWriter(project.events_path), stream=stream, on_event=on_event, quiet=quiet)
 
 
 def train_project(project, *, overrides: list[str] | None = None, stream: IO[str] | None = None,
                   cancel: threading.Event | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
-                  device: str | None = None, base_model=None, quiet: bool = False) -> TrainResult:
+                  device: str | None = None, base_model=None, quiet: bool = False, resume: bool = False,
+                  gpus: int = 1) -> TrainResult:
     """Train ``project`` (with ``--set`` style ``overrides``) to the end; events go to logs/events.jsonl.
 
-    Failures end with an ``error`` event and are raised: a :class:`UserError` for anything the user
-    can fix (one sentence), KeyboardInterrupt for Ctrl-C. Files already saved stay in output/.
+    ``resume`` continues from state/ (the run's own overrides are reused; new ones are added).
+    State is checkpointed after every epoch; when ``cancel`` is set the run stops after the current
+    step, saves the LoRA and the state, and returns a result with ``stopped``. Failures end with an
+    ``error`` event and are raised: a :class:`UserError` for anything the user can fix (one
+    sentence; NaN and out-of-memory included), KeyboardInterrupt for a hard interrupt.
     """
-    settings = project.effective_settings(overrides or [])
+    overrides = list(overrides or [])
+    record = read_record(project) if resume else None
+    if record is not None:
+        overrides = merge_overrides(record.overrides, overrides)
+    settings = project.effective_settings(overrides)
+    notes = check_resume(project, record, settings) if resume else []  # refused before anything is written
     reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet)
-    trainer = None
+    trainer = keeper = None
     try:
         trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device)
-        return trainer.fit()
+        keeper = StateKeeper.attach(trainer, project, overrides=overrides, resume=resume, gpus=gpus)
+        for note in notes:
+            reporter.warning(note)
+        result = trainer.fit()
+        if result.stopped:
+            reporter.warning(keeper.stopped())
+        else:
+            keeper.finished()
+        return result
     except UserError as exc:
-        reporter.error(exc.message)
+        _failed(project, keeper, reporter, exc)
         raise
     except KeyboardInterrupt:
-        step = trainer.state.global_step if trainer else 0
-        reporter.error(f"Training was interrupted at step {step}; the files saved so far are in output/.")
+        reporter.warning(_interrupted(project, keeper, trainer))
         raise
     except Exception as exc:
-        reporter.error(f"Training failed ({type(exc).__name__}: {exc}).")
+        from tui_lora.core.train.guards import failure_message
+
+        message = failure_message(exc, settings, trainer)
+        _failed(project, keeper, reporter, OperationFailed(message or f"Training failed ({type(exc).__name__}: {exc})."))
+        if message:
+            raise OperationFailed(message) from None
         raise
+
+
+def _failed(project, keeper: StateKeeper | None, reporter: Reporter, exc: UserError) -> None:
+    """The run ends with an error event; its last checkpoint (from before the failure) stays."""
+    reporter.error(exc.message)
+    if not main_process_by_env():
+        return
+    if keeper is not None:
+        keeper.mark("failed", exc.message)
+    else:
+        record = read_record(project)
+        if record is not None and record.status == "running":
+            update_record(project, status="failed", message=exc.message)
+
+
+def interrupted_message(project, record, step: int) -> str:
+    if record is not None and record.checkpoint:
+        return (f"Training was interrupted at step {step}; `tui-lora train {project.root} --resume` continues "
+                f"from step {record.step}, the last saved state.")
+    return (f"Training was interrupted at step {step}, before any state was saved; start it again with "
+            f"`tui-lora train {project.root}`.")
+
+
+def _interrupted(project, keeper: StateKeeper | None, trainer) -> str:
+    """A hard interrupt (a second Ctrl-C, or a stop before training began): the last state stays valid."""
+    record = keeper.record if keeper else read_record(project)
+    message = interrupted_message(project, record, trainer.state.global_step if trainer else 0)
+    if main_process_by_env():
+        if keeper is not None:
+            keeper.mark("stopped", message)
+        elif record is not None and record.status == "running":
+            update_record(project, status="stopped", message=message)
+    return message

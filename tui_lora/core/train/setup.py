@@ -95,15 +95,18 @@ def resolve_device(device: str | None, warn=lambda m: None) -> str:
     return "cpu"
 
 
-def _accelerator(mixed_precision: str, cpu: bool):
-    from accelerate import Accelerator
+def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False):
+    from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.state import AcceleratorState
 
     state = AcceleratorState._shared_state
     if state and state.get("_mixed_precision", mixed_precision) != mixed_precision:
         # A second run in one process (tests, the wizard's helpers) with another precision.
         AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(mixed_precision=mixed_precision, cpu=cpu)
+    # Under DDP (--gpus N): a text encoder's layers past the one used (clip_skip, SDXL's penultimate
+    # layer) carry LoRA weights that get no gradient, which DDP must be told to expect.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=find_unused)
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu, kwargs_handlers=[ddp])
 
 
 def check_dataset(layout: DatasetLayout, project) -> None:
@@ -144,7 +147,8 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
         reporter.warning("fp16 mixed precision needs a CUDA GPU; training on the CPU in full precision (fp32).")
         mp = "no"
     weight_dtype = getattr(torch, _DTYPES[mp])
-    accelerator = _accelerator(mp, cpu=dev == "cpu")
+    accelerator = _accelerator(mp, cpu=dev == "cpu",
+                               find_unused=not n["network_train_unet_only"] and t["text_encoder_lr"] > 0)
     device_t = accelerator.device
 
     # ----- model ---------------------------------------------------------------------------

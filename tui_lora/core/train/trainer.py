@@ -25,6 +25,7 @@ from typing import Any
 
 from tui_lora.core.errors import UserError
 from tui_lora.core.train import data as D
+from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.noise import make_noise, sample_timesteps, snr_weights, target_for
 from tui_lora.core.train.progress import LossMeter, Reporter, Speed
 from tui_lora.core.train.saving import kohya_state_dict, per_save_metadata, save_lora
@@ -168,11 +169,20 @@ class Trainer:
         items = D.batch_items(batch, s.captions, s.caption_opts, seed=s.seed, epoch=epoch, batch_index=batch_index)
         gen = torch.Generator(device=s.device).manual_seed(derived_seed(s.seed, "step", self.state.global_step))
         rows = self._local_rows(len(items))
+        weight = 1.0
+        if not rows:  # a short batch left this process without a row: it still joins the gradient sync
+            rows, weight = [0], 0.0
         loss = self._loss([items[r] for r in rows], rows, gen, len(items), grad=True)
         if loss is None:
             self.reporter.warning(f"Step {self.state.global_step + 1} had no readable image and was skipped.")
             return None
-        s.accelerator.backward(loss)
+        procs = s.accelerator.num_processes
+        if procs > 1:
+            # DDP averages gradients over processes; weighting each local mean by its share of the
+            # global batch makes that average the gradient of the global batch's mean loss.
+            s.accelerator.backward(loss * (weight * len(rows) * procs / len(items)))
+        else:
+            s.accelerator.backward(loss)
         if s.t["max_grad_norm"] > 0 and s.accelerator.sync_gradients:
             s.accelerator.clip_grad_norm_(s.params, s.t["max_grad_norm"])
         s.optimizer.step()
@@ -210,7 +220,8 @@ class Trainer:
             epoch = self.state.epoch
             batches = s.layout.epoch_batches(s.global_batch, s.seed, epoch)
             while self.state.step_in_epoch < len(batches) and self.state.global_step < s.total_steps:
-                if self.cancel.is_set() or (until_step is not None and self.state.global_step >= until_step):
+                if self._any_process(self.cancel.is_set()) or (until_step is not None
+                                                                and self.state.global_step >= until_step):
                     stopped = True
                     break
                 bi = self.state.step_in_epoch
@@ -221,6 +232,8 @@ class Trainer:
                 if loss is not None:
                     self.last_loss = loss
                     self._report(loss)
+                if self._any_process(loss is not None and not math.isfinite(loss)):
+                    raise TrainingDiverged(self._diverged("the loss"))
             if stopped:
                 break
             last = self.state.global_step >= s.total_steps
@@ -240,6 +253,21 @@ class Trainer:
         self.reporter.done(path=final, steps=self.state.global_step, seconds=seconds)
         return TrainResult(final, self.state.global_step, self.state.epoch, seconds, list(self.files),
                            loss=self.last_loss, warnings=list(self.reporter.warnings))
+
+    def _any_process(self, flag: bool) -> bool:
+        """``flag`` on any process (DDP): every process must stop at the same step or the others hang."""
+        acc = self.s.accelerator
+        if acc.num_processes == 1:
+            return flag
+        import torch
+
+        return bool(acc.reduce(torch.tensor([float(flag)], device=acc.device), reduction="sum").item() > 0)
+
+    def _diverged(self, what: str) -> str:
+        s = self.s
+        return diverged_message(what=what, step=self.state.global_step, epoch=self.state.epoch + 1,
+                                settings=s.settings, family=s.family, mixed_precision=s.mixed_precision,
+                                last_good=str(self.files[-1]) if self.files else None)
 
     def _report(self, loss: float) -> None:
         s = self.s
@@ -266,8 +294,12 @@ class Trainer:
         if not self.s.accelerator.is_main_process:
             return path
         meta = per_save_metadata(self.s.metadata, epoch=epoch, step=self.state.global_step, finished_at=time.time())
+        tensors = self.lora_tensors()
+        if not tensors_finite(tensors):  # never overwrite a good file with NaN (or fp16-overflowed) weights
+            precision = self.s.settings["output"]["save_precision"]
+            raise TrainingDiverged(self._diverged(f"the LoRA weights (saved as {precision})"))
         try:
-            save_lora(path, self.lora_tensors(), meta)
+            save_lora(path, tensors, meta)
         except OSError as exc:
             raise UserError(f"Cannot write {path} ({exc.strerror or exc}); free disk space or fix the folder's "
                             "permissions, then train again.") from None

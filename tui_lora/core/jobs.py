@@ -1,0 +1,244 @@
+"""Training jobs: start one in the background, watch it, stop it, run one in the foreground.
+
+The wizard and the CLI share these calls (plain data in, data objects out, no printing):
+
+- :func:`start_job` starts ``tui-lora train`` as a detached process (new session: it survives the
+  terminal, the SSH connection and the wizard), output in ``logs/train.log``.
+- :func:`job_status` says running / stopped / finished / failed / none ("never run") with the
+  :class:`~tui_lora.core.events.RunSummary` of ``logs/events.jsonl``; :func:`is_running`.
+- :func:`stop_job` asks the trainer to stop (SIGTERM: it finishes the step, saves the LoRA and the
+  resume state, then exits), waits a bounded time, and can kill as a last resort.
+- :func:`run_job` trains in this process under the same lock (what ``tui-lora train`` runs, and
+  what the detached process runs), with Ctrl-C / SIGTERM turned into a clean stop.
+
+One project never runs two trainings: :mod:`tui_lora.core.joblock`. Resume state and the run's
+record: :mod:`tui_lora.core.train.record` and :mod:`tui_lora.core.train.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_lora.core import joblock
+from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
+from tui_lora.core.jobrun import prepare_run, run_job
+from tui_lora.core.train.record import read_record, update_record
+
+__all__ = ["JobInfo", "JobStatus", "StopResult", "STATES", "follow", "is_running", "job_status", "run_job",
+           "start_job", "stop_job"]
+
+STATES = ("none", "running", "stopped", "finished", "failed")
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    pid: int
+    detached: bool
+    resume: bool
+    log_path: Path
+    command: list[str]
+    started: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "detached": self.detached, "resume": self.resume, "log": str(self.log_path),
+                "command": self.command, "started": self.started}
+
+
+@dataclass
+class JobStatus:
+    state: str  # one of STATES; "none" means never run
+    summary: RunSummary
+    pid: int | None = None  # of the running job
+    detached: bool = False
+    message: str | None = None  # why it stopped or failed
+    resumable: bool = False  # `tui-lora train DIR --resume` would continue it
+    resume_step: int | None = None
+    files: list[str] = field(default_factory=list)  # LoRA files saved by the run, oldest first
+    last_activity: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.summary
+        return {"state": self.state, "pid": self.pid, "detached": self.detached, "message": self.message,
+                "resumable": self.resumable, "resume_step": self.resume_step, "step": s.step,
+                "total_steps": s.total_steps, "epoch": s.epoch, "epochs": s.epochs, "loss": s.loss,
+                "avg_loss": s.avg_loss, "lr": s.lr, "it_per_s": s.it_per_s, "eta_s": s.eta_s, "device": s.device,
+                "files": self.files, "final": s.final_path, "warnings": s.warnings, "error": s.error,
+                "last_activity": self.last_activity}
+
+
+@dataclass(frozen=True)
+class StopResult:
+    was_running: bool
+    stopped: bool  # the process is gone
+    forced: bool
+    status: JobStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"was_running": self.was_running, "stopped": self.stopped, "forced": self.forced,
+                **self.status.to_dict()}
+
+
+# ----- status ---------------------------------------------------------------------------------
+def is_running(project) -> bool:
+    return joblock.live_lock(project) is not None
+
+
+def job_status(project, summary: RunSummary | None = None) -> JobStatus:
+    """The state of the project's latest run (``summary`` may be passed when already at hand)."""
+    if summary is None:
+        summary = summarize(read_events(project.events_path))
+    record = read_record(project)
+    lock = joblock.live_lock(project)
+    status = JobStatus("none", summary, files=[str(e.get("path")) for e in summary.saves],
+                       last_activity=_last_activity(project, summary))
+    if record is not None and record.status != "finished":
+        status.resumable = record.resumable
+        status.resume_step = record.step if record.resumable else None
+    if lock is not None:
+        status.state, status.pid, status.detached = "running", lock.pid, lock.detached
+        status.resumable = False
+    elif summary.state == "finished" or (record is not None and record.status == "finished"):
+        status.state = "finished"
+    elif record is not None and record.status in ("stopped", "failed"):
+        status.state, status.message = record.status, record.message
+    elif record is not None or summary.state != "none":
+        # Recorded as running (or events without an end) but no process: killed, OOM-killed, rebooted.
+        status.state = "failed"
+        step = max(summary.step, record.step if record else 0)
+        if status.resumable:
+            status.message = (f"The training process ended unexpectedly at step {step} (killed, out of memory or the "
+                              f"machine restarted); `tui-lora train {project.root} --resume` continues from step "
+                              f"{status.resume_step}.")
+        else:
+            status.message = summary.error or (
+                f"The training process ended unexpectedly at step {step}; see {project.train_log_path} and start "
+                f"it again with `tui-lora train {project.root}`.")
+    return status
+
+
+def _last_activity(project, summary: RunSummary) -> float | None:
+    times = [summary.updated] if summary.updated else []
+    with contextlib.suppress(OSError):
+        times.append(project.train_log_path.stat().st_mtime)
+    return max(times, default=None)
+
+
+def follow(project, *, interval: float = 1.0, stop: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the run's events as they are written, until no training runs any more (or ``stop``)."""
+    tail = EventTail(project.events_path)
+    while True:
+        running = is_running(project)
+        yield from tail.read_new()
+        if not running or (stop is not None and stop.is_set()):
+            yield from tail.read_new()
+            return
+        time.sleep(interval)
+
+
+# ----- background jobs ------------------------------------------------------------------------
+def train_command(project, *, resume: bool, overrides: list[str], gpus: int, device: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "tui_lora", "train", str(project.root)]
+    if resume:
+        cmd.append("--resume")
+    for text in overrides:
+        cmd += ["--set", text]
+    if gpus > 1:
+        cmd += ["--gpus", str(gpus)]
+    if device:
+        cmd += ["--device", device]
+    return cmd
+
+
+def start_job(project, *, resume: bool = False, restart: bool = False, overrides: list[str] | tuple[str, ...] = (),
+              gpus: int = 1, device: str | None = None) -> JobInfo:
+    """Start training ``project`` in a detached process and return at once. Refusals (a training
+    already running, nothing to resume, a changed config, a stopped run that ``restart`` would
+    discard) are one-sentence :class:`UserError`s raised here, before anything starts."""
+    from tui_lora.core.train.launch import check_gpus
+
+    overrides = list(overrides)
+    check_gpus(gpus, device)
+    cmd = train_command(project, resume=resume, overrides=overrides, gpus=gpus, device=device)
+    lock = joblock.acquire(project, detached=True, command=cmd)
+    try:
+        prepare_run(project, resume=resume, restart=restart, overrides=overrides, gpus=gpus)
+        log_path = Path(project.train_log_path)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env[joblock.TOKEN_ENV] = lock.token
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        pythonpath = str(Path(__file__).resolve().parents[2])  # runs from a checkout too
+        env["PYTHONPATH"] = pythonpath + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        with open(log_path, "ab") as log:
+            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+        lock = joblock.hand_over(project, lock, proc.pid)
+        # Reap it when it ends, so a long-lived starter (the wizard) keeps no zombie.
+        threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    except BaseException:
+        joblock.release(project, lock.token)
+        raise
+    return JobInfo(proc.pid, True, resume, log_path, cmd, lock.started)
+
+
+def stop_job(project, *, timeout: float = 120.0, force: bool = False) -> StopResult:
+    """Ask the running training to stop and wait up to ``timeout`` seconds for it to save and exit;
+    with ``force``, kill it (and its workers) if it has not exited by then. The state from its
+    last save stays valid either way."""
+    lock = joblock.live_lock(project)
+    if lock is None:
+        return StopResult(False, False, False, job_status(project))
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(lock.pid, signal.SIGTERM)
+    gone = _wait_gone(lock, timeout)
+    forced = False
+    if not gone and force:
+        forced = True
+        for pid in [*joblock.descendants(lock.pid), lock.pid]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        gone = _wait_gone(lock, 10.0)
+        if gone:
+            _record_kill(project)
+    if gone:
+        joblock.clear_stale(project)
+    return StopResult(True, gone, forced, job_status(project))
+
+
+def _wait_gone(lock: joblock.LockInfo, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while joblock.process_alive(lock.pid, lock.start_ticks):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _record_kill(project) -> None:
+    record = read_record(project)
+    if record is None or record.status != "running":
+        return
+    summary = summarize(read_events(project.events_path))
+    if record.resumable:
+        message = (f"Training was killed at step {summary.step}; `tui-lora train {project.root} --resume` continues "
+                   f"from step {record.step}, the last saved state.")
+    else:
+        message = f"Training was killed at step {summary.step} before any state was saved."
+    update_record(project, status="stopped", message=message)
+    EventWriter(project.events_path).emit("warning", message=message)
