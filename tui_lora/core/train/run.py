@@ -9,6 +9,7 @@ from typing import IO, Any
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter
 from tui_lora.core.train.progress import Reporter
+from tui_lora.core.train.sampling import TrainingSampler
 from tui_lora.core.train.trainer import Trainer, TrainResult
 
 
@@ -29,7 +30,10 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
     reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet)
     trainer = None
     try:
+        sampler = TrainingSampler.from_settings(project, settings, reporter.warning)  # bad prompts fail here
         trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device)
+        if sampler:
+            sampler.attach(trainer)
         return trainer.fit()
     except UserError as exc:
         reporter.error(exc.message)
