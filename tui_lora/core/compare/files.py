@@ -92,10 +92,10 @@ def parse_weights(text: str) -> list[float]:
     out = []
     for p in parts:
         try:
-            w = float(p)
+            float(p)
         except ValueError:
             raise UserError(f"--weights {text} is not a list of numbers; write e.g. --weights 0.6,0.8,1.0.") from None
-        out.append(parse_weight(w, flag="--weights"))
+        out.append(parse_weight(p, flag="--weights"))
     return list(dict.fromkeys(out))
 
 
