@@ -2,7 +2,6 @@
 seeds, LoRA weights applied exactly through diffusers, no adapter leaking between cells, cancelling,
 and keeping the winner as <name>-best.safetensors."""
 
-import io
 import json
 import threading
 
@@ -25,6 +24,7 @@ from tui_lora.core.compare import (
 from tui_lora.core.compare.grid import BACKGROUND, draw_grid, layout_grid
 from tui_lora.core.errors import UserError
 from tui_lora.core.sample_prompts import SamplePrompt
+from tui_lora.testing.lora_files import make_lora_files
 from tui_lora.testing.train import make_train_project, torch_threads
 
 PROMPT = SamplePrompt("ohwx, red hair", negative="lowres", width=64, height=64, steps=2, cfg=5.0, seed=7,
@@ -37,31 +37,10 @@ def _one_thread():
         yield
 
 
-def _train_files(root, model, family, epochs=(1, 2), final=3):
-    """A project whose epoch files hold LoRAs with a visible effect: a real training step, then the
-    up-weights randomised (stronger each epoch) so a weight change moves the image."""
-    import torch
-
-    from tui_lora.core.train.run import make_reporter
-    from tui_lora.core.train.trainer import Trainer
-
-    project = make_train_project(root, model, family=family, images=1, settings={"training.max_train_epochs": 1})
-    trainer = Trainer.create(project, project.effective_settings(), make_reporter(project, stream=io.StringIO()))
-    trainer.fit(until_step=1)
-    gen = torch.Generator().manual_seed(3)
-    noise = {id(m): torch.randn(m.up.shape, generator=gen) for m in trainer.s.modules}
-    for n, epoch in enumerate([*epochs, final], start=1):
-        with torch.no_grad():
-            for m in trainer.s.modules:
-                m.up.copy_(noise[id(m)] * 0.4 * n)
-        trainer.save(project.final_file() if epoch == final else project.epoch_file(epoch), epoch=epoch)
-    return project
-
-
 @pytest.fixture(scope="module")
 def sd15_project(tmp_path_factory, tiny_sd15):
     with torch_threads(1):
-        return _train_files(tmp_path_factory.mktemp("cmp") / "p", tiny_sd15, "sd15")
+        return make_lora_files(tmp_path_factory.mktemp("cmp") / "p", tiny_sd15, "sd15")
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +207,7 @@ def test_pick_best_copies_the_epoch_with_its_metadata(sd15_project):
 
 
 def test_sdxl_grid(tmp_path, tiny_sdxl):
-    project = _train_files(tmp_path / "x", tiny_sdxl, "sdxl", epochs=(), final=1)
+    project = make_lora_files(tmp_path / "x", tiny_sdxl, "sdxl", epochs=(), final=1)
     plan = plan_compare(project, SamplePrompt("ohwx", width=96, height=64, steps=2, sampler="dpmsolver++"),
                         weights=[1.0])
     result = run_compare(project, plan, device="cpu")
@@ -241,7 +220,7 @@ def test_sdxl_grid(tmp_path, tiny_sdxl):
 
 
 def test_a_lora_of_the_other_family_is_refused(tmp_path, sd15_project, sd15_pipeline, tiny_sdxl):
-    sdxl = _train_files(tmp_path / "x", tiny_sdxl, "sdxl", epochs=(), final=1)
+    sdxl = make_lora_files(tmp_path / "x", tiny_sdxl, "sdxl", epochs=(), final=1)
     with pytest.raises(UserError, match="is an SDXL LoRA but the base model is SD1.x"):
         sd15_pipeline.use_lora(sdxl.final_file(), 1.0)
     assert not any(sd15_pipeline.pipe.get_list_adapters().values())
