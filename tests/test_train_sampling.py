@@ -55,7 +55,8 @@ def test_samples_at_the_right_epochs_and_the_lora_is_unchanged(tmp_path, tiny_sd
     assert info.startswith("ohwx, smile\nNegative prompt: lowres\n")
     assert "Steps: 2, Sampler: DPM++ 2M Karras, CFG scale: 5, Seed: 42, Size: 64x96" in info  # training.seed
     with Image.open(samples[1]["path"]) as im:
-        assert im.size == (64, 64) and "Sampler: Euler a" in im.text["parameters"] and "Seed: 43," in im.text["parameters"]
+        info = im.text["parameters"]
+        assert im.size == (64, 64) and "Sampler: Euler a" in info and "Seed: 43," in info
     # the model changed between epoch 0 and 3, and the samples show it (same seed, same prompt)
     with Image.open(samples[0]["path"]) as a, Image.open(samples[4]["path"]) as b:
         assert a.tobytes() != b.tobytes()

@@ -29,7 +29,8 @@ SAMPLER_SPECS: dict[str, tuple[str, dict[str, Any], str]] = {
     "dpm_2": ("KDPM2DiscreteScheduler", {}, "DPM2"),
     "dpm_2_a": ("KDPM2AncestralDiscreteScheduler", {}, "DPM2 a"),
     "dpmsolver": ("DPMSolverMultistepScheduler",
-                  {"algorithm_type": "dpmsolver", "solver_order": 2, "final_sigmas_type": "sigma_min"}, "DPM-Solver 2M"),
+                  {"algorithm_type": "dpmsolver", "solver_order": 2, "final_sigmas_type": "sigma_min"},
+                  "DPM-Solver 2M"),
     # What guides and the presets mean by "dpmsolver++": DPM++ 2M Karras.
     "dpmsolver++": ("DPMSolverMultistepScheduler",
                     {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},

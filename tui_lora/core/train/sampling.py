@@ -92,8 +92,10 @@ class TrainingSampler:
         s = trainer.s
         t0 = time.monotonic()
         written = []
+        # The bare modules: only this process renders, and a DDP wrapper's forward would wait for the others.
+        encoders = [getattr(te, "module", te) for te in s.text.text_encoders]
         with preserved_rng(), ready_for_sampling(s):
-            pipe = build_pipeline(s.family, unet=s.unet, vae=s.vae, text_encoders=s.text.text_encoders,
+            pipe = build_pipeline(s.family, unet=s.unet, vae=s.vae, text_encoders=encoders,
                                   tokenizers=s.text.tokenizers,
                                   scheduler=make_scheduler(self.prompts[0].sampler, s.base.scheduler_config,
                                                            v_prediction=s.v_prediction))
@@ -102,7 +104,7 @@ class TrainingSampler:
                     break
                 try:
                     image = render(pipe, s.family, sp, tokenizers=s.text.tokenizers,
-                                   text_encoders=s.text.text_encoders, clip_skip=s.text.clip_skip,
+                                   text_encoders=encoders, clip_skip=s.text.clip_skip,
                                    scheduler_config=s.base.scheduler_config, v_prediction=s.v_prediction,
                                    autocast=s.accelerator.autocast(), cancel=trainer.cancel)
                     if image is None:
