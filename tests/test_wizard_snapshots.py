@@ -10,7 +10,7 @@ from textual.widgets import Input
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
 from wizard_support import (  # noqa: F401
-    assert_snapshot, gpu_12gb, home, run, settle, wait_for, wizard_project, write_finished_run,
+    assert_snapshot, gpu_12gb, home, run, screen_text, settle, wait_for, wizard_project, write_finished_run,
 )
 
 
@@ -74,3 +74,35 @@ async def test_help_panel(wizard_project):
         await pilot.press("question_mark")
         await pilot.pause()
         assert_snapshot(app, "help_project")
+
+
+async def test_fetch_screen_with_a_preview(wizard_project, booru_server):
+    project = wizard_project("marisa", images=12)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        app.screen.query_one("#base_url", Input).value = booru_server.base_url("safebooru")
+        app.screen.query_one("#tags", Input).value = "hakurei_reimu solo"
+        app.screen.query_one("#min_score", Input).value = "5"
+        await wait_for(pilot, lambda: "posts match" in screen_text(app), what="the count")
+        port = booru_server.url.rsplit(":", 1)[1]
+        assert_snapshot(app, "fetch", replace={port: "PORT"})
+
+
+async def test_tags_screen_with_junk_and_a_long_caption(wizard_project):
+    project = wizard_project("marisa", images=12)
+    folder = project.concepts()[0].path
+    (folder / "img_0003.txt").write_text("ohwx, " + ", ".join(f"very long descriptive tag number {i}"
+                                                             for i in range(20)) + ", highres")
+    project.set("training.max_token_length", 75)
+    project.save()
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.screen.summary is not None, what="the table")
+        await pilot.pause()
+        assert_snapshot(app, "tags")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "Help: Tags" in screen_text(app), what="the help")
+        assert_snapshot(app, "help_tags")

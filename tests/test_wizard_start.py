@@ -43,7 +43,7 @@ async def test_create_a_project_from_the_form(home, tiny_sd15):
         await wait_for(pilot, lambda: isinstance(app.screen, ProjectScreen), what="the project screen")
         await settle(pilot)
         text = screen_text(app)
-        assert "dataset/10_mychar/  0 images" in text and "Copy 15-50 images" in text
+        assert "dataset/10_mychar/  0 images" in text and "2 Fetch images from a booru, or copy 15-50 into" in text
     data = tomllib.loads((home / "loras/mylora/project.toml").read_text())
     assert data["project"]["trigger_word"] == "mychar" and data["project"]["family"] == "sd15"
     assert data["model"]["pretrained_model_name_or_path"] == str(tiny_sd15)
@@ -96,16 +96,20 @@ async def test_open_a_recent_project_and_walk_the_steps(wizard_project):
         assert "SD1.5 · 8 images" in text
         await pilot.press("enter")
         assert isinstance(app.screen, ProjectScreen) and app.project.name == "proj"
-        await pilot.press("2")  # Fetch is still being built: said so, nothing opens
+        await pilot.press("3")  # Review is still being built: said so, nothing opens
         assert isinstance(app.screen, ProjectScreen)
-        await wait_for(pilot, lambda: "Fetch: coming soon" in screen_text(app), what="the notification")
+        await wait_for(pilot, lambda: "Review: coming soon" in screen_text(app), what="the notification")
+        await pilot.press("ctrl+n")
+        assert app.screen.STEP_ID == "fetch"
+        await pilot.press("ctrl+n")
+        assert app.screen.STEP_ID == "tags"
         await pilot.press("ctrl+n")
         assert app.screen.STEP_ID == "steps"
         await pilot.press("ctrl+n")
         assert isinstance(app.screen, TrainScreen)
         await pilot.press("ctrl+n")
         assert isinstance(app.screen, TrainScreen)
-        await pilot.press("escape", "escape", "escape")
+        await pilot.press("escape", "escape", "escape", "escape", "escape")
         assert isinstance(app.screen, StartScreen)
         await pilot.press("down", "enter")
         assert app.project.name == "older"

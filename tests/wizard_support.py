@@ -36,9 +36,12 @@ def flat(app) -> str:
     return " ".join(text.split())
 
 
-def assert_snapshot(app, name: str) -> None:
-    """Compare the screen with tests/snapshots/wizard/<name>.txt (TUI_LORA_UPDATE_SNAPSHOTS=1 rewrites)."""
+def assert_snapshot(app, name: str, replace: dict[str, str] | None = None) -> None:
+    """Compare the screen with tests/snapshots/wizard/<name>.txt (TUI_LORA_UPDATE_SNAPSHOTS=1 rewrites).
+    ``replace`` masks what differs between runs (a test server's port)."""
     text = screen_text(app)
+    for old, new in (replace or {}).items():
+        text = text.replace(old, new)
     path = SNAPSHOTS / f"{name}.txt"
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)

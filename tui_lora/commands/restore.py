@@ -3,16 +3,64 @@
 from __future__ import annotations
 
 import argparse
+import time
 
-from tui_lora.commands._common import add_project_arg
+from tui_lora.commands._common import add_project_arg, emit, load_project
 from tui_lora.core.errors import UserError
 
 HELP = "bring images back from dataset/.trash"
+DESCRIPTION = (
+    "Bring trashed images (and their captions) back to the folder they came from, undoing "
+    "`check --fix`, `dedupe --apply` and `crop`. Without NAMES or --all, lists what is in the trash. "
+    "NAMES are file names, paths inside dataset/, trash ids, or globs such as '10_mia/*.png'."
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_project_arg(p)
+    p.add_argument("names", nargs="*", metavar="NAMES", help="what to restore (file name, path, trash id or glob)")
+    p.add_argument("--all", action="store_true", help="restore everything in the trash")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("tui-lora restore is being built in this checkout; it is not available yet.")
+    from tui_lora.core.dataset.trash import list_trash, match_entries, restore_entries
+
+    project = load_project(args)
+    entries = list_trash(project)
+    if not args.names and not args.all:
+        data = {"trash": [e.to_dict() for e in entries], "restored": []}
+        emit(args, data, _list_lines(entries, args))
+        return 0
+    if args.all:
+        chosen = entries
+    else:
+        chosen, unmatched = match_entries(entries, args.names)
+        if unmatched:
+            raise UserError(f"Nothing in the trash matches {', '.join(repr(u) for u in unmatched)}; "
+                            f"run `tui-lora restore {args.dir}` to list what is there.")
+    results = restore_entries(project.dataset_dir, chosen)
+    lines = []
+    for r in results:
+        where = ", ".join(p.relative_to(project.dataset_dir).as_posix() for p in r.restored)
+        note = " (under a new name: another file had taken the old one)" if r.renamed else ""
+        lines.append(f"Restored {where}{note}")
+        if r.missing:
+            lines.append(f"  missing from the trash folder, not restored: {', '.join(r.missing)}")
+        if r.set_aside:
+            lines.append(f"  a newer edit stood in the way and is now in the trash: {', '.join(r.set_aside)}")
+    if not results:
+        lines.append("The trash is empty.")
+    emit(args, {"restored": [r.to_dict() for r in results]}, lines)
+    return 0
+
+
+def _list_lines(entries, args) -> list[str]:
+    if not entries:
+        return ["The trash is empty."]
+    lines = [f"{len(entries)} item{'s' if len(entries) != 1 else ''} in dataset/.trash/ (newest first):"]
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.time))
+        extra = f" + {len(e.files) - 1} caption" if len(e.files) > 1 else ""
+        lines.append(f"  {e.id}  {when}  {e.reason:<22} {e.original}{extra}")
+    lines.append(f"Restore with `tui-lora restore {args.dir} NAME` (a file name, path, id or glob) or --all.")
+    return lines

@@ -49,6 +49,66 @@ FIELDS: dict[str, tuple[str, str]] = {
                 "A rare word (ohwx, sks, or a made-up name) that the LoRA binds your subject to; type it in "
                 "prompts later. Leave it empty for a style that should apply without a word."),
     "open_path": ("Project folder", "A folder holding project.toml, made by `tui-lora new` or this wizard."),
+    # ----- Fetch ---------------------------------------------------------------------------------
+    "fetch_tags": ("Tags",
+                   "Booru search syntax: tags with underscores separated by spaces (hakurei_reimu solo), "
+                   "-tag excludes (-monochrome -comic). Search for your character plus solo: pictures "
+                   "with several people teach the LoRA a mix of faces."),
+    "fetch_source": ("Source",
+                     "Safebooru: SFW anime art, no account needed. Gelbooru: the largest, needs an account's "
+                     "API key. Danbooru: the best tagged; anonymous searches are limited to 2 tags."),
+    "fetch_account": ("User id / Login and API key",
+                      "Gelbooru: My Account → Options → API Access Credentials (the user id is the number). "
+                      "Danbooru: My Account → API Key, with your login name. With Remember on, they are "
+                      "saved once the site accepts them, in a file only you can read; the key is never "
+                      "shown again."),
+    "fetch_rating": ("Rating",
+                     "The site's content rating. general (or general+sensitive) keeps a character LoRA from "
+                     "learning NSFW by accident; the guides start there."),
+    "fetch_min_score": ("Min score",
+                        "Keep posts with at least this many votes: a quick quality filter (5-10 cuts most "
+                        "sketches and low-effort art). Empty keeps every score."),
+    "fetch_order": ("Order", "newest lists recent posts first; best score takes the most liked first, a good "
+                             "pick when the limit is lower than the count."),
+    "fetch_limit": ("Limit",
+                    "How many images to download at most. 15-50 good, varied images make a character LoRA; "
+                    "more helps only if they are different shots (Review drops duplicates and bad ones)."),
+    "fetch_folder": ("Folder",
+                     "The dataset/<repeats>_<name>/ folder the images go into, kohya-style (10_reimu: 10 "
+                     "repeats). A new name creates the folder; images already there are skipped."),
+    "fetch_base_url": ("Base URL (advanced)",
+                       "Another address for the site: a mirror or a self-hosted instance (Gelbooru, Danbooru "
+                       "and Moebooru-style software). Empty uses the site's own address."),
+    # ----- Tags ----------------------------------------------------------------------------------
+    "tag_table": ("Tag frequency",
+                  "How many images carry each tag. The guides' rule: tags on nearly every image that describe "
+                  "your subject (hair colour, eye colour, a fixed outfit) should be removed so the trigger "
+                  "word absorbs them; tags you want to vary at prompt time (background, pose, clothes you "
+                  "change) stay. Mark rows with space, then d removes them from every caption."),
+    "tag_mode": ("Mode",
+                 "overwrite replaces every caption with the tagger's tags; append keeps yours and adds the new "
+                 "ones; missing tags only images without a caption. Every run can be undone."),
+    "tag_merge": ("Merge (m)",
+                  "Several tags that mean the same become one (striped shirt, vertical stripes → striped "
+                  "shirt), so the LoRA learns one word for one thing."),
+    "tag_trigger": ("Trigger word (t)",
+                    "Put the word first in every caption. keep_tokens is set to at least 1 so shuffle_caption "
+                    "never moves it: the word stays bound to your subject."),
+    "tag_junk": ("Junk (j)",
+                 "Tags about the file or the website (highres, commentary, watermark…) teach the LoRA "
+                 "nothing it can draw; remove them. The list is the project's tags.junk_tags; globs work."),
+    "tag_pattern": ("Remove by pattern (p)",
+                    "A glob removes every tag it matches: \"* (azur lane)\" drops the series names, "
+                    "\"*_background\" the background tags. The trigger word is never matched."),
+    "tag_caption": ("Edit one caption (e)",
+                    "Pick an image carrying the tag under the cursor and fix its caption by hand: tags "
+                    "separated by commas. Saved atomically, undoable like the rest."),
+    "tag_undo": ("Undo (u) and history (h)",
+                 "Every change to captions is snapshotted first; u restores the last one byte for byte, "
+                 "again for the one before. A caption edited elsewhere since is never overwritten silently."),
+    "tag_tokens": ("Caption length",
+                   "The text encoder reads at most training.max_token_length tokens (75 by default); tags past "
+                   "that never train. Prune tags, or raise max_token_length to 150 or 225."),
 }
 
 

@@ -21,12 +21,10 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("project", "Project", "project:ProjectScreen"),
-    Step("fetch", "Fetch", None,
-         "Fetching from boorus arrives with the next update; meanwhile copy images into the dataset folder."),
+    Step("fetch", "Fetch", "fetch:FetchScreen"),
     Step("review", "Review", None,
          "The review grid arrives with the next update; meanwhile remove bad images by hand."),
-    Step("tags", "Tags", None,
-         "Tagging and tag editing arrive with the next update; meanwhile put a .txt caption next to each image."),
+    Step("tags", "Tags", "tags:TagsScreen"),
     Step("steps", "Steps", "steps:StepsScreen"),
     Step("train", "Train", "train:TrainScreen"),
     Step("compare", "Compare", None, "The epoch comparison grid arrives with a later update."),

@@ -154,6 +154,32 @@ def read_caption(path: str | os.PathLike[str]) -> CaptionFile:
     return cf
 
 
+def decode_any(raw: bytes) -> tuple[str, str]:
+    """Best-effort (text, encoding) of a caption in any encoding, for ``check --fix``, which
+    re-saves it as UTF-8 after moving the original to the trash (so a wrong guess is restorable)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16", errors="replace"), "utf-16"
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(enc).replace("\x00", ""), enc
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1").replace("\x00", ""), "latin-1"  # latin-1 decodes every byte
+
+
+def replace_tag(tags: list[str], old: str, new: list[str]) -> list[str]:
+    """``old`` replaced in place by ``new``, tags already present not repeated (compared with
+    :func:`tag_key`); the list is returned unchanged when ``old`` is not in it."""
+    if tag_key(old) not in {tag_key(t) for t in tags}:
+        return tags
+    out: list[str] = []
+    for t in tags:
+        out.extend(new if tag_key(t) == tag_key(old) else [t])
+    return dedupe_tags(out)
+
+
 def caption_path(image: Path, extension: str = ".txt") -> Path:
     """``img.png`` → ``img.txt`` (kohya's same-name convention)."""
     ext = extension if extension.startswith(".") else "." + extension

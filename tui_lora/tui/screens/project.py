@@ -131,9 +131,12 @@ class ProjectScreen(WizardScreen):
         else:
             t.append("  no run yet\n", style="dim")
         t.append("\nNext\n", style="bold")
+        captions = sum(c.captions for c in ov.concepts)
         if images == 0:
             folder = ov.concepts[0].folder if ov.concepts else "10_name"
-            t.append(f"  Copy 15-50 images (with .txt captions) into dataset/{folder}/, then r to refresh.\n")
+            t.append(f"  2 Fetch images from a booru, or copy 15-50 into dataset/{folder}/ (then r).\n")
+        elif captions < images:
+            t.append(f"  4 Tags: {images - captions} of {images} images have no caption yet; tag them there.\n")
         elif s.state in ("none", "failed"):
             t.append("  5 Steps: check the step count, settings and VRAM; then 6 Train.\n")
         else:

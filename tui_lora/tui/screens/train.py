@@ -26,6 +26,7 @@ from tui_lora.tui.monitor import RunMonitor, Snapshot
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.widgets.log_tail import LogTail
 from tui_lora.tui.widgets.loss_chart import LossChart
+from tui_lora.tui.widgets.progress_text import progress_bar
 
 GPU_EVERY_S = 10.0
 
@@ -215,19 +216,6 @@ class TrainScreen(WizardScreen):
             return str(Path(path).relative_to(self.project.root))
         except ValueError:
             return short_path(path)
-
-
-def progress_bar(step: int, total: int, width: int) -> Text:
-    """``━━━━━━╺━━━━━  32%`` in one row. Textual's ProgressBar relayouts the screen on every
-    percentage change (and animates while its total is unknown): too many bytes over SSH."""
-    share = min(1.0, step / total) if total else 0.0
-    cells = max(1, width - 6)
-    done = int(share * cells)
-    t = Text(no_wrap=True)
-    t.append("━" * done, style="bold green" if share >= 1 else "bold blue")
-    t.append("━" * (cells - done), style="grey23")
-    t.append(f" {share:>4.0%}")
-    return t
 
 
 def _elapsed(s) -> float | None:

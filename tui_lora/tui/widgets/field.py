@@ -116,3 +116,14 @@ class Field(Vertical):
     def error(self) -> str | None:
         """The error shown under the field, if any."""
         return self._error
+
+
+def show_line(widget: Static, text, *, error: bool = False) -> None:
+    """Put ``text`` in a status or note line, unless it is already there: typing calls this on every
+    key, and an unchanged line should cost no redraw (over a slow SSH link every repaint counts)."""
+    key = (str(text), getattr(text, "style", None), error)
+    if getattr(widget, "_shown_line", None) == key:
+        return
+    widget._shown_line = key  # type: ignore[attr-defined]
+    widget.update(text)
+    widget.set_class(error, "-error")

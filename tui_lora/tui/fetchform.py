@@ -1,0 +1,225 @@
+"""The Fetch screen's form as plain data: reading it into a booru query, credentials and a dataset
+folder, remembering it per project, and saying core's errors in the wizard's words.
+
+No textual here (like core/): the screen fills a :class:`FetchForm` from its widgets and calls
+these functions, some of them from worker threads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tui_lora.core.dataset.folders import parse_concept_folder
+from tui_lora.core.errors import UserError
+
+if TYPE_CHECKING:
+    from tui_lora.core.booru import Credentials, Query
+
+MEMORY_FILE = "wizard-fetch.toml"  # in the user's config folder; never holds credentials
+MAX_LIMIT = 5000
+
+# (label, value for build_query's rating=): the combinations people use, safest first.
+RATING_CHOICES: tuple[tuple[str, str], ...] = (
+    ("any", ""),
+    ("general", "general"),
+    ("general+sensitive", "general,sensitive"),
+    ("sensitive", "sensitive"),
+    ("questionable", "questionable"),
+    ("quest.+explicit", "questionable,explicit"),
+    ("explicit", "explicit"),
+)
+SOURCE_CHOICES: tuple[tuple[str, str], ...] = (
+    ("Safebooru", "safebooru"), ("Gelbooru", "gelbooru"), ("Danbooru", "danbooru"),
+)
+ORDER_CHOICES: tuple[tuple[str, str], ...] = (("newest", "newest"), ("best score", "score"))
+# What the two credential fields are called on each site.
+ACCOUNT_LABELS = {"gelbooru": ("User id", "API key"), "danbooru": ("Login", "API key")}
+
+
+@dataclass
+class FetchForm:
+    """Everything typed on the Fetch screen except credentials (which never go to this file)."""
+
+    source: str = "safebooru"
+    tags: str = ""
+    rating: str = ""
+    min_score: str = ""
+    order: str = "newest"
+    limit: str = "100"
+    folder: str = ""
+    # A mirror or self-hosted address per site; empty means the site's own.
+    gelbooru_url: str = ""
+    safebooru_url: str = ""
+    danbooru_url: str = ""
+
+    @property
+    def base_url(self) -> str:
+        """The address for the current source."""
+        return getattr(self, f"{self.source}_url", "")
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        if self.source in ("gelbooru", "safebooru", "danbooru"):
+            setattr(self, f"{self.source}_url", value.strip())
+
+
+def parse_min_score(text: str) -> int | None:
+    t = text.strip()
+    if not t:
+        return None
+    try:
+        return int(t)
+    except ValueError:
+        raise UserError(f"The minimum score {t!r} is not a whole number; leave it empty for any score.") from None
+
+
+def parse_limit(text: str) -> int:
+    t = text.strip()
+    if not t:
+        raise UserError("Type how many images to download as Limit, e.g. 100.")
+    try:
+        n = int(t)
+    except ValueError:
+        raise UserError(f"The limit {t!r} is not a whole number; type how many images to download, e.g. 100.") \
+            from None
+    if not 1 <= n <= MAX_LIMIT:
+        raise UserError(f"The limit {n} is out of range; use 1 to {MAX_LIMIT} (30-100 is typical for a LoRA).")
+    return n
+
+
+def build(form: FetchForm, *, authenticated: bool) -> "Query":
+    """The validated query (QueryError/UserError with a sentence in the wizard's words)."""
+    from tui_lora.core import booru
+    from tui_lora.core.booru.query import DANBOORU_ANON_TAG_LIMIT
+
+    if not form.tags.strip():
+        raise UserError("Type the tags to search, e.g. hakurei_reimu solo -monochrome.")
+    try:
+        query = booru.build_query(form.source, form.tags, rating=form.rating or None,
+                                  min_score=parse_min_score(form.min_score), order=form.order)
+    except UserError as exc:
+        raise UserError(wizard_wording(exc.message)) from None
+    if query.source == "danbooru" and not authenticated:
+        n = query.danbooru_tag_count()
+        if n > DANBOORU_ANON_TAG_LIMIT:
+            raise UserError(f"Danbooru lets anonymous users search {DANBOORU_ANON_TAG_LIMIT} tags at a time and "
+                            f"this search counts {n} (best-score order counts, rating and score do not); remove "
+                            "some tags, or fill in Login and API key.")
+    return query
+
+
+def credentials(source: str, user_id: str, api_key: str) -> tuple["Credentials | None", str]:
+    """The credentials to use and where they come from: "typed", "environment", "saved" or ""."""
+    from tui_lora.core import booru
+    from tui_lora.core.booru.credentials import WHERE_TO_GET, env_names
+
+    if source == "safebooru":
+        return None, ""
+    uid, key = user_id.strip(), api_key.strip()
+    if uid or key:
+        if not (uid and key):
+            first, second = ACCOUNT_LABELS[source]
+            missing = second if uid else first
+            raise UserError(f"Type the {missing} too; both are at {WHERE_TO_GET[source]}.")
+        try:
+            return booru.resolve_credentials(source, user_id=uid, api_key=key), "typed"
+        except UserError as exc:
+            raise UserError(wizard_wording(exc.message)) from None
+    import os
+
+    if any(os.environ.get(n, "").strip() for n in env_names(source)):
+        try:
+            return booru.resolve_credentials(source), "environment"
+        except UserError as exc:
+            raise UserError(wizard_wording(exc.message)) from None
+    saved = booru.stored_credentials(source)
+    return saved, "saved" if saved else ""
+
+
+def resolve_folder(project, name: str, *, create: bool) -> Path:
+    """The dataset/<N>_<name> folder to fill: an existing folder (or concept name), or a new one."""
+    concepts = project.concepts()
+    name = name.strip()
+    if not name:
+        if concepts:
+            return concepts[0].path
+        hint = project.settings["project"]["trigger_word"] or "subject"
+        raise UserError(f"The project has no dataset folder yet; type one as Folder, e.g. 10_{hint}.")
+    if any(c in name for c in "/\\\x00") or name.startswith("."):
+        raise UserError(f"{name!r} is not a folder name; type a name inside dataset/, such as 10_reimu.")
+    for c in concepts:
+        if name in (c.folder, c.name):
+            return c.path
+    if parse_concept_folder(name) is None:
+        raise UserError(f"The folder {name!r} must look like <repeats>_<name> (e.g. 10_{name}) so training knows "
+                        "how often to repeat it.")
+    path = project.dataset_dir / name
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"Cannot create {path} ({exc.strerror}); check the folder's permissions.") from None
+    return path
+
+
+def renamed_concept(project, name: str) -> str | None:
+    """The folder ``name`` (``10_x``) is now called, when its repeats changed (``4_x``); else None."""
+    parsed = parse_concept_folder(name.strip())
+    if parsed is None or (project.dataset_dir / name.strip()).is_dir():
+        return None
+    return next((c.folder for c in project.concepts() if c.name == parsed[1]), None)
+
+
+# ----- remembering the form ---------------------------------------------------------------------
+def load_memory(root: Path) -> FetchForm:
+    """The form as last left for this project; a new project starts from the last one's choices."""
+    from tui_lora.core.userconfig import load_user_config
+
+    data = load_user_config(MEMORY_FILE)
+    names = {f.name for f in fields(FetchForm)}
+    saved = data.get("projects", {}).get(str(root))
+    if not isinstance(saved, dict):
+        last = data.get("last", {})
+        saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items()
+                 if k in ("source", "rating", "order", "limit", "gelbooru_url", "safebooru_url", "danbooru_url")}
+    return FetchForm(**{k: str(v) for k, v in saved.items() if k in names})
+
+
+def save_memory(root: Path, form: FetchForm) -> None:
+    """Remember ``form`` for this project (and as the start of the next new one); never fails."""
+    from tui_lora.core.userconfig import load_user_config, save_user_config
+
+    try:
+        data = load_user_config(MEMORY_FILE)
+        projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
+        projects[str(root)] = asdict(form)
+        data["projects"] = dict(list(projects.items())[-50:])  # bounded: the 50 newest projects
+        data["last"] = asdict(form)
+        save_user_config(data, MEMORY_FILE)
+    except OSError:
+        pass
+
+
+# ----- wording ----------------------------------------------------------------------------------
+# Core's sentences name the CLI's flags; on this screen the same fix is a field.
+_WORDING: tuple[tuple[str, str], ...] = (
+    (r" \(add --save-credentials to remember them\)", ""),
+    (r"(?:pass|sign in with) --user-id (?:ID|LOGIN) --api-key KEY", "fill in the account fields"),
+    (r"pass --user-id and --api-key(?: instead)?", "fill in the account fields instead"),
+    (r"try --source safebooru", "try Safebooru as the source"),
+    (r"(?:the )?--base-url", "the Base URL"),
+    (r"--tags", "the tags"),
+    (r"pass --limit N with N >= 1", "set Limit to 1 or more"),
+    (r"lower --limit", "lower the Limit"),
+    (r"re-run", "try again"),
+)
+
+
+def wizard_wording(message: str) -> str:
+    """A core booru error with its CLI flags replaced by the Fetch screen's fields."""
+    for pattern, repl in _WORDING:
+        message = re.sub(pattern, repl, message)
+    return message
