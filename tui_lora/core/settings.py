@@ -253,13 +253,19 @@ KEYS: tuple[Key, ...] = (
     # [sample]
     _K("sample", "prompts", STR_LIST, [],
        "Prompts for sample images during training, in kohya's line format: "
-       "prompt --n negative --w 512 --h 512 --d seed --l cfg --s steps."),
+       "prompt --n negative --w 512 --h 512 --d seed --l cfg --s steps --ss sampler. "
+       "Without --d a prompt uses training.seed plus its position, so every epoch starts from the same noise."),
+    _K("sample", "prompt_file", STR, "",
+       "A text file of sample prompts, one per line in the same format (kohya's --sample_prompts); "
+       "# starts a comment. A relative path is inside the project folder. Used with sample.prompts."),
     _K("sample", "sample_every_n_epochs", INT, 0,
        "Render the sample prompts every n epochs so you can watch the LoRA learn; 0 is off.",
        minimum=0),
     _K("sample", "sample_at_first", BOOL, False,
        "Also render samples before the first step, as a baseline."),
-    _K("sample", "sampler", CHOICE, "euler_a", "The sampler for sample images (kohya's names).",
+    _K("sample", "sampler", CHOICE, "euler_a",
+       "The sampler for sample images and comparison grids (kohya's names): euler_a is Euler a, "
+       "dpmsolver++ is DPM++ 2M Karras, ddim is DDIM.",
        choices=SAMPLERS),
     # [output]
     _K("output", "output_name", STR, "",

@@ -12,6 +12,7 @@ from tui_lora.core.events import EventWriter
 from tui_lora.core.train.checkpoint import StateKeeper, main_process_by_env
 from tui_lora.core.train.progress import Reporter
 from tui_lora.core.train.record import check_resume, merge_overrides, read_record, update_record
+from tui_lora.core.train.sampling import TrainingSampler
 from tui_lora.core.train.trainer import Trainer, TrainResult
 
 
@@ -44,7 +45,10 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
     reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet)
     trainer = keeper = None
     try:
+        sampler = TrainingSampler.from_settings(project, settings, reporter.warning)  # bad prompts fail here
         trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device)
+        if sampler:
+            sampler.attach(trainer)
         keeper = StateKeeper.attach(trainer, project, overrides=overrides, resume=resume, gpus=gpus)
         for note in notes:
             reporter.warning(note)

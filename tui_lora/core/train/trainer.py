@@ -7,7 +7,8 @@ Design for resuming (issue #4) and sampling (issue #9):
   come from a generator seeded by (seed, global step); caption / flip randomness is keyed by
   (seed, epoch, batch, position). Loading a state and calling :meth:`fit` therefore continues
   exactly where an uninterrupted run would be (bitwise on CPU).
-- :attr:`Trainer.epoch_end_hooks` run after each epoch's save (sampling goes there); ``cancel``
+- :attr:`Trainer.epoch_end_hooks` run after each epoch's save, :attr:`Trainer.start_hooks` after the
+  start event (sampling, :mod:`.sampling`, uses both); ``cancel``
   (a threading.Event) and ``fit(until_step=…)`` stop cleanly between steps.
 """
 
@@ -76,6 +77,7 @@ class Trainer:
         self.cancel = cancel or threading.Event()
         self.state = TrainState()
         self.epoch_end_hooks: list[Callable[[Trainer, int, bool], None]] = []
+        self.start_hooks: list[Callable[[Trainer], None]] = []  # after the start event (sample_at_first)
         self.files: list[Path] = []
         self._losses = LossMeter(setup.steps_per_epoch)
         self._speed = Speed()
@@ -215,6 +217,8 @@ class Trainer:
         # Every call opens a run in events.jsonl (a resumed run appends a new start).
         self.reporter.start(total_steps=s.total_steps, epochs=s.epochs, steps_per_epoch=s.steps_per_epoch,
                             images=s.layout.train_images, device=s.device_label)
+        for hook in self.start_hooks:
+            hook(self)
         stopped = False
         while self.state.global_step < s.total_steps:
             epoch = self.state.epoch

@@ -1,0 +1,119 @@
+"""`tui-lora compare` end to end (a real subprocess on a tiny model) and its bad inputs: one sentence,
+exit 2, no traceback, nothing loaded."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from safetensors import safe_open
+
+from conftest import cli_env
+from tui_lora.cli import main
+from tui_lora.testing.train import make_train_project, torch_threads
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_sd15):
+    """Two epochs trained for real (one step each), saved as <name>-000001 and the final file."""
+    import io
+
+    from tui_lora.core.train.run import train_project
+
+    root = tmp_path_factory.mktemp("cli") / "p"
+    p = make_train_project(root, tiny_sd15, images=1, settings={
+        "training.max_train_epochs": 2, "output.save_every_n_epochs": 1, "training.unet_lr": 1e-2})
+    with torch_threads(1):
+        train_project(p, stream=io.StringIO())
+    return p
+
+
+def cli(capsys, *args):
+    code = main(["compare", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_sentence(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and lines[0].startswith("error: ") and lines[0].endswith(".")
+    return lines[0]
+
+
+def test_compare_end_to_end_json_then_pick(project, capsys):
+    env = cli_env()
+    env["OMP_NUM_THREADS"] = "1"  # tiny models: one thread beats threads fighting over shared cores
+    out = project.root / "grid.png"
+    r = subprocess.run([sys.executable, "-m", "tui_lora", "compare", str(project.root), "--json",
+                        "--prompt", "ohwx, smile --n lowres --s 2", "--weights", "0.5,1", "--epochs", "1,final",
+                        "--width", "64", "--height", "64", "--seed", "5", "--sampler", "ddim", "--out", str(out),
+                        "--device", "cpu"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads(r.stdout)  # stdout holds only the result; progress went to stderr
+    assert "[5/5] epoch 2 (final) at weight 1" in r.stderr and "Traceback" not in r.stderr
+    assert data["grid"] == str(out) and data["index"] == str(out.with_suffix(".json")) and not data["cancelled"]
+    assert data["plan"]["prompt"] == {"prompt": "ohwx, smile", "negative": "lowres", "width": 64, "height": 64,
+                                      "seed": 5, "cfg": 7.5, "steps": 2, "sampler": "ddim"}
+    with Image.open(out) as im:
+        assert list(im.size) == data["size"]
+    index = json.loads(out.with_suffix(".json").read_text())
+    assert index["cells"] == data["cells"] and len(index["cells"]) == 6
+
+    code, stdout, _ = cli(capsys, project.root, "--pick", "final", "--weight", "0.9", "--json")
+    assert code == 0
+    picked = json.loads(stdout)
+    assert picked == {"best": str(project.output_dir / f"{project.output_name}-best.safetensors"), "epoch": 2,
+                      "weight": 0.9, "source": str(project.final_file())}
+    with safe_open(picked["best"], "pt") as fh:
+        assert fh.metadata()["ss_tui_lora_best_weight"] == "0.9"
+    code, stdout, _ = cli(capsys, project.root, "--pick", "1", "--weight", "1")
+    assert code == 0 and stdout.startswith("Kept epoch 1 at weight 1: ")
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--prompt", "x", "--epochs", "3"], "There is no file for epoch 3 in"),
+    (["--prompt", "x", "--epochs", "two"], "--epochs two is not a list of epoch numbers"),
+    (["--prompt", "x", "--weights", "0.5,abc"], "--weights 0.5,abc is not a list of numbers"),
+    (["--prompt", "x", "--weights", "5"], "--weights 5 is out of range"),
+    (["--prompt", "x", "--weights", ","], "--weights is empty"),
+    (["--prompt", "x --q 1"], "--prompt: --q is not a sample option"),
+    (["--prompt", "x", "--width", "8"], "--width 8 is out of range"),
+    (["--prompt", "x", "--cfg", "-1"], "--cfg -1 is not a CFG scale"),
+    ([], "Give the prompt to compare with --prompt"),
+    (["--pick", "1"], "--pick needs the weight to record"),
+    (["--pick", "9", "--weight", "1"], "There is no file for epoch 9"),
+    (["--pick", "1", "--weight", "x"], "--weight x is not a number"),
+    (["--prompt", "x", "--weight", "1"], "--weight goes with --pick"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(project, capsys, args, words):
+    code, out, err = cli(capsys, project.root, *args)
+    assert code == 2 and out == ""
+    assert words in one_sentence(err)
+
+
+def test_no_epoch_files_yet(tmp_path, tiny_sd15, capsys):
+    empty = make_train_project(tmp_path / "e", tiny_sd15, images=1)
+    code, out, err = cli(capsys, empty.root, "--prompt", "ohwx")
+    assert code == 2 and "There are no LoRA files in" in one_sentence(err) and "train first" in err
+    code, out, _ = cli(capsys, empty.root, "--prompt", "ohwx", "--json")
+    assert code == 2 and json.loads(out)["error"].startswith("There are no LoRA files")
+
+
+def test_bad_input_never_imports_torch(project):
+    """Checks run before the model stack loads, so a typo answers at once."""
+    code = ("import sys; from tui_lora.cli import main; "
+            f"rc = main(['compare', {str(project.root)!r}, '--prompt', 'x', '--epochs', '4']); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "There is no file for epoch 4" in r.stderr
+
+
+def test_help_lists_the_flags(run_cli):
+    r = run_cli("compare", "--help")
+    assert r.returncode == 0
+    for flag in ("--prompt", "--negative", "--epochs", "--weights", "--seed", "--steps", "--cfg", "--width",
+                 "--height", "--sampler", "--pick", "--weight", "--out", "--base-model", "--device", "--json"):
+        assert flag in r.stdout, flag

@@ -1,0 +1,36 @@
+"""Compare saved epochs at several LoRA weights, and keep the winner (issue #9).
+
+Public API (torch is imported only when rendering):
+- :func:`list_epoch_files` / :func:`select_epochs` — the saved files by epoch (``EpochFile``).
+- :func:`plan_compare` (cheap checks, no torch) then :func:`run_compare` (renders, writes the grid PNG
+  and its JSON index; ``progress(done, total, what)`` callback and a ``cancel`` threading.Event).
+- :class:`ComparePipeline` — the base model loaded once; pass it to :func:`run_compare` to reuse it.
+- :func:`pick_best` — copy the chosen epoch to ``output/<name>-best.safetensors`` with the epoch and
+  weight in its metadata.
+"""
+
+from tui_lora.core.compare.best import BEST_EPOCH_KEY, BEST_WEIGHT_KEY, best_file, pick_best
+from tui_lora.core.compare.files import (
+    EpochFile,
+    list_epoch_files,
+    parse_epochs,
+    parse_weight,
+    parse_weights,
+    select_epochs,
+)
+from tui_lora.core.compare.pipeline import ComparePipeline
+from tui_lora.core.compare.run import (
+    DEFAULT_WEIGHTS,
+    Cell,
+    ComparePlan,
+    CompareResult,
+    plan_compare,
+    read_index,
+    run_compare,
+)
+
+__all__ = [
+    "BEST_EPOCH_KEY", "BEST_WEIGHT_KEY", "Cell", "ComparePipeline", "ComparePlan", "CompareResult",
+    "DEFAULT_WEIGHTS", "EpochFile", "best_file", "list_epoch_files", "parse_epochs", "parse_weight",
+    "parse_weights", "pick_best", "plan_compare", "read_index", "run_compare", "select_epochs",
+]

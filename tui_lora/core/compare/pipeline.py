@@ -1,0 +1,119 @@
+"""The base model loaded once, with saved LoRA files applied one at a time, as webui applies them.
+
+Each file goes through diffusers' ``load_lora_weights`` (the kohya keys and alphas, exactly what a
+webui / ComfyUI / diffusers user loads) as a named adapter; ``set_adapters`` sets its weight on the
+UNet and the text encoders alike (webui's ``<lora:name:0.8>``). Only one adapter exists at a time:
+switching files deletes the previous one, and the no-LoRA image is rendered with none loaded, so
+nothing leaks from one cell into another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from tui_lora.core.errors import UserError
+from tui_lora.core.sample_prompts import SamplePrompt
+
+
+class ComparePipeline:
+    def __init__(self, *, pipe, base, family: str, device, clip_skip: int, v_prediction: bool) -> None:
+        self.pipe = pipe
+        self.base = base
+        self.family = family
+        self.device = device
+        self.clip_skip = clip_skip
+        self.v_prediction = v_prediction
+        self._adapter: tuple[Path, str] | None = None
+        self._count = 0
+
+    @classmethod
+    def load(cls, project, *, base_model: str | None = None, device: str | None = None,
+             log: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None
+             ) -> "ComparePipeline":
+        """Load the project's base model (repo id, folder or single file) through the trainer's loader."""
+        import torch
+
+        from tui_lora.core.train.model import load_base_model
+        from tui_lora.core.train.pipeline import build_pipeline, make_scheduler
+        from tui_lora.core.train.setup import quiet_libraries, resolve_device
+
+        quiet_libraries()
+        settings = project.settings
+        m = settings["model"]
+        if device:
+            dev = resolve_device(device)
+        else:
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
+            if dev == "cpu":
+                warn("No CUDA GPU found; rendering on the CPU, which takes minutes per image for real SD1.5 / "
+                     "SDXL models.")
+        dtype = torch.float16 if dev.startswith("cuda") else torch.float32
+        ref = base_model or m["pretrained_model_name_or_path"]
+        if not ref:
+            raise UserError("project.toml has no base model; set model.pretrained_model_name_or_path or pass "
+                            "--base-model.")
+        base = load_base_model(ref, vae=m["vae"], allow_pickle=m["allow_pickle"], dtype=dtype, log=log, warn=warn)
+        # As the trainer decides; another model (--base-model) speaks for itself.
+        v_pred = bool(base.v_prediction) if base_model else bool(m["v_parameterization"] or base.v_prediction)
+        pipe = build_pipeline(base.family, unet=base.unet, vae=base.vae, text_encoders=base.text_encoders,
+                              tokenizers=base.tokenizers,
+                              scheduler=make_scheduler("euler_a", base.scheduler_config, v_prediction=v_pred))
+        pipe.to(dev)
+        for module in (base.unet, base.vae, *base.text_encoders):
+            module.eval()
+        clip_skip = settings["training"]["clip_skip"] if base.family == "sd15" else 1
+        return cls(pipe=pipe, base=base, family=base.family, device=torch.device(dev), clip_skip=clip_skip,
+                   v_prediction=v_pred)
+
+    # ----- LoRA --------------------------------------------------------------------------------
+    def use_lora(self, path: Path | None, weight: float = 1.0) -> None:
+        """Make ``path`` at ``weight`` the only LoRA (None: no LoRA at all)."""
+        if self._adapter and (path is None or self._adapter[0] != path):
+            self.pipe.delete_adapters(self._adapter[1])
+            self._adapter = None
+        if path is None:
+            return
+        if self._adapter is None:
+            self._check_family(path)
+            self._count += 1
+            name = f"tui_lora_{self._count}"
+            try:
+                self.pipe.load_lora_weights(str(path), adapter_name=name)
+            except Exception as exc:  # noqa: BLE001 - a broken or foreign file: say which
+                self._drop_partial(name)
+                raise UserError(f"{path.name} could not be loaded as a LoRA ({type(exc).__name__}); retrain that "
+                                "epoch or leave it out with --epochs.") from None
+            self._adapter = (path, name)
+        self.pipe.set_adapters([self._adapter[1]], adapter_weights=[float(weight)])
+
+    def _check_family(self, path: Path) -> None:
+        from tui_lora.core.compare.files import lora_family
+
+        fam = lora_family(path)
+        if fam and fam != self.family:
+            label = {"sd15": "SD1.x", "sdxl": "SDXL"}
+            raise UserError(f"{path.name} is an {label[fam]} LoRA but the base model is {label[self.family]}; "
+                            "compare on the model it was trained on (model.pretrained_model_name_or_path or "
+                            "--base-model).")
+
+    def _drop_partial(self, name: str) -> None:
+        try:
+            if name in {a for names in self.pipe.get_list_adapters().values() for a in names}:
+                self.pipe.delete_adapters(name)
+        except Exception:  # noqa: BLE001 - best effort after a failed load
+            pass
+
+    # ----- images ------------------------------------------------------------------------------
+    def render(self, sp: SamplePrompt, *, cancel: threading.Event | None = None):
+        """One image for a resolved prompt with the current LoRA (PIL), or None when cancelled."""
+        from tui_lora.core.train.pipeline import preserved_rng, render
+
+        p = self.pipe
+        tes = [p.text_encoder] + ([p.text_encoder_2] if self.family == "sdxl" else [])
+        toks = [p.tokenizer] + ([p.tokenizer_2] if self.family == "sdxl" else [])
+        with preserved_rng():
+            return render(p, self.family, sp, tokenizers=toks, text_encoders=tes, clip_skip=self.clip_skip,
+                          scheduler_config=self.base.scheduler_config, v_prediction=self.v_prediction,
+                          cancel=cancel)
