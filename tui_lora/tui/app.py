@@ -173,6 +173,9 @@ class WizardApp(App[int]):
 
 
 def run_wizard(project: Project | None = None) -> int:
+    from tui_lora.tui import images
+
+    images.finish_detection()  # before Textual owns the terminal (see images.py)
     app = WizardApp(project)
     app.run()
     return app.return_code or 0
