@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -190,17 +190,52 @@ def _trash_item(e: "TrashEntry") -> Item:
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
-def load(project: "Project", *, progress: Progress | None = None,
-         cancel: threading.Event | None = None) -> ReviewData:
-    """Scan the dataset (cached: cheap when nothing changed), group duplicates, list the trash."""
-    from tui_lora.core.dataset import dedupe, scan, trash
+def load(project: "Project", *, progress: Progress | None = None, cancel: threading.Event | None = None,
+         with_duplicates: bool = True) -> ReviewData:
+    """Scan the dataset (cached: cheap when nothing changed) and list the trash; then, unless
+    ``with_duplicates`` is False, group near-duplicates (see :func:`find_duplicates`)."""
+    from tui_lora.core.dataset import scan, trash
 
     report = scan.scan(project, cancel=cancel, progress=(lambda d, t: progress("scan", d, t)) if progress else None)
-    groups = None
-    if not report.cancelled:
-        groups = dedupe.find_in_records(report.images, dedupe.HashBackend(), cancel=cancel,
-                                        progress=(lambda d, t: progress("dedupe", d, t)) if progress else None)
-    return ReviewData(report, groups, trash.list_trash(project), load_not_duplicates(project))
+    data = ReviewData(report, None, trash.list_trash(project), load_not_duplicates(project))
+    if with_duplicates and not report.cancelled:
+        find_duplicates(data, progress=progress, cancel=cancel)
+    return data
+
+
+def signature(data: ReviewData) -> tuple:
+    """What duplicate groups depend on: which decodable images there are, and their contents."""
+    return tuple(sorted((r.rel, r.sha256 or "") for r in data.scan.images if r.readable))
+
+
+def find_duplicates(data: ReviewData, *, previous: "tuple[tuple, DedupeReport] | None" = None,
+                    progress: Progress | None = None, cancel: threading.Event | None = None) -> ReviewData:
+    """Fill ``data.dedupe``; ``previous`` (signature, report) is reused when the images are the same.
+
+    Grouping 1,000 images takes most of a second, so the screen shows the scan first and
+    calls this afterwards, and skips it when only captions or decisions changed.
+    """
+    from tui_lora.core.dataset import dedupe
+
+    if previous is not None and previous[0] == signature(data):
+        data.dedupe = _rebased(previous[1], data.scan)
+        return data
+    data.dedupe = dedupe.find_in_records(data.scan.images, dedupe.HashBackend(), cancel=cancel,
+                                         progress=(lambda d, t: progress("dedupe", d, t)) if progress else None)
+    return data
+
+
+def _rebased(report: "DedupeReport", scan: ScanReport) -> "DedupeReport":
+    """The same groups over this scan's records (their captions and problems may be newer)."""
+    from tui_lora.core.dataset.dedupe import DuplicateGroup
+
+    by_path = {r.path: r for r in scan.images}
+
+    def member(m: "Member") -> "Member":
+        return replace(m, record=by_path.get(m.record.path, m.record))
+
+    groups = [DuplicateGroup(member(g.keeper), [member(o) for o in g.others], g.reference) for g in report.groups]
+    return replace(report, groups=groups)
 
 
 def _decisions_path(project: "Project") -> Path:

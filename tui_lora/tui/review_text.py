@@ -20,23 +20,25 @@ if TYPE_CHECKING:
 
 
 def title(data: ReviewData | None, view: str, position: tuple[int, int]) -> Text:
+    """``All files 3/120 · 120 images · 4 with problems · 2 duplicate groups · 5 in trash``."""
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append("Review", style="bold")
+    index, total = position
+    t.append(f"{view_label(view)} {index}/{total}", style="bold")
     if data is None:
         t.append(" · reading the dataset…", style="dim")
         return t
     images = len(data.scan.images)
-    t.append(f" · {images} image{'s' if images != 1 else ''}")
+    t.append(f" · {plural(images, 'image')}")
     problems = len(data.scan.with_issues)
     if problems:
         t.append(f" · {problems} with problems", style="yellow")
     groups = len(data.groups())
-    if groups:
-        t.append(f" · {groups} duplicate group{'s' if groups != 1 else ''}", style="yellow")
+    if data.dedupe is None:
+        t.append(" · looking for duplicates…", style="dim")
+    elif groups:
+        t.append(f" · {plural(groups, 'duplicate group')}", style="yellow")
     if data.trash:
         t.append(f" · {len(data.trash)} in trash", style="dim")
-    index, total = position
-    t.append(f"  [{view_label(view)} {index}/{total}]", style="bold")
     return t
 
 
@@ -112,8 +114,9 @@ def _trash_details(t: Text, item: Item) -> Text:
     e = item.entry
     assert e is not None
     t.append(f"was dataset/{e.original}\n", style="dim")
-    ago = duration(max(0.0, time.time() - e.time))
-    t.append(f"in the trash for {ago} · {e.reason}\n")
+    age = time.time() - e.time
+    when = "just now" if age < 60 else f"{duration(age)} ago"  # (minutes, not seconds: a stable screen)
+    t.append(f"trashed {when} · {e.reason}\n")
     extra = [f.original.rsplit("/", 1)[-1] for f in e.files[1:]]
     if extra:
         t.append("with " + ", ".join(extra) + "\n", style="dim")
@@ -130,8 +133,7 @@ def plural(n: int, word: str) -> str:
 
 
 def trashed_line(n: int, why: str = "") -> str:
-    what = f"Moved {plural(n, 'file')} to the trash" + (f" ({why})" if why else "")
-    return what + "; u undoes it, the Trash view (tab) restores any of them."
+    return f"Moved {plural(n, 'file')} to the trash" + (f" ({why})" if why else "") + "; u undoes it."
 
 
 def fix_line(report: "FixReport") -> str:
@@ -141,14 +143,15 @@ def fix_line(report: "FixReport") -> str:
     if fixed:
         parts.append(f"fixed {plural(fixed, 'file')}")
     if trashed:
-        parts.append(f"moved {trashed} unreadable to the trash")
+        parts.append(f"moved {plural(trashed, 'unreadable file')} to the trash")
     if skipped:
         reasons = {r.message for r in report.results if r.action == "skipped"}
         parts.append(f"skipped {skipped} ({'; '.join(sorted(reasons))})")
     if not parts:
         return "Nothing to fix there: those problems need a person (see the panel for what to do)."
     line = ", ".join(parts)
-    return line[0].upper() + line[1:] + ". Originals are in the trash; u undoes it."
+    after = " (the originals are in the trash); u undoes it." if fixed else "; u undoes it."
+    return line[0].upper() + line[1:] + after
 
 
 def restore_line(results: "list[RestoreResult]") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -51,11 +52,11 @@ class ReviewProgress(Message):
 
 
 class DataReloaded(Message):
-    """What is on disk after an action (posted even when the action failed half-way)."""
+    """What is on disk now: first the scan, then again with the duplicate groups."""
 
-    def __init__(self, data: M.ReviewData) -> None:
+    def __init__(self, data: M.ReviewData, generation: int) -> None:
         super().__init__()
-        self.data = data
+        self.data, self.generation = data, generation
 
 
 class ThumbsReady(Message):
@@ -94,10 +95,11 @@ class ReviewScreen(WizardScreen):
         padding: 0 1;
     }
     ReviewScreen #review-status {
-        height: auto;
-        max-height: 2;
+        height: 1;
         padding: 0 1;
         color: $text-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     ReviewScreen #review-status.-error {
         color: $error;
@@ -138,6 +140,8 @@ class ReviewScreen(WizardScreen):
         self.undo_stack: list[list[str]] = []
         self._cancel = threading.Event()
         self._viewer = None
+        self._generation = 0  # readings of the disk; an older one arriving late is dropped
+        self._dupes: tuple | None = None  # (signature, DedupeReport) of the last grouping, reused when unchanged
 
     # ----- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -153,7 +157,7 @@ class ReviewScreen(WizardScreen):
         return self.query_one(ThumbGrid)
 
     def on_mount(self) -> None:
-        self.query_one("#review-progress").display = False
+        self._progress(False)
         self.grid.focus()
         self.reload()
 
@@ -166,9 +170,9 @@ class ReviewScreen(WizardScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         view = self.view
-        if action in ("mark", "trash"):
+        if action == "trash":
             return view != "trash"
-        if action in ("fix", "mark_all", "fix_all"):  # (not offered beside the keep keys: the footer is full)
+        if action in ("fix", "fix_all"):  # (not offered beside the keep keys: the footer is full)
             return view not in ("trash", "dupes")
         if action in ("keep", "not_duplicates", "keep_suggested"):
             return view == "dupes"
@@ -177,44 +181,66 @@ class ReviewScreen(WizardScreen):
         return True
 
     # ----- loading -------------------------------------------------------------------------------
-    def reload(self, select: str | None = None) -> None:
+    def reload(self) -> None:
         self.busy = "scanning"
+        self._cancel.set()
         self._cancel = threading.Event()
-        self.load_data(self._cancel, select)
+        self._generation += 1
+        self.load_data(self._cancel, self._generation)
 
     def action_rescan(self) -> None:
         if self._free():
             self.reload()
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def load_data(self, cancel: threading.Event, select: str | None) -> tuple[M.ReviewData, str | None]:
-        data = M.load(self.project, cancel=cancel,
-                      progress=lambda stage, done, total: self.post_message(ReviewProgress(stage, done, total)))
-        return data, select
+    def load_data(self, cancel: threading.Event, generation: int) -> None:
+        self._read(cancel, generation)
+
+    def _read(self, cancel: threading.Event, generation: int) -> None:
+        """Scan and post it, then group duplicates and post again (runs in a worker thread)."""
+        def progress(stage: str, done: int, total: int) -> None:
+            self.post_message(ReviewProgress(stage, done, total))
+
+        data = M.load(self.project, progress=progress, cancel=cancel, with_duplicates=False)
+        self.post_message(DataReloaded(data, generation))
+        if data.scan.cancelled or cancel.is_set():
+            return
+        grouped = replace(data)
+        M.find_duplicates(grouped, previous=self._dupes, progress=progress, cancel=cancel)
+        if not cancel.is_set():
+            self._dupes = (M.signature(grouped), grouped.dedupe)
+            self.post_message(DataReloaded(grouped, generation))
+
+    def on_data_reloaded(self, message: DataReloaded) -> None:
+        if message.generation != self._generation:
+            return  # an older reading, overtaken by an action's
+        if self.busy == "scanning":
+            self.busy = None  # browsing and acting can start; grouping goes on behind
+            self._progress(False)
+        self._apply(message.data)
 
     def on_review_progress(self, message: ReviewProgress) -> None:
-        if self.busy != "scanning" or message.total < 50:
+        if message.total < 50 or (message.stage == "scan" and self.busy != "scanning"):
             return  # a small or cached dataset: no bar flashing by
         bar = self.query_one("#review-progress", Static)
-        if not bar.display:
-            bar.display = True
+        self._progress(True)
         what = "Scanning images" if message.stage == "scan" else "Looking for near-duplicates"
         text = f"{what}: {message.done}/{message.total} (esc leaves; the scan resumes from its cache)"
         bar.update(bar_with_text(message.done, message.total, bar.content_size.width or 76, text), layout=False)
 
-    def _apply(self, data: M.ReviewData, select: str | None = None) -> None:
+    def _apply(self, data: M.ReviewData) -> None:
         self.data = data
         if data.scan.cancelled:
             self._status("The scan stopped early; s scans again.", error=True)
-        self._show_view(select)
+        self._show_view()
 
-    def _show_view(self, select: str | None = None) -> None:
+    def _show_view(self, new_view: bool = False) -> None:
         data = self.data
         if data is None:
             return
         view = self.view
         empty = EMPTY.get(view, "No more files with this problem. f picks another view.")
-        self.grid.set_content(lambda cols: data.rows(view, cols), empty=empty, keep=select)
+        self.grid.set_content(lambda cols: data.rows(view, cols), empty=empty, new_view=new_view)
         self._update_title()
         self.refresh_bindings()
 
@@ -280,7 +306,7 @@ class ReviewScreen(WizardScreen):
             return
         self.view = view
         self.grid.marked.clear()  # never act on files you can no longer see
-        self._show_view()
+        self._show_view(new_view=True)
         if view.startswith("problem:"):
             from tui_lora.core.dataset.checks import Problem
 
@@ -322,17 +348,18 @@ class ReviewScreen(WizardScreen):
             return
         self.busy = label
         self._status(f"{label}…")
-        self.operation(fn, args)
+        self._cancel.set()  # a grouping still going on is about the files as they were
+        self._cancel = threading.Event()
+        self._generation += 1
+        self.operation(fn, args, self._cancel, self._generation)
 
-    @work(thread=True, exclusive=True, group="op", exit_on_error=False)
-    def operation(self, fn: Callable[..., ops.OpResult], args: tuple) -> ops.OpResult:
+    @work(thread=True, group="op", exit_on_error=False)  # (one at a time: busy; never cancelled, its undo ids count)
+    def operation(self, fn: Callable[..., ops.OpResult], args: tuple, cancel: threading.Event,
+                  generation: int) -> ops.OpResult:
         try:
             return fn(self.project, *args)
         finally:
-            self.post_message(DataReloaded(M.load(self.project)))  # what is on disk now, whatever happened
-
-    def on_data_reloaded(self, message: DataReloaded) -> None:
-        self._apply(message.data)
+            self._read(cancel, generation)  # what is on disk now, whatever happened
 
     def action_trash(self) -> None:
         items = [it for it in self.grid.selection() if it.record is not None]
@@ -420,17 +447,13 @@ class ReviewScreen(WizardScreen):
         if group not in ("load", "op") or state not in (WorkerState.SUCCESS, WorkerState.ERROR,
                                                          WorkerState.CANCELLED):
             return
-        self.busy = None
-        self.query_one("#review-progress").display = False
-        if state != WorkerState.SUCCESS:
-            return
-        if group == "load":
-            data, select = event.worker.result
-            self._apply(data, select)
-        else:
+        if group == "op" or self.busy == "scanning":
+            self.busy = None
+        self._progress(False)
+        if group == "op" and state == WorkerState.SUCCESS:
             result = event.worker.result
             self.grid.marked.clear()
-            self.grid._refill()
+            self.grid.refill()
             if result.undo:
                 self.undo_stack.append(result.undo)
             self._status(result.message, error=not result.ok)
@@ -439,6 +462,13 @@ class ReviewScreen(WizardScreen):
         if isinstance(error, UserError):
             self._status(error.message, error=True)
         return False  # and a notification
+
+    def _progress(self, on: bool) -> None:
+        # The bar takes the status line's place: the grid's height (and so the thumbnails' size)
+        # never changes while a scan runs.
+        bar, line = self.query_one("#review-progress"), self.query_one("#review-status")
+        if bar.display != on:
+            bar.display, line.display = on, not on
 
     def _status(self, text: str, *, error: bool = False) -> None:
         show_line(self.query_one("#review-status", Static), text, error=error)

@@ -107,10 +107,11 @@ class ThumbGrid(Widget, can_focus=True):
 
     # ----- content -----------------------------------------------------------------------------------
     def set_content(self, builder: Callable[[int], list[list[Item]]], *, empty: str = "Nothing here.",
-                    keep: str | None = None) -> None:
-        """Show ``builder(cols)``'s rows; the cursor stays on ``keep`` (default: the current key) if present."""
+                    keep: str | None = None, new_view: bool = False) -> None:
+        """Show ``builder(cols)``'s rows. The cursor stays on ``keep`` (default: the current item) if it
+        is there; else at the same place (after a removal: on the next item), or the first for a new view."""
         key = keep if keep is not None else (self.current.key if self.current else None)
-        flat = self._flat_index()
+        flat = 0 if new_view else self._flat_index()
         self._builder = builder
         self.empty_text = empty
         self.rows = builder(max(1, self._cols))
@@ -168,13 +169,13 @@ class ThumbGrid(Widget, can_focus=True):
         item = self.current
         if item is not None:
             self.marked ^= {item.key}
-            self._refill()
+            self.refill()
 
     def mark_all(self) -> bool:
         """Mark every item, or clear the marks when all are marked; True when now all marked."""
         keys = {it.key for it in self.items}
         self.marked = set() if keys and keys <= self.marked else keys
-        self._refill()
+        self.refill()
         return bool(self.marked)
 
     def selection(self) -> list[Item]:
@@ -267,14 +268,14 @@ class ThumbGrid(Widget, can_focus=True):
     # ----- drawing -----------------------------------------------------------------------------------
     def _refresh_all(self) -> None:
         self._keep_cursor_visible()
-        self._refill()
+        self.refill()
         self._draw_scroll()
         item = self.current
         if item is not self._last_item:
             self._last_item = item
             self.post_message(self.CursorMoved(item))
 
-    def _refill(self) -> None:
+    def refill(self) -> None:
         empty = not self.rows
         note = self.query_one("#empty", Static)
         if note.display != empty:
