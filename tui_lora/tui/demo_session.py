@@ -29,9 +29,12 @@ def booru() -> "BooruServer":
     if _server is None:
         from tui_lora.testing.booru_server import BooruServer, make_catalogue
 
-        # 128 px posts (the demo trains at 64 px, so fetched images pass Review), no odd extras.
-        _server = BooruServer(posts=make_catalogue(40, extras=False, size=(128, 128), seed=5),
-                              require_gelbooru_auth=False).start()
+        # 128 px posts (the demo trains at 64 px, so fetched images pass Review), all rated general,
+        # no odd extras; Gelbooru answers without an account here.
+        posts = make_catalogue(40, extras=False, size=(128, 128), seed=5)
+        for post in posts:
+            post.rating = "general"
+        _server = BooruServer(posts=posts, require_gelbooru_auth=False).start()
     return _server
 
 
