@@ -124,12 +124,13 @@ class ThumbLoader:
             if max(req.box) > thumbs.THUMB_SIZE:
                 return _fit(_open_oriented(req.source), req.box)
             thumb_dir = self.project.cache_dir / "thumbs"
-            if req.sha256 is None or not probe.thumb_file(thumb_dir, req.sha256).exists():
-                self.generated += 1
+            cached = req.sha256 is not None and probe.thumb_file(thumb_dir, req.sha256).exists()
             record = FileRecord(req.source, req.source.name, None, "image", sha256=req.sha256)
             path = thumbs.thumbnail_path(self.project, record)
             if path is None:
                 return FAILED
+            if not cached:
+                self.generated += 1
             with Image.open(path) as im:
                 return _fit(im.convert("RGB"), req.box)
         except (OSError, ValueError, Image.DecompressionBombError):
