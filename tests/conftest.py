@@ -82,5 +82,10 @@ def run_cli():
     return run
 
 
-# The fake booru server fixture `booru_server` (tests/booru_server.py), for any test that fetches.
-from booru_server import booru_server  # noqa: E402,F401
+@pytest.fixture
+def booru_server():
+    """A started fake booru with the default catalogue (tui_lora/testing/booru_server.py)."""
+    from tui_lora.testing.booru_server import BooruServer
+
+    with BooruServer() as srv:
+        yield srv

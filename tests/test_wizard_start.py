@@ -94,11 +94,13 @@ async def test_open_a_recent_project_and_walk_the_steps(wizard_project):
         assert "SD1.5 · 8 images" in text
         await pilot.press("enter")
         assert isinstance(app.screen, ProjectScreen) and app.project.name == "proj"
-        await pilot.press("3")  # Review is still being built: said so, nothing opens
+        await pilot.press("7")  # Compare is still being built: said so, nothing opens
         assert isinstance(app.screen, ProjectScreen)
-        await wait_for(pilot, lambda: "Review: coming soon" in screen_text(app), what="the notification")
+        await wait_for(pilot, lambda: "Compare: coming soon" in screen_text(app), what="the notification")
         await pilot.press("ctrl+n")
         assert app.screen.STEP_ID == "fetch"
+        await pilot.press("ctrl+n")
+        assert app.screen.STEP_ID == "review"
         await pilot.press("ctrl+n")
         assert app.screen.STEP_ID == "tags"
         await pilot.press("ctrl+n")
@@ -107,7 +109,7 @@ async def test_open_a_recent_project_and_walk_the_steps(wizard_project):
         assert isinstance(app.screen, TrainScreen)
         await pilot.press("ctrl+n")
         assert isinstance(app.screen, TrainScreen)
-        await pilot.press("escape", "escape", "escape", "escape", "escape")
+        await pilot.press("escape", "escape", "escape", "escape", "escape", "escape")
         assert isinstance(app.screen, StartScreen)
         await pilot.press("down", "enter")
         assert app.project.name == "older"

@@ -109,7 +109,7 @@ async def test_repeats_rename_the_dataset_folder(wizard_project, no_gpu):
         await pilot.press("enter")
         assert [c.folder for c in project.concepts()] == ["4_ohwx"]
         assert len(project.concepts()[0].images()) == 8
-        await pilot.press("ctrl+p", "ctrl+p", "ctrl+p")  # Tags, Fetch, Project (a digit would go into the field)
+        await pilot.press("ctrl+p", "ctrl+p", "ctrl+p", "ctrl+p")  # Tags, Review, Fetch, Project (not a digit: it types)
         await settle(pilot)
         assert "dataset/4_ohwx/ 8 images, 8 captions, 4 repeats" in flat(app)
 

@@ -69,3 +69,49 @@ def write_dataset(
             path.with_suffix(".txt").write_text(make_caption(seed * 100_003 + i, trigger), encoding="utf-8")
         out.append(path)
     return out
+
+
+def write_problem_images(folder: str | Path, *, near_copy_of: str | Path | None = None, seed: int = 7,
+                         trigger: str = "", size: tuple[int, int] = (128, 128)) -> dict[str, Path]:
+    """Add the usual troublemakers to a dataset folder, each with a caption, for Review to find:
+
+    ``truncated`` (a PNG cut in half: corrupt), ``tiny`` (24×24: smaller than any training
+    resolution), ``transparent`` (RGBA with a see-through background) and, when ``near_copy_of``
+    names an image, ``near_copy`` (that image resized to 3/4 and saved as JPEG: a near-duplicate).
+    Returns {kind: image path}.
+    """
+    import io
+
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+
+    def caption(path: Path, n: int) -> None:
+        path.with_suffix(".txt").write_text(make_caption(seed * 1000 + n, trigger), encoding="utf-8")
+
+    buf = io.BytesIO()
+    make_image(seed * 1000 + 1, size).save(buf, format="PNG")
+    out["truncated"] = folder / "truncated.png"
+    out["truncated"].write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    out["tiny"] = folder / "tiny.png"
+    make_image(seed * 1000 + 2, (24, 24)).save(out["tiny"])
+    rgba = make_image(seed * 1000 + 3, size).convert("RGBA")
+    w, h = size
+    alpha = Image.new("L", size, 0)
+    alpha.paste(255, (w // 4, h // 4, w * 3 // 4, h * 3 // 4))
+    rgba.putalpha(alpha)
+    out["transparent"] = folder / "transparent.png"
+    rgba.save(out["transparent"])
+    for n, kind in enumerate(("truncated", "tiny", "transparent"), 1):
+        caption(out[kind], n)
+    if near_copy_of is not None:
+        src = Path(near_copy_of)
+        with Image.open(src) as im:
+            copy = im.convert("RGB").resize((im.width * 3 // 4, im.height * 3 // 4), Image.Resampling.LANCZOS)
+        out["near_copy"] = folder / f"{src.stem}_copy.jpg"
+        copy.save(out["near_copy"], quality=90)
+        if src.with_suffix(".txt").exists():
+            out["near_copy"].with_suffix(".txt").write_bytes(src.with_suffix(".txt").read_bytes())
+    return out

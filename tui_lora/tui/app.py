@@ -34,6 +34,7 @@ class WizardApp(App[int]):
         self.frozen = frozen
         self._step_screens: dict[str, Screen] = {}
         self.gpu_report = None  # tui_lora.core.gpu.GpuReport once detected (shared by screens)
+        self.is_demo = False  # the open project is a `tui-lora demo` one: every screen says so
 
     def on_mount(self) -> None:
         if self.project is not None:
@@ -47,6 +48,8 @@ class WizardApp(App[int]):
         from tui_lora.tui.screens.start import StartScreen
 
         self._commit_all()
+        self.is_demo = False
+        self.title = "tui-lora"
         self._replace(StartScreen())
 
     def action_show_start(self) -> None:
@@ -56,9 +59,13 @@ class WizardApp(App[int]):
         """Make ``project`` the open one and show ``step``; offer to watch a run that is going on."""
         from tui_lora.core.userconfig import remember_project
 
+        from tui_lora.tui import demo_session
+
         self._commit_all()
         self._drop_step_screens()
         self.project = project
+        self.is_demo = demo_session.prepare(project)
+        self.title = "tui-lora · DEMO" if self.is_demo else "tui-lora"
         remember_project(project.root)
         self.goto(step)
         if offer_monitor and step != "train":
@@ -173,6 +180,9 @@ class WizardApp(App[int]):
 
 
 def run_wizard(project: Project | None = None) -> int:
+    from tui_lora.tui import images
+
+    images.finish_detection()  # before Textual owns the terminal (see images.py)
     app = WizardApp(project)
     app.run()
     return app.return_code or 0

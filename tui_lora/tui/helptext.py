@@ -109,6 +109,44 @@ FIELDS: dict[str, tuple[str, str]] = {
     "tag_tokens": ("Caption length",
                    "The text encoder reads at most training.max_token_length tokens (75 by default); tags past "
                    "that never train. Prune tags, or raise max_token_length to 150 or 225."),
+    # ----- Review ------------------------------------------------------------------------------
+    "review_grid": ("The grid",
+                    "Every file in dataset/. ✗ marks an error training cannot use (corrupt, not an image, "
+                    "outside a <repeats>_<name> folder), ! a warning (too small, transparent, no caption…), "
+                    "★ the suggested keeper of a duplicate group, ● a marked file. space marks, a marks all; "
+                    "d moves the marked files, or the one under the cursor, to dataset/.trash/ with their "
+                    "captions. Nothing is deleted: u undoes the last action."),
+    "review_problems": ("Problems (f)",
+                        "f shows one kind at a time. Corrupt or truncated files and error pages saved as "
+                        "images break training or are skipped; images under the training resolution are "
+                        "upscaled and come out soft; transparent pixels train as black or noise; only an "
+                        "animation's first frame is trained; an image without a caption teaches the LoRA "
+                        "nothing about what is in it (tag it on the Tags step)."),
+    "review_fix": ("Fix (x) and fix everything (X)",
+                   "x repairs the marked files (or the one under the cursor) the way `tui-lora check --fix` "
+                   "does: transparency flattened onto white (and the caption's transparent background tag "
+                   "replaced), the first frame of an animation kept, CMYK or palette images converted to "
+                   "RGB, EXIF rotation applied, GIF/TIFF converted to PNG; unreadable files go to the "
+                   "trash. Each original is kept in the trash, so u (or restoring it) undoes the fix."),
+    "review_dupes": ("Duplicates",
+                     "Near-copies (resized, recompressed, slightly cropped or mirrored) make the LoRA learn "
+                     "one picture several times over, which overfits it. Each group shows its images side by "
+                     "side, the suggested keeper (★: the most pixels, then the largest file) first. k keeps "
+                     "the image under the cursor and moves the rest of its group to the trash (a keeper "
+                     "without a caption gets a copy's); K keeps every ★; n keeps all of a group that is not "
+                     "really duplicates, and that answer is remembered."),
+    "review_trash": ("Trash",
+                     "dataset/.trash/ holds what Review, Fix, dedupe and crop removed or replaced, each "
+                     "entry with its caption and where it came from. r restores the marked entries (or the "
+                     "one under the cursor), R everything; a file that took the name since is never "
+                     "overwritten (the restored one gets a new name). Empty it by hand when you are sure."),
+    "review_pictures": ("Pictures",
+                        "Drawn with kitty or sixel graphics where the terminal supports them, with coloured "
+                        "half-blocks elsewhere (tmux, most SSH sessions); TUI_LORA_IMAGES=kitty, sixel, "
+                        "halfcell or text forces one. Only the cells on screen load their thumbnails (cached "
+                        "in .cache/thumbs), so scrolling stays quick with thousands of images. + and - change "
+                        "the thumbnail size, p hides the side panel for more columns, enter (or v) shows the "
+                        "image full screen."),
 }
 
 

@@ -22,8 +22,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("project", "Project", "project:ProjectScreen"),
     Step("fetch", "Fetch", "fetch:FetchScreen"),
-    Step("review", "Review", None,
-         "The review grid arrives with the next update; meanwhile remove bad images by hand."),
+    Step("review", "Review", "review:ReviewScreen"),
     Step("tags", "Tags", "tags:TagsScreen"),
     Step("steps", "Steps", "steps:StepsScreen"),
     Step("train", "Train", "train:TrainScreen"),

@@ -74,7 +74,8 @@ class WizardScreen(Screen):
         return project
 
     def compose(self) -> ComposeResult:
-        yield StepBar(self.STEP_ID or "project", has_project=self.wizard.project is not None)
+        yield StepBar(self.STEP_ID or "project", has_project=self.wizard.project is not None,
+                      demo=self.wizard.project is not None and self.wizard.is_demo)
         yield from self.compose_body()
         yield Footer(show_command_palette=False)
 

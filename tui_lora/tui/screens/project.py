@@ -67,8 +67,22 @@ class ProjectScreen(WizardScreen):
             super().__init__()
             self.overview = overview
 
+    DEFAULT_CSS = """
+    ProjectScreen #demo-banner {
+        height: auto;
+        margin: 0 1;
+        padding: 0 1;
+        background: $warning 20%;
+        border-left: thick $warning;
+    }
+    """
+
     def compose_body(self) -> ComposeResult:
         yield Static(self.project.name, classes="screen-title", id="project-title", markup=False)
+        if self.wizard.is_demo:
+            from tui_lora.tui.demo_session import BANNER
+
+            yield Static(BANNER, id="demo-banner", markup=False)
         with VerticalScroll(classes="body"):
             yield Static(self._settings_table(), id="project-settings")
             yield Static("Reading the dataset…", id="project-dataset")

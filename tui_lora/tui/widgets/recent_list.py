@@ -23,6 +23,7 @@ class RecentInfo:
     state: str = "none"  # none | running | finished | failed
     progress: str = ""
     problem: str = ""  # a broken project.toml, for example
+    demo: bool = False  # made by `tui-lora demo`
 
 
 def describe_recent(path: Path) -> RecentInfo:
@@ -38,7 +39,9 @@ def describe_recent(path: Path) -> RecentInfo:
     s = status.summary
     state = "running" if status.running else ("none" if s.state == "running" else s.state)
     progress = f"{s.step}/{s.total_steps}" if s.total_steps else ""
-    return RecentInfo(path, project.name, project.family, images, state, progress)
+    from tui_lora.testing.demo import is_demo
+
+    return RecentInfo(path, project.name, project.family, images, state, progress, demo=is_demo(path))
 
 
 class RecentList(OptionList):
@@ -71,6 +74,8 @@ class RecentList(OptionList):
         if not info.name:
             t.append("…", style="dim")
             return t
+        if info.demo:
+            t.append("DEMO ", style="bold black on yellow")
         t.append(f"{family_label(info.family)} · {info.images} images", style="")
         if info.state == "running":
             t.append(f" · ● training {info.progress}", style="bold green")

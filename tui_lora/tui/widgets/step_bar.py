@@ -23,14 +23,18 @@ class StepBar(Widget):
     current: reactive[str | None] = reactive(None)
     has_project: reactive[bool] = reactive(True)
 
-    def __init__(self, current: str | None, *, has_project: bool = True) -> None:
+    def __init__(self, current: str | None, *, has_project: bool = True, demo: bool = False) -> None:
         super().__init__()
         self.set_reactive(StepBar.current, current)
         self.set_reactive(StepBar.has_project, has_project)
+        self.demo = demo
 
     def render(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(" ")
+        if self.demo:
+            t.append(" DEMO ", style="bold black on yellow")  # a demo project is open: on every screen
+        else:
+            t.append(" ")
         for i, step in enumerate(STEPS, 1):
             if i > 1:
                 t.append(" › ", style="dim")

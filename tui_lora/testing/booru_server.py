@@ -2,7 +2,7 @@
 
 One server imitates all three sites under path prefixes; point a client at ``server.base_url(source)``::
 
-    from booru_server import BooruServer
+    from tui_lora.testing.booru_server import BooruServer
 
     with BooruServer() as srv:                       # a default catalogue of posts
         srv.base_url("safebooru")                    # http://127.0.0.1:PORT/safebooru
@@ -10,8 +10,11 @@ One server imitates all three sites under path prefixes; point a client at ``ser
         srv.quirk(post_id, "truncate", times=1)      # file quirks, see QUIRKS
         srv.throttle_api(times=1, retry_after=1)     # the next API request gets 429 + Retry-After
 
-    def test_something(booru_server):                # the pytest fixture (registered in conftest.py)
+    def test_something(booru_server):                # the pytest fixture (tests/conftest.py)
         ...
+
+It also serves ``tui-lora demo``: the demo project's Fetch screen searches it, so a newcomer can
+try fetching with no account and no internet. Standard library only (no pytest here).
 
 What it imitates:
 - Gelbooru ``/index.php?page=dapi&s=post&q=index&json=1``: ``{"@attributes": {limit, offset, count},
@@ -36,16 +39,13 @@ import html
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-import pytest
+from tui_lora.testing.booru_catalogue import HOSTILE_NAME, FakePost, image_bytes, make_catalogue, term_matches
 
-from booru_catalogue import HOSTILE_NAME, FakePost, image_bytes, make_catalogue, term_matches
-
-__all__ = ["HOSTILE_NAME", "QUIRKS", "SOURCES", "BooruServer", "FakePost", "Seen", "booru_server", "image_bytes",
+__all__ = ["HOSTILE_NAME", "QUIRKS", "SOURCES", "BooruServer", "FakePost", "Seen", "image_bytes",
            "make_catalogue"]
 
 SOURCES = ("gelbooru", "safebooru", "danbooru")
@@ -516,14 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, ctype, headers)
 
 
-@pytest.fixture
-def booru_server() -> Iterator[BooruServer]:
-    """A started fake booru with the default catalogue; see the module docstring."""
-    with BooruServer() as srv:
-        yield srv
-
-
-if __name__ == "__main__":  # manual poking: python tests/booru_server.py
+if __name__ == "__main__":  # manual poking: python -m tui_lora.testing.booru_server
     with BooruServer(require_gelbooru_auth=False) as srv:
         for s in SOURCES:
             print(f"{s:10} --base-url {srv.base_url(s)}")

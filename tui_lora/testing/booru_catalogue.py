@@ -1,6 +1,6 @@
 """The posts the fake booru serves: generated images with real md5s, tags by category, and the
 awkward cases (gif, video, ugoira zip, a huge original with a sample, a hostile file name, a post
-whose file Danbooru hides). Used by tests/booru_server.py and benchmarks/fetch.py."""
+whose file Danbooru hides). Used by booru_server.py (tests, benchmarks/fetch.py and the demo)."""
 
 from __future__ import annotations
 
