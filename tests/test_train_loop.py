@@ -274,3 +274,14 @@ def test_noise_and_loss_weights():
     x, n = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
     assert torch.allclose(target_for(sched, x, n, t, True), sched.get_velocity(x, n, t))
     assert target_for(sched, x, n, t, False) is n
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_with_clip_skip_and_text_encoder_on_the_cpu(tmp_path, tiny_sd15, precision):
+    # CPU autocast does not run layer_norm in float32: clip skip's final norm once met a float32
+    # input with bf16 weights there and failed with "mixed dtype".
+    project = make_train_project(tmp_path / "p", tiny_sd15, images=2, settings={
+        "training.mixed_precision": precision, "training.clip_skip": 2, "training.text_encoder_lr": 1e-4,
+        "training.max_train_epochs": 0, "training.max_train_steps": 2, "training.train_batch_size": 2})
+    result = create(project).fit()
+    assert result.steps == 2 and result.path is not None and result.path.is_file()

@@ -62,7 +62,10 @@ def encode_sd15(text_encoder, ids, clip_skip: int) -> Encoded:
         hidden = text_encoder(flat, return_dict=True).last_hidden_state
     else:
         out = text_encoder(flat, output_hidden_states=True, return_dict=True)
-        hidden = getattr(_inner(text_encoder), "text_model", _inner(text_encoder)).final_layer_norm(out.hidden_states[-clip_skip])
+        norm = getattr(_inner(text_encoder), "text_model", _inner(text_encoder)).final_layer_norm
+        # CPU autocast leaves layer_norm alone, and a float32 input with bf16/fp16 weights fails there
+        # ("mixed dtype"); on CUDA autocast runs it in float32 either way.
+        hidden = norm(out.hidden_states[-clip_skip].to(norm.weight.dtype))
     return Encoded(_merge_chunks(hidden, b, n))
 
 
