@@ -18,7 +18,7 @@ from wizard_support import flat, home, run, screen_text, settle, wait_for, wizar
 async def type_into(pilot, selector: str, text: str) -> None:
     pilot.app.screen.query_one(selector, Input).focus()
     await pilot.pause()
-    await pilot.press(*text)
+    await pilot.press("end", *text)  # focus does not promise where the cursor sits
 
 
 async def test_create_a_project_from_the_form(home, tiny_sd15):
