@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tui_lora.commands._common import add_project_arg, emit, is_interactive, load_project, positive_int
 from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
-from tui_lora.core.dataset.folders import parse_concept_folder
+from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
 from tui_lora.core.project import Project
 
@@ -135,22 +135,7 @@ def resolve_folder(project: Project, name: str | None, *, create: bool):
             hint = project.get("project.trigger_word") or "subject"
             raise UserError(f"{project.dataset_dir} has no <repeats>_<name> folder; pass --folder 10_{hint} to create one.")
         return concepts[0].path
-    name = name.strip()
-    if not name or any(c in name for c in "/\\\x00") or name.startswith("."):
-        raise UserError(f"--folder {name!r} is not a folder name; give a name inside dataset/, such as 10_reimu.")
-    for c in concepts:
-        if name in (c.folder, c.name):
-            return c.path
-    if parse_concept_folder(name) is None:
-        raise UserError(f"--folder {name!r} must look like <repeats>_<name> (e.g. 10_{name}) so training knows "
-                        "how often to repeat it.")
-    path = project.dataset_dir / name
-    if create:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"Cannot create {path} ({exc.strerror}); check the folder's permissions.") from None
-    return path
+    return concept_folder_for(project, name, create=create)
 
 
 def _confirm(args: argparse.Namespace, folder, project: Project) -> None:

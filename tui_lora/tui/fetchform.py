@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.dataset.folders import parse_concept_folder
+from tui_lora.core.dataset.folders import concept_folder_for, parse_concept_folder
 from tui_lora.core.errors import UserError
 
 if TYPE_CHECKING:
@@ -148,21 +148,7 @@ def resolve_folder(project, name: str, *, create: bool) -> Path:
             return concepts[0].path
         hint = project.settings["project"]["trigger_word"] or "subject"
         raise UserError(f"The project has no dataset folder yet; type one as Folder, e.g. 10_{hint}.")
-    if any(c in name for c in "/\\\x00") or name.startswith("."):
-        raise UserError(f"{name!r} is not a folder name; type a name inside dataset/, such as 10_reimu.")
-    for c in concepts:
-        if name in (c.folder, c.name):
-            return c.path
-    if parse_concept_folder(name) is None:
-        raise UserError(f"The folder {name!r} must look like <repeats>_<name> (e.g. 10_{name}) so training knows "
-                        "how often to repeat it.")
-    path = project.dataset_dir / name
-    if create:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"Cannot create {path} ({exc.strerror}); check the folder's permissions.") from None
-    return path
+    return concept_folder_for(project, name, create=create)
 
 
 def renamed_concept(project, name: str) -> str | None:
