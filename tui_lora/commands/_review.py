@@ -36,14 +36,6 @@ def progress_line(args: argparse.Namespace, label: str) -> Iterator[Callable[[in
             sys.stderr.flush()
 
 
-def human_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def rel_to(path: Path, base: Path) -> str:
     try:
         return path.relative_to(base).as_posix()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.commands._common import add_project_arg, emit, is_interactive, load_project, positive_int
 from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
 from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
+from tui_lora.core.humanize import clock, file_size
 from tui_lora.core.project import Project
 
 if TYPE_CHECKING:
@@ -179,7 +178,7 @@ def collect_lines(coll: booru.Collection) -> list[str]:
 
 
 def report_lines(report: booru.DownloadReport, project_dir: str) -> list[str]:
-    parts = [f"Downloaded {_count(len(report.downloaded), 'new image')} ({_size(report.bytes)} in "
+    parts = [f"Downloaded {_count(len(report.downloaded), 'new image')} ({file_size(report.bytes)} in "
              f"{report.seconds:.1f} s) into {report.folder}"]
     if report.existing:
         parts.append(f"{len(report.existing)} already there")
@@ -214,21 +213,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _size(n: int) -> str:
-    if n >= 1 << 30:
-        return f"{n / (1 << 30):.2f} GB"
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MB"
-    return f"{n / 1024:.0f} KB"
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    s = int(seconds + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 class _ProgressPrinter:
     """One updating line on a terminal; a line every few seconds when stderr is a file."""
 
@@ -259,8 +243,8 @@ class _ProgressPrinter:
         self._show(f"Listing posts: {p.found}/{p.wanted} (page {p.pages})")
 
     def download(self, p: booru.Progress) -> None:
-        text = (f"Downloading: {p.done}/{p.total} · {_size(p.bytes)} · {_size(int(p.bytes_per_s))}/s · "
-                f"ETA {_clock(p.eta_s)}")
+        text = (f"Downloading: {p.done}/{p.total} · {file_size(p.bytes)} · {file_size(int(p.bytes_per_s))}/s · "
+                f"ETA {clock(p.eta_s)}")
         if p.failed:
             text += f" · {p.failed} failed"
         if p.done == p.total:

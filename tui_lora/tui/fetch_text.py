@@ -6,7 +6,9 @@ from typing import Any
 
 from rich.text import Text
 
-from tui_lora.tui.widgets.progress_text import bar_with_text, clock, size
+from tui_lora.core.humanize import clock
+from tui_lora.core.humanize import file_size as size
+from tui_lora.tui.widgets.progress_text import bar_with_text
 
 
 def _n(n: int, noun: str) -> str:

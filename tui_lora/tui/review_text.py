@@ -10,9 +10,9 @@ from rich.text import Text
 
 from tui_lora.core.dataset.captions import read_caption
 from tui_lora.core.dataset.checks import Severity
+from tui_lora.core.humanize import file_size as human_size
 from tui_lora.tui.format import duration
 from tui_lora.tui.review_model import Item, ReviewData, advice, view_label
-from tui_lora.tui.widgets.progress_text import size as human_size
 
 if TYPE_CHECKING:
     from tui_lora.core.dataset.fix import FixReport

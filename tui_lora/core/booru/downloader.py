@@ -28,7 +28,6 @@ from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_s
 from tui_lora.core.booru.files import (
     DISK_FULL,
     check_free_space,
-    human_size,
     is_disk_full,
     part_size,
     present_stems,
@@ -42,6 +41,7 @@ from tui_lora.core.booru.files import (
 from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
 from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 from tui_lora.core.fsutil import fsync_dir
+from tui_lora.core.humanize import file_size as human_size
 
 CHUNK = 64 * 1024
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from tui_lora.core.booru.errors import DiskFullError
 from tui_lora.core.booru.posts import Post
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
+from tui_lora.core.humanize import file_size as human_size
 
 # Errors that mean "no room": a full disk, a quota, or a per-file size limit (ulimit -f).
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -112,10 +113,3 @@ def remove_quietly(path: Path) -> None:
 
 def url_ext(url: str) -> str:
     return Path(urlsplit(url).path).suffix.lstrip(".").lower()
-
-
-def human_size(n: int | None) -> str:
-    n = n or 0
-    if n >= 1 << 30:
-        return f"{n / (1 << 30):.1f} GB"
-    return f"{n / (1 << 20):.1f} MB"

@@ -23,11 +23,12 @@ from textual.worker import Worker, WorkerState
 from tui_lora.core.dataset import tagops
 from tui_lora.core.dataset.captions import tag_key
 from tui_lora.core.errors import UserError
+from tui_lora.core.humanize import clock
 from tui_lora.tui import tag_work as W
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.tags_info import info_text, title_text
 from tui_lora.tui.widgets.field import show_line
-from tui_lora.tui.widgets.progress_text import bar_with_text, clock
+from tui_lora.tui.widgets.progress_text import bar_with_text
 from tui_lora.tui.widgets.tag_table import TagTable
 from tui_lora.tui.widgets.tagger_panel import TaggerPanel
 

@@ -28,20 +28,3 @@ def bar_with_text(step: int, total: int, width: int, text: str, *, bar_width: in
     t.append("  " + text)
     t.truncate(max(1, width), overflow="ellipsis")
     return t
-
-
-def clock(seconds: float | None) -> str:
-    """``0:42`` / ``1:02:03``; ``--:--`` while unknown (an ETA before the first file)."""
-    if seconds is None or seconds < 0:
-        return "--:--"
-    s = int(seconds + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-def size(n: float) -> str:
-    """Bytes for people: ``512 KB``, ``3.4 MB``, ``1.20 GB``."""
-    if n >= 1 << 30:
-        return f"{n / (1 << 30):.2f} GB"
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MB"
-    return f"{n / 1024:.0f} KB"
