@@ -115,7 +115,8 @@ def test_help_lists_the_flags(run_cli):
     r = run_cli("compare", "--help")
     assert r.returncode == 0
     for flag in ("--prompt", "--negative", "--epochs", "--weights", "--seed", "--steps", "--cfg", "--width",
-                 "--height", "--sampler", "--pick", "--weight", "--out", "--base-model", "--device", "--json"):
+                 "--height", "--sampler", "--pick", "--weight", "--out", "--base-model", "--device", "--json",
+                 "--progress-json"):
         assert flag in r.stdout, flag
 
 
