@@ -115,5 +115,39 @@ def test_help_lists_the_flags(run_cli):
     r = run_cli("compare", "--help")
     assert r.returncode == 0
     for flag in ("--prompt", "--negative", "--epochs", "--weights", "--seed", "--steps", "--cfg", "--width",
-                 "--height", "--sampler", "--pick", "--weight", "--out", "--base-model", "--device", "--json"):
+                 "--height", "--sampler", "--pick", "--weight", "--out", "--base-model", "--device", "--json",
+                 "--progress-json"):
         assert flag in r.stdout, flag
+
+
+def test_progress_json_then_sigterm_cancels_without_a_grid(project):
+    """The wizard's channel: JSON progress lines on stderr, and SIGTERM mid-render → exit 130, no grid."""
+    import signal
+    import time
+
+    env = cli_env()
+    env["OMP_NUM_THREADS"] = "1"
+    out = project.root / "cancelled.png"
+    proc = subprocess.Popen([sys.executable, "-m", "tui_lora", "compare", str(project.root), "--json",
+                             "--progress-json", "--prompt", "ohwx", "--weights", "0.5,1", "--width", "64",
+                             "--height", "64", "--steps", "400", "--out", str(out), "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    events = []
+    try:
+        for line in proc.stderr:
+            if line.startswith("{"):
+                events.append(json.loads(line))
+                if events[-1]["event"] == "progress":
+                    time.sleep(0.5)  # inside the first cell's 400 steps
+                    proc.send_signal(signal.SIGTERM)
+                    break
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert json.loads(stdout) == {"error": "Comparison cancelled; no grid was written.", "exit_code": 130}
+    assert events[0] == {"event": "log", "message": "comparing 2 epoch(s) x 2 weight(s) + no LoRA, 64x64, "
+                                                    "400 steps, seed 42"}
+    assert {"event": "log", "message": "loading the base model"} in events
+    assert events[-1] == {"event": "progress", "done": 0, "total": 5, "what": "no LoRA"}
+    assert not out.exists() and not out.with_suffix(".json").exists() and "Traceback" not in stderr

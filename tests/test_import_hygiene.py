@@ -54,3 +54,10 @@ def test_wizard_logic_modules_need_no_ui_library():
     # The seams other issues fill in (jobs, monitor, repeats) stay plain Python, like core/.
     mods = modules_after("import tui_lora.tui.jobs, tui_lora.tui.monitor, tui_lora.tui.repeats, tui_lora.core.gpu")
     assert not [m for m in UI if m in mods]
+
+
+def test_compare_logic_modules_need_no_ui_library():
+    # The Compare step's child runner, form checks and grid index reader are plain Python too.
+    mods = modules_after("import tui_lora.tui.compare_child, tui_lora.tui.compare_form, tui_lora.tui.compare_grids")
+    assert not [m for m in UI if m in mods]
+    assert not [m for m in HEAVY if m in mods]

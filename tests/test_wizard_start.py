@@ -94,9 +94,10 @@ async def test_open_a_recent_project_and_walk_the_steps(wizard_project):
         assert "SD1.5 · 8 images" in text
         await pilot.press("enter")
         assert isinstance(app.screen, ProjectScreen) and app.project.name == "proj"
-        await pilot.press("7")  # Compare is still being built: said so, nothing opens
-        assert isinstance(app.screen, ProjectScreen)
-        await wait_for(pilot, lambda: "Compare: coming soon" in screen_text(app), what="the notification")
+        await pilot.press("7")  # nothing trained yet: Compare says to train first
+        await wait_for(pilot, lambda: "train first (6 Train)" in flat(app), what="the Compare step")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProjectScreen), what="the Project step")
         await pilot.press("ctrl+n")
         assert app.screen.STEP_ID == "fetch"
         await pilot.press("ctrl+n")
@@ -108,8 +109,11 @@ async def test_open_a_recent_project_and_walk_the_steps(wizard_project):
         await pilot.press("ctrl+n")
         assert isinstance(app.screen, TrainScreen)
         await pilot.press("ctrl+n")
-        assert isinstance(app.screen, TrainScreen)
-        await pilot.press("escape", "escape", "escape", "escape", "escape", "escape")
+        assert app.screen.STEP_ID == "compare"
+        await pilot.press("ctrl+n")  # the last step
+        await wait_for(pilot, lambda: "That is the last step." in flat(app), what="the notification")
+        assert app.screen.STEP_ID == "compare"
+        await pilot.press("escape", "escape", "escape", "escape", "escape", "escape", "escape")
         assert isinstance(app.screen, StartScreen)
         await pilot.press("down", "enter")
         assert app.project.name == "older"

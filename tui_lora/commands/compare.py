@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_int
 from tui_lora.core.errors import UserError
@@ -39,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pick", metavar="EPOCH", help="keep this epoch (a number or \"final\") as "
                                                    "output/<name>-best.safetensors; renders nothing")
     p.add_argument("--weight", metavar="W", help="with --pick: the weight to record (e.g. 0.8)")
+    p.add_argument("--progress-json", action="store_true",
+                   help="write progress to stderr as JSON lines ({\"event\": \"progress\", \"done\", \"total\", "
+                        "\"what\"}, \"log\" and \"warning\" with a \"message\"), for programs such as the wizard")
 
 
 def _prompt(args: argparse.Namespace, project):
@@ -112,24 +120,78 @@ def run(args: argparse.Namespace) -> int:
 
     from tui_lora.core.compare import run_compare
 
-    def say(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
-    def progress(done: int, total: int, what: str) -> None:
-        if done < total:
-            say(f"[{done + 1}/{total}] {what}")
-
-    say(f"comparing {len(plan.rows)} epoch(s) x {len(plan.weights)} weight(s) + no LoRA, "
-        f"{plan.prompt.width}x{plan.prompt.height}, {plan.prompt.steps} steps, seed {plan.prompt.seed}")
+    report = _Reporter(args.progress_json)
+    report.log(f"comparing {len(plan.rows)} epoch(s) x {len(plan.weights)} weight(s) + no LoRA, "
+               f"{plan.prompt.width}x{plan.prompt.height}, {plan.prompt.steps} steps, seed {plan.prompt.seed}")
     if trigger and trigger.lower() not in plan.prompt.prompt.lower():
-        say(f"note: the prompt does not contain the trigger word {trigger!r}")
+        report.log(f"note: the prompt does not contain the trigger word {trigger!r}")
+    cancel = threading.Event()
     try:
-        result = run_compare(project, plan, device=args.device, base_model=args.base_model, progress=progress,
-                             log=say, warn=lambda m: say("warning: " + m))
+        with _terminate_cancels(cancel, report):
+            result = run_compare(project, plan, device=args.device, base_model=args.base_model,
+                                 progress=report.progress, cancel=cancel, log=report.log, warn=report.warn)
     except KeyboardInterrupt:
         raise UserError("Comparison interrupted; no grid was written.", exit_code=130) from None
+    if result.cancelled:
+        raise UserError("Comparison cancelled; no grid was written.", exit_code=130)
     data = {**result.to_dict(), "plan": plan.to_dict()}
     emit(args, data, [f"grid: {result.grid_path} ({result.size[0]}x{result.size[1]})",
                       f"index: {result.index_path}",
                       f"Keep the best with `tui-lora compare {args.dir} --pick EPOCH --weight W`."])
     return 0
+
+
+class _Reporter:
+    """Progress on stderr: ``[n/total] what`` lines for people, or JSON lines with --progress-json
+    (stdout stays the result alone either way)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.rendering = False  # the first cell has started: SIGTERM can cancel cleanly from here on
+        self.writing = False  # every cell is done: the grid is being written and is left to finish
+
+    def _say(self, event: str, text: str, **fields) -> None:
+        if self.as_json:
+            line = json.dumps({"event": event, **fields, **({"message": text} if text else {})}, ensure_ascii=False)
+        else:
+            line = text
+        print(line, file=sys.stderr, flush=True)
+
+    def log(self, message: str) -> None:
+        self._say("log", message)
+
+    def warn(self, message: str) -> None:
+        self._say("warning", message if self.as_json else "warning: " + message)
+
+    def progress(self, done: int, total: int, what: str) -> None:
+        self.rendering = True
+        self.writing = done >= total
+        if self.as_json:
+            print(json.dumps({"event": "progress", "done": done, "total": total, "what": what}, ensure_ascii=False),
+                  file=sys.stderr, flush=True)
+        elif done < total:
+            print(f"[{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _terminate_cancels(cancel: threading.Event, report: _Reporter) -> Iterator[None]:
+    """SIGTERM (the wizard's Cancel) stops the comparison as cleanly as Ctrl+C: while the model loads
+    it interrupts at once, while cells render it cancels the current image, and once every cell is
+    done it lets the grid finish writing. Either way no half-written grid is left (exit code 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (the CLI's own)
+        return
+
+    def on_term(signum, frame) -> None:
+        if report.writing:
+            return
+        if report.rendering:
+            cancel.set()
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -147,6 +147,26 @@ FIELDS: dict[str, tuple[str, str]] = {
                         "in .cache/thumbs), so scrolling stays quick with thousands of images. + and - change "
                         "the thumbnail size, p hides the side panel for more columns, enter (or v) shows the "
                         "image full screen."),
+    # ----- Compare -----------------------------------------------------------------------------
+    "compare_prompt": ("Prompt and negative",
+                       "What every cell draws. Use the trigger word and a prompt unlike your training captions "
+                       "(another outfit, place or pose): a LoRA that can only redraw its training images is "
+                       "overcooked. kohya's options work after the text: --w 768 --h 512 --l 7 --ss euler_a."),
+    "compare_epochs": ("Epochs (rows)",
+                       "Which saved files to compare, e.g. 2,4,final; empty means all of them. Early epochs are "
+                       "undertrained (the subject comes and goes), late ones overcooked (stiff poses, burnt "
+                       "colours, the same face whatever the prompt); the best is usually in between."),
+    "compare_weights": ("Weights (columns)",
+                        "The strength the LoRA is applied with, as in <lora:name:0.8>. A good epoch looks right "
+                        "at 0.6-1.0; one that only works at 0.5 or less is overtrained, one that needs more "
+                        "than 1 is undertrained. The no-LoRA column shows the base model for reference."),
+    "compare_seed": ("Seed and steps",
+                     "Every cell starts from this seed, so only the LoRA differs between them. Try two or three "
+                     "seeds before you decide; 20-30 steps is what webui users sample with."),
+    "compare_pick": ("Pick (p)",
+                     "Copies the epoch under the cursor to output/<name>-best.safetensors, unchanged, with the "
+                     "epoch and weight recorded in its metadata (ss_tui_lora_best_epoch / _weight). Use it in "
+                     "webui as <lora:name-best:W> with the weight you picked."),
 }
 
 

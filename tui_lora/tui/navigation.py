@@ -26,7 +26,7 @@ STEPS: tuple[Step, ...] = (
     Step("tags", "Tags", "tags:TagsScreen"),
     Step("steps", "Steps", "steps:StepsScreen"),
     Step("train", "Train", "train:TrainScreen"),
-    Step("compare", "Compare", None, "The epoch comparison grid arrives with a later update."),
+    Step("compare", "Compare", "compare:CompareScreen"),
 )
 
 STEP_INDEX: dict[str, Step] = {s.id: s for s in STEPS}

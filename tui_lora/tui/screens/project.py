@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from tui_lora.core.compare import list_epoch_files
 from tui_lora.core.dataset.folders import list_images, stray_folders
 from tui_lora.core.project import family_label
 from tui_lora.tui import jobs
@@ -35,6 +36,7 @@ class Overview:
     trash: int
     stray: tuple[str, ...]
     status: jobs.JobStatus
+    saved: int = 0  # LoRA files in output/ (epochs and the final one) that Compare can use
 
 
 def read_overview(project) -> Overview:
@@ -45,7 +47,8 @@ def read_overview(project) -> Overview:
         counts.append(DatasetCount(c.folder, c.repeats, len(images),
                                    sum(1 for p in images if p.with_suffix(ext).is_file())))
     return Overview(tuple(counts), len(list_images(project.trash_dir)),
-                    tuple(p.name for p in stray_folders(project.dataset_dir)), jobs.job_status(project))
+                    tuple(p.name for p in stray_folders(project.dataset_dir)), jobs.job_status(project),
+                    len(list_epoch_files(project)))
 
 
 class ProjectScreen(WizardScreen):
@@ -155,6 +158,11 @@ class ProjectScreen(WizardScreen):
             t.append("  5 Steps: check the step count, settings and VRAM; then 6 Train.\n")
         else:
             t.append("  6 Train: watch the run; 5 Steps to adjust settings for the next one.\n")
+        if ov.saved and not ov.status.running and images:
+            files = f"{ov.saved} saved LoRA file{'s' if ov.saved != 1 else ''}"
+            t.append(f"  7 Compare: render the {files} side by side and keep the best.\n")
         coming = [s.label for s in STEPS if not available(s)]
-        t.append(f"  ({', '.join(coming)}: coming in the next update.)", style="dim")
+        if coming:
+            t.append(f"  ({', '.join(coming)}: coming in the next update.)", style="dim")
+        t.rstrip()
         return t

@@ -48,6 +48,8 @@ class StepBar(Widget):
             else:
                 t.append(label, style="bold")
         legend = "  dim: coming soon"
-        if self.size.width >= t.cell_len + len(legend):
+        if all(available(s) for s in STEPS):
+            legend = ""  # every step is built: nothing to explain
+        if legend and self.size.width >= t.cell_len + len(legend):
             t.append(legend, style="dim italic")
         return t
