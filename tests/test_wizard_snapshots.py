@@ -89,6 +89,14 @@ async def test_train_screen_with_a_stopped_run(wizard_project):
         await wait_for(pilot, lambda: app.screen.snapshot is not None, what="the first snapshot")
         await pilot.pause()
         assert_snapshot(app, "train_stopped")
+        await pilot.press("1")  # the Project screen says the same, with the way back
+
+        def flat() -> str:
+            return " ".join(screen_text(app).split())
+
+        await wait_for(pilot, lambda: "stopped at step 20/40; r on 6 Train resumes from step 20" in flat(),
+                       what="the project's training line")
+        assert "6 Train: resume the run (r) or start over (s)." in flat()
 
 
 async def test_help_panel(wizard_project):

@@ -50,6 +50,11 @@ async def clear_toasts(pilot) -> None:
     await pilot.pause(0.1)
 
 
+def saves(screen) -> list[str]:
+    """The saved-files list, one entry per line, as shown."""
+    return [" ".join(line.split()) for line in str(screen.query_one("#train-saves").content).splitlines()]
+
+
 def footer(app) -> str:
     return screen_text(app).rstrip("\n").rsplit("\n", 1)[-1]
 
@@ -97,7 +102,7 @@ async def test_start_a_run_then_start_over_after_a_confirmation(train_project, m
         await wait_for(pilot, lambda: "Training finished" in flat(app), what="the notification")
         await clear_toasts(pilot)
         text = flat(app)
-        assert "proj-000001.safetensors" in text and "proj.safetensors" in text  # the saved epochs
+        assert saves(screen) == ["1 proj-000001", "2 proj"]  # the saved epochs, without .safetensors
         assert len(screen.query_one(LossCurve).values) == 2 and "loss (smoothed)" in text
         # the latest sample, drawn from the file the trainer wrote
         sample = project.samples_dir / "proj_e000002_00.png"
@@ -171,8 +176,8 @@ async def test_stop_quit_reopen_and_resume(train_project):
         assert jobs.job_status(project).resume_step == n
         await pilot.press("r")
         await wait_for(pilot, lambda: "✓ finished: 60 steps" in flat(app), timeout=JOB_S, what="the resumed run")
-        text = flat(app)
-        assert all(f"proj-{e:06d}.safetensors" in text for e in (4, 8)) and "proj.safetensors" in text
+        assert saves(screen)[0].endswith(f" proj-step{n:08d}")  # the LoRA saved by the stop
+        assert saves(screen)[1:] == ["4 proj-000004", "8 proj-000008", "12 proj"]
     steps = [e["step"] for e in read_events(project.events_path) if e["event"] == "step"]
     assert steps[-1] == 60 and steps.count(n + 1) == 1  # the resumed run went on from the stop
 
@@ -244,12 +249,12 @@ async def test_the_monitor_follows_a_run_as_it_is_written(wizard_project, no_gpu
             project.train_log_path.write_text("epoch 1 done\nsaving proj-000001.safetensors\n")
             await wait_for(pilot, lambda: "loss spiked at step 11" in flat(app), what="the warning notification")
             await clear_toasts(pilot)
-            await wait_for(pilot, lambda: "proj-000001.safetensors" in flat(app) and "sample · epoch 1" in flat(app),
+            await wait_for(pilot, lambda: saves(screen) == ["1 proj-000001"] and "sample · epoch 1" in flat(app),
                            what="the save and the sample")
             preview = screen.query_one(ImagePreview)
             assert preview.item.path == project.samples_dir / "e01-0.png" and "e01-0.png" in flat(app)
             first_item = preview.item
-            assert "saving proj-000001.…" in flat(app)  # the log tail
+            assert "saving proj-000001.saf…" in flat(app)  # the log tail
             w.emit("step", step=20, epoch=2, loss=0.05, avg_loss=0.1, lr=1e-5, it_per_s=2.5, eta_s=0.0)
             w.emit("done", path=str(project.final_file()), steps=20, seconds=8.0)
             await wait_for(pilot, lambda: screen.snapshot.summary.state == "finished", what="the done event")

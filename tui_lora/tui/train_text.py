@@ -85,8 +85,10 @@ def saves_text(s: RunSummary) -> Text:
     if not s.saves:
         t.append("none yet", style="dim")
     for ev in s.saves[-50:]:
+        name = Path(str(ev.get("path", ""))).name
         t.append(f"{ev.get('epoch', '?'):>3}  ", style="bold")
-        t.append(f"{Path(str(ev.get('path', ''))).name}\n")
+        # Every file is a .safetensors: the name's distinctive part fits the narrow box.
+        t.append(f"{name.removesuffix('.safetensors')}\n")
     t.rstrip()
     return t
 

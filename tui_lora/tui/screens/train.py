@@ -123,7 +123,7 @@ class TrainScreen(WizardScreen):
         min-height: 5;
     }
     TrainScreen #train-saves {
-        width: 34;
+        width: 31;
         height: 1fr;
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
@@ -167,7 +167,7 @@ class TrainScreen(WizardScreen):
             yield LogTail(id="log")
 
     def on_mount(self) -> None:
-        self.query_one("#train-saves").border_title = "saved epochs"
+        self.query_one("#train-saves").border_title = "saved LoRA files"
         self.query_one("#train-sample").border_title = "latest sample"
         self.query_one("#train-sample").display = False
         self.query_one("#train-progress").display = False
