@@ -88,6 +88,17 @@ def test_a_new_run_does_not_discard_a_stopped_one_without_restart(make_project):
     assert len(archived) == 1 and "old run" in archived[0].read_text()
 
 
+def test_an_empty_dataset_is_refused_before_anything_starts(make_project):
+    project = make_project(images=0)
+    EventWriter(project.events_path).emit("warning", message="old run")
+    with pytest.raises(UserError, match=r"^The dataset has no images; fetch some with `tui-lora fetch .*` or copy "
+                                        r"15-50 images into dataset/<N>_<name>/\.$"):
+        jobs.start_job(project)
+    assert not jobs.is_running(project) and not joblock.lock_path(project).exists()
+    assert project.events_path.exists() and not (project.logs_dir / "previous").exists()  # nothing archived
+    assert read_record(project) is None and not project.train_log_path.exists()
+
+
 def test_status_of_every_state(make_project):
     project = make_project(images=2)
     root = project.root
@@ -99,7 +110,8 @@ def test_status_of_every_state(make_project):
     ev.emit("save", epoch=2, step=6, path=str(project.epoch_file(2)))
     rec = stopped_record(project, message="Training stopped at step 6 of 12.")
     st = jobs.job_status(project)
-    assert (st.state, st.resumable, st.resume_step, st.message) == ("stopped", True, 6, rec.message)
+    assert (st.state, st.resumable, st.resume_step, st.resume_epoch, st.message) == ("stopped", True, 6, 2,
+                                                                                     rec.message)
     assert st.files == [str(project.epoch_file(2))] and st.summary.eta_s == 3.0
     assert json.loads(json.dumps(st.to_dict()))["state"] == "stopped"
 

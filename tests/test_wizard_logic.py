@@ -2,14 +2,14 @@
 
 
 import pytest
+from wizard_support import job_lock
 
 from tui_lora.core import settings as S
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter
-from tui_lora.tui import jobs
 from tui_lora.tui.format import duration, fit, number, short_path
 from tui_lora.tui.helptext import FIELDS, explain
-from tui_lora.tui.monitor import RunMonitor, downsample, log_lines
+from tui_lora.tui.monitor import Earlier, RunMonitor, downsample, earlier_results, log_lines
 from tui_lora.tui.navigation import STEPS, available, neighbour
 from tui_lora.tui.repeats import parse_repeats, set_repeats
 from tui_lora.tui.screens.steps import EDITABLE
@@ -28,17 +28,46 @@ def test_monitor_reports_only_changes_and_smooths(make_project):
     mon = RunMonitor(p)
     first = mon.poll()
     assert first is not None and first.summary.state == "none" and not first.running
+    assert first.status.state == "none" and not first.earlier
     assert mon.poll() is None  # nothing changed: no snapshot, no redraw
     w = EventWriter(p.events_path)
+    with job_lock(p):  # a live process holds the training lock: running
+        start(w)
+        for i, loss in enumerate([1.0, 0.0, 1.0, 0.0], 1):
+            step(w, i, loss)
+        snap = mon.poll()
+        assert snap.running and snap.summary.step == 4 and snap.summary.total_steps == 100
+        assert snap.smoothed[0] == 1.0 and 0.7 < snap.smoothed[-1] < 1.0  # an EMA, not the raw zig-zag
+        assert mon.poll() is None
+        w.emit("done", path="x.safetensors", steps=4, seconds=3.0)
+        snap = mon.poll()
+        assert snap.summary.state == "finished" and snap.running  # the process has not let go yet
+    snap = mon.poll()  # the lock is gone: a change of its own, without a new event
+    assert snap.status.state == "finished" and not snap.running and snap.earlier == Earlier(logs=True)
+
+
+def test_a_run_whose_process_is_gone_is_not_running(make_project):
+    """No pid, no run: events without an end and no live lock read as a run that ended unexpectedly."""
+    p = make_project(images=0)
+    w = EventWriter(p.events_path)
     start(w)
-    for i, loss in enumerate([1.0, 0.0, 1.0, 0.0], 1):
-        step(w, i, loss)
-    snap = mon.poll()
-    assert snap.running and snap.summary.step == 4 and snap.summary.total_steps == 100
-    assert snap.smoothed[0] == 1.0 and 0.7 < snap.smoothed[-1] < 1.0  # an EMA, not the raw zig-zag
-    assert mon.poll() is None
-    w.emit("done", path="x.safetensors", steps=4, seconds=3.0)
-    assert mon.poll().summary.state == "finished"
+    step(w, 3)
+    snap = RunMonitor(p).poll()
+    assert not snap.running and snap.status.state == "failed" and "ended unexpectedly at step 3" in snap.status.message
+
+
+def test_earlier_results_name_what_a_new_run_replaces(make_project):
+    from tui_lora.core.jobs import job_status
+
+    p = make_project(images=0)
+    assert not earlier_results(p, job_status(p))
+    p.output_dir.mkdir(exist_ok=True)
+    for name in (f"{p.output_name}-000001.safetensors", f"{p.output_name}.safetensors", "other.safetensors",
+                 f"{p.output_name}2.safetensors"):
+        (p.output_dir / name).write_bytes(b"x")
+    assert earlier_results(p, job_status(p)) == Earlier(files=2)  # only the names a new run writes
+    p.train_log_path.write_text("loading model\n")
+    assert earlier_results(p, job_status(p)) == Earlier(logs=True, files=2)
 
 
 def test_monitor_follows_the_log_and_a_replaced_events_file(make_project):
@@ -57,20 +86,6 @@ def test_monitor_follows_the_log_and_a_replaced_events_file(make_project):
     assert snap.summary.state == "failed" and snap.summary.step == 0 and snap.smoothed == ()
 
 
-def test_job_detection_needs_an_unfinished_recent_run(make_project):
-    p = make_project(images=0)
-    assert jobs.running_job(p) is None
-    w = EventWriter(p.events_path)
-    start(w)
-    step(w, 3)
-    assert jobs.running_job(p).step == 3
-    status = jobs.job_status(p)
-    later = status.last_activity + jobs.STALE_AFTER_S + 1
-    assert not jobs.job_status(p, now=later).running  # a trainer silent that long is gone
-    w.emit("done", path="x", steps=3, seconds=1.0)
-    assert jobs.running_job(p) is None
-
-
 def test_set_repeats_renames_the_folder(make_project):
     p = make_project(images=3)
     c = p.concepts()[0]
@@ -87,10 +102,7 @@ def test_set_repeats_refuses_to_clobber_or_to_rename_under_a_running_job(make_pr
     (p.dataset_dir / "5_ohwx").mkdir()
     with pytest.raises(UserError, match="already exists"):
         set_repeats(p, c, 5)
-    w = EventWriter(p.events_path)
-    start(w)
-    step(w, 1)
-    with pytest.raises(UserError, match="training run"):
+    with job_lock(p), pytest.raises(UserError, match="training run"):
         set_repeats(p, c, 6)
     assert [x.folder for x in p.concepts()] == ["10_ohwx", "5_ohwx"]
 
@@ -130,3 +142,18 @@ def test_formatters(monkeypatch, tmp_path):
     assert duration(None) == "–" and number(None) == "–" and number(5e-4, 3) == "5.00e-04"
     assert downsample(list(range(10)), 5) == [0.5, 2.5, 4.5, 6.5, 8.5]
     assert log_lines("x\ny", partial_first=True) == ["y"]
+
+
+def test_the_resume_epoch_is_the_one_the_resume_step_was_in():
+    from tui_lora.core.events import RunSummary
+    from tui_lora.core.jobs import JobStatus
+    from tui_lora.tui.monitor import resume_epoch
+
+    def status(step, epoch, resume_step, done):
+        return JobStatus("stopped", RunSummary(step=step, epoch=epoch), resumable=True, resume_step=resume_step,
+                         resume_epoch=done)
+
+    assert resume_epoch(status(7, 2, 7, 1)) == 2  # stopped mid-epoch 2: one epoch done
+    assert resume_epoch(status(10, 2, 10, 2)) == 2  # stopped at the end of epoch 2
+    assert resume_epoch(status(13, 3, 10, 2)) == 2  # killed in epoch 3: the state of epoch 2's end
+    assert resume_epoch(JobStatus("finished", RunSummary())) is None

@@ -67,6 +67,38 @@ async def test_train_screen_after_a_run(wizard_project):
         assert_snapshot(app, "train")
 
 
+async def test_train_screen_with_a_stopped_run(wizard_project):
+    """A run stopped halfway with its resume point: the keys to resume or start over, and what r does."""
+    import json
+
+    from tui_lora.core.train.record import RunRecord, write_record
+
+    project = wizard_project("marisa", images=12)
+    write_finished_run(project)
+    lines = project.events_path.read_text().splitlines()
+    half = next(i for i, line in enumerate(lines) if '"step": 21,' in line)
+    project.events_path.write_text("\n".join(lines[:half]) + "\n")  # steps 1-20, saves of epochs 1 and 2
+    project.state_dir.mkdir(exist_ok=True)
+    (project.state_dir / "checkpoint-00000020.pt").write_bytes(b"x")
+    write_record(project, RunRecord(status="stopped", step=20, epoch=2, total_steps=40, epochs=4,
+                                    checkpoint="checkpoint-00000020.pt", message="Training stopped at step 20."))
+    assert json.loads(lines[half])["step"] == 21
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await pilot.press("6")
+        await wait_for(pilot, lambda: app.screen.snapshot is not None, what="the first snapshot")
+        await pilot.pause()
+        assert_snapshot(app, "train_stopped")
+        await pilot.press("1")  # the Project screen says the same, with the way back
+
+        def flat() -> str:
+            return " ".join(screen_text(app).split())
+
+        await wait_for(pilot, lambda: "stopped at step 20/40; r on 6 Train resumes from step 20" in flat(),
+                       what="the project's training line")
+        assert "6 Train: resume the run (r) or start over (s)." in flat()
+
+
 async def test_help_panel(wizard_project):
     project = wizard_project("marisa", images=12)
     app = WizardApp(Project.load(project.root), frozen=True)

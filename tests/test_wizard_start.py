@@ -12,7 +12,7 @@ from tui_lora.tui.screens.new_project import NewProjectScreen
 from tui_lora.tui.screens.project import ProjectScreen
 from tui_lora.tui.screens.start import StartScreen
 from tui_lora.tui.screens.train import TrainScreen
-from wizard_support import flat, home, run, screen_text, settle, wait_for, wizard_project  # noqa: F401
+from wizard_support import flat, home, job_lock, run, screen_text, settle, wait_for, wizard_project  # noqa: F401
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -145,6 +145,26 @@ async def test_a_running_job_is_detected_and_offered(wizard_project):
     w.emit("start", total_steps=400, epochs=10, steps_per_epoch=40, images=8, device="cuda")
     w.emit("step", step=120, epoch=3, loss=0.1, avg_loss=0.11, lr=5e-4, it_per_s=2.0, eta_s=140.0)
     app = WizardApp(frozen=True)
+    with job_lock(project):  # a live trainer process holds the project's lock
+        await _offer_and_watch(app)
+
+
+async def test_a_run_whose_process_is_gone_is_not_offered(wizard_project):
+    project = wizard_project("proj")
+    w = EventWriter(project.events_path)
+    w.emit("start", total_steps=400, epochs=10, steps_per_epoch=40, images=8, device="cuda")
+    w.emit("step", step=120, epoch=3, loss=0.1, avg_loss=0.11, lr=5e-4, it_per_s=2.0, eta_s=140.0)
+    app = WizardApp(frozen=True)
+    async with run(app) as pilot:
+        await settle(pilot)
+        assert "last run failed" in screen_text(app) and "● training" not in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ProjectScreen)  # no offer: nothing runs
+        assert "the last run failed: The training process ended unexpectedly at step 120" in flat(app)
+
+
+async def _offer_and_watch(app):
     async with run(app) as pilot:
         await settle(pilot)
         assert "● training 120/400" in screen_text(app)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -149,3 +153,22 @@ def write_finished_run(project, *, steps: int = 40, epochs: int = 4, t0: float =
     project.events_path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     project.train_log_path.write_text("loading model\ncaching latents\r 50%\r100%\nepoch 1/4\ndone\n",
                                       encoding="utf-8")
+
+
+@contextlib.contextmanager
+def job_lock(project, *, ignore_term: bool = False) -> Iterator[subprocess.Popen]:
+    """A live process that holds the project's training lock, as a detached trainer would (the
+    wizard's pid check sees "running"); with ``ignore_term`` it ignores a graceful stop."""
+    from tui_lora.core import joblock
+
+    code = ("import signal, time\n" + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
+            + "print(1, flush=True)\ntime.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "1"
+        info = joblock.acquire(project, pid=proc.pid, detached=True)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+    joblock.release(project, info.token)

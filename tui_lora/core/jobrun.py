@@ -53,7 +53,8 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
         check_resume(project, record, settings)
         update_record(project, status="running", message=None)
         return
-    project.effective_settings(overrides)  # a bad --set fails here, before anything is archived
+    # A bad --set or an empty dataset fails here, before anything is archived or started.
+    check_has_images(project, project.effective_settings(overrides))
     # A stopped or killed run is there to be resumed; after a failure (NaN, out of memory) users
     # usually change settings and start over, so that needs no --restart.
     if record is not None and record.resumable and record.status in ("stopped", "running") and not restart:
@@ -67,6 +68,16 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     with contextlib.suppress(FileNotFoundError):
         record_path(project).unlink()
     write_record(project, RunRecord(status="running", overrides=list(overrides), gpus=gpus))
+
+
+def check_has_images(project, settings: dict) -> None:
+    """Refuse a run on a dataset without images (the detached process would only fail later)."""
+    from tui_lora.core.train.layout import resolve_reg_dir, scan_layout
+    from tui_lora.core.train.setup import check_dataset
+
+    d = settings["dataset"]
+    check_dataset(scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"])),
+                  project)
 
 
 def archive_logs(project) -> None:

@@ -63,6 +63,7 @@ class JobStatus:
     message: str | None = None  # why it stopped or failed
     resumable: bool = False  # `tui-lora train DIR --resume` would continue it
     resume_step: int | None = None
+    resume_epoch: int | None = None  # epochs completed at the resume point
     files: list[str] = field(default_factory=list)  # LoRA files saved by the run, oldest first
     last_activity: float | None = None
 
@@ -73,7 +74,8 @@ class JobStatus:
     def to_dict(self) -> dict[str, Any]:
         s = self.summary
         return {"state": self.state, "pid": self.pid, "detached": self.detached, "message": self.message,
-                "resumable": self.resumable, "resume_step": self.resume_step, "step": s.step,
+                "resumable": self.resumable, "resume_step": self.resume_step,
+                "resume_epoch": self.resume_epoch, "step": s.step,
                 "total_steps": s.total_steps, "epoch": s.epoch, "epochs": s.epochs, "loss": s.loss,
                 "avg_loss": s.avg_loss, "lr": s.lr, "it_per_s": s.it_per_s, "eta_s": s.eta_s, "device": s.device,
                 "files": self.files, "final": s.final_path, "warnings": s.warnings, "error": s.error,
@@ -108,9 +110,10 @@ def job_status(project, summary: RunSummary | None = None) -> JobStatus:
     if record is not None and record.status != "finished":
         status.resumable = record.resumable
         status.resume_step = record.step if record.resumable else None
+        status.resume_epoch = record.epoch if record.resumable else None
     if lock is not None:
         status.state, status.pid, status.detached = "running", lock.pid, lock.detached
-        status.resumable = False
+        status.resumable, status.resume_step, status.resume_epoch = False, None, None
     elif summary.state == "finished" or (record is not None and record.status == "finished"):
         status.state = "finished"
     elif record is not None and record.status in ("stopped", "failed"):

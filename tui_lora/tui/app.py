@@ -75,14 +75,16 @@ class WizardApp(App[int]):
     async def _find_running_job(self, project: Project) -> None:
         import asyncio
 
-        from tui_lora.tui import jobs
+        from tui_lora.core.jobs import job_status
 
-        summary = await asyncio.to_thread(jobs.running_job, project)
-        if summary is None or project is not self.project or getattr(self.screen, "STEP_ID", None) == "train":
+        status = await asyncio.to_thread(job_status, project)
+        if not status.running or project is not self.project or getattr(self.screen, "STEP_ID", None) == "train":
             return  # nothing going on, another project by now, or already watching it
         from tui_lora.tui.screens.confirm import ConfirmScreen
 
-        where = f"step {summary.step}/{summary.total_steps}, epoch {summary.epoch}/{summary.epochs}"
+        s = status.summary
+        where = (f"step {s.step}/{s.total_steps}, epoch {s.epoch}/{s.epochs}" if s.state == "running"
+                 and s.total_steps else "starting")
         question = f"A training run is going on for {project.name} ({where}). Watch it now?"
 
         def answered(yes: bool | None) -> None:

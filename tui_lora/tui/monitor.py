@@ -1,4 +1,5 @@
-"""Follows a project's training run from its files: logs/events.jsonl and logs/train.log.
+"""Follows a project's training run from its files: logs/events.jsonl, logs/train.log, and the job's
+lock and record in state/ (through :func:`tui_lora.core.jobs.job_status`, a real pid check).
 
 :class:`RunMonitor` is polled by the training screen's reader thread. Each :meth:`poll`
 returns a new immutable :class:`Snapshot` only when something changed, so an idle run
@@ -8,13 +9,14 @@ also collapses queued snapshots, toolong-style). No textual here.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui_lora.core.events import EventTail, RunSummary
-from tui_lora.tui import jobs
+from tui_lora.core.jobs import JobStatus, job_status
 
 SMOOTHING = 0.1  # EMA weight of the newest loss: steps are noisy, the trend is what matters
 MAX_POINTS = 400  # the sparkline is at most ~80 columns; more points only cost time
@@ -24,13 +26,56 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
+class Earlier:
+    """What a new run would replace: the previous run's logs, its resume point, LoRA files in output/."""
+
+    logs: bool = False
+    resume_step: int | None = None
+    resume_epoch: int | None = None  # see resume_epoch()
+    files: int = 0  # output/<output_name>.safetensors and <output_name>-*.safetensors there now
+
+    def __bool__(self) -> bool:
+        return self.logs or self.resume_step is not None or self.files > 0
+
+
+def earlier_results(project, status: JobStatus) -> Earlier:
+    logs = status.state != "none" or _nonempty(project.events_path) or _nonempty(project.train_log_path)
+    name, out = project.output_name, Path(project.output_dir)
+    files = int((out / f"{name}.safetensors").is_file()) + sum(1 for _ in out.glob(f"{name}-*.safetensors"))
+    return Earlier(logs, status.resume_step, resume_epoch(status), files)
+
+
+def resume_epoch(status: JobStatus) -> int | None:
+    """The epoch of the resume step, as the status line numbered it while training ("epoch 2/12 · step 7").
+    The record counts epochs *done*: a stop mid-epoch saves at the current step (the run's last step
+    event says its epoch); any other checkpoint is written at an epoch's end, where the two agree."""
+    if status.resume_step is None or status.resume_epoch is None:
+        return None
+    s = status.summary
+    if s.step == status.resume_step and s.epoch:
+        return s.epoch
+    return status.resume_epoch
+
+
+def _nonempty(path) -> bool:
+    try:
+        return Path(path).stat().st_size > 0
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
 class Snapshot:
     summary: RunSummary
     smoothed: tuple[float, ...]
     log_lines: tuple[str, ...]
-    running: bool
-    last_activity: float | None
+    status: JobStatus  # running / stopped / finished / failed / none, from the lock and state/state.json
+    earlier: Earlier = Earlier()
     version: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.status.running
 
 
 class RunMonitor:
@@ -46,15 +91,15 @@ class RunMonitor:
         self._file_id: tuple[int, int] | None = None
         self._log_id: tuple[int, float] | None = None
         self._log: deque[str] = deque(maxlen=LOG_LINES)
-        self._running: bool | None = None
+        self._job: tuple | None = None
         self._version = 0
 
     @property
     def running(self) -> bool:
         """Whether the last poll found the run going on."""
-        return bool(self._running)
+        return bool(self._job and self._job[0] == "running")
 
-    def poll(self, now: float | None = None) -> Snapshot | None:
+    def poll(self) -> Snapshot | None:
         """A snapshot when the run changed since the last poll, else None."""
         changed = self._reset_if_replaced()
         new = self._tail.read_new()
@@ -66,18 +111,21 @@ class RunMonitor:
                 self._ema.append(prev + SMOOTHING * (loss - prev))
         changed |= bool(new)
         changed |= self._read_log()
-        status = jobs.job_status(self.project, self._summary, now)
-        changed |= status.running != self._running
-        self._running = status.running
+        status = job_status(self.project, self._summary)
+        job = (status.state, status.pid, status.resumable, status.resume_step, status.resume_epoch, status.message)
+        changed |= job != self._job
+        self._job = job
         if not changed:
             return None
         self._version += 1
+        summary = _copy(self._summary)
+        status = dataclasses.replace(status, summary=summary, files=list(status.files))
         return Snapshot(
-            summary=_copy(self._summary),
+            summary=summary,
             smoothed=tuple(downsample(self._ema, MAX_POINTS)),
             log_lines=tuple(self._log),
-            running=status.running,
-            last_activity=status.last_activity,
+            status=status,
+            earlier=earlier_results(self.project, status),
             version=self._version,
         )
 

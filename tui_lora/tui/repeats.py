@@ -9,7 +9,7 @@ import os
 
 from tui_lora.core.dataset.folders import Concept, concept_folder_name
 from tui_lora.core.errors import UserError
-from tui_lora.tui import jobs
+from tui_lora.core.jobs import is_running
 
 MAX_REPEATS = 1000
 
@@ -30,7 +30,7 @@ def set_repeats(project, concept: Concept, repeats: int) -> Concept:
     if repeats == concept.repeats:
         return concept
     target = concept.path.with_name(concept_folder_name(repeats, concept.name))
-    if jobs.running_job(project) is not None:
+    if is_running(project):
         raise UserError(f"A training run is reading {concept.folder} now; change repeats after it ends.")
     if target.exists():
         raise UserError(f"dataset/{target.name} already exists; merge it with dataset/{concept.folder} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -47,8 +48,9 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Static(self.question, id="confirm-text", markup=False)
             with Horizontal():
-                yield Button(f"{self.no} [n]", id="no", compact=True)
-                yield Button(f"{self.yes} [y]", id="yes", variant="primary", compact=True)
+                # Text, not a markup string: "[n]" would be read as a style tag and vanish.
+                yield Button(Text(f"{self.no} [n]"), id="no", compact=True)
+                yield Button(Text(f"{self.yes} [y]"), id="yes", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#yes", Button).focus()

@@ -15,8 +15,8 @@ from textual.widgets import Static
 
 from tui_lora.core.compare import list_epoch_files
 from tui_lora.core.dataset.folders import list_images, stray_folders
+from tui_lora.core.jobs import JobStatus, job_status
 from tui_lora.core.project import family_label
-from tui_lora.tui import jobs
 from tui_lora.tui.format import short_path
 from tui_lora.tui.navigation import STEPS, available
 from tui_lora.tui.screens.base import WizardScreen
@@ -35,7 +35,7 @@ class Overview:
     concepts: tuple[DatasetCount, ...]
     trash: int
     stray: tuple[str, ...]
-    status: jobs.JobStatus
+    status: JobStatus
     saved: int = 0  # LoRA files in output/ (epochs and the final one) that Compare can use
 
 
@@ -47,7 +47,7 @@ def read_overview(project) -> Overview:
         counts.append(DatasetCount(c.folder, c.repeats, len(images),
                                    sum(1 for p in images if p.with_suffix(ext).is_file())))
     return Overview(tuple(counts), len(list_images(project.trash_dir)),
-                    tuple(p.name for p in stray_folders(project.dataset_dir)), jobs.job_status(project),
+                    tuple(p.name for p in stray_folders(project.dataset_dir)), job_status(project),
                     len(list_epoch_files(project)))
 
 
@@ -135,16 +135,17 @@ class ProjectScreen(WizardScreen):
             t.append(f"  dataset/{name}/ is ignored by training: name it <repeats>_{name}.\n", style="yellow")
         images = sum(c.images for c in ov.concepts)
         t.append("\nTraining\n", style="bold")
-        s = ov.status.summary
-        if ov.status.running:
-            t.append(f"  ● running: step {s.step}/{s.total_steps}, epoch {s.epoch}/{s.epochs} (6 to watch)\n",
-                     style="green")
-        elif s.state == "finished":
+        st, s = ov.status, ov.status.summary
+        resume = f"; r on 6 Train resumes from step {st.resume_step}" if st.resumable else ""
+        if st.running:
+            where = f"step {s.step}/{s.total_steps}, epoch {s.epoch}/{s.epochs}" if s.total_steps else "starting"
+            t.append(f"  ● running: {where} (6 to watch)\n", style="green")
+        elif st.state == "finished":
             t.append(f"  finished: {short_path(s.final_path or '')} (6 to see the run)\n")
-        elif s.state == "failed":
-            t.append(f"  the last run failed: {s.error}\n", style="yellow")
-        elif s.state == "running":
-            t.append(f"  the last run stopped at step {s.step}/{s.total_steps} without finishing\n", style="yellow")
+        elif st.state == "stopped":
+            t.append(f"  stopped at step {s.step}/{s.total_steps}{resume}\n", style="yellow")
+        elif st.state == "failed":
+            t.append(f"  the last run failed: {s.error or st.message}{resume}\n", style="yellow")
         else:
             t.append("  no run yet\n", style="dim")
         t.append("\nNext\n", style="bold")
@@ -154,8 +155,10 @@ class ProjectScreen(WizardScreen):
             t.append(f"  2 Fetch images from a booru, or copy 15-50 into dataset/{folder}/ (then r).\n")
         elif captions < images:
             t.append(f"  4 Tags: {images - captions} of {images} images have no caption yet; tag them there.\n")
-        elif s.state in ("none", "failed"):
-            t.append("  5 Steps: check the step count, settings and VRAM; then 6 Train.\n")
+        elif st.state == "none" or (st.state == "failed" and not st.resumable):
+            t.append("  5 Steps: check the step count, settings and VRAM; then 6 Train (s starts it).\n")
+        elif st.state in ("stopped", "failed"):
+            t.append("  6 Train: resume the run (r) or start over (s).\n")
         else:
             t.append("  6 Train: watch the run; 5 Steps to adjust settings for the next one.\n")
         if ov.saved and not ov.status.running and images:

@@ -20,7 +20,7 @@ class RecentInfo:
     name: str = ""
     family: str = ""
     images: int = 0
-    state: str = "none"  # none | running | finished | failed
+    state: str = "none"  # none | running | stopped | finished | failed (core.jobs.STATES)
     progress: str = ""
     problem: str = ""  # a broken project.toml, for example
     demo: bool = False  # made by `tui-lora demo`
@@ -28,16 +28,16 @@ class RecentInfo:
 
 def describe_recent(path: Path) -> RecentInfo:
     """Read one recent project for the list (runs in a worker thread: it touches the disk)."""
-    from tui_lora.tui import jobs
+    from tui_lora.core.jobs import job_status
 
     try:
         project = Project.load(path)
     except UserError as exc:
         return RecentInfo(path, problem=exc.message)
     images = sum(len(c.images()) for c in project.concepts())
-    status = jobs.job_status(project)
+    status = job_status(project)
     s = status.summary
-    state = "running" if status.running else ("none" if s.state == "running" else s.state)
+    state = status.state
     progress = f"{s.step}/{s.total_steps}" if s.total_steps else ""
     from tui_lora.testing.demo import is_demo
 
@@ -81,6 +81,8 @@ class RecentList(OptionList):
             t.append(f" · ● training {info.progress}", style="bold green")
         elif info.state == "finished":
             t.append(" · trained", style="dim")
+        elif info.state == "stopped":
+            t.append(f" · stopped at {info.progress}", style="yellow")
         elif info.state == "failed":
             t.append(" · last run failed", style="yellow")
         return t

@@ -34,6 +34,8 @@ def placeholder(item: Item, failed: bool = False) -> Text:
     elif r is not None:
         t.append(f"{(r.format or r.path.suffix.lstrip('.')).upper()}\n", style="dim")
         t.append(f"{r.width}×{r.height}")
+    else:  # a file the scan never saw (a training sample): its format is all there is to say
+        t.append(item.path.suffix.lstrip(".").upper() or "image", style="dim")
     return t
 
 
