@@ -12,6 +12,7 @@ from safetensors.torch import save_file
 from conftest import cli_env
 from tui_lora.cli import main
 from tui_lora.core.events import read_events, summarize
+from tui_lora.core.joblock import lock_path
 from tui_lora.testing.train import make_train_project
 
 
@@ -32,6 +33,11 @@ def test_train_end_to_end_json(tmp_path, tiny_sd15):
     assert result["steps"] == 4 and result["stopped"] is False
     assert "step 4/4" in r.stderr and "Traceback" not in r.stderr
     assert summarize(read_events(project.events_path)).state == "finished"
+    # A foreground run keeps logs/train.log too (status and the wizard show it): plain lines, no redraws.
+    log = project.train_log_path.read_text(encoding="utf-8")
+    assert log.startswith("=== ") and "(foreground)" in log.splitlines()[0]
+    assert "training: 4 steps in 2 epochs" in log and "step 4/4" in log and "\r" not in log
+    assert "done: 4 steps" in log
 
 
 def cli(capsys, *args):
@@ -77,7 +83,9 @@ def test_no_images(capsys, tmp_path, tiny_sd15):
     project = make_train_project(tmp_path / "p", tiny_sd15, images=0)
     code, _out, err = cli(capsys, project.root)
     assert code == 2 and "The dataset has no images" in one_sentence(err)
-    assert summarize(read_events(project.events_path)).state == "failed"
+    # Refused before anything starts: no run recorded, no lock left, earlier logs not archived.
+    assert summarize(read_events(project.events_path)).state == "none"
+    assert not (project.root / "logs" / "previous").exists() and not lock_path(project).exists()
 
 
 def test_unreachable_repo_id(capsys, tmp_path, tiny_sd15, monkeypatch):

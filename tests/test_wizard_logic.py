@@ -63,11 +63,13 @@ def test_earlier_results_name_what_a_new_run_replaces(make_project):
     assert not earlier_results(p, job_status(p))
     p.output_dir.mkdir(exist_ok=True)
     for name in (f"{p.output_name}-000001.safetensors", f"{p.output_name}.safetensors", "other.safetensors",
-                 f"{p.output_name}2.safetensors"):
+                 f"{p.output_name}2.safetensors", f"{p.output_name}-best.safetensors",
+                 f"{p.output_name}-step00000012.safetensors"):
         (p.output_dir / name).write_bytes(b"x")
-    assert earlier_results(p, job_status(p)) == Earlier(files=2)  # only the names a new run writes
+    # only the names a run writes: not the picked -best file, nor other projects' files
+    assert earlier_results(p, job_status(p)) == Earlier(files=3)
     p.train_log_path.write_text("loading model\n")
-    assert earlier_results(p, job_status(p)) == Earlier(logs=True, files=2)
+    assert earlier_results(p, job_status(p)) == Earlier(logs=True, files=3)
 
 
 def test_monitor_follows_the_log_and_a_replaced_events_file(make_project):

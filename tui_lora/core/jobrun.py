@@ -179,8 +179,16 @@ def run_job(project, *, resume: bool = False, restart: bool = False, overrides: 
                 # The workers' progress goes where ours would (stderr when stdout is kept for --json).
                 return _train_launched(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
                                        stdout=sys.stderr if stream is sys.stderr else None)
-            return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
-                               stream=stream, quiet=quiet)
+            if token:  # detached: stdout already is logs/train.log
+                return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
+                                   stream=stream, quiet=quiet)
+            # In the foreground the same lines also go to logs/train.log, so `status` and the wizard's
+            # Train screen show a log whoever started the run.
+            project.train_log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(project.train_log_path, "a", encoding="utf-8") as log:
+                log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv[1:])} (foreground)\n")
+                return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
+                                   stream=stream, quiet=quiet, log=log)
         except KeyboardInterrupt:
             _interrupted_outside(project)
             raise
@@ -198,11 +206,11 @@ def _interrupted_outside(project) -> None:
 
 
 def _train_here(project, stop: StopRequest, *, resume: bool, overrides: list[str], gpus: int, device: str | None,
-                stream: IO[str] | None, quiet: bool):
+                stream: IO[str] | None, quiet: bool, log: IO[str] | None = None):
     from tui_lora.core.train.run import train_project
 
     return train_project(project, overrides=overrides, stream=stream, cancel=stop.cancel, on_event=stop.on_event,
-                         device=device, quiet=quiet, resume=resume, gpus=gpus)
+                         device=device, quiet=quiet, resume=resume, gpus=gpus, log=log)
 
 
 def _train_launched(project, stop: StopRequest, *, resume: bool, overrides: list[str], gpus: int,

@@ -41,7 +41,9 @@ class Earlier:
 def earlier_results(project, status: JobStatus) -> Earlier:
     logs = status.state != "none" or _nonempty(project.events_path) or _nonempty(project.train_log_path)
     name, out = project.output_name, Path(project.output_dir)
-    files = int((out / f"{name}.safetensors").is_file()) + sum(1 for _ in out.glob(f"{name}-*.safetensors"))
+    # Only the names a run writes (final, -NNNNNN epochs, -stepN on a stop): -best.safetensors stays.
+    ours = re.compile(re.escape(name) + r"(-\d+|-step\d+)?\.safetensors")
+    files = sum(1 for p in out.glob(f"{name}*.safetensors") if ours.fullmatch(p.name))
     return Earlier(logs, status.resume_step, resume_epoch(status), files)
 
 

@@ -22,12 +22,16 @@ def format_duration(seconds: float | None) -> str:
 
 class Reporter:
     """Emits events and prints progress. Step lines are printed at most every ``interval`` seconds
-    when stdout is not a terminal (logs/train.log stays readable); on a terminal one line is redrawn."""
+    when stdout is not a terminal (logs/train.log stays readable); on a terminal one line is redrawn.
+    ``log`` (a foreground run's logs/train.log) gets the same lines as a detached run's log would."""
 
     def __init__(self, events: EventWriter, *, stream: IO[str] | None = None, interval: float = 5.0,
-                 on_event: Callable[[dict[str, Any]], None] | None = None, quiet: bool = False) -> None:
+                 on_event: Callable[[dict[str, Any]], None] | None = None, quiet: bool = False,
+                 log: IO[str] | None = None) -> None:
         self.events = events
         self.stream = stream if stream is not None else sys.stdout
+        self.log = log
+        self._last_log = 0.0
         self.interval = interval
         self.on_event = on_event
         self.quiet = quiet
@@ -54,12 +58,15 @@ class Reporter:
         self.emit("step", step=step, epoch=epoch, loss=loss, avg_loss=avg_loss, lr=lr, it_per_s=it_per_s, eta_s=eta_s)
         now = time.monotonic()
         last = step == total
-        if self.quiet or not (self._tty or last or now - self._last_print >= self.interval):
-            return
-        self._last_print = now
         speed = f"{it_per_s:.2f} it/s" if it_per_s else "- it/s"
         text = (f"epoch {epoch}/{epochs}  step {step}/{total}  loss {loss:.4f} (avg {avg_loss:.4f})  "
                 f"lr {lr:.2e}  {speed}  eta {format_duration(eta_s)}")
+        if self.log is not None and (last or now - self._last_log >= self.interval):
+            self._last_log = now
+            self._to_log(text)
+        if self.quiet or not (self._tty or last or now - self._last_print >= self.interval):
+            return
+        self._last_print = now
         if self._tty:
             self.stream.write("\r\x1b[2K" + text)
             self._line_open = True
@@ -91,12 +98,22 @@ class Reporter:
 
     # ----- plain lines ----------------------------------------------------------------------
     def line(self, text: str, *, err: bool = False) -> None:
+        self._to_log(text)
         if self.quiet and not err:
             return
         self._end_line()
         stream = sys.stderr if err and self.stream is sys.stdout else self.stream
         stream.write(text + "\n")
         stream.flush()
+
+    def _to_log(self, text: str) -> None:
+        if self.log is None:
+            return
+        try:
+            self.log.write(text + "\n")
+            self.log.flush()
+        except (OSError, ValueError):
+            self.log = None  # a full disk or a closed file must not end the training
 
     def _end_line(self) -> None:
         if self._line_open:

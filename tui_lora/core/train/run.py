@@ -17,17 +17,17 @@ from tui_lora.core.train.trainer import Trainer, TrainResult
 
 
 def make_reporter(project, *, stream: IO[str] | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
-                  quiet: bool = False) -> Reporter:
+                  quiet: bool = False, log: IO[str] | None = None) -> Reporter:
     if not main_process_by_env():
         # Under a multi-GPU launcher only the main process writes events and prints progress.
         return Reporter(EventWriter(project.events_path, enabled=False), stream=open(os.devnull, "w"), quiet=True)
-    return Reporter(EventWriter(project.events_path), stream=stream, on_event=on_event, quiet=quiet)
+    return Reporter(EventWriter(project.events_path), stream=stream, on_event=on_event, quiet=quiet, log=log)
 
 
 def train_project(project, *, overrides: list[str] | None = None, stream: IO[str] | None = None,
                   cancel: threading.Event | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
                   device: str | None = None, base_model=None, quiet: bool = False, resume: bool = False,
-                  gpus: int = 1) -> TrainResult:
+                  gpus: int = 1, log: IO[str] | None = None) -> TrainResult:
     """Train ``project`` (with ``--set`` style ``overrides``) to the end; events go to logs/events.jsonl.
 
     ``resume`` continues from state/ (the run's own overrides are reused; new ones are added).
@@ -42,7 +42,7 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
         overrides = merge_overrides(record.overrides, overrides)
     settings = project.effective_settings(overrides)
     notes = check_resume(project, record, settings) if resume else []  # refused before anything is written
-    reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet)
+    reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet, log=log)
     trainer = keeper = None
     try:
         sampler = TrainingSampler.from_settings(project, settings, reporter.warning)  # bad prompts fail here
