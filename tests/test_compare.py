@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from tui_lora.core.compare import (
     BEST_EPOCH_KEY,
     BEST_WEIGHT_KEY,
+    Cell,
     ComparePipeline,
     best_file,
     list_epoch_files,
@@ -95,6 +96,8 @@ def test_grid_png_index_labels_and_no_leaking_adapters(sd15_project, sd15_pipeli
         (0, 0, None, 0.0, None), (0, 1, 2, 0.5, str(sd15_project.epoch_file(2))),
         (0, 2, 2, 1.0, str(sd15_project.epoch_file(2))),
         (1, 0, None, 0.0, None), (1, 1, 3, 0.5, final), (1, 2, 3, 1.0, final)]
+    # the index reads back into the same cells the run returned (the wizard maps cells through it)
+    assert [Cell.from_dict(c) for c in cells] == result.cells
     crops = {(c["row"], c["col"]): grid.crop(tuple(c["box"])) for c in cells}
     assert all(im.size == (64, 64) and c["seed"] == 7 for im, c in zip(crops.values(), cells))
     # labels: the header above each column and the label left of each row hold text

@@ -9,26 +9,11 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from tui_lora.core.compare.run import Cell as GridCell  # the index's cells, as `compare` writes them
 from tui_lora.core.errors import UserError
 
 _STAMP = re.compile(r"compare-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})")
-
-
-@dataclass(frozen=True)
-class GridCell:
-    row: int
-    col: int
-    epoch: int | None  # None: the no-LoRA column
-    weight: float
-    file: Path | None
-    seed: int
-    box: tuple[int, int, int, int]
-
-    @property
-    def lora(self) -> bool:
-        return self.file is not None
 
 
 @dataclass(frozen=True)
@@ -83,7 +68,7 @@ def read_grid(index: Path) -> GridInfo:
     try:
         data = read_index(index)
         png = index.with_name(str(data["grid"]))
-        cells = tuple(_cell(c) for c in data["cells"])
+        cells = tuple(GridCell.from_dict(c) for c in data["cells"])
         return GridInfo(
             png=png, index=index, prompt=str(data.get("prompt", "")), negative=str(data.get("negative") or ""),
             seed=int(data.get("seed") or 0), steps=int(data.get("steps") or 0),
@@ -98,13 +83,6 @@ def read_grid(index: Path) -> GridInfo:
         raise UserError(f"Cannot read {index.name} ({exc.strerror or exc}); render the grid again.") from None
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{index.name} is not a comparison index tui-lora wrote; render the grid again.") from None
-
-
-def _cell(c: dict[str, Any]) -> GridCell:
-    x0, y0, x1, y1 = (int(v) for v in c["box"])
-    return GridCell(int(c["row"]), int(c["col"]), None if c.get("epoch") is None else int(c["epoch"]),
-                    float(c.get("weight") or 0.0), Path(c["file"]) if c.get("file") else None, int(c.get("seed") or 0),
-                    (x0, y0, x1, y1))
 
 
 def list_grids(project) -> list[GridInfo]:

@@ -40,7 +40,7 @@ class ComparePlan:
                 "grid": str(self.grid_path), "index": str(self.index_path)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cell:
     row: int
     col: int
@@ -48,12 +48,24 @@ class Cell:
     weight: float
     file: Path | None
     seed: int
-    box: tuple[int, int, int, int]
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the picture in the grid PNG
+
+    @property
+    def lora(self) -> bool:
+        return self.file is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "col": self.col, "epoch": self.epoch, "weight": self.weight,
-                "file": str(self.file) if self.file else None, "lora": self.file is not None, "seed": self.seed,
+                "file": str(self.file) if self.file else None, "lora": self.lora, "seed": self.seed,
                 "box": list(self.box)}
+
+    @classmethod
+    def from_dict(cls, c: dict[str, Any]) -> Cell:
+        """A cell as the JSON index holds it (what :meth:`to_dict` wrote)."""
+        x0, y0, x1, y1 = (int(v) for v in c["box"])
+        return cls(int(c["row"]), int(c["col"]), None if c.get("epoch") is None else int(c["epoch"]),
+                   float(c.get("weight") or 0.0), Path(c["file"]) if c.get("file") else None,
+                   int(c.get("seed") or 0), (x0, y0, x1, y1))
 
 
 @dataclass
