@@ -232,3 +232,24 @@ def test_the_child_protocol():
     with pytest.raises(UserError) as e:
         parse_result("", 1, ["Traceback (most recent call last):", "MemoryError"])
     assert "exit code 1: MemoryError" in e.value.message
+
+
+async def test_the_form_is_remembered_for_the_project(lora_project):
+    from tui_lora.core.userconfig import user_config_dir
+
+    app = WizardApp(lora_project, frozen=True)
+    async with run(app) as pilot:
+        screen = await open_compare(pilot)
+        set_fields(screen, prompt="ohwx, wave", negative="lowres", epochs="2", weights="0.5,1.0", seed="7",
+                   steps="12")
+        await pilot.pause()
+        await pilot.press("escape")  # leaving the step (back to Train) saves the form
+        await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen), what="the Project step")
+    assert (user_config_dir() / "wizard-compare.toml").is_file()
+    app = WizardApp(Project.load(lora_project.root), frozen=True)  # the wizard opened again
+    async with run(app) as pilot:
+        screen = await open_compare(pilot)
+        values = screen._values()
+        # the typed fields come back; the epochs follow the saved files again
+        assert values == {"prompt": "ohwx, wave", "negative": "lowres", "epochs": "1,2,3", "weights": "0.5,1.0",
+                          "seed": "7", "steps": "12"}

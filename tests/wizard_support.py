@@ -35,8 +35,9 @@ def screen_text(app) -> str:
 
 
 def flat(app) -> str:
-    """The screen's words in one line: wrapped sentences can be found whole (borders dropped)."""
-    text = screen_text(app).translate({ord(c): " " for c in "│╭╮╰╯─▕▏┃"})
+    """The screen's words in one line: wrapped sentences can be found whole (borders dropped, the
+    toasts' ▌ edge too: a long temporary path wraps a notification differently from run to run)."""
+    text = screen_text(app).translate({ord(c): " " for c in "│╭╮╰╯─▕▏┃▌"})
     return " ".join(text.split())
 
 

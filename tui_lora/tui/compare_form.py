@@ -15,6 +15,10 @@ from tui_lora.core.sample_prompts import DEFAULT_STEPS, MAX_STEPS, load_sample_p
 
 FIELDS = ("prompt", "negative", "epochs", "weights", "seed", "steps")
 DEFAULT_WEIGHTS_TEXT = "0.6,0.8,1.0"
+# Remembered per project in the user's config folder, like the Fetch form. Not the epochs: they follow
+# the files that are saved now.
+MEMORY_FILE = "wizard-compare.toml"
+REMEMBERED = ("prompt", "negative", "weights", "seed", "steps")
 
 
 @dataclass
@@ -140,3 +144,29 @@ def _weights(text: str, out: FormCheck) -> list[float]:
     except UserError:
         out.errors["weights"] = f"Weights go from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} (1.0 is full strength)."
         return []
+
+
+# ----- remembering the form ---------------------------------------------------------------------
+def remembered(root) -> dict[str, str]:
+    """The fields as last left for this project (only those that were remembered)."""
+    from tui_lora.core.userconfig import load_user_config
+
+    saved = load_user_config(MEMORY_FILE).get("projects", {}).get(str(root))
+    if not isinstance(saved, dict):
+        return {}
+    return {k: str(v) for k, v in saved.items() if k in REMEMBERED}
+
+
+def remember(root, values: dict[str, str]) -> None:
+    """Keep the form for this project (the 50 newest projects); never fails."""
+    from tui_lora.core.userconfig import load_user_config, save_user_config
+
+    try:
+        data = load_user_config(MEMORY_FILE)
+        projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
+        projects.pop(str(root), None)  # re-inserted last: the newest stay when trimming
+        projects[str(root)] = {k: values[k] for k in REMEMBERED if k in values}
+        data["projects"] = dict(list(projects.items())[-50:])
+        save_user_config(data, MEMORY_FILE)
+    except OSError:
+        pass

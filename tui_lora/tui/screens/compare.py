@@ -124,13 +124,14 @@ class CompareScreen(WizardScreen):
         super().__init__()
         self.files = list_epoch_files(self.project)
         self._defaults = CF.defaults(self.project, self.files)
+        self._start = self._defaults | CF.remembered(self.project.root)  # what the fields open with
         self.rendering = False
         self._child: CompareChild | None = None
         self._grids: list[GridInfo] = []
 
     # ----- layout --------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
-        d = self._defaults
+        d = self._start
         yield Static("Compare epochs and weights", classes="screen-title", id="compare-title", markup=False)
         with ContentSwitcher(initial="form-pane", id="compare-panes"):
             with Vertical(id="form-pane"):
@@ -179,6 +180,10 @@ class CompareScreen(WizardScreen):
                     field.value = new[name]
             self.files, self._defaults = files, new
         self._files_changed()
+
+    def commit(self) -> None:
+        if self.is_mounted and self.files:
+            CF.remember(self.project.root, self._values())
 
     def on_unmount(self) -> None:
         if self._child is not None:
