@@ -311,3 +311,21 @@ def test_the_curve_is_drawn_with_block_characters():
     assert rows == ["█▁  ", "██▁▁"]  # top row first; the half value fills one and a bit rows
     assert curve_rows([0.3] * 10, 5, 2) == ["     ", "█████"]
     assert curve_rows([], 5, 2) == ["", ""]
+
+
+def test_core_sentences_name_this_screens_keys_not_the_cli():
+    import re
+    from pathlib import Path
+
+    import tui_lora.core
+    from tui_lora.tui.train_text import wizard_words
+
+    # Every `tui-lora train … --resume/--restart` core can say (shared with the CLI) reads as a key here.
+    quoted = [m for path in Path(tui_lora.core.__file__).parent.rglob("*.py")
+              for m in re.findall(r"`tui-lora train [^`]*--re(?:sume|start)`", path.read_text(encoding="utf-8"))]
+    assert len(quoted) >= 5
+    assert not [q for q in quoted if "--" in wizard_words(q)]
+    said = wizard_words("Training was killed at step 30; `tui-lora train /home/u/proj --resume` continues from "
+                        "step 30, or start over with `tui-lora train /home/u/proj --restart`.")
+    assert said == "Training was killed at step 30; r (Resume) continues from step 30, or start over with s (Start over)."
+    assert wizard_words("start the training again without --resume.") == "start over with s."

@@ -4,6 +4,7 @@ text, no textual), so they are tested without an app."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.text import Text
@@ -16,6 +17,21 @@ from tui_lora.tui.monitor import Earlier, Snapshot, resume_epoch
 
 # What the screen itself is doing to the job (the files cannot say it yet).
 STARTING, STOPPING, STOPPING_SLOW = "starting", "stopping", "stopping-slow"
+
+
+# Core's sentences name the CLI (shared with `tui-lora train`); on this screen the same fix is a key.
+_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"`tui-lora train [^`]*--resume`"), "r (Resume)"),
+    (re.compile(r"`tui-lora train [^`]*--restart`"), "s (Start over)"),
+    (re.compile(r"start the training again without --resume"), "start over with s"),
+)
+
+
+def wizard_words(text: str) -> str:
+    """``text`` with the CLI's `tui-lora train DIR --resume` / `--restart` said as this screen's keys."""
+    for pattern, words in _WORDING:
+        text = pattern.sub(words, text)
+    return text
 
 
 def resume_point(status: JobStatus) -> str:
@@ -69,12 +85,12 @@ def status_line(snap: Snapshot, busy: str | None = None, gpu: GpuReport | None =
     else:
         t.append("✗ failed: ", style="bold red")
         if s.error:
-            t.append(s.error)
+            t.append(wizard_words(s.error))
         elif resume:
             t.append(f"the training process ended at step {s.step} without a word (killed, out of memory or the "
                      "machine restarted).")
         else:
-            t.append(st.message or "see logs/train.log")
+            t.append(wizard_words(st.message) if st.message else "see logs/train.log")
         if resume:
             t.append(f" r {resume}.")
     return t
@@ -124,7 +140,7 @@ def ended_notice(before: Snapshot, after: Snapshot) -> tuple[str, str, str] | No
         resume = resume_point(b)
         return "Training stopped", f"Stopped at step {s.step}." + (f" r {resume}." if resume else ""), "information"
     if b.state == "failed":
-        return "Training failed", s.error or b.message or "see logs/train.log", "error"
+        return "Training failed", wizard_words(s.error or b.message or "see logs/train.log"), "error"
     return None
 
 

@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.tui import train_text as T
 from tui_lora.tui.monitor import RunMonitor, Snapshot
@@ -277,7 +278,9 @@ class TrainScreen(WizardScreen):
             self._set_busy(T.STOPPING_SLOW)
 
     def on_job_acted(self, message: JobActed) -> None:
-        if message.error is not None:
+        if isinstance(message.error, UserError):
+            self.notify(T.wizard_words(message.error.message), severity="error", timeout=10, markup=False)
+        elif message.error is not None:
             self.wizard.show_error(message.error)
         self._set_busy(None)
         self._wake.set()
