@@ -329,3 +329,24 @@ def test_core_sentences_name_this_screens_keys_not_the_cli():
                         "step 30, or start over with `tui-lora train /home/u/proj --restart`.")
     assert said == "Training was killed at step 30; r (Resume) continues from step 30, or start over with s (Start over)."
     assert wizard_words("start the training again without --resume.") == "start over with s."
+
+
+async def test_a_new_runs_chart_forgets_the_previous_range():
+    from textual.app import App
+
+    from tui_lora.core.events import RunSummary
+    from tui_lora.tui.widgets.loss_chart import LossChart
+
+    class One(App):
+        def compose(self):
+            yield LossChart()
+
+    app = One()
+    async with app.run_test(size=(60, 8)) as pilot:
+        chart = app.query_one(LossChart)
+        chart.show((1.0, 0.5), RunSummary(state="finished"))
+        await pilot.pause()
+        assert chart.border_title == "loss (smoothed) 0.5000–1.0000"
+        chart.show((), RunSummary(state="running"))  # Start over: no step yet
+        await pilot.pause()
+        assert chart.border_title == "loss (smoothed)"

@@ -80,7 +80,7 @@ def status_line(snap: Snapshot, busy: str | None = None, gpu: GpuReport | None =
         t.append(f": {s.step} steps in {duration(elapsed(s))} · {short_path(s.final_path or '')}")
     elif st.state == "stopped":
         t.append("■ stopped", style="bold yellow")
-        t.append(f" at step {s.step}/{s.total_steps}. ")
+        t.append(f" at step {s.step}/{s.total_steps}. " if s.total_steps else " before training began. ")
         t.append(f"r {resume}; s starts over." if resume else "No state was saved yet; s starts again.")
     else:
         t.append("✗ failed: ", style="bold red")

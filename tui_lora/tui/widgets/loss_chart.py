@@ -83,10 +83,10 @@ class LossChart(Vertical):
 
     def show(self, smoothed: tuple[float, ...], s: RunSummary) -> None:
         self.query_one(LossCurve).show(smoothed)
-        if smoothed:
-            title = f"loss (smoothed) {min(smoothed):.4f}–{max(smoothed):.4f}"
-            if title != self.border_title:
-                self.border_title = title
+        # A new run starts empty: the title must not keep the previous run's range.
+        title = f"loss (smoothed) {min(smoothed):.4f}–{max(smoothed):.4f}" if smoothed else "loss (smoothed)"
+        if title != self.border_title:
+            self.border_title = title
         self.query_one("#loss-numbers", Static).update(numbers_line(s), layout=False)  # always one row
 
 
