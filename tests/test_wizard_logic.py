@@ -159,3 +159,17 @@ def test_the_resume_epoch_is_the_one_the_resume_step_was_in():
     assert resume_epoch(status(10, 2, 10, 2)) == 2  # stopped at the end of epoch 2
     assert resume_epoch(status(13, 3, 10, 2)) == 2  # killed in epoch 3: the state of epoch 2's end
     assert resume_epoch(JobStatus("finished", RunSummary())) is None
+
+
+def test_wizard_forms_are_remembered_per_project_newest_kept(tmp_path, monkeypatch):
+    from tui_lora.core import userconfig as U
+
+    monkeypatch.setattr(U, "FORM_PROJECTS_LIMIT", 2)
+    a, b, c = (tmp_path / n for n in "abc")
+    U.save_form("forms.toml", a, {"x": "1"})
+    U.save_form("forms.toml", b, {"x": "2"}, last=True)
+    U.save_form("forms.toml", a, {"x": "3"})  # used again: now the newest
+    U.save_form("forms.toml", c, {"x": "4"})  # over the limit: b, the longest unused, goes
+    assert U.load_form("forms.toml", a) == {"x": "3"} and U.load_form("forms.toml", c) == {"x": "4"}
+    assert U.load_form("forms.toml", b) is None
+    assert U.load_user_config("forms.toml")["last"] == {"x": "2"}  # only saves with last=True set it

@@ -167,10 +167,9 @@ class _Reporter:
         self.rendering = True
         self.writing = done >= total
         if self.as_json:
-            print(json.dumps({"event": "progress", "done": done, "total": total, "what": what}, ensure_ascii=False),
-                  file=sys.stderr, flush=True)
+            self._say("progress", "", done=done, total=total, what=what)
         elif done < total:
-            print(f"[{done + 1}/{total}] {what}", file=sys.stderr, flush=True)
+            self._say("progress", f"[{done + 1}/{total}] {what}")
 
 
 @contextlib.contextmanager

@@ -72,12 +72,10 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
 
 def check_has_images(project, settings: dict) -> None:
     """Refuse a run on a dataset without images (the detached process would only fail later)."""
-    from tui_lora.core.train.layout import resolve_reg_dir, scan_layout
+    from tui_lora.core.train.layout import project_layout
     from tui_lora.core.train.setup import check_dataset
 
-    d = settings["dataset"]
-    check_dataset(scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"])),
-                  project)
+    check_dataset(project_layout(project, settings["dataset"]), project)
 
 
 def archive_logs(project) -> None:

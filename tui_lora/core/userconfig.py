@@ -16,6 +16,7 @@ from tui_lora.core.fsutil import atomic_open
 
 CONFIG_FILE = "config.toml"
 RECENT_LIMIT = 12
+FORM_PROJECTS_LIMIT = 50  # wizard forms remembered per project: the newest this many
 
 
 def user_config_dir() -> Path:
@@ -75,5 +76,27 @@ def remember_project(root: Path) -> None:
         items = [str(root)] + [p for p in data.get("recent", {}).get("projects", []) if p != str(root)]
         data.setdefault("recent", {})["projects"] = items[:RECENT_LIMIT]
         save_user_config(data)
+    except OSError:
+        pass
+
+
+def load_form(name: str, root: Path) -> dict[str, Any] | None:
+    """A wizard form as last left for project ``root`` (in the user config file ``name``), or None."""
+    saved = load_user_config(name).get("projects", {}).get(str(root))
+    return saved if isinstance(saved, dict) else None
+
+
+def save_form(name: str, root: Path, values: dict[str, Any], *, last: bool = False) -> None:
+    """Remember a wizard form for ``root`` (the newest FORM_PROJECTS_LIMIT projects are kept); with
+    ``last`` also as ``[last]``, the start of the next new project. Never fails the caller's work."""
+    try:
+        data = load_user_config(name)
+        projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
+        projects.pop(str(root), None)  # re-inserted last, so trimming drops the longest unused
+        projects[str(root)] = values
+        data["projects"] = dict(list(projects.items())[-FORM_PROJECTS_LIMIT:])
+        if last:
+            data["last"] = values
+        save_user_config(data, name)
     except OSError:
         pass

@@ -149,24 +149,13 @@ def _weights(text: str, out: FormCheck) -> list[float]:
 # ----- remembering the form ---------------------------------------------------------------------
 def remembered(root) -> dict[str, str]:
     """The fields as last left for this project (only those that were remembered)."""
-    from tui_lora.core.userconfig import load_user_config
+    from tui_lora.core.userconfig import load_form
 
-    saved = load_user_config(MEMORY_FILE).get("projects", {}).get(str(root))
-    if not isinstance(saved, dict):
-        return {}
-    return {k: str(v) for k, v in saved.items() if k in REMEMBERED}
+    return {k: str(v) for k, v in (load_form(MEMORY_FILE, root) or {}).items() if k in REMEMBERED}
 
 
 def remember(root, values: dict[str, str]) -> None:
-    """Keep the form for this project (the 50 newest projects); never fails."""
-    from tui_lora.core.userconfig import load_user_config, save_user_config
+    """Keep the form for this project; never fails."""
+    from tui_lora.core.userconfig import save_form
 
-    try:
-        data = load_user_config(MEMORY_FILE)
-        projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
-        projects.pop(str(root), None)  # re-inserted last: the newest stay when trimming
-        projects[str(root)] = {k: values[k] for k in REMEMBERED if k in values}
-        data["projects"] = dict(list(projects.items())[-50:])
-        save_user_config(data, MEMORY_FILE)
-    except OSError:
-        pass
+    save_form(MEMORY_FILE, root, {k: values[k] for k in REMEMBERED if k in values})

@@ -162,13 +162,12 @@ def renamed_concept(project, name: str) -> str | None:
 # ----- remembering the form ---------------------------------------------------------------------
 def load_memory(root: Path) -> FetchForm:
     """The form as last left for this project; a new project starts from the last one's choices."""
-    from tui_lora.core.userconfig import load_user_config
+    from tui_lora.core.userconfig import load_form, load_user_config
 
-    data = load_user_config(MEMORY_FILE)
     names = {f.name for f in fields(FetchForm)}
-    saved = data.get("projects", {}).get(str(root))
-    if not isinstance(saved, dict):
-        last = data.get("last", {})
+    saved = load_form(MEMORY_FILE, root)
+    if saved is None:
+        last = load_user_config(MEMORY_FILE).get("last", {})
         saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items()
                  if k in ("source", "rating", "order", "limit", "gelbooru_url", "safebooru_url", "danbooru_url")}
     return FetchForm(**{k: str(v) for k, v in saved.items() if k in names})
@@ -176,17 +175,9 @@ def load_memory(root: Path) -> FetchForm:
 
 def save_memory(root: Path, form: FetchForm) -> None:
     """Remember ``form`` for this project (and as the start of the next new one); never fails."""
-    from tui_lora.core.userconfig import load_user_config, save_user_config
+    from tui_lora.core.userconfig import save_form
 
-    try:
-        data = load_user_config(MEMORY_FILE)
-        projects = data.get("projects") if isinstance(data.get("projects"), dict) else {}
-        projects[str(root)] = asdict(form)
-        data["projects"] = dict(list(projects.items())[-50:])  # bounded: the 50 newest projects
-        data["last"] = asdict(form)
-        save_user_config(data, MEMORY_FILE)
-    except OSError:
-        pass
+    save_form(MEMORY_FILE, root, asdict(form), last=True)
 
 
 # ----- wording ----------------------------------------------------------------------------------

@@ -149,6 +149,12 @@ def resolve_reg_dir(project_root: Path, reg_data_dir: str) -> Path | None:
     return p if p.is_absolute() else project_root / p
 
 
+def project_layout(project, dataset_settings: dict[str, Any]) -> DatasetLayout:
+    """The project's dataset/ and its regularization folder (``dataset.reg_data_dir``), scanned."""
+    reg_dir = resolve_reg_dir(project.root, dataset_settings["reg_data_dir"])
+    return scan_layout(project.dataset_dir, dataset_settings, reg_dir=reg_dir)
+
+
 def scan_layout(dataset_dir: Path, dataset_settings: dict[str, Any], *, reg_dir: Path | None = None) -> DatasetLayout:
     """Scan ``dataset/<N>_<name>/`` (and the regularization folder) into an epoch layout."""
     spec = BucketSpec.from_settings(dataset_settings)

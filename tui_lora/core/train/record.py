@@ -114,10 +114,10 @@ def settings_changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str
 def dataset_fingerprint(project, settings: dict[str, Any]) -> tuple[str, str]:
     """(images, captions): hashes of the epoch's images (path, folder, repeats, size) and of the
     caption files' bytes, from the same scan the trainer makes."""
-    from tui_lora.core.train.layout import resolve_reg_dir, scan_layout
+    from tui_lora.core.train.layout import project_layout
 
     d = settings["dataset"]
-    layout = scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"]))
+    layout = project_layout(project, d)
     images, captions = hashlib.sha256(), hashlib.sha256()
     ext = d["caption_extension"] if d["caption_extension"].startswith(".") else "." + d["caption_extension"]
     root = Path(project.root)

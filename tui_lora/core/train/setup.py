@@ -13,7 +13,7 @@ from typing import Any
 from tui_lora.core.errors import UserError
 from tui_lora.core.train import data as D
 from tui_lora.core.train.kohya_names import te_namer, unet_namer
-from tui_lora.core.train.layout import DatasetLayout, resolve_reg_dir, scan_layout
+from tui_lora.core.train.layout import DatasetLayout, project_layout
 from tui_lora.core.train.network import (
     NetworkSpec,
     collect_modules,
@@ -120,7 +120,7 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
                 device: str | None = None) -> Setup:
     t, d, n, m = settings["training"], settings["dataset"], settings["network"], settings["model"]
     # Cheap checks first: a wrong dataset or setting fails in a second, before torch is imported.
-    layout = scan_layout(project.dataset_dir, d, reg_dir=resolve_reg_dir(project.root, d["reg_data_dir"]))
+    layout = project_layout(project, d)
     check_dataset(layout, project)
     if t["noise_offset"] and t["multires_noise_iterations"]:
         raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
