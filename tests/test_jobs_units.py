@@ -267,3 +267,16 @@ def test_stop_waits_a_bounded_time_then_force_kills(make_project):
     finally:
         stubborn.kill()
         stubborn.wait()
+
+
+def test_a_child_python_runs_this_checkout_unbuffered(tmp_path):
+    import subprocess
+    import sys
+
+    import tui_lora
+    from tui_lora.core.childenv import child_env
+
+    code = "import os, tui_lora; print(tui_lora.__file__, os.environ['TUI_LORA_X'], os.environ['PYTHONUNBUFFERED'])"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=child_env(TUI_LORA_X="7"),
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.stdout.split() == [tui_lora.__file__, "7", "1"], r.stderr

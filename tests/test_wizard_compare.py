@@ -253,3 +253,19 @@ async def test_the_form_is_remembered_for_the_project(lora_project):
         # the typed fields come back; the epochs follow the saved files again
         assert values == {"prompt": "ohwx, wave", "negative": "lowres", "epochs": "1,2,3", "weights": "0.5,1.0",
                           "seed": "7", "steps": "12"}
+
+
+def test_cells_are_cropped_from_one_decode_and_scaled_to_fit(tmp_path):
+    from PIL import Image
+
+    from tui_lora.tui.compare_grids import crop_cell, crop_cells
+
+    grid = Image.new("RGB", (40, 20), "white")
+    grid.paste((255, 0, 0), (0, 0, 20, 20))
+    grid.paste((0, 0, 255), (20, 0, 40, 20))
+    png = tmp_path / "g.png"
+    grid.save(png)
+    red, blue = crop_cells(png, [(0, 0, 20, 20), (20, 0, 40, 20)], (60, 30))
+    assert red.size == blue.size == (30, 30)  # upscaled to fit, aspect kept
+    assert red.getpixel((15, 15)) == (255, 0, 0) and blue.getpixel((15, 15)) == (0, 0, 255)
+    assert crop_cell(png, (20, 0, 40, 20), (60, 30)).tobytes() == blue.tobytes()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core import joblock
+from tui_lora.core.childenv import child_env
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
 from tui_lora.core.jobrun import prepare_run, run_job
 from tui_lora.core.train.record import read_record, update_record
@@ -181,11 +182,7 @@ def start_job(project, *, resume: bool = False, restart: bool = False, overrides
         prepare_run(project, resume=resume, restart=restart, overrides=overrides, gpus=gpus)
         log_path = Path(project.train_log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env[joblock.TOKEN_ENV] = lock.token
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        pythonpath = str(Path(__file__).resolve().parents[2])  # runs from a checkout too
-        env["PYTHONPATH"] = pythonpath + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env = child_env(**{joblock.TOKEN_ENV: lock.token})
         with open(log_path, "ab") as log:
             log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n".encode())
             log.flush()

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tui_lora.core.childenv import child_env
 from tui_lora.core.errors import OperationFailed, UserError
 
 if TYPE_CHECKING:
@@ -133,9 +134,7 @@ def build_models(folder: Path) -> None:
             "from tui_lora.testing.tiny_tagger import build_tiny_wd14\n"
             "build_tiny_sd15(Path(sys.argv[1]) / 'tiny-sd15')\n"
             "build_tiny_wd14(Path(sys.argv[1]) / 'tiny-wd14')\n")
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = package_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env = child_env()
     env.setdefault("HF_HUB_OFFLINE", "1")
     proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not (folder / "tiny-sd15" / "model_index.json").is_file():

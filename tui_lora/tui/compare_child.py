@@ -9,7 +9,6 @@ its clean cancel (exit 130, nothing written); a child that ignores it is killed 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,17 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tui_lora.core.childenv import child_env
 from tui_lora.core.errors import UserError
 
 KILL_AFTER_S = 20.0  # SIGTERM first; a child still alive after this is killed
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    root = str(Path(__file__).resolve().parents[2])  # runs from a checkout too
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 
 def compare_command(root: Path, args: list[str]) -> list[str]:

@@ -102,18 +102,27 @@ def list_grids(project) -> list[GridInfo]:
     return out
 
 
-def crop_cell(png: Path, box: tuple[int, int, int, int], fit: tuple[int, int]):
-    """The cell at ``box`` of the grid, scaled to fit ``fit`` pixels (upscaled too: a 64 px sample
-    zoomed to a terminal's width), keeping its aspect. Returns a PIL image."""
+def crop_cells(png: Path, boxes: list[tuple[int, int, int, int]], fit: tuple[int, int]) -> list:
+    """The cells at ``boxes`` of the grid (decoded once), each scaled to fit ``fit`` pixels (upscaled
+    too: a 64 px sample zoomed to a terminal's width), keeping its aspect. PIL images, in order."""
     from PIL import Image
 
     with Image.open(png) as im:
-        cell = im.convert("RGB").crop(box)
-    w, h = cell.size
-    scale = min(fit[0] / max(1, w), fit[1] / max(1, h))
-    size = (max(1, int(w * scale)), max(1, int(h * scale)))
-    resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS  # keep pixels crisp when big
-    return cell.resize(size, resample)
+        grid = im.convert("RGB")
+    out = []
+    for box in boxes:
+        cell = grid.crop(box)
+        w, h = cell.size
+        scale = min(fit[0] / max(1, w), fit[1] / max(1, h))
+        size = (max(1, int(w * scale)), max(1, int(h * scale)))
+        resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS  # crisp pixels when big
+        out.append(cell.resize(size, resample))
+    return out
+
+
+def crop_cell(png: Path, box: tuple[int, int, int, int], fit: tuple[int, int]):
+    """One cell of the grid (see :func:`crop_cells`)."""
+    return crop_cells(png, [box], fit)[0]
 
 
 def best_says(path: Path) -> str:

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from tui_lora.tui import images
-from tui_lora.tui.compare_grids import GridCell, GridInfo, crop_cell
+from tui_lora.tui.compare_grids import GridCell, GridInfo, crop_cells
 
 GUTTER = 0  # each cell has its own frame, which separates them (and marks the cursor)
 FRAME = 2  # the frame's rows (and columns) around a cell's picture
@@ -205,7 +205,8 @@ class CompareGridView(VerticalScroll, can_focus=True):
 
     @work(thread=True, exclusive=True, group="compare-cells", exit_on_error=False)
     def _load(self, info: GridInfo, fit: tuple[int, int]) -> None:
-        pictures = {(c.row, c.col): crop_cell(info.png, c.box, fit) for c in info.cells}
+        crops = crop_cells(info.png, [c.box for c in info.cells], fit)  # the PNG decoded once, not per cell
+        pictures = {(c.row, c.col): picture for c, picture in zip(info.cells, crops)}
         self.post_message(self.PicturesReady(info, pictures, fit))
 
     def on_compare_grid_view_pictures_ready(self, message: PicturesReady) -> None:
