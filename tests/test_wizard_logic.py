@@ -37,6 +37,7 @@ def test_monitor_reports_only_changes_and_smooths(make_project):
             step(w, i, loss)
         snap = mon.poll()
         assert snap.running and snap.summary.step == 4 and snap.summary.total_steps == 100
+        assert snap.earlier == Earlier()  # asked only of an idle run (no output/ scan per step)
         assert snap.smoothed[0] == 1.0 and 0.7 < snap.smoothed[-1] < 1.0  # an EMA, not the raw zig-zag
         assert mon.poll() is None
         w.emit("done", path="x.safetensors", steps=4, seconds=3.0)

@@ -72,7 +72,7 @@ class Snapshot:
     smoothed: tuple[float, ...]
     log_lines: tuple[str, ...]
     status: JobStatus  # running / stopped / finished / failed / none, from the lock and state/state.json
-    earlier: Earlier = Earlier()
+    earlier: Earlier = Earlier()  # what a new run would replace; empty while one is going on
     version: int = 0
 
     @property
@@ -127,7 +127,8 @@ class RunMonitor:
             smoothed=tuple(downsample(self._ema, MAX_POINTS)),
             log_lines=tuple(self._log),
             status=status,
-            earlier=earlier_results(self.project, status),
+            # Only an idle run's Start over asks about it: no directory scan on every step of a live one.
+            earlier=Earlier() if status.running else earlier_results(self.project, status),
             version=self._version,
         )
 
