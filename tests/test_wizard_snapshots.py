@@ -10,7 +10,7 @@ from textual.widgets import Input
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
 from wizard_support import (  # noqa: F401
-    assert_snapshot, gpu_12gb, home, run, screen_text, settle, wait_for, wizard_project, write_finished_run,
+    assert_snapshot, flat, gpu_12gb, home, run, screen_text, settle, wait_for, wizard_project, write_finished_run,
 )
 
 
@@ -90,13 +90,9 @@ async def test_train_screen_with_a_stopped_run(wizard_project):
         await pilot.pause()
         assert_snapshot(app, "train_stopped")
         await pilot.press("1")  # the Project screen says the same, with the way back
-
-        def flat() -> str:
-            return " ".join(screen_text(app).split())
-
-        await wait_for(pilot, lambda: "stopped at step 20/40; r on 6 Train resumes from step 20" in flat(),
+        await wait_for(pilot, lambda: "stopped at step 20/40; r on 6 Train resumes from step 20" in flat(app),
                        what="the project's training line")
-        assert "6 Train: resume the run (r) or start over (s)." in flat()
+        assert "6 Train: resume the run (r) or start over (s)." in flat(app)
 
 
 async def test_help_panel(wizard_project):
