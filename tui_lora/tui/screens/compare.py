@@ -279,8 +279,7 @@ class CompareScreen(WizardScreen):
         elif e.kind == "progress" and self.rendering:
             width = max(20, status.size.width or 76)
             what = "writing the grid" if e.done >= e.total else f"{e.done + 1}/{e.total}: {e.what}"
-            status.update(bar_with_text(e.done, e.total, width, what))
-            status._shown_line = None  # type: ignore[attr-defined]  # the next show_line must redraw
+            show_line(status, bar_with_text(e.done, e.total, width, what))
 
     def action_cancel(self) -> None:
         child = self._child
