@@ -13,6 +13,7 @@ No textual here (textual_image's renderables need only rich and Pillow).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -104,3 +105,13 @@ def widget_class():
     from textual_image import widget
 
     return {"kitty": widget.TGPImage, "sixel": widget.SixelImage}.get(m, widget.HalfcellImage)
+
+
+def show_picture(widget, picture) -> None:
+    """Show a PIL ``picture`` in a :func:`widget_class` widget sized to it in terminal cells (the
+    picture was scaled to fit the space it is for, so it is drawn at its own size)."""
+    px_w, px_h = cell_pixels()
+    widget.styles.width = max(1, math.ceil(picture.width / px_w))
+    widget.styles.height = max(1, math.ceil(picture.height / px_h))
+    widget.image = picture
+    widget.display = True

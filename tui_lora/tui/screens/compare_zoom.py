@@ -5,7 +5,6 @@ without closing), p picks the cell as the winner, esc / enter / z close.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -150,12 +149,7 @@ class CompareZoom(ModalScreen[None]):
     def on_cell_picture(self, message: CellPicture) -> None:
         if message.cell is not self.owner.grid_view.current or self._widget_class is None:
             return
-        px_w, px_h = images.cell_pixels()
-        widget = self.query_one("#zoom-picture")
-        widget.styles.width = max(1, math.ceil(message.picture.width / px_w))
-        widget.styles.height = max(1, math.ceil(message.picture.height / px_h))
-        widget.image = message.picture
-        widget.display = True
+        images.show_picture(self.query_one("#zoom-picture"), message.picture)
         self.query_one("#zoom-text").display = False
 
     # ----- keys ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ Pilot tests) each cell shows its epoch and weight instead of a picture.
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 from rich.text import Text
@@ -89,12 +88,7 @@ class GridCellBox(Container):
     def set_picture(self, picture) -> None:
         if self.widget_class is None:
             return
-        px_w, px_h = images.cell_pixels()
-        widget = self.query_one(self.widget_class)
-        widget.styles.width = max(1, math.ceil(picture.width / px_w))
-        widget.styles.height = max(1, math.ceil(picture.height / px_h))
-        widget.image = picture
-        widget.display = True
+        images.show_picture(self.query_one(self.widget_class), picture)
         self.query_one(Static).display = False
 
 
