@@ -54,3 +54,42 @@ def test_tag_from_the_hub_cache_and_offline_message(run_cli, make_project, tmp_p
     msg = json.loads(r.stdout)["error"]
     assert "SmilingWolf/wd-eva02-large-tagger-v3 is not downloaded yet" in msg and "--model" in msg
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_sigterm_stops_after_the_batch_keeps_the_captions_and_reports_json_progress(make_project, tmp_path):
+    """What the wizard's esc does to a captioner it runs as a child: JSON progress on stderr, then
+    SIGTERM → the run ends after its batch, what it wrote stays (undoable), exit 130, result on stdout."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    from tui_lora.core.dataset import tagops
+    from tui_lora.testing.datasets import write_dataset
+
+    slow = build_tiny_wd14(tmp_path / "slow", size=448, mlp_layers=3, mlp_width=512)  # ~0.1 s an image here
+    project = make_project(images=0, trigger="ohwx")
+    folder = project.concepts()[0].path
+    write_dataset(folder, 100, size=(32, 32), captions=False, trigger="ohwx")
+    proc = subprocess.Popen([sys.executable, "-m", "tui_lora", "tag", str(project.root), "--model", str(slow),
+                             "--batch", "1", "--json", "--progress-json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    try:
+        first = None
+        for line in proc.stderr:
+            if line.startswith("{"):
+                first = json.loads(line)
+                proc.send_signal(signal.SIGTERM)
+                break
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert first == {"event": "progress", "done": 1, "total": 100}
+    assert proc.returncode == 130, stderr[-2000:]
+    data = json.loads(stdout)
+    written = sorted(folder.glob("*.txt"))
+    assert data["cancelled"] is True and 0 < data["tagged"] == len(written) < 100
+    assert all(p.read_text().startswith("ohwx, ") for p in written) and "Traceback" not in stderr
+    tagops.undo(project)
+    assert not list(folder.glob("*.txt"))

@@ -211,3 +211,33 @@ async def test_every_pruning_action_with_keys_and_undo_byte_for_byte(wizard_proj
         assert app.project.settings["project"]["trigger_word"] == "ohwx"
         await pilot.press("u")
         await done(pilot, "There is nothing to undo")
+
+
+async def test_blip_captions_in_a_child_process_from_the_tags_screen(wizard_project, tmp_path):
+    """BLIP needs torch, which the wizard never imports: choosing it in the panel runs
+    `tui-lora tag --backend blip` as a child, with the same status sentence, table and undo."""
+    from tui_lora.testing.tiny_tagger import build_tiny_blip
+
+    blip = build_tiny_blip(tmp_path / "blip")
+    project = make(wizard_project, 3, captions_too=False, model=blip)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        screen = await open_tags(pilot)
+        assert screen.query_one("#field-threshold").display
+        screen.query_one("#tagger_backend").focus()
+        await pilot.press("enter", "down", "enter")  # BLIP · sentences
+        await wait_for(pilot, lambda: settings(project)["tags"]["tagger"] == "blip", what="the saved choice")
+        assert not screen.query_one("#field-threshold").display  # confidences are WD14's alone
+        assert not screen.query_one("#field-char_threshold").display
+        screen.query_one(TagTable).focus()
+        await pilot.press("r", "escape")  # esc while the child still starts: it ends, nothing written
+        await done(pilot, "Stopped before any image was captioned; nothing was written.", timeout=60)
+        assert captions(project) == {} and screen._child is None
+        await pilot.press("r")
+        await done(pilot, "Tagged 3 of 3 images on cpu (u undoes it).", timeout=120)
+        written = captions(project)
+        assert len(written) == 3 and all(text.startswith(b"ohwx, ") for text in written.values())
+        assert "ohwx" in rows(app)
+        await pilot.press("u")
+        await done(pilot, "Undid tag-blip")
+        assert captions(project) == {}

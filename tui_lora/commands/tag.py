@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
 
 HELP = "auto-tag images with a WD14 tagger (or caption them with BLIP)"
 DESCRIPTION = (
     "Tag every image of the project's dataset and write same-name .txt captions. Defaults come from "
-    "the project's [tags] section. The trigger word stays first. Undo with `tui-lora tags DIR --undo`."
+    "the project's [tags] section. The trigger word stays first. Undo with `tui-lora tags DIR --undo`. "
+    "Ctrl-C or SIGTERM stops after the current batch and keeps (undoably) what was written; exit code 130."
 )
+STOPPED_EXIT = 130
 
 
 def probability(text: str) -> float:
@@ -41,17 +48,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto",
                    help="auto uses the GPU when its runtime really loads (default)")
     p.add_argument("--no-trigger", action="store_true", help="do not put the project's trigger word first")
+    p.add_argument("--progress-json", action="store_true",
+                   help="progress as JSON lines on stderr ({\"event\": \"progress\", \"done\", \"total\"}), "
+                        "for programs that run this command")
 
 
 def run(args: argparse.Namespace) -> int:
     from tui_lora.core.dataset.autotag import tag_dataset
 
     project = load_project(args)
-    show = _progress_printer() if not args.json and sys.stderr.isatty() else None
-    result = tag_dataset(project, backend=args.backend, model=args.model, threshold=args.threshold,
-                         character_threshold=args.character_threshold, mode=args.mode, batch_size=args.batch,
-                         device=args.device, progress=show, add_trigger=not args.no_trigger)
-    if show is not None:
+    if args.progress_json:
+        show: Callable[[int, int], None] | None = _json_progress
+    else:
+        show = _progress_printer() if not args.json and sys.stderr.isatty() else None
+    cancel, tagging = threading.Event(), threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        tagging.set()
+        if show is not None:
+            show(done, total)
+
+    with _signals_stop(cancel, tagging):
+        result = tag_dataset(project, backend=args.backend, model=args.model, threshold=args.threshold,
+                             character_threshold=args.character_threshold, mode=args.mode, batch_size=args.batch,
+                             device=args.device, progress=progress, cancel=cancel, add_trigger=not args.no_trigger)
+    if show is not None and not args.progress_json:
         print(file=sys.stderr)
     data = result.to_dict(project.root)
     lines = []
@@ -59,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"Nothing to tag: every image already has a caption (mode {args.mode})."
                      if args.mode == "missing" else "Nothing to tag.")
     else:
-        lines.append(f"Tagged {len(result.tagged)} of {result.total} images with {result.backend} "
+        verb = "Stopped after tagging" if result.cancelled else "Tagged"
+        lines.append(f"{verb} {len(result.tagged)} of {result.total} images with {result.backend} "
                      f"({result.model}) on {result.device}, mode {result.mode}"
                      + (f"; {result.unchanged} were already identical." if result.unchanged else "."))
     if result.skipped_captioned:
@@ -74,7 +96,33 @@ def run(args: argparse.Namespace) -> int:
     if result.tagged:
         lines.append(f"Review with `tui-lora tags {args.dir}`; undo with `tui-lora tags {args.dir} --undo`.")
     emit(args, data, lines)
-    return 0
+    return STOPPED_EXIT if result.cancelled else 0
+
+
+def _json_progress(done: int, total: int) -> None:
+    print(json.dumps({"event": "progress", "done": done, "total": total}), file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _signals_stop(cancel: threading.Event, tagging: threading.Event) -> Iterator[None]:
+    """Once images are being tagged, the first Ctrl-C or SIGTERM (the wizard's esc) stops after the
+    current batch, keeping what was written; a second one, or one while the model still loads,
+    interrupts at once (nothing is lost: what was written stays undoable)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (the CLI's own)
+        return
+
+    def on_signal(signum, frame) -> None:
+        if cancel.is_set() or not tagging.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _progress_printer():

@@ -1,6 +1,6 @@
 """The caption work behind the Tags screen, callable from worker threads (no textual here):
-reading the dataset's tag summary, keeping the tagger loaded between runs, and saying what an
-operation did in one sentence.
+reading the dataset's tag summary, keeping the WD14 tagger loaded between runs, running BLIP in a
+child process, and saying what an operation did in one sentence.
 """
 
 from __future__ import annotations
@@ -8,10 +8,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset import tagops
+from tui_lora.tui import child as C
 
 
 @dataclass
@@ -69,15 +72,33 @@ class TaggerCache:
             return self._tagger
 
 
+def run_blip_child(root: Path, mode: str, on_event: Callable[[C.ChildEvent], None],
+                   started: Callable[[C.Child], None]) -> dict[str, Any]:
+    """`tui-lora tag --backend blip` in a child process (BLIP needs torch, which the wizard never
+    imports); its result is :meth:`TagRunResult.to_dict`'s, ``cancelled`` set when esc stopped it."""
+    cmd = C.command("tag", root, ["--backend", "blip", "--mode", mode])
+    return C.run_child(cmd, on_event, cancelled="Captioning stopped before any image was written.",
+                       what="The BLIP captioner", started=started, name="blip")
+
+
 class Rate:
-    """Images per second and the time left, from progress(done, total) calls."""
+    """Images per second and the time left, from progress(done, total) calls. Measured from the
+    first call on, so the time the model took to load does not drag the rate down."""
 
     def __init__(self) -> None:
         self.start = time.monotonic()
+        self._first: tuple[float, int] | None = None
 
     def eta(self, done: int, total: int) -> tuple[float, float | None]:
-        elapsed = time.monotonic() - self.start
-        rate = done / elapsed if elapsed > 0 and done else 0.0
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, done)
+        t0, d0 = self._first
+        if done > d0 and now > t0:
+            rate = (done - d0) / (now - t0)
+        else:
+            elapsed = now - self.start
+            rate = done / elapsed if elapsed > 0 and done else 0.0
         return rate, ((total - done) / rate if rate else None)
 
 
@@ -122,16 +143,20 @@ def describe_undo(result) -> str:
     return text + "."
 
 
-def describe_tag_run(result) -> str:
-    if result.total == 0:
-        return ("Nothing to tag: every image already has a caption (mode missing)." if result.mode == "missing"
+def describe_tag_run(result: dict[str, Any]) -> str:
+    """One sentence for a tagging run, from ``TagRunResult.to_dict()`` (in-process WD14 and the
+    BLIP child's JSON have the same shape)."""
+    if result["total"] == 0:
+        return ("Nothing to tag: every image already has a caption (mode missing)." if result["mode"] == "missing"
                 else "Nothing to tag.")
-    verb = "Stopped after tagging" if result.cancelled else "Tagged"
-    text = (f"{verb} {len(result.tagged)} of {result.total} images on {result.device}"
-            + (f"; {result.unchanged} came out the same" if result.unchanged else ""))
-    if result.unreadable:
-        text += f"; {len(result.unreadable)} images could not be read ({result.unreadable[0][0].name})"
-    return text + (" (u undoes it)." if result.tagged else ".")
+    verb = "Stopped after tagging" if result["cancelled"] else "Tagged"
+    text = (f"{verb} {result['tagged']} of {result['total']} images on {result['device']}"
+            + (f"; {result['unchanged']} came out the same" if result["unchanged"] else ""))
+    if result["unreadable"]:
+        first = Path(result["unreadable"][0]["path"]).name
+        text += f"; {len(result['unreadable'])} images could not be read ({first})"
+    text += " (u undoes it)." if result["tagged"] else "."
+    return f"{text} {result['token_warning']}" if result.get("token_warning") else text
 
 
 def describe_history(entry) -> str:

@@ -25,7 +25,7 @@ from textual.worker import Worker
 from tui_lora.core.compare import best_file, list_epoch_files
 from tui_lora.core.errors import UserError
 from tui_lora.tui import compare_form as CF
-from tui_lora.tui.compare_child import ChildEvent, CompareChild, run_compare_child, run_pick
+from tui_lora.tui.compare_child import Child, ChildEvent, run_compare_child, run_pick
 from tui_lora.tui.compare_grids import GridInfo, best_says, list_grids, read_grid
 from tui_lora.tui.format import short_path
 from tui_lora.tui.screens.base import WizardScreen
@@ -126,7 +126,7 @@ class CompareScreen(WizardScreen):
         self._defaults = CF.defaults(self.project, self.files)
         self._start = self._defaults | CF.remembered(self.project.root)  # what the fields open with
         self.rendering = False
-        self._child: CompareChild | None = None
+        self._child: Child | None = None
         self._grids: list[GridInfo] = []
 
     # ----- layout --------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ class CompareScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def render_grid(self, root: Path, args: list[str]) -> None:
-        def started(child: CompareChild) -> None:
+        def started(child: Child) -> None:
             self._child = child
 
         try:

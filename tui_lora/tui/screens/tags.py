@@ -1,9 +1,12 @@
-"""The Tags step: run the WD14 tagger, then prune tags over the whole dataset, all undoable.
+"""The Tags step: run the tagger (WD14 tags or BLIP sentences), then prune tags over the whole
+dataset, all undoable.
 
 The frequency table (tag, images, %) is read in a worker; every edit (remove, merge, trigger,
 junk, pattern, one caption) runs in one exclusive worker over core/dataset/tagops.py, which
-snapshots the captions first, so u (or ^z) restores them byte for byte. The tagger runs in a
-thread (ONNX, no torch) with progress and a cancel flag; the model stays loaded between runs.
+snapshots the captions first, so u (or ^z) restores them byte for byte. WD14 runs in a thread
+(ONNX, no torch) with progress and a cancel flag, its model kept loaded between runs; BLIP needs
+torch, so it runs as `tui-lora tag --backend blip` in a child process (child.py) that esc stops
+with SIGTERM after its current batch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tui_lora.core.dataset.captions import tag_key
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import clock
 from tui_lora.tui import tag_work as W
+from tui_lora.tui.child import Child, ChildEvent
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.tags_info import info_text, title_text
 from tui_lora.tui.widgets.field import show_line
@@ -49,7 +53,7 @@ class TagsScreen(WizardScreen):
                   "table counts how many images carry each tag. Mark rows with space and remove them (d), "
                   "merge synonyms (m), set the trigger word (t), drop junk (j) or tags matching a pattern "
                   "(p), fix one caption by hand (e). Every change is snapshotted first: u undoes it.")
-    HELP_ITEMS = ("tag_table", "tags.tagger_model", "tags.threshold", "tags.character_threshold", "tag_mode",
+    HELP_ITEMS = ("tag_table", "tags.tagger", "tags.tagger_model", "tags.threshold", "tags.character_threshold", "tag_mode",
                   "tag_merge", "tag_trigger", "dataset.keep_tokens", "tag_junk", "tags.junk_tags", "tag_pattern",
                   "tag_caption", "tag_undo", "tag_tokens")
 
@@ -112,6 +116,7 @@ class TagsScreen(WizardScreen):
         self._cancel = threading.Event()
         self._rate = W.Rate()
         self._tagger = W.TaggerCache()
+        self._child: Child | None = None  # the BLIP captioner while it runs
 
     def compose_body(self) -> ComposeResult:
         yield Static("Tags · reading the captions…", classes="screen-title", id="tags-title", markup=False)
@@ -134,6 +139,10 @@ class TagsScreen(WizardScreen):
 
     def on_screen_suspend(self) -> None:
         self.commit()
+
+    def on_unmount(self) -> None:
+        if self._child is not None:
+            self._child.cancel()  # quitting the wizard stops the captioner after its batch (kept, undoable)
 
     def commit(self) -> None:
         if self.is_mounted:
@@ -236,17 +245,16 @@ class TagsScreen(WizardScreen):
             self._status("There are no images to tag; fetch some (2) or copy them into the dataset folder.",
                          error=True)
             return
-        if self.project.settings["tags"]["tagger"] != "wd14":
-            self._status("This project's tagger is blip (sentences, needs torch): run `tui-lora tag "
-                         f"{self.project.root}` in a shell; the wizard runs WD14.", error=True)
-            return
         panel.commit()
         self.busy = "tagging"
         self.refresh_bindings()
         self._cancel = threading.Event()
         self._rate = W.Rate()
         self._status(f"Loading {panel.model}… (esc stops)")
-        self.tag(panel.model, panel.mode, self._cancel)
+        if panel.backend == "blip":
+            self.caption_blip(panel.mode)
+        else:
+            self.tag(panel.model, panel.mode, self._cancel)
 
     @work(thread=True, exclusive=True, group="tagger", exit_on_error=False)
     def tag(self, model: str, mode: str, cancel: threading.Event) -> str:
@@ -254,11 +262,32 @@ class TagsScreen(WizardScreen):
 
         s = self.project.settings["tags"]
         tagger = self._tagger.get(model, s["threshold"], s["character_threshold"])
-        self._rate = W.Rate()
         result = tag_dataset(self.project, mode=mode, tagger=tagger, cancel=cancel,
                              progress=lambda done, total: self.post_message(TagProgress(done, total)))
-        text = W.describe_tag_run(result)
-        return f"{text} {result.token_warning}" if result.token_warning else text
+        return W.describe_tag_run(result.to_dict(self.project.root))
+
+    @work(thread=True, exclusive=True, group="tagger", exit_on_error=False)
+    def caption_blip(self, mode: str) -> str:
+        def started(child: Child) -> None:
+            self._child = child
+            if self._cancel.is_set():  # esc came while the child was starting
+                child.cancel()
+
+        def on_event(event: ChildEvent) -> None:
+            if event.kind == "progress":
+                self.post_message(TagProgress(event.done, event.total))
+            elif event.kind == "warning":
+                self.app.call_from_thread(self.notify, event.what, severity="warning", markup=False)
+
+        try:
+            data = W.run_blip_child(self.project.root, mode, on_event, started)
+        except UserError as exc:
+            if exc.exit_code == 130 and self._cancel.is_set():
+                return "Stopped before any image was captioned; nothing was written."
+            raise
+        finally:
+            self._child = None
+        return W.describe_tag_run(data)
 
     def on_tag_progress(self, message: TagProgress) -> None:
         if self.busy != "tagging":
@@ -274,6 +303,8 @@ class TagsScreen(WizardScreen):
     def action_stop(self) -> None:
         if self.busy == "tagging":
             self._cancel.set()
+            if self._child is not None:
+                self._child.cancel()
             self._status("Stopping after the current batch…")
 
     # ----- table keys --------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""The tagger's settings: model (repo id or local folder), the two thresholds, and the run mode.
+"""The tagger's settings: which tagger (WD14 booru tags or BLIP sentences), its model (repo id or
+local folder), WD14's two thresholds, and the run mode.
 
-Model and thresholds are the project's ``[tags]`` settings: valid values go into the project as
-you type and are saved to project.toml when you leave the field; an invalid one shows its
-sentence under the field and is not saved. The mode is chosen per run.
+Tagger, model and thresholds are the project's ``[tags]`` settings: valid values go into the
+project as you type and are saved to project.toml when you leave the field; an invalid one shows
+its sentence under the field and is not saved. The mode is chosen per run.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from textual.widgets import Input, Select, Static
 
 from tui_lora.core.errors import ConfigError, UserError
 from tui_lora.core.tagger import DEFAULT_WD14_MODEL
+from tui_lora.core.tagger_blip import DEFAULT_BLIP_MODEL
 from tui_lora.tui.widgets.field import Field, text_input
 
 KEYS = {"tag_model": "tags.tagger_model", "threshold": "tags.threshold", "char_threshold": "tags.character_threshold"}
 MODES = (("overwrite", "overwrite"), ("append", "append"), ("missing only", "missing"))
+BACKENDS = (("WD14 · tags", "wd14"), ("BLIP · sentences", "blip"))
+DEFAULT_MODELS = {"wd14": DEFAULT_WD14_MODEL, "blip": DEFAULT_BLIP_MODEL}
 
 
 class TaggerPanel(Vertical):
@@ -37,26 +41,51 @@ class TaggerPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         p = self.project
-        yield Static("Tagger (WD14)", classes="panel-title")
-        yield Field("Model", text_input("tag_model", p.get("tags.tagger_model"), placeholder=DEFAULT_WD14_MODEL),
-                    label_width=8)
+        yield Static("Auto-tag (r)", classes="panel-title")
+        yield Field("Tagger", Select(BACKENDS, id="tagger_backend", compact=True, allow_blank=False,
+                                     value=self.backend), label_width=8)
+        yield Field("Model", text_input("tag_model", p.get("tags.tagger_model"),
+                                        placeholder=DEFAULT_MODELS[self.backend]), label_width=8)
         yield Field("Tags ≥", text_input("threshold", f"{p.get('tags.threshold'):g}", numeric=True), label_width=8)
         yield Field("Names ≥", text_input("char_threshold", f"{p.get('tags.character_threshold'):g}", numeric=True),
                     label_width=8)
         yield Field("Mode", Select(MODES, id="tag_mode", compact=True, allow_blank=False, value="overwrite"),
                     label_width=8)
 
+    def on_mount(self) -> None:
+        self._show_backend()
+
     @property
     def mode(self) -> str:
         return str(self.query_one("#tag_mode", Select).value)
 
     @property
+    def backend(self) -> str:
+        return str(self.project.get("tags.tagger"))
+
+    @property
     def model(self) -> str:
-        return self.project.get("tags.tagger_model") or DEFAULT_WD14_MODEL
+        return self.project.get("tags.tagger_model") or DEFAULT_MODELS[self.backend]
+
+    @on(Select.Changed, "#tagger_backend")
+    def _backend_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value != self.backend:
+            self.project.set("tags.tagger", event.value)
+            self.dirty = True
+            self.commit()
+            self._show_backend()
+
+    def _show_backend(self) -> None:
+        """BLIP writes sentences, not scored tags: the two confidence thresholds do not apply to it."""
+        wd14 = self.backend == "wd14"
+        self.query_one("#tag_model", Input).placeholder = DEFAULT_MODELS[self.backend]
+        for field_id in ("#field-threshold", "#field-char_threshold"):
+            self.query_one(field_id).display = wd14
 
     @property
     def error(self) -> str | None:
-        return next((f.error for f in self.query(Field) if f.error), None)
+        return next((f.error for f in self.query(Field) if f.error and f.display), None)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
