@@ -70,3 +70,32 @@ def test_blip_bad_model_is_one_sentence(tmp_path):
 
 def test_clean_sentence_drops_blip_artefacts():
     assert clean_sentence(" arafed woman  in a red coat . ") == "woman in a red coat"
+
+
+def test_blip_from_the_hub_cache_offline_and_a_quick_sentence_when_not_cached(run_cli, make_project, tmp_path,
+                                                                               monkeypatch):
+    """No network: a cached repo loads from the cache, an uncached one fails at once with one
+    sentence (not minutes of per-file retries). A subprocess, as huggingface_hub reads its cache
+    location once, at import."""
+    import json
+    import shutil
+    import time
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--someone--blip-tiny"
+    shutil.copytree(build_tiny_blip(tmp_path / "built"), repo / "snapshots" / ("b" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("b" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    project = make_project(images=2)
+    r = run_cli("tag", project.root, "--backend", "blip", "--model", "someone/blip-tiny", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["tagged"] == 2
+    # The hub's host refuses connections (rather than HF_HUB_OFFLINE being set): found out in one try.
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    start = time.monotonic()
+    r = run_cli("tag", project.root, "--backend", "blip", "--json")  # the default model, never downloaded here
+    assert r.returncode == 2 and time.monotonic() - start < 60
+    assert "Salesforce/blip-image-captioning-large is not downloaded yet" in json.loads(r.stdout)["error"]

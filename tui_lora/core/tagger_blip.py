@@ -49,6 +49,8 @@ class BlipCaptioner:
         import torch
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
+        from tui_lora.core.hub import local_only, quiet_hub
+
         self.model = model or DEFAULT_BLIP_MODEL
         path = Path(self.model).expanduser()
         local = path.exists() or self.model.startswith(("/", ".", "~")) or self.model.count("/") != 1
@@ -61,11 +63,18 @@ class BlipCaptioner:
             raise UserError("torch sees no CUDA GPU, so BLIP cannot run on it; caption with --device cpu.")
         self.device = "cuda" if want_cuda else "cpu"
         self.dtype = torch.float16 if want_cuda else torch.float32
+        # Without a network, straight to the cache: transformers would retry every file of the repo
+        # with back-off (minutes) before failing.
+        offline = not local and local_only()
         try:
-            with _quiet_transformers():
-                self.processor = BlipProcessor.from_pretrained(ref)
-                net = BlipForConditionalGeneration.from_pretrained(ref)
+            with _quiet_transformers(), quiet_hub():
+                self.processor = BlipProcessor.from_pretrained(ref, local_files_only=offline)
+                net = BlipForConditionalGeneration.from_pretrained(ref, local_files_only=offline)
         except (OSError, ValueError) as exc:
+            if offline:
+                raise UserError(f"The BLIP model {self.model} is not downloaded yet and the Hugging Face hub "
+                                "cannot be reached; connect to the internet once, or set the model to a local "
+                                "folder saved with save_pretrained.") from None
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             where = "the folder" if local else "the Hugging Face hub (or its cache)"
             raise UserError(f"Cannot load the BLIP model {self.model} from {where} ({first}); check the name, "
