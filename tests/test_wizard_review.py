@@ -223,3 +223,39 @@ async def test_grid_stays_virtual_with_1000_images(wizard_project):
         assert "img_0999.png" in flat(app)
         # Only pages the cursor stopped on were loaded: far fewer than 1,000.
         assert review.loader.loaded <= 6 * 2 * 22
+
+
+async def test_crop_an_extreme_aspect_image_with_keys_and_undo(wizard_project):
+    project = wizard_project("proj", images=0)
+    folder = project.concepts()[0].path
+    write_dataset(folder, 3, size=(96, 96), trigger="ohwx")
+    wide = folder / "wide.png"
+    Image.new("RGB", (320, 96), (200, 40, 40)).save(wide)
+    wide.with_suffix(".txt").write_text("ohwx, red\n")
+    project.set("dataset.resolution", 64)
+    project.set("dataset.min_bucket_reso", 64)
+    project.save()
+    before = files(project)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        review = await open_review(pilot)
+        await pilot.press("f", "down", "enter")  # the files with problems
+        await idle(pilot, review)
+        assert [it.name for it in review.grid.items] == ["wide.png"]
+        assert "crop it (c), or move it to the trash (d)" in flat(app)  # the side panel's advice
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "Crop wide.png in place" in flat(app), what="the crop dialog")
+        assert "buckets are on" in flat(app).lower()
+        assert str(app.screen.query_one("#crop-aspect").value) == "3:2"  # a wide image starts on landscape
+        await pilot.press("enter", "up", "up", "enter")  # 1:1 square
+        await pilot.press("tab", "tab", "ctrl+u", "1", "0", "enter")
+        await wait_for(pilot, lambda: "10 is not a size from 64 to 4096 pixels" in flat(app), what="the size check")
+        await pilot.press("ctrl+u", "9", "6")
+        await keys(pilot, review, "enter")
+        with Image.open(wide) as im:
+            assert im.size == (96, 96)
+        assert "Cropped 1 file to 1:1 at 96×96 (focus); the originals are in the trash, u undoes it." in status(review)
+        assert [e.reason for e in list_trash(project)] == ["crop focus"]
+        assert review.grid.items == []  # no longer a problem
+        await keys(pilot, review, "u")
+        assert files(project) == before and not list_trash(project)

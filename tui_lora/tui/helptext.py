@@ -128,6 +128,12 @@ FIELDS: dict[str, tuple[str, str]] = {
                    "replaced), the first frame of an animation kept, CMYK or palette images converted to "
                    "RGB, EXIF rotation applied, GIF/TIFF converted to PNG; unreadable files go to the "
                    "trash. Each original is kept in the trash, so u (or restoring it) undoes the fix."),
+    "review_crop": ("Crop (c)",
+                    "Crops the marked images (or the one under the cursor) in place to 1:1, 2:3 or 3:2 with "
+                    "the short side at the size you give: focus keeps the most detailed region (edges, "
+                    "colour, skin), center cuts both sides equally, pad cuts nothing and fills with white. "
+                    "With buckets on, training takes any shape and cropping only changes the framing; with "
+                    "them off, crop everything to the one shape. Originals go to the trash: u undoes it."),
     "review_dupes": ("Duplicates",
                      "Near-copies (resized, recompressed, slightly cropped or mirrored) make the LoRA learn "
                      "one picture several times over, which overfits it. Each group shows its images side by "

@@ -36,7 +36,7 @@ DECISIONS_FILE = "review.json"
 WIZARD_ADVICE: dict[Problem, str] = {
     Problem.MISSING_CAPTION: "tag it on the Tags step (4)",
     Problem.EMPTY_CAPTION: "tag it on the Tags step (4) or write one there (e)",
-    Problem.EXTREME_ASPECT: "crop it with `tui-lora crop DIR`, or move it to the trash (d)",
+    Problem.EXTREME_ASPECT: "crop it (c), or move it to the trash (d)",
     Problem.TOO_SMALL: "replace it with a larger version, or move it to the trash (d)",
     Problem.OUTSIDE_CONCEPT: "move it into a folder such as dataset/10_name/ (the Project step lists them)",
 }

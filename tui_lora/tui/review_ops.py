@@ -75,6 +75,18 @@ def fix_items(project: "Project", items: Sequence["Item"] | None) -> OpResult:
     return OpResult(T.fix_line(report), ids, ok=bool(ids))
 
 
+def crop_items(project: "Project", items: Sequence["Item"], aspect: str, size: int, mode: str) -> OpResult:
+    """Crop these images in place (core's crop); each original goes to the trash."""
+    from tui_lora.core.dataset.crop import crop_images
+
+    paths = [it.path for it in items if it.record is not None]
+    if not paths:
+        return OpResult("Nothing to crop: pick images in the grid first.", ok=False)
+    report = crop_images(project, paths, aspect=aspect, size=size, mode=mode)
+    ids = [r.entry_id for r in report.results if r.entry_id]
+    return OpResult(T.crop_line(report), ids, ok=bool(ids))
+
+
 def restore_items(project: "Project", entry_ids: Sequence[str] | None) -> OpResult:
     """Put trash entries back (None: all of them)."""
     from tui_lora.core.dataset.trash import restore

@@ -15,6 +15,7 @@ from tui_lora.tui.format import duration
 from tui_lora.tui.review_model import Item, ReviewData, advice, view_label
 
 if TYPE_CHECKING:
+    from tui_lora.core.dataset.crop import CropReport
     from tui_lora.core.dataset.fix import FixReport
     from tui_lora.core.dataset.trash import RestoreResult
 
@@ -134,6 +135,25 @@ def plural(n: int, word: str) -> str:
 
 def trashed_line(n: int, why: str = "") -> str:
     return f"Moved {plural(n, 'file')} to the trash" + (f" ({why})" if why else "") + "; u undoes it."
+
+
+def crop_line(report: "CropReport") -> str:
+    """``Cropped 3 files to 1:1 at 512×512 (focus); the originals are in the trash; u undoes it.``"""
+    cropped, unchanged, skipped = report.count("cropped"), report.count("unchanged"), report.count("skipped")
+    width, height = report.size
+    parts = []
+    if cropped:
+        parts.append(f"Cropped {plural(cropped, 'file')} to {report.aspect} at {width}×{height} ({report.mode})")
+    if unchanged:
+        parts.append(f"{plural(unchanged, 'file')} already {width}×{height}")
+    if skipped:
+        reasons = sorted({r.message for r in report.results if r.action == "skipped"})
+        parts.append(f"skipped {skipped} ({'; '.join(reasons)})")
+    upscaled = sum(1 for r in report.results if r.upscaled)
+    if upscaled:
+        parts.append(f"{plural(upscaled, 'file')} had to be enlarged (blurrier; a bigger source is better)")
+    line = "; ".join(parts) if parts else "Nothing to crop."
+    return line[:1].upper() + line[1:] + ("; the originals are in the trash, u undoes it." if cropped else ".")
 
 
 def fix_line(report: "FixReport") -> str:

@@ -74,7 +74,7 @@ class ReviewScreen(ReviewActions, WizardScreen):
                   "one under the cursor) to dataset/.trash/ — nothing is deleted: u undoes, the Trash view "
                   "restores. f picks what to show (one kind of problem, duplicates, the trash), tab steps "
                   "through the views, enter shows the image full screen.")
-    HELP_ITEMS = ("review_grid", "review_problems", "review_fix", "review_dupes", "review_trash",
+    HELP_ITEMS = ("review_grid", "review_problems", "review_fix", "review_crop", "review_dupes", "review_trash",
                   "review_pictures")
 
     DEFAULT_CSS = """
@@ -121,6 +121,7 @@ class ReviewScreen(ReviewActions, WizardScreen):
         Binding("shift+tab", "next_view(-1)", "Previous view", show=False),
         Binding("a", "mark_all", "Mark all / none", show=False),
         Binding("X", "fix_all", "Fix everything fixable", show=False),
+        Binding("c", "crop", "Crop…", show=False),
         Binding("K", "keep_suggested", "Keep every ★ keeper", show=False),
         Binding("R", "restore_all", "Restore everything", show=False),
         Binding("v", "view_image", "Full-screen preview (or enter)", show=False),

@@ -1,4 +1,4 @@
-"""The Review screen's actions on files: trash, fix, keep one of a duplicate group, restore, undo.
+"""The Review screen's actions on files: trash, fix, crop, keep one of a duplicate group, restore, undo.
 
 A mixin of ReviewScreen (screens/review.py), kept apart so each file stays readable. Every action
 runs through :meth:`ReviewActions._run`: one worker at a time (``busy``), the work itself in
@@ -65,6 +65,29 @@ class ReviewActions:
         items = self.grid.selection()
         if items:
             self._run("Fixing", ops.fix_items, items)
+
+    def action_crop(self) -> None:
+        from tui_lora.tui.screens.review_crop import CropDialog
+
+        items = [it for it in self.grid.selection() if it.record is not None and it.record.kind == "image"]
+        if not items or not self._free():
+            return
+        readable = [it for it in items if it.record.readable]
+        if not readable:
+            self._status("That image does not decode, so it cannot be cropped; x moves it to the trash.")
+            return
+        ds = self.project.settings["dataset"]
+        # The dialog starts on landscape for a wide first image, portrait for a tall one.
+        w, h = readable[0].record.width, readable[0].record.height
+        aspect = "3:2" if w >= 1.3 * h else "2:3" if h >= 1.3 * w else "1:1"
+        items = readable
+
+        def chosen(answer: tuple[str, int, str] | None) -> None:
+            if answer is not None:
+                self._run("Cropping", ops.crop_items, items, *answer)
+
+        self.app.push_screen(CropDialog([it.name for it in items], int(ds["resolution"]), bool(ds["enable_bucket"]), aspect),
+                             chosen)
 
     def action_fix_all(self) -> None:
         if self.data is None or not self._free():
