@@ -162,6 +162,7 @@ async def test_a_run_whose_process_is_gone_is_not_offered(wizard_project):
         await settle(pilot)
         assert isinstance(app.screen, ProjectScreen)  # no offer: nothing runs
         assert "the last run failed: The training process ended unexpectedly at step 120" in flat(app)
+        assert "start it again with s (Start on 6 Train)" in flat(app) and "tui-lora train" not in flat(app)
 
 
 async def _offer_and_watch(app):

@@ -320,15 +320,19 @@ def test_core_sentences_name_this_screens_keys_not_the_cli():
     import tui_lora.core
     from tui_lora.tui.train_text import wizard_words
 
-    # Every `tui-lora train … --resume/--restart` core can say (shared with the CLI) reads as a key here.
+    # Every `tui-lora train …` core says in a sentence (shared with the CLI: a new run, --resume or
+    # --restart, as f-strings with the project's folder) reads as a key here.
     quoted = [m for path in Path(tui_lora.core.__file__).parent.rglob("*.py")
-              for m in re.findall(r"`tui-lora train [^`]*--re(?:sume|start)`", path.read_text(encoding="utf-8"))]
-    assert len(quoted) >= 5
-    assert not [q for q in quoted if "--" in wizard_words(q)]
+              for m in re.findall(r"`tui-lora train \{[^`]*`", path.read_text(encoding="utf-8"))]
+    assert len(quoted) >= 12
+    assert not [q for q in quoted if "tui-lora" in wizard_words(q)]
+    assert wizard_words("start it again with `tui-lora train /p-1/x`.") == "start it again with s (Start)."
     said = wizard_words("Training was killed at step 30; `tui-lora train /home/u/proj --resume` continues from "
                         "step 30, or start over with `tui-lora train /home/u/proj --restart`.")
     assert said == "Training was killed at step 30; r (Resume) continues from step 30, or start over with s (Start over)."
     assert wizard_words("start the training again without --resume.") == "start over with s."
+    # Read on another step (the Project overview), the key says where it is.
+    assert wizard_words("`tui-lora train /p --resume` continues", elsewhere=True) == "r (Resume on 6 Train) continues"
 
 
 async def test_a_new_runs_chart_forgets_the_previous_range():

@@ -19,18 +19,22 @@ from tui_lora.tui.monitor import Earlier, Snapshot, resume_epoch
 STARTING, STOPPING, STOPPING_SLOW = "starting", "stopping", "stopping-slow"
 
 
-# Core's sentences name the CLI (shared with `tui-lora train`); on this screen the same fix is a key.
+# Core's sentences name the CLI (shared with `tui-lora train`); in the wizard the same fix is a key
+# of the Train step (said "on 6 Train" where it is read on another step).
 _WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"`tui-lora train [^`]*--resume`"), "r (Resume)"),
-    (re.compile(r"`tui-lora train [^`]*--restart`"), "s (Start over)"),
-    (re.compile(r"start the training again without --resume"), "start over with s"),
+    (re.compile(r"`tui-lora train [^`]*--resume`"), "r (Resume{where})"),
+    (re.compile(r"`tui-lora train [^`]*--restart`"), "s (Start over{where})"),
+    (re.compile(r"`tui-lora train (?:(?!--)[^`])*`"), "s (Start{where})"),  # no flags: a new run
+    (re.compile(r"start the training again without --resume"), "start over with s{where}"),
 )
 
 
-def wizard_words(text: str) -> str:
-    """``text`` with the CLI's `tui-lora train DIR --resume` / `--restart` said as this screen's keys."""
+def wizard_words(text: str, *, elsewhere: bool = False) -> str:
+    """``text`` with the CLI's `tui-lora train DIR [--resume | --restart]` said as the Train step's
+    keys; ``elsewhere`` when it is shown on another step."""
+    where = " on 6 Train" if elsewhere else ""
     for pattern, words in _WORDING:
-        text = pattern.sub(words, text)
+        text = pattern.sub(words.format(where=where), text)
     return text
 
 

@@ -20,6 +20,7 @@ from tui_lora.core.project import family_label
 from tui_lora.tui.format import short_path
 from tui_lora.tui.navigation import STEPS, available
 from tui_lora.tui.screens.base import WizardScreen
+from tui_lora.tui.train_text import wizard_words
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class ProjectScreen(WizardScreen):
         elif st.state == "stopped":
             t.append(f"  stopped at step {s.step}/{s.total_steps}{resume}\n", style="yellow")
         elif st.state == "failed":
-            t.append(f"  the last run failed: {s.error or st.message}{resume}\n", style="yellow")
+            t.append(f"  the last run failed: {wizard_words(s.error or st.message, elsewhere=True)}{resume}\n",
+                     style="yellow")
         else:
             t.append("  no run yet\n", style="dim")
         t.append("\nNext\n", style="bold")
