@@ -6,7 +6,7 @@ from tui_lora.core.userconfig import user_log_dir
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.errors import describe
 from tui_lora.tui.screens.start import StartScreen
-from wizard_support import flat, home, run, wait_for  # noqa: F401
+from wizard_support import flat, home, run, wait_for, wizard_project  # noqa: F401
 
 
 def broken() -> None:
@@ -49,3 +49,31 @@ def test_a_crash_in_a_handler_leaves_one_line_and_a_log(home, capsys):
     assert "the wizard stopped unexpectedly (KeyError: 'boom'); details are in" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
     assert "KeyError: 'boom'" in (user_log_dir() / "wizard.log").read_text()
+
+
+async def test_a_failed_worker_is_one_notification_on_every_step(wizard_project):
+    """Textual runs an ``on_worker_state_changed`` of every class in the MRO: a screen that also
+    called the base's handler itself showed each error twice."""
+    from tui_lora.core.project import Project
+    from tui_lora.tui.screens.new_project import NewProjectScreen
+
+    project = wizard_project("proj")
+    app = WizardApp(Project.load(project.root), frozen=True)
+    message = "The folder is read-only; choose one you own."
+    async with run(app) as pilot:
+        for key in ("1", "2", "3", "4", "5", "7"):
+            await pilot.press(key)
+            await pilot.pause()
+            before = len(app._notifications)
+            app.screen.run_worker(user_mistake, thread=True, exit_on_error=False)
+            await wait_for(pilot, lambda: len(app._notifications) > before, what=f"the error on step {key}")
+            await pilot.pause(0.2)
+            shown = [n.message for n in list(app._notifications)[before:]]
+            assert shown == [message], (key, shown)
+        screen = NewProjectScreen()
+        await app.push_screen(screen)
+        before = len(app._notifications)
+        screen.run_worker(user_mistake, thread=True, exit_on_error=False)
+        await wait_for(pilot, lambda: len(app._notifications) > before, what="the error on the new-project form")
+        await pilot.pause(0.2)
+        assert [n.message for n in list(app._notifications)[before:]] == [message]

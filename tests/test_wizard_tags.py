@@ -241,3 +241,20 @@ async def test_blip_captions_in_a_child_process_from_the_tags_screen(wizard_proj
         await pilot.press("u")
         await done(pilot, "Undid tag-blip")
         assert captions(project) == {}
+
+
+async def test_a_tagger_that_cannot_load_says_so_once_in_the_wizards_words(wizard_project, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the default WD14 repo, never downloaded here
+    project = make(wizard_project, 2, captions_too=False)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        screen = await open_tags(pilot)
+        before = len(app._notifications)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.busy and "not downloaded yet" in status(app), timeout=30,
+                       what="the error")
+        await pilot.pause(0.2)
+        said = status(app)
+        assert "set Model in the panel to a local folder holding model.onnx" in said and "--model" not in said
+        assert [n.message for n in list(app._notifications)[before:]] == [said]
+        assert captions(project) == {}

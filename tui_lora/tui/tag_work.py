@@ -5,6 +5,7 @@ child process, and saying what an operation did in one sentence.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -103,6 +104,19 @@ class Rate:
 
 
 # ----- sentences ----------------------------------------------------------------------------------
+# Core's tagging sentences name the CLI (shared with `tui-lora tag`); here the same fix is a field or a key.
+_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"pass --model with a local folder"), "set Model in the panel to a local folder"),
+    (re.compile(r"`tui-lora tags [^`]*--undo`"), "u"),
+)
+
+
+def wizard_words(text: str) -> str:
+    for pattern, words in _WORDING:
+        text = pattern.sub(words, text)
+    return text
+
+
 def _n(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 

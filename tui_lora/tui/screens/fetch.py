@@ -361,7 +361,6 @@ class FetchScreen(WizardScreen):
         bar.update(progress_line(message.kind, message.progress, bar.content_size.width or 76), layout=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         if event.worker.group != "download" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR,
                                                                     WorkerState.CANCELLED):
             return

@@ -198,7 +198,6 @@ class NewProjectScreen(WizardScreen):
         return Project.create(root, preset=preset, base_model=base_model, trigger=trigger, name=name)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         if event.worker.group == "create" and event.state.name == "SUCCESS":
             self.dismiss(event.worker.result)
 

@@ -338,7 +338,6 @@ class ReviewScreen(ReviewActions, WizardScreen):
 
     # ----- workers finishing ---------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         group, state = event.worker.group, event.state
         if group not in ("load", "op") or state not in (WorkerState.SUCCESS, WorkerState.ERROR,
                                                          WorkerState.CANCELLED):

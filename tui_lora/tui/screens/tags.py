@@ -190,7 +190,6 @@ class TagsScreen(WizardScreen):
         return W.describe_undo(result)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
         group, state = event.worker.group, event.state
         if state == WorkerState.SUCCESS and group == "load":
             self._show(event.worker.result)
@@ -214,8 +213,10 @@ class TagsScreen(WizardScreen):
         if worker.group == "op" and "changed after the" in error.message:
             self._offer_forced_undo(error.message)
             return True
-        self._status(error.message, error=True)
-        return False  # and a notification
+        text = W.wizard_words(error.message)
+        self._status(text, error=True)
+        self.notify(text, severity="error", timeout=10, markup=False)
+        return True
 
     def _offer_forced_undo(self, message: str) -> None:
         from tui_lora.tui.screens.confirm import ConfirmScreen
