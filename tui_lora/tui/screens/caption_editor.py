@@ -39,7 +39,6 @@ class CaptionEditor(Dialog):
         yield Static("", id="caption-count", classes="dialog-dim", markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         area = self.query_one(TextArea)
         if getattr(self.app, "frozen", False):
             area.cursor_blink = False

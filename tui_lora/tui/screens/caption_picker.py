@@ -43,7 +43,6 @@ class CaptionPicker(Dialog):
         yield OptionList(*options, id="picker", compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one(OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

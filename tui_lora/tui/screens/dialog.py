@@ -69,6 +69,7 @@ class Dialog(ModalScreen):
         yield from ()
 
     def on_mount(self) -> None:
+        # Textual calls this as well as a subclass's own on_mount (it walks the MRO): no super() there.
         if getattr(self.app, "frozen", False):
             for i in self.query(Input):
                 i.cursor_blink = False

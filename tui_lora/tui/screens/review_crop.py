@@ -41,7 +41,6 @@ class CropDialog(Dialog):
                     hint="the short side in pixels (the project's resolution)", label_width=8)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#crop-aspect", Select).focus()
 
     def action_apply(self) -> None:

@@ -48,7 +48,6 @@ class FilterPicker(Dialog):
         yield OptionList(*options, id="filters", compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
         picker = self.query_one(OptionList)
         ids = [v for v, _, _ in self.filters]
         picker.highlighted = ids.index(self.current) if self.current in ids else 0

@@ -26,7 +26,6 @@ class MergeDialog(Dialog):
         yield Field("Into", text_input("merge-target", best), label_width=6)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#merge-target", Input).focus()
 
     def action_apply(self) -> None:

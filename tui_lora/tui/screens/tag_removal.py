@@ -51,7 +51,6 @@ class RemovalDialog(Dialog):
         yield Static("", id="removal-preview", classes="dialog-dim", markup=False)
 
     def on_mount(self) -> None:
-        super().on_mount()
         widget = self.query_one("#removal-text")
         if isinstance(widget, TextArea) and getattr(self.app, "frozen", False):
             widget.cursor_blink = False

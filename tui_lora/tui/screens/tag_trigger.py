@@ -28,7 +28,6 @@ class TriggerDialog(Dialog):
         yield Field("Word", text_input("trigger-word", self.word, placeholder="e.g. ohwx"), label_width=6)
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one("#trigger-word", Input).focus()
 
     def action_apply(self) -> None:
