@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
 
@@ -68,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if show is not None:
             show(done, total)
 
-    with _signals_stop(cancel, tagging):
+    with _stop_on_signals(cancel, tagging):
         result = tag_dataset(project, backend=args.backend, model=args.model, threshold=args.threshold,
                              character_threshold=args.character_threshold, mode=args.mode, batch_size=args.batch,
                              device=args.device, progress=progress, cancel=cancel, add_trigger=not args.no_trigger)
@@ -103,26 +101,18 @@ def _json_progress(done: int, total: int) -> None:
     print(json.dumps({"event": "progress", "done": done, "total": total}), file=sys.stderr, flush=True)
 
 
-@contextlib.contextmanager
-def _signals_stop(cancel: threading.Event, tagging: threading.Event) -> Iterator[None]:
+def _stop_on_signals(cancel: threading.Event, tagging: threading.Event):
     """Once images are being tagged, the first Ctrl-C or SIGTERM (the wizard's esc) stops after the
     current batch, keeping what was written; a second one, or one while the model still loads,
     interrupts at once (nothing is lost: what was written stays undoable)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread (the CLI's own)
-        return
+    from tui_lora.core.signals import route_signals
 
     def on_signal(signum, frame) -> None:
         if cancel.is_set() or not tagging.is_set():
             raise KeyboardInterrupt
         cancel.set()
 
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+    return route_signals(on_signal)
 
 
 def _progress_printer():

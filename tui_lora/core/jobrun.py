@@ -16,13 +16,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from tui_lora.core import joblock
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events, summarize
+from tui_lora.core.signals import route_signals
 from tui_lora.core.train.record import (
     RunRecord,
     check_resume,
@@ -130,20 +130,6 @@ class StopRequest:
                 os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
 
 
-@contextlib.contextmanager
-def _signals(handler) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to ``handler`` (main thread only; elsewhere there is nothing to route)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-
-
 def _say(text: str) -> None:
     with contextlib.suppress(OSError):
         os.write(2, ("\n" + text + "\n").encode())  # async-signal-safe, unlike print
@@ -160,7 +146,7 @@ def run_job(project, *, resume: bool = False, restart: bool = False, overrides: 
 
     overrides = list(overrides)
     stop = StopRequest(worker=launch.is_worker())
-    with _signals(stop):
+    with route_signals(stop):
         if stop.worker:  # one of N processes started by the launcher: the parent holds the lock
             return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
                                stream=stream, quiet=quiet)

@@ -137,6 +137,11 @@ def trashed_line(n: int, why: str = "") -> str:
     return f"Moved {plural(n, 'file')} to the trash" + (f" ({why})" if why else "") + "; u undoes it."
 
 
+def _skipped(report: "CropReport | FixReport", n: int) -> str:
+    reasons = sorted({r.message for r in report.results if r.action == "skipped"})
+    return f"skipped {n} ({'; '.join(reasons)})"
+
+
 def crop_line(report: "CropReport") -> str:
     """``Cropped 3 files to 1:1 at 512×512 (focus); the originals are in the trash; u undoes it.``"""
     cropped, unchanged, skipped = report.count("cropped"), report.count("unchanged"), report.count("skipped")
@@ -147,8 +152,7 @@ def crop_line(report: "CropReport") -> str:
     if unchanged:
         parts.append(f"{plural(unchanged, 'file')} already {width}×{height}")
     if skipped:
-        reasons = sorted({r.message for r in report.results if r.action == "skipped"})
-        parts.append(f"skipped {skipped} ({'; '.join(reasons)})")
+        parts.append(_skipped(report, skipped))
     upscaled = sum(1 for r in report.results if r.upscaled)
     if upscaled:
         parts.append(f"{plural(upscaled, 'file')} had to be enlarged (blurrier; a bigger source is better)")
@@ -165,8 +169,7 @@ def fix_line(report: "FixReport") -> str:
     if trashed:
         parts.append(f"moved {plural(trashed, 'unreadable file')} to the trash")
     if skipped:
-        reasons = {r.message for r in report.results if r.action == "skipped"}
-        parts.append(f"skipped {skipped} ({'; '.join(sorted(reasons))})")
+        parts.append(_skipped(report, skipped))
     if not parts:
         return "Nothing to fix there: those problems need a person (see the panel for what to do)."
     line = ", ".join(parts)
