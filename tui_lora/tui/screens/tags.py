@@ -53,9 +53,9 @@ class TagsScreen(WizardScreen):
                   "table counts how many images carry each tag. Mark rows with space and remove them (d), "
                   "merge synonyms (m), set the trigger word (t), drop junk (j) or tags matching a pattern "
                   "(p), fix one caption by hand (e). Every change is snapshotted first: u undoes it.")
-    HELP_ITEMS = ("tag_table", "tags.tagger", "tags.tagger_model", "tags.threshold", "tags.character_threshold", "tag_mode",
-                  "tag_merge", "tag_trigger", "dataset.keep_tokens", "tag_junk", "tags.junk_tags", "tag_pattern",
-                  "tag_caption", "tag_undo", "tag_tokens")
+    HELP_ITEMS = ("tag_table", "tags.tagger", "tags.tagger_model", "tags.threshold", "tags.character_threshold",
+                  "tag_mode", "tag_merge", "tag_trigger", "dataset.keep_tokens", "tag_junk", "tags.junk_tags",
+                  "tag_pattern", "tag_caption", "tag_undo", "tag_tokens")
 
     DEFAULT_CSS = """
     TagsScreen #tags-main {
