@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_int
 from tui_lora.core.errors import UserError
@@ -172,14 +170,11 @@ class _Reporter:
             self._say("progress", f"[{done + 1}/{total}] {what}")
 
 
-@contextlib.contextmanager
-def _terminate_cancels(cancel: threading.Event, report: _Reporter) -> Iterator[None]:
+def _terminate_cancels(cancel: threading.Event, report: _Reporter):
     """SIGTERM (the wizard's Cancel) stops the comparison as cleanly as Ctrl+C: while the model loads
     it interrupts at once, while cells render it cancels the current image, and once every cell is
     done it lets the grid finish writing. Either way no half-written grid is left (exit code 130)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread (the CLI's own)
-        return
+    from tui_lora.core.signals import route_signals
 
     def on_term(signum, frame) -> None:
         if report.writing:
@@ -189,8 +184,4 @@ def _terminate_cancels(cancel: threading.Event, report: _Reporter) -> Iterator[N
         else:
             raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return route_signals(on_term, (signal.SIGTERM,))

@@ -16,6 +16,7 @@ from typing import Any
 
 from tui_lora.core.dataset import tagops
 from tui_lora.tui import child as C
+from tui_lora.tui.format import reword
 
 
 @dataclass
@@ -112,9 +113,7 @@ _WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def wizard_words(text: str) -> str:
-    for pattern, words in _WORDING:
-        text = pattern.sub(words, text)
-    return text
+    return reword(text, _WORDING)
 
 
 def _n(n: int, noun: str) -> str:

@@ -12,7 +12,7 @@ from rich.text import Text
 from tui_lora.core.events import RunSummary
 from tui_lora.core.gpu import GpuReport
 from tui_lora.core.jobs import JobStatus
-from tui_lora.tui.format import duration, short_path
+from tui_lora.tui.format import duration, reword, short_path
 from tui_lora.tui.monitor import Earlier, Snapshot, resume_epoch
 
 # What the screen itself is doing to the job (the files cannot say it yet).
@@ -33,9 +33,7 @@ def wizard_words(text: str, *, elsewhere: bool = False) -> str:
     """``text`` with the CLI's `tui-lora train DIR [--resume | --restart]` said as the Train step's
     keys; ``elsewhere`` when it is shown on another step."""
     where = " on 6 Train" if elsewhere else ""
-    for pattern, words in _WORDING:
-        text = pattern.sub(words.format(where=where), text)
-    return text
+    return reword(text, tuple((pattern, words.format(where=where)) for pattern, words in _WORDING))
 
 
 def resume_point(status: JobStatus) -> str:
