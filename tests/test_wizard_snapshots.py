@@ -56,14 +56,18 @@ async def test_steps_screen_with_an_error(wizard_project, gpu_12gb):
         assert_snapshot(app, "steps")
 
 
+async def open_train(pilot) -> None:
+    await pilot.press("6")
+    await wait_for(pilot, lambda: pilot.app.screen.snapshot is not None, what="the first snapshot")
+    await pilot.pause()
+
+
 async def test_train_screen_after_a_run(wizard_project):
     project = wizard_project("marisa", images=12)
     write_finished_run(project)
     app = WizardApp(Project.load(project.root), frozen=True)
     async with run(app) as pilot:
-        await pilot.press("6")
-        await wait_for(pilot, lambda: app.screen.snapshot is not None, what="the first snapshot")
-        await pilot.pause()
+        await open_train(pilot)
         assert_snapshot(app, "train")
 
 
@@ -85,9 +89,7 @@ async def test_train_screen_with_a_stopped_run(wizard_project):
     assert json.loads(lines[half])["step"] == 21
     app = WizardApp(Project.load(project.root), frozen=True)
     async with run(app) as pilot:
-        await pilot.press("6")
-        await wait_for(pilot, lambda: app.screen.snapshot is not None, what="the first snapshot")
-        await pilot.pause()
+        await open_train(pilot)
         assert_snapshot(app, "train_stopped")
         await pilot.press("1")  # the Project screen says the same, with the way back
         await wait_for(pilot, lambda: "stopped at step 20/40; r on 6 Train resumes from step 20" in flat(app),

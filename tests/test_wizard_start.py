@@ -139,11 +139,15 @@ async def test_open_a_folder_by_path(wizard_project, home):
     assert recent_projects() == [home / "proj"]
 
 
-async def test_a_running_job_is_detected_and_offered(wizard_project):
-    project = wizard_project("proj")
+def write_run_at_step_120(project) -> None:
     w = EventWriter(project.events_path)
     w.emit("start", total_steps=400, epochs=10, steps_per_epoch=40, images=8, device="cuda")
     w.emit("step", step=120, epoch=3, loss=0.1, avg_loss=0.11, lr=5e-4, it_per_s=2.0, eta_s=140.0)
+
+
+async def test_a_running_job_is_detected_and_offered(wizard_project):
+    project = wizard_project("proj")
+    write_run_at_step_120(project)
     app = WizardApp(frozen=True)
     with job_lock(project):  # a live trainer process holds the project's lock
         await _offer_and_watch(app)
@@ -151,9 +155,7 @@ async def test_a_running_job_is_detected_and_offered(wizard_project):
 
 async def test_a_run_whose_process_is_gone_is_not_offered(wizard_project):
     project = wizard_project("proj")
-    w = EventWriter(project.events_path)
-    w.emit("start", total_steps=400, epochs=10, steps_per_epoch=40, images=8, device="cuda")
-    w.emit("step", step=120, epoch=3, loss=0.1, avg_loss=0.11, lr=5e-4, it_per_s=2.0, eta_s=140.0)
+    write_run_at_step_120(project)
     app = WizardApp(frozen=True)
     async with run(app) as pilot:
         await settle(pilot)
