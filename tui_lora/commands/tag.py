@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui_lora.core.dataset.autotag import tag_dataset
+    from tui_lora.core.tagging.autotag import tag_dataset
 
     project = load_project(args)
     if args.progress_json:

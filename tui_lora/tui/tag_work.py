@@ -61,7 +61,7 @@ class TaggerCache:
         self._tagger = None
 
     def get(self, model: str, threshold: float, character_threshold: float, device: str = "auto"):
-        from tui_lora.core.tagger import load_tagger
+        from tui_lora.core.tagging.pipeline import load_tagger
 
         with self._lock:
             if self._tagger is None or model != self._model:

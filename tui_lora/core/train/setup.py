@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.errors import UserError
+from tui_lora.core.plan import epochs_and_steps
 from tui_lora.core.train import data as D
 from tui_lora.core.train.kohya_names import te_namer, unet_namer
 from tui_lora.core.train.layout import DatasetLayout, project_layout
@@ -138,7 +139,6 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
     from tui_lora.core.train.optim import build_optimizer, build_scheduler
     from tui_lora.core.train.saving import build_metadata
     from tui_lora.core.train.text import TextEncoding
-    from tui_lora.core.train.trainer import steps_for
 
     quiet_libraries()
     dev = resolve_device(device, reporter.warning)
@@ -258,7 +258,8 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
 
     # ----- schedule --------------------------------------------------------------------------
     global_batch = t["train_batch_size"] * accelerator.num_processes
-    spe, epochs, total = steps_for(layout, global_batch, t["max_train_epochs"], t["max_train_steps"])
+    spe = layout.steps_per_epoch(global_batch)
+    epochs, total = epochs_and_steps(spe, t["max_train_epochs"], t["max_train_steps"])
     warm = warmup_steps(total, t["lr_warmup_ratio"], t["lr_warmup_steps"])
     if warm and t["lr_scheduler"] == "constant":
         reporter.warning("The constant scheduler ignores warmup; use constant_with_warmup to warm up.")

@@ -366,10 +366,3 @@ class Trainer:
             self._losses.add(v)
         self.files = [Path(p) for p in state.get("files", [])]
 
-
-def steps_for(layout, global_batch: int, epochs: int, max_train_steps: int) -> tuple[int, int, int]:
-    """(steps per epoch, epochs, total steps): max_train_epochs wins over max_train_steps, as in kohya."""
-    spe = layout.steps_per_epoch(global_batch)
-    if epochs > 0:
-        return spe, epochs, spe * epochs
-    return spe, math.ceil(max_train_steps / spe) if spe else 0, max_train_steps

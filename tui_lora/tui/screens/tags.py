@@ -259,7 +259,7 @@ class TagsScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="tagger", exit_on_error=False)
     def tag(self, model: str, mode: str, cancel: threading.Event) -> str:
-        from tui_lora.core.dataset.autotag import tag_dataset
+        from tui_lora.core.tagging.autotag import tag_dataset
 
         s = self.project.settings["tags"]
         tagger = self._tagger.get(model, s["threshold"], s["character_threshold"])

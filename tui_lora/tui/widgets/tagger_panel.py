@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.widgets import Input, Select, Static
 
 from tui_lora.core.errors import ConfigError, UserError
-from tui_lora.core.tagger import DEFAULT_WD14_MODEL
-from tui_lora.core.tagger_blip import DEFAULT_BLIP_MODEL
+from tui_lora.core.tagging.wd14 import DEFAULT_WD14_MODEL
+from tui_lora.core.tagging.blip import DEFAULT_BLIP_MODEL
 from tui_lora.tui.widgets.field import Field, text_input
 
 KEYS = {"tag_model": "tags.tagger_model", "threshold": "tags.threshold", "char_threshold": "tags.character_threshold"}

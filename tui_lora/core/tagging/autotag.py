@@ -23,6 +23,7 @@ from tui_lora.core.dataset import undo as undo_mod
 from tui_lora.core.dataset.captions import dedupe_tags, read_only_reason, tag_key, write_bytes_preserving_mode
 from tui_lora.core.dataset.tagops import CaptionEntry, load_captions
 from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.tagging.pipeline import iter_tags, load_tagger
 
 MODES = ("overwrite", "append", "missing")
 
@@ -77,10 +78,8 @@ def tag_dataset(project, *, backend: str | None = None, model: str | None = None
 
     ``progress(done, total)`` is called after each image; setting ``cancel`` stops after the
     current batch (what was written stays, and is undoable). Pass a loaded ``tagger`` (from
-    :func:`tui_lora.core.tagger.load_tagger`) to skip loading the model again.
+    :func:`tui_lora.core.tagging.pipeline.load_tagger`) to skip loading the model again.
     """
-    from tui_lora.core.tagger import load_tagger
-
     if mode not in MODES:
         raise UserError(f"Unknown tagging mode {mode!r}; use overwrite, append or missing.")
     cfg = project.settings["tags"]
@@ -146,8 +145,6 @@ def _select_targets(project, mode: str, result: TagRunResult) -> list[CaptionEnt
 
 def _tag_and_write(tagger, targets: list[CaptionEntry], result: TagRunResult, *, mode: str, trigger: str,
                    batch_size: int, workers: int | None, progress, cancel) -> None:
-    from tui_lora.core.tagger import iter_tags
-
     by_image = {e.image: e for e in targets}
     done = 0
     for item in iter_tags(tagger, [e.image for e in targets], batch_size=batch_size, workers=workers, cancel=cancel):

@@ -86,7 +86,7 @@ class BlipCaptioner:
         """Load one image (transparency on white, like WD14) and run BLIP's resize/normalise."""
         from PIL import Image
 
-        from tui_lora.core.tagger import flatten_on_white
+        from tui_lora.core.tagging.wd14 import flatten_on_white
 
         with Image.open(path) as im:
             im.load()

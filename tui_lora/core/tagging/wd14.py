@@ -1,9 +1,4 @@
-"""Auto-tagging: the WD14 ONNX tagger (and BLIP captions) over a project's dataset.
-
-Backends share one small interface: ``prepare(path)`` loads and preprocesses one image (thread
-safe; runs in a thread pool so decoding never starves the model) and ``infer(batch)`` returns
-one tag list per prepared image. :func:`iter_tags` pipelines the two; :func:`tag_dataset`
-writes captions with undo snapshots, progress and cancel for the wizard.
+"""The WD14 ONNX tagger: booru tags for one batch of images at a time.
 
 WD14 follows SmilingWolf's reference app exactly: RGBA composited on white → RGB → pad to a
 centred square with white → bicubic resize to the model's own input size (read from the
@@ -19,42 +14,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
-import threading
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tui_lora.core.dataset.captions import normalize_tag
-from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.errors import UserError
 
 DEFAULT_WD14_MODEL = "SmilingWolf/wd-eva02-large-tagger-v3"
 WD14_FILES = ("model.onnx", "selected_tags.csv")
 RATING, GENERAL, ARTIST, COPYRIGHT, CHARACTER, META = 9, 0, 1, 3, 4, 5
 NAME_CATEGORIES = (CHARACTER, COPYRIGHT, ARTIST)
-
-Progress = Callable[[int, int], None]
-
-
-class TaggerBackend(Protocol):
-    name: str  # "wd14" | "blip"
-    model: str  # what was asked for (repo id or folder)
-    device: str  # "cuda" | "cpu"
-
-    def prepare(self, path: Path) -> Any: ...
-
-    def infer(self, batch: list[Any]) -> list[list[str]]: ...
-
-
-@dataclass
-class ImageTags:
-    path: Path
-    tags: list[str] | None  # None when the image could not be read
-    error: str | None = None
-
 
 # ----- the WD14 model ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -277,90 +248,3 @@ class WD14Tagger:
             out += [self.tags.names[i] for i in hit[order]]
         return out
 
-
-def load_tagger(backend: str = "wd14", model: str = "", *, threshold: float = 0.35,
-                character_threshold: float = 0.85, device: str = "auto") -> TaggerBackend:
-    """Load a backend once (the wizard keeps it between runs)."""
-    if backend == "wd14":
-        return WD14Tagger(model, threshold=threshold, character_threshold=character_threshold, device=device)
-    if backend == "blip":
-        from tui_lora.core.tagger_blip import BlipCaptioner
-
-        return BlipCaptioner(model, device=device)
-    raise UserError(f"Unknown tagger {backend!r}; use wd14 (booru tags) or blip (sentences).")
-
-
-# ----- the pipeline ----------------------------------------------------------------------------
-def default_workers() -> int:
-    return max(2, min(16, (os.cpu_count() or 2)))
-
-
-def iter_tags(tagger: TaggerBackend, paths: list[Path], *, batch_size: int = 8, workers: int | None = None,
-              cancel: threading.Event | None = None) -> Iterator[ImageTags]:
-    """Tag ``paths``, yielding results in input order: images are prepared in a thread pool a
-    few batches ahead while the model runs; unreadable images come back with an ``error``."""
-    batch_size = max(1, batch_size)
-    pending: deque[tuple[Path, Future]] = deque()
-    it = iter(paths)
-    with ThreadPoolExecutor(max_workers=workers or default_workers(), thread_name_prefix="tag-prep") as pool:
-        def fill() -> None:
-            while len(pending) < batch_size * 3:
-                p = next(it, None)
-                if p is None:
-                    return
-                pending.append((p, pool.submit(tagger.prepare, p)))
-
-        try:
-            fill()
-            batch: list[tuple[Path, Any, str | None]] = []  # (path, prepared, error) in input order
-            good = 0
-            while pending:
-                if cancel is not None and cancel.is_set():
-                    return
-                path, fut = pending.popleft()
-                fill()
-                try:
-                    batch.append((path, fut.result(), None))
-                    good += 1
-                except Exception as exc:  # noqa: BLE001 - any decoder error means "unreadable"
-                    batch.append((path, None, _describe_image_error(exc)))
-                if good == batch_size or not pending:
-                    yield from _run_batch(tagger, batch)
-                    batch, good = [], 0
-        finally:
-            for _, fut in pending:
-                fut.cancel()
-
-
-def _run_batch(tagger: TaggerBackend, batch: list[tuple[Path, Any, str | None]]) -> Iterator[ImageTags]:
-    ready = [x for _, x, err in batch if err is None]
-    try:
-        results = iter(tagger.infer(ready) if ready else [])
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a runtime failure of the model
-        raise OperationFailed(f"The {tagger.name} model failed on a batch of {len(ready)} images ({exc}); "
-                              "try --batch 1 or --device cpu.") from None
-    for path, _, err in batch:
-        yield ImageTags(path, None, err) if err is not None else ImageTags(path, next(results))
-
-
-def _describe_image_error(exc: Exception) -> str:
-    from PIL import UnidentifiedImageError
-
-    if isinstance(exc, UnidentifiedImageError):
-        return "not an image Pillow can read (corrupt or an unsupported format)"
-    if isinstance(exc, (FileNotFoundError, PermissionError)):
-        return f"cannot be read ({exc.strerror or exc})"
-    if isinstance(exc, OSError):  # Pillow reports truncated and broken image data as OSError
-        return f"is corrupt or truncated ({exc})"
-    return f"cannot be decoded ({type(exc).__name__}: {exc})"
-
-
-def __getattr__(name: str):
-    # tag_dataset lives with the other dataset writers; importing it lazily avoids an import cycle.
-    if name in ("tag_dataset", "TagRunResult", "MODES"):
-        from tui_lora.core.dataset import autotag
-
-        return getattr(autotag, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
