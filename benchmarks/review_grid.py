@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 def make_project(folder: Path, n: int):
     from tui_lora.core.dataset.scan import scan
     from tui_lora.core.project import Project
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     project = Project.create(folder / "bench", preset="sd15-anime-character", base_model="x/y", trigger="ohwx")
     project.set("dataset.resolution", 64)

@@ -43,8 +43,8 @@ def main() -> None:
 
     from tui_lora.core.tagging.pipeline import default_workers, iter_tags
     from tui_lora.core.tagging.wd14 import WD14Tagger
-    from tui_lora.testing.datasets import make_image
-    from tui_lora.testing.tiny_tagger import build_tiny_wd14
+    from tui_lora.demo.datasets import make_image
+    from tui_lora.demo.tiny_tagger import build_tiny_wd14
 
     w, h = (int(x) for x in args.image_size.split("x"))
     with tempfile.TemporaryDirectory(prefix="tagbench-") as tmp:

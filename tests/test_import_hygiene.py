@@ -63,3 +63,21 @@ def test_compare_logic_modules_need_no_ui_library():
     mods = modules_after("import tui_lora.tui.compare_child, tui_lora.tui.compare_form, tui_lora.tui.compare_grids")
     assert not [m for m in UI if m in mods]
     assert not [m for m in HEAVY if m in mods]
+
+
+def test_product_code_never_imports_test_helpers():
+    # The demo ships in tui_lora/demo/; what only tests use lives in tests/. Read from the source with ast,
+    # so an import inside a function counts too.
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "tui_lora"
+    test_only = ("tests", "support", "conftest", "wizard_support", "tui_lora.testing")
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bad += [f"{path.relative_to(root.parent)}: {n}" for n in names
+                    if any(n == t or n.startswith(t + ".") for t in test_only)]
+    assert not bad, "product code imports test helpers:\n" + "\n".join(bad)

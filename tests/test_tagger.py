@@ -14,7 +14,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.tagging.autotag import merge_caption, tag_dataset
 from tui_lora.core.tagging.pipeline import iter_tags
 from tui_lora.core.tagging.wd14 import WD14Tagger, create_session, read_tag_csv
-from tui_lora.testing.tiny_tagger import EXPECTED_RED_SQUARE, TAGS, build_tiny_wd14
+from tui_lora.demo.tiny_tagger import EXPECTED_RED_SQUARE, TAGS, build_tiny_wd14
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 

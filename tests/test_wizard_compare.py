@@ -26,8 +26,8 @@ def lora_template(tmp_path_factory, tiny_sd15):
     in-process at a fixed name (the 'earlier grid' and the snapshot's list)."""
     from tui_lora.core.compare import plan_compare, run_compare
     from tui_lora.core.sample_prompts import SamplePrompt
-    from tui_lora.testing.lora_files import make_lora_files
-    from tui_lora.testing.train import torch_threads
+    from support.lora_files import make_lora_files
+    from support.train import torch_threads
 
     with torch_threads(1):
         project = make_lora_files(tmp_path_factory.mktemp("cmpw") / "proj", tiny_sd15, "sd15")
@@ -192,7 +192,7 @@ async def test_reopen_an_earlier_grid_and_pick_the_winner(lora_project):
 
 
 async def test_no_saved_epochs_says_train_first(home, tiny_sd15):
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(home / "fresh", tiny_sd15, images=1)
     app = WizardApp(project, frozen=True)

@@ -1,4 +1,4 @@
-"""Pilot tests of the Fetch screen against the fake booru (tui_lora/testing/booru_server.py): the live count
+"""Pilot tests of the Fetch screen against the fake booru (tui_lora/demo/booru_server.py): the live count
 while typing (debounced), the preview, credentials, the one-sentence errors, download and cancel."""
 
 import hashlib

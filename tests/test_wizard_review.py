@@ -8,7 +8,7 @@ from PIL import Image
 
 from tui_lora.core.dataset.trash import list_trash
 from tui_lora.core.project import Project
-from tui_lora.testing.datasets import write_dataset, write_problem_images
+from tui_lora.demo.datasets import write_dataset, write_problem_images
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.screens.review import ReviewScreen
 from tui_lora.tui.widgets.thumb_cell import ThumbCell

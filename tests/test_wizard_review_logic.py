@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from tui_lora.core.dataset.checks import Problem
-from tui_lora.testing.datasets import write_dataset, write_problem_images
+from tui_lora.demo.datasets import write_dataset, write_problem_images
 from tui_lora.tui import images
 from tui_lora.tui import review_model as M
 from tui_lora.tui.thumb_loader import FAILED, ThumbLoader, ThumbRequest

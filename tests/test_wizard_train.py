@@ -11,7 +11,7 @@ from wizard_support import flat, home, job_lock, no_gpu, run, screen_text, wait_
 from tui_lora.core import joblock, jobs
 from tui_lora.core.events import EventWriter, read_events
 from tui_lora.core.project import Project
-from tui_lora.testing.train import make_train_project
+from support.train import make_train_project
 from tui_lora.tui import images
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.monitor import Earlier

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tui_lora.testing import demo
+    from tui_lora.demo import project as demo
 
     if args.json and not args.no_open:
         raise UserError("The wizard is interactive and has no --json output; add --no-open to only build the demo.")

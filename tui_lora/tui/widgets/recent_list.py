@@ -39,7 +39,7 @@ def describe_recent(path: Path) -> RecentInfo:
     s = status.summary
     state = status.state
     progress = f"{s.step}/{s.total_steps}" if s.total_steps else ""
-    from tui_lora.testing.demo import is_demo
+    from tui_lora.demo.project import is_demo
 
     return RecentInfo(path, project.name, project.family, images, state, progress, demo=is_demo(path))
 

@@ -2,7 +2,7 @@
 
 One server imitates all three sites under path prefixes; point a client at ``server.base_url(source)``::
 
-    from tui_lora.testing.booru_server import BooruServer
+    from tui_lora.demo.booru_server import BooruServer
 
     with BooruServer() as srv:                       # a default catalogue of posts
         srv.base_url("safebooru")                    # http://127.0.0.1:PORT/safebooru
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tui_lora.testing.booru_catalogue import HOSTILE_NAME, FakePost, image_bytes, make_catalogue, term_matches
+from tui_lora.demo.booru_catalogue import HOSTILE_NAME, FakePost, image_bytes, make_catalogue, term_matches
 
 __all__ = ["HOSTILE_NAME", "QUIRKS", "SOURCES", "BooruServer", "FakePost", "Seen", "image_bytes",
            "make_catalogue"]
@@ -516,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, ctype, headers)
 
 
-if __name__ == "__main__":  # manual poking: python -m tui_lora.testing.booru_server
+if __name__ == "__main__":  # manual poking: python -m tui_lora.demo.booru_server
     with BooruServer(require_gelbooru_auth=False) as srv:
         for s in SOURCES:
             print(f"{s:10} --base-url {srv.base_url(s)}")

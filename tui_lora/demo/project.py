@@ -130,8 +130,8 @@ def build_demo(root: str | os.PathLike[str], *, reset: bool = False,
 def build_models(folder: Path) -> None:
     """tiny-sd15/ and tiny-wd14/ in ``folder``, built by a child Python (torch stays out of this one)."""
     code = ("import sys; from pathlib import Path\n"
-            "from tui_lora.testing.tiny_models import build_tiny_sd15\n"
-            "from tui_lora.testing.tiny_tagger import build_tiny_wd14\n"
+            "from tui_lora.demo.tiny_models import build_tiny_sd15\n"
+            "from tui_lora.demo.tiny_tagger import build_tiny_wd14\n"
             "build_tiny_sd15(Path(sys.argv[1]) / 'tiny-sd15')\n"
             "build_tiny_wd14(Path(sys.argv[1]) / 'tiny-wd14')\n")
     env = child_env()
@@ -144,7 +144,7 @@ def build_models(folder: Path) -> None:
 
 
 def _fill(project: "Project") -> None:
-    from tui_lora.testing.datasets import write_dataset, write_problem_images
+    from tui_lora.demo.datasets import write_dataset, write_problem_images
 
     concept = project.concepts()[0].path
     folder = concept.with_name(CONCEPT)

@@ -32,7 +32,7 @@ def make_train_project(root: Path, base_model: Path, *, family: str = "sd15", im
                        seed: int = 0):
     """A project on ``base_model`` with ``images`` generated images in ``dataset/<repeats>_<trigger>/``."""
     from tui_lora.core.project import Project
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     preset = "sdxl-character" if family == "sdxl" else "sd15-anime-character"
     project = Project.create(root, preset=preset, base_model=str(base_model), trigger=trigger)

@@ -44,7 +44,7 @@ class FakePost:
 
 
 def image_bytes(seed: int, size: tuple[int, int] = (48, 48), fmt: str = "png") -> bytes:
-    from tui_lora.testing.datasets import make_image
+    from tui_lora.demo.datasets import make_image
 
     buf = io.BytesIO()
     make_image(seed, size).save(buf, format={"jpg": "JPEG"}.get(fmt, fmt.upper()))

@@ -16,7 +16,7 @@ def make_lora_files(root: Path, model: Path, family: str = "sd15", *, epochs: tu
 
     from tui_lora.core.train.run import make_reporter
     from tui_lora.core.train.trainer import Trainer
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(root, model, family=family, images=1,
                                  settings={"training.max_train_epochs": 1, **(settings or {})})
