@@ -17,7 +17,7 @@ from tui_lora.core.plan import plan_for_project
 from tui_lora.core.project import Project
 from tui_lora.demo import project as demo
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.widgets.plan_view import PlanView
+from tui_lora.tui.steps.plan_view import PlanView
 from wizard_support import flat, home, run, screen_text, wait_for  # noqa: F401
 
 
@@ -132,7 +132,7 @@ async def test_wizard_walks_every_live_step_of_the_demo(built, home):
 
 def test_demo_modules_keep_torch_out_of_the_wizard():
     code = ("import tui_lora.commands.demo, tui_lora.demo.project, tui_lora.tui.demo_session, "
-            "tui_lora.tui.screens.review\nimport sys; print('\\n'.join(sys.modules))")
+            "tui_lora.tui.review.screen\nimport sys; print('\\n'.join(sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(),
                          check=True).stdout.split()
     assert not [m for m in ("torch", "diffusers", "transformers", "onnx", "onnxruntime") if m in out]

@@ -46,21 +46,23 @@ def test_every_wizard_screen_and_widget_keeps_heavy_libraries_out():
         "for m in pkgutil.walk_packages(t.__path__, 'tui_lora.tui.'): importlib.import_module(m.name)\n"
     )
     mods = modules_after(code)
-    assert "tui_lora.tui.screens.train" in mods and "tui_lora.tui.widgets.plan_view" in mods
+    assert "tui_lora.tui.train.screen" in mods and "tui_lora.tui.steps.plan_view" in mods
     assert not [m for m in HEAVY if m in mods]
 
 
 def test_wizard_logic_modules_need_no_ui_library():
     # The wizard's plain modules (run monitor, repeats) stay plain Python, like core/, and so do the
     # jobs calls the wizard makes in its own process: no torch until a trainer process starts.
-    mods = modules_after("import tui_lora.tui.monitor, tui_lora.tui.repeats, tui_lora.core.gpu, tui_lora.core.jobs")
+    mods = modules_after("import tui_lora.tui.train.monitor, tui_lora.tui.steps.repeats, tui_lora.core.gpu, "
+                         "tui_lora.core.jobs")
     assert not [m for m in UI if m in mods]
     assert not [m for m in HEAVY if m in mods]
 
 
 def test_compare_logic_modules_need_no_ui_library():
     # The Compare step's child runner, form checks and grid index reader are plain Python too.
-    mods = modules_after("import tui_lora.tui.compare_child, tui_lora.tui.compare_form, tui_lora.tui.compare_grids")
+    mods = modules_after("import tui_lora.tui.compare.compare_child, tui_lora.tui.compare.compare_form, "
+                         "tui_lora.tui.compare.compare_grids")
     assert not [m for m in UI if m in mods]
     assert not [m for m in HEAVY if m in mods]
 

@@ -10,9 +10,9 @@ from tui_lora.core.booru.credentials import CREDENTIALS_FILE
 from tui_lora.core.project import Project
 from tui_lora.core.userconfig import user_config_dir
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.fetch import FetchScreen
-from tui_lora.tui.screens.project import ProjectScreen
-from tui_lora.tui.widgets.booru_preview import BooruPreview
+from tui_lora.tui.fetch.booru_preview import BooruPreview
+from tui_lora.tui.fetch.screen import FetchScreen
+from tui_lora.tui.project.screen import ProjectScreen
 from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from tui_lora.core.dataset.checks import Problem
 from tui_lora.demo.datasets import write_dataset, write_problem_images
-from tui_lora.tui import images
-from tui_lora.tui import review_model as M
-from tui_lora.tui.thumb_loader import FAILED, ThumbLoader, ThumbRequest
+from tui_lora.tui.common import images
+from tui_lora.tui.common.thumb_loader import FAILED, ThumbLoader, ThumbRequest
+from tui_lora.tui.review import review_model as M
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from tui_lora.core.project import Project
 from tui_lora.demo.datasets import write_dataset
 from tui_lora.demo.tiny_tagger import build_tiny_wd14
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.tags import TagsScreen
-from tui_lora.tui.widgets.tag_table import TagTable
+from tui_lora.tui.tags.screen import TagsScreen
+from tui_lora.tui.tags.tag_table import TagTable
 from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 

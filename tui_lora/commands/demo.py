@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         emit(args, data, lines)
         return 0
     emit(args, data, lines)
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
     images.start_detection()
     from tui_lora.core.userconfig import remember_project

@@ -42,15 +42,15 @@ def prepare(project: "Project") -> bool:
     """For a demo project: start the fake booru and point its Fetch form at it. True for a demo."""
     if not is_demo(project.root):
         return False
-    from tui_lora.tui import fetchform as F
+    from tui_lora.tui.fetch import fetchform
 
     server = booru()
-    form = F.load_memory(project.root)
+    form = fetchform.load_memory(project.root)
     for source in ("gelbooru", "safebooru", "danbooru"):
         setattr(form, f"{source}_url", server.base_url(source))  # a new port every session
     if not form.tags.strip():
         form.source, form.tags, form.rating, form.limit = "safebooru", DEMO_SEARCH, "general", "10"
     if not form.folder and project.concepts():
         form.folder = project.concepts()[0].folder
-    F.save_memory(project.root, form)
+    fetchform.save_memory(project.root, form)
     return True
