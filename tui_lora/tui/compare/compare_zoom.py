@@ -1,11 +1,16 @@
 """One cell of a comparison grid as large as the terminal allows, cropped from the grid PNG by its
 box in the JSON index. The arrow keys move the grid's cursor behind it (flip through the cells
 without closing), p picks the cell as the winner, esc / enter / z close.
+
+The zoom only draws: arrows and ? go to the ``act`` callback its opener gave it ("up", "down",
+"left", "right", "help"), and the opener answers with :meth:`CompareZoom.show`; it closes with
+True when p picked the cell (the opener then picks it), False otherwise.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
@@ -17,10 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui_lora.tui.common import images
-from tui_lora.tui.compare.compare_grids import GridCell, crop_cell
-
-if TYPE_CHECKING:
-    from tui_lora.tui.compare.screen import CompareScreen
+from tui_lora.tui.compare.compare_grids import GridCell, GridInfo, crop_cell
 
 
 class CellPicture(Message):
@@ -29,7 +31,7 @@ class CellPicture(Message):
         self.cell, self.picture = cell, picture
 
 
-class CompareZoom(ModalScreen[None]):
+class CompareZoom(ModalScreen[bool]):
     DEFAULT_CSS = """
     CompareZoom {
         align: center middle;
@@ -67,17 +69,17 @@ class CompareZoom(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,z,q", "close", "Close", show=False),
-        Binding("up", "move(-1, 0)", show=False),
-        Binding("down", "move(1, 0)", show=False),
-        Binding("left", "move(0, -1)", show=False),
-        Binding("right", "move(0, 1)", show=False),
+        Binding("up", "act('up')", show=False),
+        Binding("down", "act('down')", show=False),
+        Binding("left", "act('left')", show=False),
+        Binding("right", "act('right')", show=False),
         Binding("p", "pick", "Pick", show=False),
-        Binding("question_mark", "help", "Help", show=False),
+        Binding("question_mark", "act('help')", "Help", show=False),
     ]
 
-    def __init__(self, owner: CompareScreen) -> None:
+    def __init__(self, cell: GridCell, info: GridInfo, label: Text, act: Callable[[str], None]) -> None:
         super().__init__()
-        self.owner = owner
+        self._cell, self._info, self._label, self._act = cell, info, label, act
         self._widget_class = images.widget_class()
 
     def compose(self) -> ComposeResult:
@@ -99,12 +101,13 @@ class CompareZoom(ModalScreen[None]):
         self.call_after_refresh(self._ask)
 
     # ----- the cell ------------------------------------------------------------------------------
+    def show(self, cell: GridCell, info: GridInfo, label: Text) -> None:
+        """Draw ``cell`` of the grid ``info`` (``label``: the grid's line about it, for text mode)."""
+        self._cell, self._info, self._label = cell, info, label
+        self.refresh_cell()
+
     def refresh_cell(self) -> None:
-        grid = self.owner.grid_view
-        cell, info = grid.current, grid.info
-        if cell is None or info is None:
-            self.dismiss(None)
-            return
+        cell, info = self._cell, self._info
         self.query_one("#zoom-title", Static).update(self._title(cell))
         info_line = f"seed {cell.seed} · {info.steps} steps · {info.sampler} · {info.prompt}"
         if cell.file is not None:
@@ -112,7 +115,7 @@ class CompareZoom(ModalScreen[None]):
         self.query_one("#zoom-info", Static).update(info_line)
         text = self.query_one("#zoom-text", Static)
         if self._widget_class is None:
-            text.update(f"{grid.label_line().plain}\n(pictures show in a terminal with graphics or colours; "
+            text.update(f"{self._label.plain}\n(pictures show in a terminal with graphics or colours; "
                         f"the grid is {info.png.name})")
         else:
             text.update("loading…")
@@ -121,8 +124,7 @@ class CompareZoom(ModalScreen[None]):
         self.call_after_refresh(self._ask)
 
     def _title(self, cell: GridCell) -> Text:
-        info = self.owner.grid_view.info
-        assert info is not None
+        info = self._info
         t = Text(no_wrap=True, overflow="ellipsis")
         if cell.lora:
             t.append(f"{info.row_labels[cell.row]} at weight {cell.weight:g}", style="bold")
@@ -133,8 +135,8 @@ class CompareZoom(ModalScreen[None]):
         return t
 
     def _ask(self) -> None:
-        cell, info = self.owner.grid_view.current, self.owner.grid_view.info
-        if self._widget_class is None or cell is None or info is None:
+        cell, info = self._cell, self._info
+        if self._widget_class is None:
             return
         area = self.query_one("#zoom-area").size
         if area.area == 0:
@@ -147,22 +149,17 @@ class CompareZoom(ModalScreen[None]):
         self.post_message(CellPicture(cell, crop_cell(png, cell.box, fit)))
 
     def on_cell_picture(self, message: CellPicture) -> None:
-        if message.cell is not self.owner.grid_view.current or self._widget_class is None:
+        if message.cell is not self._cell or self._widget_class is None:
             return
         images.show_picture(self.query_one("#zoom-picture"), message.picture)
         self.query_one("#zoom-text").display = False
 
     # ----- keys ----------------------------------------------------------------------------------
-    def action_move(self, drow: int, dcol: int) -> None:
-        self.owner.grid_view.action_move(drow, dcol)
-        self.refresh_cell()
+    def action_act(self, what: str) -> None:
+        self._act(what)
 
     def action_pick(self) -> None:
-        self.dismiss(None)
-        self.owner.action_pick()
-
-    def action_help(self) -> None:
-        self.owner.action_help()
+        self.dismiss(True)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)

@@ -10,7 +10,7 @@ read back from its JSON index (compare_grids.py), and earlier grids are listed t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -32,6 +32,9 @@ from tui_lora.tui.compare import compare_form
 from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child, run_pick
 from tui_lora.tui.compare.compare_grid import CompareGridView
 from tui_lora.tui.compare.compare_grids import GridInfo, best_says, list_grids, read_grid
+
+if TYPE_CHECKING:
+    from tui_lora.tui.compare.compare_zoom import CompareZoom
 
 
 class CompareProgress(Message):
@@ -355,8 +358,24 @@ class CompareScreen(WizardScreen):
     def action_zoom(self) -> None:
         from tui_lora.tui.compare.compare_zoom import CompareZoom
 
-        if self.grid_view.current is not None:
-            self.app.push_screen(CompareZoom(self))
+        grid = self.grid_view
+        if grid.current is None or grid.info is None:
+            return
+        zoom = CompareZoom(grid.current, grid.info, grid.label_line(), lambda what: self._zoom_act(zoom, what))
+        self.app.push_screen(zoom, lambda picked: self.action_pick() if picked else None)
+
+    def _zoom_act(self, zoom: CompareZoom, what: str) -> None:
+        """A key pressed in the zoom: ? is this screen's help; an arrow moves the grid's cursor, and the
+        zoom shows the cell it lands on."""
+        if what == "help":
+            self.action_help()
+            return
+        grid = self.grid_view
+        grid.action_move(*{"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}[what])
+        if grid.current is None or grid.info is None:
+            zoom.dismiss(False)
+        else:
+            zoom.show(grid.current, grid.info, grid.label_line())
 
     def action_pick(self) -> None:
         cell = self.grid_view.current

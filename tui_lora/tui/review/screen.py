@@ -270,8 +270,7 @@ class ReviewScreen(ReviewActions, WizardScreen):
     def _cursor_moved(self, event: ThumbGrid.CursorMoved) -> None:
         self.query_one(ImagePreview).show(event.item, self.details_of(event.item))
         self._update_title()
-        if self._viewer is not None:
-            self._viewer.refresh_item()
+        self._show_in_viewer()
 
     def details_of(self, item: Item | None) -> Text:
         ext = self.project.settings["dataset"]["caption_extension"] or ".txt"
@@ -284,14 +283,34 @@ class ReviewScreen(ReviewActions, WizardScreen):
     def action_view_image(self) -> None:
         from tui_lora.tui.review.image_viewer import ImageViewer
 
-        if self.grid.current is None:
+        item = self.grid.current
+        if item is None:
             return
-        self._viewer = ImageViewer(self)
+        self._viewer = ImageViewer(self.loader, self.want_thumbs, self._viewer_act, item, self.details_of(item))
 
         def closed(_: Any) -> None:
             self._viewer = None
 
         self.app.push_screen(self._viewer, closed)
+
+    def _viewer_act(self, what: str) -> None:
+        """A key pressed in the full-screen viewer: the same action as on the grid, then the viewer
+        shows where the cursor is now."""
+        acts = {"previous": lambda: self.grid.action_move(-1, 0), "next": lambda: self.grid.action_move(1, 0),
+                "mark": self.action_mark, "trash": self.action_trash, "fix": self.action_fix,
+                "help": self.action_help}
+        acts[what]()
+        if what != "help":
+            self._show_in_viewer()
+
+    def _show_in_viewer(self) -> None:
+        if self._viewer is None:
+            return
+        item = self.grid.current
+        if item is None:
+            self._viewer.dismiss(None)
+        else:
+            self._viewer.show(item, self.details_of(item))
 
     def action_mark(self) -> None:
         self.grid.toggle_mark()
