@@ -7,7 +7,8 @@ from wizard_support import job_lock
 from tui_lora.core import settings as S
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter
-from tui_lora.tui.common.format import duration, fit, number, short_path
+from tui_lora.core.humanize import duration
+from tui_lora.tui.common.format import fit, number, short_path
 from tui_lora.tui.common.helptext import FIELDS, explain
 from tui_lora.tui.navigation import STEPS, available, neighbour
 from tui_lora.tui.steps.repeats import parse_repeats, set_repeats

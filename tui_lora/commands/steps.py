@@ -6,6 +6,7 @@ import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
 from tui_lora.core.errors import UserError
+from tui_lora.core.humanize import duration
 from tui_lora.core.plan import FolderCount, Plan, PlanInput, make_plan, plan_for_project
 
 HELP = "compute steps (images × repeats × epochs ÷ batch), VRAM and warnings"
@@ -64,15 +65,9 @@ def render(plan: Plan) -> list[str]:
     lines = list(plan.breakdown)
     lines.append(f"{plan.total_steps} steps in {plan.epochs} epochs, {plan.saved_files} LoRA files saved")
     if plan.seconds is not None:
-        lines.append(f"about {_duration(plan.seconds)} at {plan.input.it_per_s:.2f} it/s")
+        lines.append(f"about {duration(plan.seconds)} at {plan.input.it_per_s:.2f} it/s")
     if plan.vram:
         lines.append(f"estimated VRAM: {plan.vram.total_gb:.1f} GB per GPU")
     for issue in plan.issues:
         lines.append(f"{issue.level}: {issue.message} {issue.fix}")
     return lines
-
-
-def _duration(seconds: float) -> str:
-    m, s = divmod(int(seconds + 0.5), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")

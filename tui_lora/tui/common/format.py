@@ -1,4 +1,4 @@
-"""Small text formatters shared by the screens (paths, durations, numbers)."""
+"""Small text formatters shared by the screens (paths, numbers); sizes and durations are core/humanize.py's."""
 
 from __future__ import annotations
 
@@ -19,16 +19,6 @@ def short_path(path: str | os.PathLike[str]) -> str:
 def fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` columns, keeping its end (the interesting part of a path)."""
     return text if len(text) <= width else "…" + text[-(width - 1):]
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "–"
-    m, s = divmod(int(seconds + 0.5), 60)
-    h, m = divmod(m, 60)
-    if h:
-        return f"{h} h {m:02d} min"
-    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 def number(value: float | None, digits: int = 4) -> str:

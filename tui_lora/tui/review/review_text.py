@@ -10,8 +10,8 @@ from rich.text import Text
 
 from tui_lora.core.dataset.captions import read_caption
 from tui_lora.core.dataset.checks import Severity
+from tui_lora.core.humanize import duration
 from tui_lora.core.humanize import file_size as human_size
-from tui_lora.tui.common.format import duration
 from tui_lora.tui.common.item import Item
 from tui_lora.tui.review.review_model import ReviewData, advice, view_label
 

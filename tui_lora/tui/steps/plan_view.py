@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from tui_lora.core.gpu import GpuReport
 from tui_lora.core.plan import Plan
-from tui_lora.tui.common.format import duration
+from tui_lora.core.humanize import duration
 
 NEAR_LIMIT = 0.9  # above this share of the card, fragmentation and other processes can tip it over
 

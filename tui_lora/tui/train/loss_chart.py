@@ -13,7 +13,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from tui_lora.core.events import RunSummary
-from tui_lora.tui.common.format import duration, number
+from tui_lora.core.humanize import duration
+from tui_lora.tui.common.format import number
 from tui_lora.tui.train.monitor import downsample
 
 BLOCKS = " ▁▂▃▄▅▆▇█"

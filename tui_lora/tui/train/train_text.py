@@ -12,7 +12,8 @@ from rich.text import Text
 from tui_lora.core.events import RunSummary
 from tui_lora.core.gpu import GpuReport
 from tui_lora.core.jobs import JobStatus
-from tui_lora.tui.common.format import duration, reword, short_path
+from tui_lora.core.humanize import duration
+from tui_lora.tui.common.format import reword, short_path
 from tui_lora.tui.train.monitor import Earlier, Snapshot, resume_epoch
 
 # What the screen itself is doing to the job (the files cannot say it yet).
