@@ -49,11 +49,11 @@ class BlipCaptioner:
         import torch
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
-        from tui_lora.core.hub import local_only, quiet_hub
+        from tui_lora.core.hub import is_repo_id, local_only, not_cached, quiet_hub
 
         self.model = model or DEFAULT_BLIP_MODEL
         path = Path(self.model).expanduser()
-        local = path.exists() or self.model.startswith(("/", ".", "~")) or self.model.count("/") != 1
+        local = not is_repo_id(self.model)
         if local and not path.is_dir():
             raise UserError(f"The BLIP model {self.model} is not a folder; pass a folder saved with "
                             f"save_pretrained or a Hugging Face repo id such as {DEFAULT_BLIP_MODEL}.")
@@ -71,10 +71,9 @@ class BlipCaptioner:
                 self.processor = BlipProcessor.from_pretrained(ref, local_files_only=offline)
                 net = BlipForConditionalGeneration.from_pretrained(ref, local_files_only=offline)
         except (OSError, ValueError) as exc:
-            if offline:
-                raise UserError(f"The BLIP model {self.model} is not downloaded yet and the Hugging Face hub "
-                                "cannot be reached; connect to the internet once, or set the model to a local "
-                                "folder saved with save_pretrained.") from None
+            if offline:  # transformers wraps the hub's errors in its own OSError; offline, this is the cause
+                raise not_cached(self.model, local_fix="set the model to a local folder saved with "
+                                                       "save_pretrained") from None
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             where = "the folder" if local else "the Hugging Face hub (or its cache)"
             raise UserError(f"Cannot load the BLIP model {self.model} from {where} ({first}); check the name, "

@@ -21,6 +21,7 @@ from typing import Any
 
 from tui_lora.core.dataset.captions import normalize_tag
 from tui_lora.core.errors import UserError
+from tui_lora.core.hub import is_repo_id
 
 DEFAULT_WD14_MODEL = "SmilingWolf/wd-eva02-large-tagger-v3"
 WD14_FILES = ("model.onnx", "selected_tags.csv")
@@ -67,7 +68,7 @@ def resolve_wd14(ref: str) -> tuple[Path, Path]:
             raise UserError(f"The tagger folder {path} has no {' or '.join(missing)}; a WD14 model folder holds "
                             "model.onnx and selected_tags.csv (as in the SmilingWolf/wd-* repos).")
         return path / WD14_FILES[0], path / WD14_FILES[1]
-    if path.exists() or ref.startswith(("/", ".", "~")) or ref.count("/") != 1:
+    if not is_repo_id(ref):
         what = "is not a folder" if path.exists() else "does not exist"
         raise UserError(f"The tagger model {ref} {what}; pass a folder holding model.onnx and selected_tags.csv, "
                         f"or a Hugging Face repo id such as {DEFAULT_WD14_MODEL}.")
@@ -77,31 +78,24 @@ def resolve_wd14(ref: str) -> tuple[Path, Path]:
 def _download(repo: str, filename: str) -> Path:
     """One file of a hub repo, from the local cache when it is there (huggingface_hub caches)."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
-    )
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    from tui_lora.core.hub import local_only, quiet_hub
+    from tui_lora.core.hub import download_failure, local_only, quiet_hub
 
     try:
         with quiet_hub():
             return Path(hf_hub_download(repo, filename, local_files_only=local_only()))
-    except LocalEntryNotFoundError:  # offline and not cached (a subclass of EntryNotFoundError: first)
-        raise UserError(f"The tagger {repo} is not downloaded yet and the Hugging Face hub cannot be reached; "
-                        "connect to the internet once, or pass --model with a local folder holding model.onnx "
-                        "and selected_tags.csv.") from None
-    except GatedRepoError:
-        raise UserError(f"The tagger repo {repo} is gated; accept its terms on huggingface.co and log in "
-                        "with `hf auth login`, or pass a local folder.") from None
-    except RepositoryNotFoundError:
-        raise UserError(f"There is no Hugging Face repo {repo}; check the name (e.g. {DEFAULT_WD14_MODEL}) "
-                        "or pass a local folder.") from None
-    except EntryNotFoundError:
-        raise UserError(f"The repo {repo} has no {filename}, so it is not a WD14 ONNX tagger; use a "
-                        "SmilingWolf/wd-* repo or a folder with model.onnx and selected_tags.csv.") from None
-    except OSError as exc:
-        raise UserError(f"Downloading {filename} of {repo} failed ({exc}); check the connection and free disk "
-                        "space, then run again (finished downloads are kept).") from None
+    except Exception as exc:
+        # LocalEntryNotFoundError (offline, not cached) subclasses EntryNotFoundError: it is not this case.
+        if isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError):
+            raise UserError(f"The repo {repo} has no {filename}, so it is not a WD14 ONNX tagger; use a "
+                            "SmilingWolf/wd-* repo or a folder with model.onnx and selected_tags.csv.") from None
+        failure = download_failure(exc, repo, example=DEFAULT_WD14_MODEL,
+                                   local_fix="pass --model with a local folder holding model.onnx and "
+                                             "selected_tags.csv")
+        if failure is None:
+            raise
+        raise failure from None
 
 
 @contextlib.contextmanager
