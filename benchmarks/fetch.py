@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import requests  # noqa: E402
+import requests  # noqa: E402 - after sys.path is set
 
-from tui_lora.demo.booru_server import BooruServer, make_catalogue  # noqa: E402
-from tui_lora.core import booru  # noqa: E402
+from tui_lora.demo.booru_server import BooruServer, make_catalogue  # noqa: E402 - after sys.path is set
+from tui_lora.core import booru  # noqa: E402 - after sys.path is set
 
 
 def naive(posts, dest: Path) -> None:

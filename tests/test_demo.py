@@ -18,7 +18,7 @@ from tui_lora.core.project import Project
 from tui_lora.demo import project as demo
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.steps.plan_view import PlanView
-from wizard_support import flat, home, run, screen_text, wait_for  # noqa: F401
+from wizard_support import flat, home, run, screen_text, wait_for  # noqa: F401 - fixtures
 
 
 def demo_cli(*args, config_dir) -> subprocess.CompletedProcess:
@@ -117,7 +117,7 @@ async def test_wizard_walks_every_live_step_of_the_demo(built, home):
         await wait_for(pilot, lambda: not tags.busy, what="the tagger to finish")
 
         await pilot.press("ctrl+n")  # Steps
-        plan = lambda: " ".join(app.screen.query_one(PlanView).text.plain.split())  # noqa: E731
+        plan = lambda: " ".join(app.screen.query_one(PlanView).text.plain.split())  # noqa: E731 - local helper
         await wait_for(pilot, lambda: "26 images × 2 repeats × 8 epochs ÷ batch 2 = 208 steps" in plan(),
                        what="the plan")
         await pilot.press("ctrl+n")  # Train

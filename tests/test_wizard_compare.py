@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 from safetensors import safe_open
-from wizard_support import assert_snapshot, flat, home, run, screen_text, settle, wait_for  # noqa: F401
+from wizard_support import assert_snapshot, flat, home, run, screen_text, settle, wait_for  # noqa: F401 - fixtures
 
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp

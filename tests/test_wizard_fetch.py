@@ -13,7 +13,7 @@ from tui_lora.tui.app import WizardApp
 from tui_lora.tui.fetch.booru_preview import BooruPreview
 from tui_lora.tui.fetch.screen import FetchScreen
 from tui_lora.tui.project.screen import ProjectScreen
-from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
+from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401 - fixtures
 
 
 SOURCE_ORDER = ("safebooru", "gelbooru", "danbooru")  # as the Source list shows them

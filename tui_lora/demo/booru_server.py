@@ -252,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # ----- plumbing --------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # the name http.server calls
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.seen = Seen("GET", parts.path, query, {k: v for k, v in self.headers.items()})

@@ -257,7 +257,7 @@ class TrainScreen(WizardScreen):
                     slow = True
                     self.post_message(StopSlow())
                 time.sleep(0.2)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure is shown on the screen, never a traceback
             self.post_message(JobActed("stop", exc))
         else:
             self.post_message(JobActed("stop"))
@@ -268,7 +268,7 @@ class TrainScreen(WizardScreen):
 
         try:
             stop_job(self.project, timeout=1.0, force=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure is shown on the screen, never a traceback
             self.post_message(JobActed("force", exc))
         else:
             self.post_message(JobActed("force"))
