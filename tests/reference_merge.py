@@ -14,8 +14,10 @@ it was trained as:
   ``apply_weight_decompose`` after PR #16151), ``network_lora.py``, ``network_hada.py``,
   ``network_lokr.py``, ``lyco_helpers.py``; ``networks.py`` adds the result to the weight.
 
-For LoRA, LoHa and LoKr the three loaders agree: ``W + strength * scale * ΔW``. They differ only for
-DoRA (``.dora_scale``), so ``merge_weight`` takes ``dora=`` one of ``DORA_VARIANTS``:
+For LoRA, LoHa and LoKr the three loaders agree: ``W + strength * scale * ΔW`` (LyCORIS: its module
+``forward``; its ``get_merged_weight`` applies the LoHa/LoKr scale twice, a bug not reproduced here;
+ComfyUI fails on ``lokr_t2``, see ``lokr_delta``). They differ for DoRA (``.dora_scale``), so
+``merge_weight`` takes ``dora=`` one of ``DORA_VARIANTS``:
 
 - ``"lycoris"``: LyCORIS's definition. ``W' = W + scale * ΔW``; the norm of ``W'`` is taken on the axis
   ``dora_scale`` has (shape ``(out, 1, …)``: per output row; ``(1, in, …)``: per input column);
@@ -141,7 +143,9 @@ def lokr_delta(parts: Mapping[str, torch.Tensor], shape: torch.Size | tuple[int,
     """(ΔW = w1 ⊗ w2 reshaped to ``shape``, scale). comfy/weight_adapter/lokr.py ``calculate_weight``;
     A1111 network_lokr.py. ``w1`` is ``lokr_w1`` or ``lokr_w1_a @ lokr_w1_b``; ``w2`` is ``lokr_w2``,
     ``lokr_w2_a @ lokr_w2_b`` or, with ``lokr_t2``, the Tucker rebuild as in LoHa. A 4-D ``w2`` (conv)
-    gets ``w1`` unsqueezed to ``(a, c, 1, 1)`` before ``torch.kron``.
+    gets ``w1`` unsqueezed to ``(a, c, 1, 1)`` before ``torch.kron``. (ComfyUI a125cd8 passes the
+    Tucker einsum's strided output to ``torch.kron``, which raises; it logs "ERROR lokr" and leaves the
+    weight unmerged. A file meant for ComfyUI must not use ``lokr_t2``.)
 
     Scale: alpha / rank only when a factor is decomposed, rank = ``lokr_w2_b`` rows if w2 is
     decomposed, else ``lokr_w1_b`` rows; two full matrices are applied unscaled whatever ``alpha``
