@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_lora.core.train.captions import process_caption, read_caption, step_rng, tag_frequency
 from tui_lora.core.train.images import UnreadableImage, load_rgb, to_bucket, to_tensor
 from tui_lora.core.train.layout import DatasetLayout
+
+if TYPE_CHECKING:
+    from tui_lora.core.settings import DatasetSettings
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,8 @@ class CaptionOptions:
     flip: bool = False
 
     @classmethod
-    def from_settings(cls, d: dict[str, Any]) -> "CaptionOptions":
-        return cls(d["shuffle_caption"], d["keep_tokens"], d["caption_dropout_rate"], d["flip_aug"])
+    def from_settings(cls, d: DatasetSettings) -> CaptionOptions:
+        return cls(d.shuffle_caption, d.keep_tokens, d.caption_dropout_rate, d.flip_aug)
 
     @property
     def varies_per_step(self) -> bool:

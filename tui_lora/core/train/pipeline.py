@@ -14,31 +14,13 @@ import math
 import random
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tui_lora.core.registry import samplers
 from tui_lora.core.sample_prompts import SamplePrompt
 
-# kohya's sample_sampler names → (diffusers scheduler class, config overrides, webui's name).
-SAMPLER_SPECS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "ddim": ("DDIMScheduler", {}, "DDIM"),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}, "PLMS"),
-    "lms": ("LMSDiscreteScheduler", {}, "LMS"),
-    "euler": ("EulerDiscreteScheduler", {}, "Euler"),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
-    "heun": ("HeunDiscreteScheduler", {}, "Heun"),
-    "dpm_2": ("KDPM2DiscreteScheduler", {}, "DPM2"),
-    "dpm_2_a": ("KDPM2AncestralDiscreteScheduler", {}, "DPM2 a"),
-    "dpmsolver": ("DPMSolverMultistepScheduler",
-                  {"algorithm_type": "dpmsolver", "solver_order": 2, "final_sigmas_type": "sigma_min"},
-                  "DPM-Solver 2M"),
-    # What guides and the presets mean by "dpmsolver++": DPM++ 2M Karras.
-    "dpmsolver++": ("DPMSolverMultistepScheduler",
-                    {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
-                    "DPM++ 2M Karras"),
-    "dpmsingle": ("DPMSolverSinglestepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}, "DPM++ 2S"),
-}
-for _alias in ("lms", "euler", "euler_a", "dpm_2", "dpm_2_a"):
-    SAMPLER_SPECS["k_" + _alias] = SAMPLER_SPECS[_alias]  # kohya's k-diffusion spellings
+if TYPE_CHECKING:
+    from diffusers import SchedulerMixin
 
 # What a scheduler config from the model says about training, kept when the sampler changes.
 _BASE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "steps_offset",
@@ -48,21 +30,19 @@ _SD_DEFAULT = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0
 
 
 def sampler_label(name: str) -> str:
-    return SAMPLER_SPECS[name][2]
+    return samplers.label(name)
 
 
-def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_prediction: bool):
+def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_prediction: bool) -> SchedulerMixin:
     """A fresh diffusers scheduler for kohya's sampler ``name`` on the model's noise schedule."""
     import diffusers
 
-    cls_name, overrides, _label = SAMPLER_SPECS[name]
-    cls = getattr(diffusers, cls_name)
+    entry = samplers.SAMPLERS[name]
+    cls = getattr(diffusers, entry.scheduler)
     config = dict(_SD_DEFAULT)
     config.update({k: v for k, v in (base_config or {}).items() if k in _BASE_KEYS and v is not None})
-    config.update(overrides)
+    config.update(entry.config)
     config["prediction_type"] = "v_prediction" if v_prediction else "epsilon"
-    if cls_name in ("DDIMScheduler", "PNDMScheduler"):
-        config.update(clip_sample=False, set_alpha_to_one=False)
     return cls.from_config(config)
 
 
