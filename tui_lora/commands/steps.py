@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
 from tui_lora.core.errors import UserError
-from tui_lora.core.plan import FolderCount, Plan, PlanInput, make_plan, plan_for_project
 from tui_lora.core.settings import key
+
+if TYPE_CHECKING:
+    from tui_lora.core.plan import Plan
 
 HELP = "compute steps (images × repeats × epochs ÷ batch), VRAM and warnings"
 DESCRIPTION = (
@@ -30,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui_lora.core.plan import FolderCount, PlanInput, make_plan, plan_for_project  # not needed for --help
+
     if args.dir:
         if args.images is not None or args.repeats is not None:
             raise UserError("--images and --repeats describe a dataset without a project; drop them or drop DIR.")

@@ -101,12 +101,14 @@ class Section(Mapping[str, Any]):
     @classmethod
     def schema(cls) -> tuple[Key, ...]:
         """The section's keys, in declaration order, from the fields' types and metadata."""
-        hints = typing.get_type_hints(cls)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        # Types written as strings (a module with postponed annotations) are evaluated once here.
+        hints = typing.get_type_hints(cls) if any(isinstance(f.type, str) for f in fields) else {}
         out = []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for f in fields:
             meta = f.metadata
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
-            kind, choices = _kind(hints[f.name], meta["choices"])
+            kind, choices = _kind(hints.get(f.name, f.type), meta["choices"])
             out.append(Key(cls.SECTION, f.name, kind, default, meta["help"], choices, meta["minimum"],
                            meta["maximum"], meta["allowed"]))
         return tuple(out)

@@ -9,11 +9,10 @@ values (choices of optimizer, scheduler, network type and sampler come from :mod
 the bad value and what is allowed, in one sentence.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: the fields' types are read at import (they are
+# the keys' kinds), and real type objects cost nothing to read where strings would be evaluated.
 import dataclasses
 import difflib
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -46,6 +45,8 @@ DEFAULT_JUNK_TAGS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class ProjectSettings(Section):
+    """[project]: what the LoRA is and what it started from."""
+
     SECTION: ClassVar[str] = "project"
     name: str = setting("", "The project's name; also the default output file name.")
     trigger_word: str = setting(
@@ -61,6 +62,8 @@ class ProjectSettings(Section):
 
 @dataclass(frozen=True)
 class ModelSettings(Section):
+    """[model]: the base model the LoRA is trained on."""
+
     SECTION: ClassVar[str] = "model"
     pretrained_model_name_or_path: str = setting(
         "", "The base model: a Hugging Face repo id, a local diffusers folder, or a single .safetensors "
@@ -78,6 +81,8 @@ class ModelSettings(Section):
 
 @dataclass(frozen=True)
 class DatasetSettings(Section):
+    """[dataset]: how images and captions are read, bucketed and cached."""
+
     SECTION: ClassVar[str] = "dataset"
     resolution: int = setting(
         512, "Training resolution (the side of a square bucket): 512 for SD1.5, 1024 for SDXL. "
@@ -126,6 +131,8 @@ class DatasetSettings(Section):
 
 @dataclass(frozen=True)
 class NetworkSettings(Section):
+    """[network]: what the LoRA trains and at which rank."""
+
     SECTION: ClassVar[str] = "network"
     network_type: str = setting(
         "lora", "lora trains attention and feed-forward layers; locon also trains the convolutions "
@@ -145,6 +152,8 @@ class NetworkSettings(Section):
 
 @dataclass(frozen=True)
 class TrainingSettings(Section):
+    """[training]: the optimizer, the schedule and the training maths."""
+
     SECTION: ClassVar[str] = "training"
     optimizer_type: str = setting(
         "AdamW8bit", "AdamW8bit is AdamW with 8-bit states (less VRAM, same results). "
@@ -204,6 +213,8 @@ class TrainingSettings(Section):
 
 @dataclass(frozen=True)
 class SampleSettings(Section):
+    """[sample]: sample images rendered during training."""
+
     SECTION: ClassVar[str] = "sample"
     prompts: list[str] = setting(
         [], "Prompts for sample images during training, in kohya's line format: "
@@ -222,6 +233,8 @@ class SampleSettings(Section):
 
 @dataclass(frozen=True)
 class OutputSettings(Section):
+    """[output]: the LoRA files written."""
+
     SECTION: ClassVar[str] = "output"
     output_name: str = setting("", "Base name of the LoRA files; empty means the project name.")
     save_every_n_epochs: int = setting(
@@ -233,6 +246,8 @@ class OutputSettings(Section):
 
 @dataclass(frozen=True)
 class TagsSettings(Section):
+    """[tags]: the auto-tagger and the junk-tag list."""
+
     SECTION: ClassVar[str] = "tags"
     tagger: Literal["wd14", "blip"] = setting(
         "wd14", "The auto-tagger: wd14 writes booru tags (anime, illustrations); blip writes one "
@@ -280,7 +295,7 @@ class Settings(Mapping[str, Section]):
 
     # ----- reading and writing -----------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "project.toml") -> Settings:
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "project.toml") -> "Settings":
         """Check a parsed project.toml (or a run's saved settings); missing keys take their defaults."""
         values: dict[str, Any] = {}
         for section, table in data.items():
@@ -305,7 +320,7 @@ class Settings(Mapping[str, Section]):
     def value(self, k: Key) -> Any:
         return getattr(getattr(self, k.section), k.name)
 
-    def with_values(self, values: Mapping[str, Any]) -> Settings:
+    def with_values(self, values: Mapping[str, Any]) -> "Settings":
         """A copy with ``{"section.key": value}`` replaced; the values must already be checked
         (:func:`coerce`), the two-key rules are for :meth:`check`."""
         by_section: dict[str, dict[str, Any]] = {}
@@ -314,7 +329,7 @@ class Settings(Mapping[str, Section]):
             by_section.setdefault(k.section, {})[k.name] = value
         return dataclasses.replace(self, **{s: dataclasses.replace(self[s], **kv) for s, kv in by_section.items()})
 
-    def with_overrides(self, overrides: list[str]) -> Settings:
+    def with_overrides(self, overrides: list[str]) -> "Settings":
         """A copy with ``section.key=value`` overrides, validated the same way as the file."""
         out = self.with_values({ov.key.dotted: ov.value for ov in map(parse_override, overrides)})
         out.check(where="--set")
@@ -335,8 +350,7 @@ class Settings(Mapping[str, Section]):
             )
 
 
-_HINTS = typing.get_type_hints(Settings)
-SECTION_CLASSES: tuple[type[Section], ...] = tuple(_HINTS[f.name] for f in dataclasses.fields(Settings))
+SECTION_CLASSES: tuple[type[Section], ...] = tuple(f.type for f in dataclasses.fields(Settings))  # type: ignore[misc]
 SECTIONS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
 KEYS: tuple[Key, ...] = tuple(k for cls in SECTION_CLASSES for k in cls.schema())
 KEY_INDEX: dict[str, Key] = {k.dotted: k for k in KEYS}

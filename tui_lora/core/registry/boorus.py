@@ -9,13 +9,12 @@ come from the entry. No requests here: the CLI's parser reads this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 NONE, OPTIONAL, REQUIRED = "none", "optional", "required"
 
 
-@dataclass(frozen=True)
-class BooruSite:
+class BooruSite(NamedTuple):
     name: str  # --source value, env var part (TUI_LORA_<NAME>_API_KEY) and file-name prefix
     title: str  # how the site calls itself
     base_url: str  # the default address (--base-url and the wizard's Base URL replace it)

@@ -9,13 +9,12 @@ and the tensors it saves (:mod:`tui_lora.core.train.saving`). The planner reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tui_lora.core.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class NetworkType:
+class NetworkType(NamedTuple):
     name: str
     help: str
     # Also trains the 3×3 convolutions of the ResNet, down- and up-sample blocks (at conv_dim / conv_alpha).

@@ -8,26 +8,23 @@ trainer (:mod:`tui_lora.core.train.optim`) and the out-of-memory / NaN advice al
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from tui_lora.core.errors import ConfigError, UserError
 
 Warn = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(NamedTuple):
     """What ``load`` returns: the class, its name for ``ss_optimizer``, and default kwargs."""
 
     cls: type
     description: str
-    defaults: dict[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = {}
 
 
-@dataclass(frozen=True)
-class Optimizer:
+class Optimizer(NamedTuple):
     name: str
     help: str
     load: Callable[[Warn], Loaded]  # raises a UserError naming ``package`` when it is not installed

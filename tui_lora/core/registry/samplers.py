@@ -7,22 +7,21 @@ renderer (:func:`tui_lora.core.train.pipeline.make_scheduler`) builds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Sampler:
+class Sampler(NamedTuple):
     name: str
     scheduler: str  # the diffusers scheduler class
     label: str  # webui's name ("Euler a", "DPM++ 2M Karras")
     help: str
-    config: dict[str, Any] = field(default_factory=dict)  # overrides of the model's scheduler config
+    config: Mapping[str, Any] = {}  # overrides of the model's scheduler config
 
 
 _NO_CLIP = {"clip_sample": False, "set_alpha_to_one": False}  # as SD's DDIM / PNDM configs
 _MAIN = (
-    Sampler("ddim", "DDIMScheduler", "DDIM", "Deterministic; good at few steps.", dict(_NO_CLIP)),
+    Sampler("ddim", "DDIMScheduler", "DDIM", "Deterministic; good at few steps.", _NO_CLIP),
     Sampler("pndm", "PNDMScheduler", "PLMS", "Pseudo linear multi-step (PLMS), SD's original sampler.",
             {"skip_prk_steps": True, **_NO_CLIP}),
     Sampler("lms", "LMSDiscreteScheduler", "LMS", "Linear multi-step."),
@@ -43,7 +42,7 @@ _MAIN = (
 )
 _BY_NAME = {s.name: s for s in _MAIN}
 # kohya's k-diffusion spellings of five of them.
-_ALIASES = tuple(replace(_BY_NAME[n], name="k_" + n, help=f"kohya's k-diffusion spelling of {n}.")
+_ALIASES = tuple(_BY_NAME[n]._replace(name="k_" + n, help=f"kohya's k-diffusion spelling of {n}.")
                  for n in ("lms", "euler", "euler_a", "dpm_2", "dpm_2_a"))
 
 SAMPLERS: dict[str, Sampler] = {s.name: s for s in (*_MAIN, *_ALIASES)}

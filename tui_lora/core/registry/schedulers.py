@@ -7,15 +7,13 @@ says it uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # The [training] keys a schedule may read, and the get_scheduler argument each one becomes.
 _ARGUMENTS = {"lr_scheduler_num_cycles": "num_cycles", "lr_scheduler_power": "power"}
 
 
-@dataclass(frozen=True)
-class Scheduler:
+class Scheduler(NamedTuple):
     name: str
     help: str
     warmup: bool = True  # honours lr_warmup_ratio / lr_warmup_steps (and needs the total steps)
