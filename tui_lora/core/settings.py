@@ -42,7 +42,6 @@ DEFAULT_JUNK_TAGS: tuple[str, ...] = (
 )
 
 
-
 @dataclass(frozen=True)
 class ProjectSettings(Section):
     """[project]: what the LoRA is and what it started from."""

@@ -16,6 +16,8 @@ from tui_lora.core.train.images import UnreadableImage, load_rgb, to_bucket, to_
 from tui_lora.core.train.layout import DatasetLayout
 
 if TYPE_CHECKING:
+    import torch
+
     from tui_lora.core.settings import DatasetSettings
 
 
@@ -76,7 +78,7 @@ def batch_items(batch: list[int], captions: list[str], opts: CaptionOptions, *, 
     return items
 
 
-def sdxl_time_ids(layout: DatasetLayout, items: list[BatchItem]):
+def sdxl_time_ids(layout: DatasetLayout, items: list[BatchItem]) -> torch.Tensor:
     """SDXL's size / crop conditioning per sample: (orig_h, orig_w, crop_top, crop_left, target_h, target_w)."""
     import torch
 
@@ -90,7 +92,7 @@ def sdxl_time_ids(layout: DatasetLayout, items: list[BatchItem]):
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def load_pixels(layout: DatasetLayout, items: list[BatchItem]) -> tuple[list, list[int]]:
+def load_pixels(layout: DatasetLayout, items: list[BatchItem]) -> tuple[list[torch.Tensor], list[int]]:
     """(3, H, W) tensors for ``items`` read from disk now; returns (tensors, unreadable item positions)."""
     out, bad = [], []
     for pos, it in enumerate(items):

@@ -20,7 +20,12 @@ from tui_lora.core.registry import samplers
 from tui_lora.core.sample_prompts import SamplePrompt
 
 if TYPE_CHECKING:
-    from diffusers import SchedulerMixin
+    import torch
+    from diffusers import AutoencoderKL, DiffusionPipeline, SchedulerMixin
+    from PIL import Image
+    from transformers import CLIPTokenizer
+
+    from tui_lora.core.train.text import Encoded
 
 # What a scheduler config from the model says about training, kept when the sampler changes.
 _BASE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "steps_offset",
@@ -46,7 +51,8 @@ def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_predictio
     return cls.from_config(config)
 
 
-def build_pipeline(family: str, *, unet, vae, text_encoders: list, tokenizers: list, scheduler):
+def build_pipeline(family: str, *, unet: torch.nn.Module, vae: AutoencoderKL, text_encoders: list[torch.nn.Module],
+                   tokenizers: list[CLIPTokenizer], scheduler: SchedulerMixin) -> DiffusionPipeline:
     """A diffusers pipeline over ``unet`` / ``vae`` / encoders as they are (no copy, no reload)."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
@@ -64,13 +70,14 @@ def build_pipeline(family: str, *, unet, vae, text_encoders: list, tokenizers: l
     return pipe
 
 
-def token_chunks(tokenizer, texts: list[str]) -> int:
+def token_chunks(tokenizer: CLIPTokenizer, texts: list[str]) -> int:
     """75-token chunks the longest of ``texts`` needs (1-3), as webui extends long prompts."""
     longest = max(len(tokenizer(t, truncation=False).input_ids) - 2 for t in texts)
     return min(3, max(1, math.ceil(longest / 75)))
 
 
-def encode_pair(family: str, tokenizers: list, text_encoders: list, clip_skip: int, prompt: str, negative: str):
+def encode_pair(family: str, tokenizers: list[CLIPTokenizer], text_encoders: list[torch.nn.Module], clip_skip: int,
+                prompt: str, negative: str) -> tuple[Encoded, Encoded]:
     """(prompt, negative) → two ``text.Encoded`` with the same token length."""
     from tui_lora.core.train.text import Encoded, TextEncoding
 
@@ -83,9 +90,10 @@ def encode_pair(family: str, tokenizers: list, text_encoders: list, clip_skip: i
             Encoded(both.hidden[1:], pooled[1:] if pooled is not None else None))
 
 
-def render(pipe, family: str, sp: SamplePrompt, *, tokenizers: list, text_encoders: list, clip_skip: int,
-           scheduler_config: dict | None, v_prediction: bool, autocast=None,
-           cancel: threading.Event | None = None):
+def render(pipe: DiffusionPipeline, family: str, sp: SamplePrompt, *, tokenizers: list[CLIPTokenizer],
+           text_encoders: list[torch.nn.Module], clip_skip: int, scheduler_config: dict[str, Any] | None,
+           v_prediction: bool, autocast: contextlib.AbstractContextManager | None = None,
+           cancel: threading.Event | None = None) -> Image.Image | None:
     """One image (PIL) for a resolved prompt, or None when ``cancel`` was set midway."""
     import torch
 
@@ -112,7 +120,7 @@ def render(pipe, family: str, sp: SamplePrompt, *, tokenizers: list, text_encode
     return decode(pipe, latents)
 
 
-def decode(pipe, latents):
+def decode(pipe: DiffusionPipeline, latents: torch.Tensor) -> Image.Image:
     """Latents → PIL image, with the VAE in its own dtype."""
     import torch
 
@@ -138,7 +146,7 @@ def a1111_parameters(sp: SamplePrompt, **extra: Any) -> str:
     return f"{sp.prompt}\nNegative prompt: {sp.negative}\n{tail}"
 
 
-def png_bytes(image, parameters: str | None = None) -> bytes:
+def png_bytes(image: Image.Image, parameters: str | None = None) -> bytes:
     import io
 
     from PIL import PngImagePlugin
@@ -169,7 +177,7 @@ def preserved_rng() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def free_memory(device) -> None:
+def free_memory(device: torch.device | str) -> None:
     import gc
 
     import torch
