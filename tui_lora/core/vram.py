@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui_lora.core.registry import networks, optimizers
+from tui_lora.core.settings import Settings
+
+_DEFAULTS = Settings()  # arguments left out take the schema's defaults
 
 
 @dataclass
@@ -42,12 +45,12 @@ def estimate_vram(
     batch_size: int,
     network_dim: int,
     conv_dim: int = 0,
-    network_type: str = "lora",
-    mixed_precision: str = "fp16",
-    gradient_checkpointing: bool = False,
-    optimizer: str = "AdamW8bit",
+    network_type: str = _DEFAULTS.network.network_type,
+    mixed_precision: str = _DEFAULTS.training.mixed_precision,
+    gradient_checkpointing: bool = _DEFAULTS.training.gradient_checkpointing,
+    optimizer: str = _DEFAULTS.training.optimizer_type,
     train_text_encoder: bool = True,
-    cache_latents: bool = True,
+    cache_latents: bool = _DEFAULTS.dataset.cache_latents,
 ) -> VramEstimate:
     """Peak training VRAM in GB, as a sum of parts:
 

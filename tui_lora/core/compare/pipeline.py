@@ -69,7 +69,8 @@ class ComparePipeline:
         v_pred = bool(base.v_prediction) if base_model else bool(m.v_parameterization or base.v_prediction)
         pipe = build_pipeline(base.family, unet=base.unet, vae=base.vae, text_encoders=base.text_encoders,
                               tokenizers=base.tokenizers,
-                              scheduler=make_scheduler("euler_a", base.scheduler_config, v_prediction=v_pred))
+                              scheduler=make_scheduler(settings.sample.sampler, base.scheduler_config,
+                                                       v_prediction=v_pred))
         pipe.to(dev)
         for module in (base.unet, base.vae, *base.text_encoders):
             module.eval()
