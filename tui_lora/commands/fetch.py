@@ -13,17 +13,17 @@ from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import clock, file_size
 from tui_lora.core.project import Project
+from tui_lora.core.registry import boorus
 
 if TYPE_CHECKING:
     from tui_lora.core import booru
 
 HELP = "search a booru and download images with their tags as captions"
 DESCRIPTION = (
-    "Search Gelbooru, Safebooru or Danbooru, show how many posts match and the first few, then (after "
+    f"Search {boorus.titles()}, show how many posts match and the first few, then (after "
     "asking, or with --yes) download them in parallel into the project's dataset/<N>_<name>/ folder, "
     "each image verified against the site's md5 and captioned with its tags. Re-running finishes an "
-    "interrupted fetch. Gelbooru needs an account's API credentials; Safebooru needs none; Danbooru "
-    "lets anonymous users search 2 tags."
+    "interrupted fetch. " + "; ".join(f"{s.title} {s.account_phrase}" for s in boorus.SITES.values()) + "."
 )
 
 
@@ -31,8 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_project_arg(p)
     p.add_argument("--tags", required=True, metavar="TAGS",
                    help='tags to search, booru style: "1girl solo -monochrome" (or comma-separated: "hatsune miku, 1girl")')
-    p.add_argument("--source", default="safebooru", metavar="SITE",
-                   help="gelbooru, safebooru or danbooru (default safebooru: no account needed)")
+    p.add_argument("--source", default=boorus.DEFAULT_SOURCE, metavar="SITE", help=boorus.source_help())
     p.add_argument("--limit", type=positive_int, default=100, metavar="N", help="download at most N images (default 100)")
     p.add_argument("--rating", metavar="LIST", help="keep only these ratings: general,sensitive,questionable,explicit (or g,s,q,e)")
     p.add_argument("--min-score", type=int, metavar="N", help="keep only posts with at least this score")
@@ -68,10 +67,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-size must be 0 (no cap) or a size in MB.")
     folder = resolve_folder(project, args.folder, create=False)
     notes: list[str] = []
-    if query.source == "safebooru":
+    site = boorus.SITES[query.source]
+    if not site.takes_account:
         creds = None
         if args.user_id or args.api_key or args.save_credentials:
-            notes.append("Safebooru needs no account; --user-id, --api-key and --save-credentials are ignored.")
+            notes.append(f"{site.title} needs no account; --user-id, --api-key and --save-credentials are ignored.")
     else:
         creds = booru.resolve_credentials(query.source, user_id=args.user_id, api_key=args.api_key)
         if args.save_credentials and not (args.user_id and args.api_key):

@@ -22,6 +22,7 @@ from typing import IO, Any
 from tui_lora.core import joblock
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events, summarize
+from tui_lora.core.settings import Settings
 from tui_lora.core.signals import route_signals
 from tui_lora.core.train.record import (
     RunRecord,
@@ -35,7 +36,7 @@ from tui_lora.core.train.record import (
 
 
 # ----- preparing a run ------------------------------------------------------------------------
-def _settings_for(project, resume: bool, overrides: list[str]) -> tuple[list[str], dict]:
+def _settings_for(project, resume: bool, overrides: list[str]) -> tuple[list[str], Settings]:
     record = read_record(project) if resume else None
     merged = merge_overrides(record.overrides, overrides) if record is not None else list(overrides)
     return merged, project.effective_settings(merged)
@@ -70,12 +71,12 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     write_record(project, RunRecord(status="running", overrides=list(overrides), gpus=gpus))
 
 
-def check_has_images(project, settings: dict) -> None:
+def check_has_images(project, settings: Settings) -> None:
     """Refuse a run on a dataset without images (the detached process would only fail later)."""
     from tui_lora.core.train.layout import project_layout
     from tui_lora.core.train.setup import check_dataset
 
-    check_dataset(project_layout(project, settings["dataset"]), project)
+    check_dataset(project_layout(project, settings.dataset), project)
 
 
 def archive_logs(project) -> None:

@@ -27,15 +27,13 @@ from tui_lora.core.booru.errors import AuthError, QueryError, ServerError
 from tui_lora.core.booru.http import Http, RateLimiter, RetryPolicy, make_session
 from tui_lora.core.booru.posts import Post, normalise_rating
 from tui_lora.core.booru.query import DANBOORU_KEY_HELP, Query, check_source
+from tui_lora.core.registry.boorus import SITES
 
-DEFAULT_BASE_URLS = {
-    "gelbooru": "https://gelbooru.com",
-    "safebooru": "https://safebooru.org",
-    "danbooru": "https://danbooru.donmai.us",
-}
-SITE_NAMES = {"gelbooru": "Gelbooru", "safebooru": "Safebooru", "danbooru": "Danbooru"}
+# Per site, from the registry (core/registry/boorus.py).
+DEFAULT_BASE_URLS = {s.name: s.base_url for s in SITES.values()}
+SITE_NAMES = {s.name: s.title for s in SITES.values()}
 # API requests per second (search pages, counts, tag lookups); image downloads have their own limiter.
-API_RATE = {"gelbooru": 2.0, "safebooru": 2.0, "danbooru": 5.0}
+API_RATE = {s.name: s.api_rate for s in SITES.values()}
 
 # Gelbooru's numeric tag types; Safebooru may send the names instead.
 _GELBOORU_TAG_TYPES = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta", 6: "general"}
@@ -374,7 +372,8 @@ class DanbooruClient(Client):
         )
 
 
-CLIENTS: dict[str, type[Client]] = {"gelbooru": GelbooruClient, "safebooru": SafebooruClient, "danbooru": DanbooruClient}
+# Each registry entry names its client class in this module.
+CLIENTS: dict[str, type[Client]] = {s.name: globals()[s.client] for s in SITES.values()}
 
 
 def open_client(source: str, **kwargs: Any) -> Client:

@@ -14,15 +14,12 @@ from pathlib import Path
 
 from tui_lora.core.booru.errors import AuthError
 from tui_lora.core.booru.query import check_source
+from tui_lora.core.registry.boorus import SITES
 from tui_lora.core.userconfig import load_user_config, save_user_config
 
 CREDENTIALS_FILE = "credentials.toml"
 
-WHERE_TO_GET = {
-    "gelbooru": "gelbooru.com → My Account → Options → API Access Credentials (user_id is the number)",
-    "danbooru": "danbooru.donmai.us → My Account → API Key (user id is your login name)",
-    "safebooru": "Safebooru needs no account",
-}
+WHERE_TO_GET = {s.name: s.where_to_get for s in SITES.values()}
 
 
 @dataclass(frozen=True)
@@ -69,9 +66,9 @@ def resolve_credentials(source: str, *, user_id: str | None = None, api_key: str
 
 
 def _checked(source: str, creds: Credentials) -> Credentials:
-    if source == "gelbooru" and not creds.user_id.isdigit():
-        raise AuthError("Gelbooru's user id is a number, not a name; copy it from "
-                        f"{WHERE_TO_GET['gelbooru']}.")
+    site = SITES[source]
+    if site.numeric_user_id and not creds.user_id.isdigit():
+        raise AuthError(f"{site.title}'s user id is a number, not a name; copy it from {site.where_to_get}.")
     return creds
 
 

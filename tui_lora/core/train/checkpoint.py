@@ -12,12 +12,16 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import UserError
 from tui_lora.core.fsutil import atomic_open
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.record import RunRecord, dataset_fingerprint, read_record, write_record
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
+    from tui_lora.core.train.trainer import Trainer
 
 
 def _portable(state: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +78,7 @@ def remove_checkpoints(state_dir: Path, keep: str | None = None) -> None:
 class StateKeeper:
     """Writes the run's record and checkpoints for one :class:`Trainer` (see module docstring)."""
 
-    def __init__(self, trainer, project, record: RunRecord) -> None:
+    def __init__(self, trainer: Trainer, project: Project, record: RunRecord) -> None:
         self.trainer = trainer
         self.project = project
         self.record = record
@@ -82,7 +86,8 @@ class StateKeeper:
         self._files_seen = len(trainer.files)
 
     @classmethod
-    def attach(cls, trainer, project, *, overrides: list[str], resume: bool, gpus: int = 1) -> "StateKeeper":
+    def attach(cls, trainer: Trainer, project: Project, *, overrides: list[str], resume: bool,
+               gpus: int = 1) -> StateKeeper:
         """Load the checkpoint when resuming (else start a new record), and hook into the epochs."""
         s = trainer.s
         previous = read_record(project)
@@ -100,7 +105,7 @@ class StateKeeper:
                 remove_checkpoints(project.state_dir)
         images, captions = dataset_fingerprint(project, s.settings)
         record.overrides, record.gpus = list(overrides), gpus
-        record.settings, record.dataset, record.captions = s.settings, images, captions
+        record.settings, record.dataset, record.captions = s.settings.to_dict(), images, captions
         record.total_steps, record.epochs = s.total_steps, s.epochs
         keeper = cls(trainer, project, record)
         keeper._write()
@@ -144,7 +149,7 @@ class StateKeeper:
                                 family=s.family, mixed_precision=s.mixed_precision, last_good=last)
 
     # ----- events of the run --------------------------------------------------------------------
-    def on_epoch_end(self, trainer, epoch: int, last: bool) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, last: bool) -> None:
         self._note_files()
         if not last:
             self.save_checkpoint()
@@ -177,7 +182,7 @@ class StateKeeper:
         self._write()
 
 
-def stop_message(project, step: int, total: int, epoch: int, epochs: int, *, resumable: bool) -> str:
+def stop_message(project: Project, step: int, total: int, epoch: int, epochs: int, *, resumable: bool) -> str:
     if not resumable:
         return (f"Training stopped before anything was saved; start it again with `tui-lora train {project.root}`.")
     return (f"Training stopped at step {step} of {total} ({epoch} of {epochs} epochs done); continue it with "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset.buckets import (
     BucketSpec,
@@ -23,6 +23,10 @@ from tui_lora.core.dataset.buckets import (
     steps_per_epoch,
 )
 from tui_lora.core.dataset.folders import list_concepts
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
+    from tui_lora.core.settings import DatasetSettings
 
 _EXIF_ORIENTATION = 0x0112
 _SIZE_CACHE: dict[tuple[str, int, int], Size | None] = {}
@@ -149,13 +153,13 @@ def resolve_reg_dir(project_root: Path, reg_data_dir: str) -> Path | None:
     return p if p.is_absolute() else project_root / p
 
 
-def project_layout(project, dataset_settings: dict[str, Any]) -> DatasetLayout:
+def project_layout(project: Project, dataset_settings: DatasetSettings) -> DatasetLayout:
     """The project's dataset/ and its regularization folder (``dataset.reg_data_dir``), scanned."""
-    reg_dir = resolve_reg_dir(project.root, dataset_settings["reg_data_dir"])
+    reg_dir = resolve_reg_dir(project.root, dataset_settings.reg_data_dir)
     return scan_layout(project.dataset_dir, dataset_settings, reg_dir=reg_dir)
 
 
-def scan_layout(dataset_dir: Path, dataset_settings: dict[str, Any], *, reg_dir: Path | None = None) -> DatasetLayout:
+def scan_layout(dataset_dir: Path, dataset_settings: DatasetSettings, *, reg_dir: Path | None = None) -> DatasetLayout:
     """Scan ``dataset/<N>_<name>/`` (and the regularization folder) into an epoch layout."""
     spec = BucketSpec.from_settings(dataset_settings)
     unreadable: list[Path] = []

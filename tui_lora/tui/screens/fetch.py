@@ -225,10 +225,11 @@ class FetchScreen(WizardScreen):
                 self._status("")
 
     def _source_changed_ui(self) -> None:
-        from tui_lora.core.booru import DEFAULT_BASE_URLS
+        from tui_lora.core.registry.boorus import SITES
 
         source = self.form.source
-        self.query_one("#base_url", Input).placeholder = f"{DEFAULT_BASE_URLS.get(source, '')} (default)"
+        site = SITES.get(source)
+        self.query_one("#base_url", Input).placeholder = f"{site.base_url if site else ''} (default)"
         self.query_one(AccountFields).set_source(source)
 
     @on(Checkbox.Changed, "#remember")
