@@ -186,4 +186,7 @@ def restore_line(results: "list[RestoreResult]") -> str:
     missing = [m for r in results for m in r.missing]
     if missing:
         text += f" {len(missing)} file(s) were no longer in the trash folder."
+    refused = [r.refusal for r in results if r.refused]
+    if refused:
+        text += " " + refused[0] + (f" ({len(refused) - 1} more like it.)" if len(refused) > 1 else "")
     return text
