@@ -23,7 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from tui_lora.core.booru.credentials import WHERE_TO_GET, Credentials
-from tui_lora.core.booru.errors import AuthError, QueryError, ServerError
+from tui_lora.core.booru.errors import AuthError, QueryError, ServerError, printable
 from tui_lora.core.booru.http import Http, RateLimiter, RetryPolicy, make_session
 from tui_lora.core.booru.posts import Post, normalise_rating
 from tui_lora.core.booru.query import DANBOORU_KEY_HELP, Query, check_source
@@ -118,6 +118,33 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _tags(text: Any, *, unescape: bool = True) -> tuple[str, ...]:
+    """A site's space-separated tag string as tags: HTML entities decoded (Gelbooru escapes them),
+    then control, bidi and line-separator characters dropped (kohya reads a caption's first line
+    only, and a terminal would obey an escape sequence hidden in a tag)."""
+    if not isinstance(text, str):
+        return ()
+    tags = (html.unescape(t) if unescape else t for t in text.split())
+    return tuple(t for t in (printable(t) for t in tags) if t)
+
+
+def _posts(site: str, raw: Any) -> list[dict[str, Any]]:
+    """The ``post`` value of an answer as a list of objects (missing: none; one object: one)."""
+    if raw is None:
+        return []
+    if isinstance(raw, dict):
+        return [raw]
+    if not isinstance(raw, list):
+        raise ServerError(f"{site} sent an answer of an unexpected shape (its post list is a "
+                          f"{type(raw).__name__}); check --base-url.")
+    return [d for d in raw if isinstance(d, dict)]
+
+
+def _attributes(data: dict[str, Any]) -> dict[str, Any]:
+    attrs = data.get("@attributes")
+    return attrs if isinstance(attrs, dict) else {}
+
+
 def _md5(value: Any) -> str | None:
     v = str(value or "").strip().lower()
     return v if re.fullmatch(r"[0-9a-f]{32}", v) else None
@@ -172,15 +199,11 @@ class GelbooruClient(Client):
                               tags=self._search_tags(query, before_id))
         data = self._get_json(params, cancel)
         if isinstance(data, list):  # some mirrors answer in Safebooru's shape
-            return Page([p for p in (self.parse_post(d) for d in data) if p])
+            return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data)) if p])
         if not isinstance(data, dict):
             raise ServerError(f"{self.site} sent an answer of an unexpected shape; check --base-url.")
-        attrs = data.get("@attributes") or {}
-        raw = data.get("post", [])
-        if isinstance(raw, dict):
-            raw = [raw]
-        posts = [p for p in (self.parse_post(d) for d in raw if isinstance(d, dict)) if p]
-        return Page(posts, _int(attrs.get("count")))
+        posts = [p for p in (self.parse_post(d) for d in _posts(self.site, data.get("post"))) if p]
+        return Page(posts, _int(_attributes(data).get("count")))
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
         pid = _int(d.get("id"))
@@ -188,7 +211,7 @@ class GelbooruClient(Client):
             return None
         file_url = self.absolute(d.get("file_url"))
         sample = self.absolute(d.get("sample_url")) if str(d.get("sample", "0")) not in ("0", "False", "false", "") else None
-        tags = tuple(html.unescape(t) for t in str(d.get("tags") or "").split())
+        tags = _tags(d.get("tags"))
         return Post(
             source=self.source, id=pid, file_url=file_url, md5=_md5(d.get("md5") or d.get("hash")),
             ext=_ext_from(d.get("image"), d.get("file_url")), width=_int(d.get("width")),
@@ -241,7 +264,7 @@ class GelbooruClient(Client):
                 continue
             kind = item.get("type")
             cat = _GELBOORU_TAG_TYPES.get(_int(kind)) if _int(kind) is not None else _TAG_TYPE_NAMES.get(str(kind).lower())
-            self._tag_types[html.unescape(str(item["name"]))] = cat or "general"
+            self._tag_types[printable(html.unescape(str(item["name"])))] = cat or "general"
         self._unknown.update(n for n in names if n not in self._tag_types)
 
 
@@ -260,13 +283,11 @@ class SafebooruClient(GelbooruClient):
                               tags=self._search_tags(query, before_id))
         data = self._get_json(params, cancel, empty=[])
         if isinstance(data, dict):  # a newer engine behind --base-url
-            raw = data.get("post", [])
-            raw = [raw] if isinstance(raw, dict) else raw
-            return Page([p for p in (self.parse_post(d) for d in raw if isinstance(d, dict)) if p],
-                        _int((data.get("@attributes") or {}).get("count")))
+            return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data.get("post"))) if p],
+                        _int(_attributes(data).get("count")))
         if not isinstance(data, list):
             raise ServerError(f"{self.site} sent an answer of an unexpected shape; check --base-url.")
-        return Page([p for p in (self.parse_post(d) for d in data if isinstance(d, dict)) if p])
+        return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data)) if p])
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
         post = super().parse_post(d)
@@ -346,7 +367,7 @@ class DanbooruClient(Client):
             data = data["post"]
         if not isinstance(data, list):
             raise ServerError("Danbooru sent an answer of an unexpected shape; check --base-url.")
-        return Page([p for p in (self.parse_post(d) for d in data if isinstance(d, dict)) if p])
+        return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data)) if p])
 
     def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:
         try:
@@ -360,7 +381,7 @@ class DanbooruClient(Client):
         pid = _int(d.get("id"))
         if pid is None:
             return None
-        tags = {cat: tuple(str(d.get(f"tag_string_{cat}") or "").split())
+        tags = {cat: _tags(d.get(f"tag_string_{cat}"), unescape=False)
                 for cat in ("character", "copyright", "artist", "general", "meta")}
         file_url = self.absolute(d.get("file_url"))
         large = self.absolute(d.get("large_file_url"))
@@ -387,7 +408,7 @@ def _json_message(resp: requests.Response) -> str:
         data = resp.json()
     except ValueError:
         return ""
-    return str(data.get("message") or data.get("reason") or "") if isinstance(data, dict) else ""
+    return printable(str(data.get("message") or data.get("reason") or ""))[:300] if isinstance(data, dict) else ""
 
 
 def _batches(names: Iterable[str], *, max_names: int, max_chars: int) -> Iterable[list[str]]:

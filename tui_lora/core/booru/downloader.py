@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from tui_lora.core.booru import netguard
 from tui_lora.core.booru.defaults import DEFAULT_FILE_RATE, DEFAULT_JOBS, DEFAULT_MAX_BYTES, HUGE_PIXELS, MAX_JOBS
 from tui_lora.core.booru.errors import BooruError, DiskFullError, host_of
 from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_session, parse_retry_after
@@ -31,6 +32,7 @@ from tui_lora.core.booru.files import (
     is_disk_full,
     part_size,
     present_stems,
+    open_part,
     remove_quietly,
     safe_target,
     trashed_stems,
@@ -38,7 +40,7 @@ from tui_lora.core.booru.files import (
     verify_file,
     write_text_file,
 )
-from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
+from tui_lora.core.booru.posts import Post, clean_extension, unique, unusable_reason
 from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 from tui_lora.core.fsutil import fsync_dir
 from tui_lora.core.humanize import file_size as human_size
@@ -56,14 +58,17 @@ class DownloadOptions:
     caption_extension: str = ".txt"
     retry: RetryPolicy = RetryPolicy(attempts=4)
     timeout: tuple[float, float] = (10.0, 60.0)
+    deadline: float = netguard.FILE_DEADLINE  # seconds for one file in all, however slowly it trickles
 
 
 class _Run:
     """State shared by the workers of one download() call."""
 
     def __init__(self, dest: Path, total: int, options: DownloadOptions, session: requests.Session,
-                 limiter: RateLimiter, progress: Callable[[Progress], None] | None) -> None:
+                 limiter: RateLimiter, progress: Callable[[Progress], None] | None,
+                 policy: netguard.HostPolicy | None = None) -> None:
         self.dest = dest
+        self.policy = policy
         self.total = total
         self.options = options
         self.session = session
@@ -129,8 +134,13 @@ class _Run:
 
 def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int = DEFAULT_JOBS,
              options: DownloadOptions | None = None, progress: Callable[[Progress], None] | None = None,
-             cancel: threading.Event | None = None, session: requests.Session | None = None) -> DownloadReport:
+             cancel: threading.Event | None = None, session: requests.Session | None = None,
+             base_url: str | None = None) -> DownloadReport:
     """Download ``posts`` into ``dest`` with ``jobs`` parallel connections; returns a report.
+
+    ``base_url`` is the site the posts came from (``client.base_url``): files are then fetched only
+    from its hosts, never from a loopback, link-local or private address it is not itself on
+    (see :class:`~tui_lora.core.booru.netguard.HostPolicy`); a file elsewhere is skipped with the reason.
 
     ``progress`` is called (from worker threads, never concurrently) with a :class:`Progress`
     after each file and a few times a second while bytes arrive. Setting ``cancel`` stops the
@@ -140,6 +150,8 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     """
     options = options or DownloadOptions()
     jobs = max(1, min(MAX_JOBS, int(jobs)))
+    # One worker per file: two posts with the same id would race on the same .part file.
+    posts = unique(list(posts), key=lambda p: p.stem)
     dest_path = Path(dest).expanduser()
     try:
         dest_path.mkdir(parents=True, exist_ok=True)
@@ -149,7 +161,8 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     if not os.access(dest_path, os.W_OK | os.X_OK):
         raise BooruError(f"Cannot write into {dest_path}; check the folder's permissions.")
     run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
-               RateLimiter(options.rate, burst=jobs), progress)
+               RateLimiter(options.rate, burst=jobs), progress,
+               netguard.HostPolicy(base_url) if base_url else None)
     check_free_space(dest_path, posts, run.present)
     report = DownloadReport(folder=dest_path, total=len(posts))
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="booru-dl")
@@ -298,38 +311,11 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
     if offset:
         headers["Range"] = f"bytes={offset}-"
     run.limiter.wait(run.stop)
-    cap = run.options.max_bytes
     try:
-        with run.session.get(url, headers=headers, stream=True, timeout=run.options.timeout) as resp, \
-                _registered(run, resp):
-            code = resp.status_code
-            if code == 416 and offset:
-                return offset  # the .part already holds the whole file; verification decides
-            if code == 429 or code >= 500:
-                raise _Retry(f"HTTP {code} from {host_of(url)}", parse_retry_after(resp.headers.get("Retry-After")))
-            if code >= 400:
-                raise _Give("failed", f"HTTP {code} from {host_of(url)}")
-            append = code == 206 and offset > 0 and resp.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
-            start = offset if append else 0
-            length = resp.headers.get("Content-Length")
-            if cap and length and length.isdigit() and start + int(length) > cap:
-                raise _Give("skipped", f"larger than the size cap ({human_size(start + int(length))})")
-            written = start
-            with run.lock:
-                run.parts.add(part)
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC), 0o644)
-            with os.fdopen(fd, "ab" if append else "wb") as fh:
-                for chunk in resp.iter_content(CHUNK):
-                    if run.stop.is_set():
-                        raise Cancelled
-                    fh.write(chunk)
-                    written += len(chunk)
-                    run.add_bytes(len(chunk))
-                    if cap and written > cap:
-                        raise _Give("skipped", f"larger than the size cap ({human_size(written)})")
-                fh.flush()
-                os.fsync(fh.fileno())
-            return written
+        with netguard.deadline(run.options.deadline):
+            return _stream(run, url, part, offset, headers)
+    except netguard.DeadlineExceeded:
+        raise _Give("failed", f"{host_of(url)} took more than {run.options.deadline:g} s for this file") from None
     except (Cancelled, _Retry, _Give):
         raise
     except requests.exceptions.RequestException as exc:  # before OSError: requests' errors subclass it
@@ -344,6 +330,54 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
         if run.stop.is_set():
             raise Cancelled from None
         raise
+
+
+def _open_file(run: _Run, url: str, headers: dict[str, str]) -> requests.Response:
+    """GET ``url``, following redirects by hand and only to hosts the policy allows."""
+    for _ in range(netguard.MAX_REDIRECTS + 1):
+        refusal = run.policy.refusal(url) if run.policy is not None else None
+        if refusal:
+            raise _Give("skipped", refusal)
+        resp = run.session.get(url, headers=headers, stream=True, timeout=run.options.timeout,
+                               allow_redirects=False)
+        location = resp.headers.get("Location")
+        if not (resp.is_redirect and location):
+            return resp
+        resp.close()
+        url = requests.compat.urljoin(resp.url, location)
+    raise _Give("failed", f"{host_of(url)} keeps redirecting the file")
+
+
+def _stream(run: _Run, url: str, part: Path, offset: int, headers: dict[str, str]) -> int:
+    cap = run.options.max_bytes
+    with _open_file(run, url, headers) as resp, _registered(run, resp):
+        code = resp.status_code
+        if code == 416 and offset:
+            return offset  # the .part already holds the whole file; verification decides
+        if code == 429 or code >= 500:
+            raise _Retry(f"HTTP {code} from {host_of(url)}", parse_retry_after(resp.headers.get("Retry-After")))
+        if code >= 400:
+            raise _Give("failed", f"HTTP {code} from {host_of(url)}")
+        append = code == 206 and offset > 0 and resp.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+        start = offset if append else 0
+        length = resp.headers.get("Content-Length")
+        if cap and length and length.isdigit() and start + int(length) > cap:
+            raise _Give("skipped", f"larger than the size cap ({human_size(start + int(length))})")
+        written = start
+        with run.lock:
+            run.parts.add(part)
+        with os.fdopen(open_part(part, append=append), "ab" if append else "wb") as fh:
+            for chunk in resp.iter_content(CHUNK):
+                if run.stop.is_set():
+                    raise Cancelled
+                fh.write(chunk)
+                written += len(chunk)
+                run.add_bytes(len(chunk))
+                if cap and written > cap:
+                    raise _Give("skipped", f"larger than the size cap ({human_size(written)})")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return written
 
 
 def _request_problem(exc: Exception, url: str) -> Exception:
@@ -388,8 +422,8 @@ def _write_caption(run: _Run, post: Post, image: Path, *, only_if_missing: bool)
     ext = run.options.caption_extension
     path = image.with_suffix(ext if ext.startswith(".") else "." + ext)
     caption = post.caption()
-    if not caption or (only_if_missing and path.exists()):
-        return
+    if not caption or (only_if_missing and path.exists()) or os.path.islink(path):
+        return  # a caption that is a link is the user's arrangement: never replaced by a file
     try:
         write_text_file(path, caption)
     except OSError as exc:

@@ -5,6 +5,7 @@ Messages never contain credentials: URLs are reduced to their host before they a
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from tui_lora.core.errors import UserError
@@ -37,4 +38,10 @@ class DiskFullError(BooruError):
 def host_of(url: str) -> str:
     """``https://gelbooru.com/index.php?api_key=…`` → ``gelbooru.com``: safe to show and log."""
     parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1] or url.split("?", 1)[0]
+    return printable(parts.netloc.rsplit("@", 1)[-1] or url.split("?", 1)[0])
+
+
+def printable(text: str) -> str:
+    """Text a site sent, fit to print: control, format (bidi) and line-separator characters removed,
+    so a reason phrase or tag cannot move the cursor, recolour the terminal or reorder a line."""
+    return "".join(c for c in str(text) if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
