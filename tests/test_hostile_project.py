@@ -165,3 +165,91 @@ def test_undo_keeps_only_permission_bits(make_project):
     mode = os.stat(cap).st_mode
     assert cap.read_bytes() == old and not mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX)
     assert stat.S_IMODE(mode) == 0o777
+
+
+# ----- item 6: settings that reach the file system --------------------------------------------------------
+def set_in_toml(project, section: str, key: str, value: str) -> None:
+    import tomlkit
+
+    doc = tomlkit.parse(project.toml_path.read_text())
+    doc[section][key] = value
+    project.toml_path.write_text(tomlkit.dumps(doc))
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("output.output_name", "../../../x", "output.output_name = '../../../x' is not allowed; it must be a plain file name"),
+    ("output.output_name", "  ", "it is blank"),
+    ("output.output_name", "a\x1bb", "without control characters"),
+    ("dataset.caption_extension", ".png", ".png is used for other files"),
+    ("dataset.caption_extension", ".JPG", ".jpg is used for other files"),
+    ("dataset.caption_extension", "/../x", "it must be a dot and letters or digits"),
+    ("dataset.caption_extension", ".t/x", "it must be a dot and letters or digits"),
+])
+def test_file_system_settings_are_checked(make_project, tmp_path, run_cli, key, value, words):
+    project = make_project(images=1)
+    outside = make_outside(tmp_path)
+    before = tree_state(outside)
+    set_in_toml(project, *key.split("."), value)
+    for args in (("steps", project.root), ("fetch", project.root, "--tags", "x", "--base-url", "http://127.0.0.1:9")):
+        res = run_cli(*args)
+        assert res.returncode == 2
+        assert words in one_sentence(res.stderr)
+    assert tree_state(outside) == before
+    set_in_toml(project, *key.split("."), "ok" if key == "output.output_name" else ".txt")
+    if value.strip() == value:  # --set strips its value ("  " is the default, the project name)
+        res = run_cli("train", project.root, "--set", f"{key}={value}")
+        assert res.returncode == 2 and words.split(" is not allowed")[-1] in one_sentence(res.stderr)
+
+
+def test_honest_names_and_extensions_still_work(make_project):
+    project = make_project(images=1)
+    for dotted, value in (("output.output_name", "mia v2.1 (final)"), ("dataset.caption_extension", ".caption"),
+                          ("dataset.caption_extension", "txt"), ("dataset.caption_extension", ""),
+                          ("output.output_name", "")):
+        project.set(dotted, value)
+    assert project.output_name == "proj"
+
+
+def test_set_keys_that_training_ignores_are_refused(make_project, run_cli):
+    project = make_project(images=1)
+    for key in ("tags.threshold=0.5", "project.subject=style", "project.preset=sd15-style"):
+        res = run_cli("train", project.root, "--set", key)
+        assert res.returncode == 2
+        assert "does not change training" in one_sentence(res.stderr)
+    res = run_cli("train", project.root, "--set", "sample.nothing=1")
+    assert res.returncode == 2 and "`tui-lora keys`" not in res.stderr
+    assert "[sample] has prompts, prompt_file" in one_sentence(res.stderr)
+
+
+@pytest.mark.slow
+def test_set_output_name_is_honoured_by_train(tmp_path, tiny_sd15, run_cli):
+    from tui_lora.testing.train import make_train_project
+
+    project = make_train_project(tmp_path / "p", tiny_sd15, images=2)
+    res = run_cli("train", project.root, "--device", "cpu", "--json", "--set", "output.output_name=custom")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout)["path"] == str(project.output_dir / "custom.safetensors")
+    assert (project.output_dir / "custom.safetensors").is_file() and not project.final_file().exists()
+
+
+# ----- item 7: repeats ------------------------------------------------------------------------------
+@pytest.mark.parametrize("repeats", ["1000000000", "9" * 20, "0"])
+def test_repeats_are_bounded_in_one_sentence(make_project, run_cli, repeats):
+    project = make_project(images=2)
+    concept = project.concepts()[0].path
+    concept.rename(concept.with_name(f"{repeats}_big"))
+    res = run_cli("steps", project.root, timeout=60)
+    assert res.returncode == 2
+    err = one_sentence(res.stderr)
+    assert f"The folder dataset/{repeats}_big" in err or "digits" in err
+    assert "1 to 1000" in err
+    res = run_cli("fetch", project.root, "--tags", "x", "--folder", f"{repeats}_new", "--base-url", "http://127.0.0.1:9")
+    assert res.returncode == 2 and "1 to 1000" in one_sentence(res.stderr)
+    res = run_cli("steps", "--images", "10", "--repeats", "1000000000")
+    assert res.returncode == 2 and "1 to 1000" in one_sentence(res.stderr)
+
+
+def test_the_plan_counts_samples_without_listing_them():
+    from tui_lora.core.dataset.buckets import bucket_sample_counts
+
+    assert bucket_sample_counts([(512, 512), (512, 768), (512, 512)], [10**12, 3, 10**12]) == (2 * 10**12, 3)

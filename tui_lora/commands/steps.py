@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
+from tui_lora.core.dataset.folders import MAX_REPEATS
 from tui_lora.core.errors import UserError
 from tui_lora.core.plan import FolderCount, Plan, PlanInput, make_plan, plan_for_project
 
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if args.images is None:
             raise UserError("Give a project folder (tui-lora steps DIR) or at least --images N, "
                             "e.g. tui-lora steps --images 20 --repeats 5 --epochs 10 --batch 4.")
+        if args.repeats is not None and args.repeats > MAX_REPEATS:
+            raise UserError(f"--repeats {args.repeats} is more than training allows; use 1 to {MAX_REPEATS}.")
         plan = make_plan(PlanInput(
             folders=(FolderCount("dataset", args.images, args.repeats or 1),),
             batch_size=args.batch or 1,

@@ -22,6 +22,7 @@ from typing import IO, Any
 from tui_lora.core import joblock
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events, summarize
+from tui_lora.core.setting_rules import check_training_overrides
 from tui_lora.core.signals import route_signals
 from tui_lora.core.train.record import (
     RunRecord,
@@ -47,6 +48,7 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     archives the previous run's logs and state."""
     if resume and restart:
         raise UserError("--resume continues the stopped training and --restart discards it; use one of them.")
+    check_training_overrides(overrides)
     record = read_record(project)
     if resume:
         merged, settings = _settings_for(project, True, overrides)

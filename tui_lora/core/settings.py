@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_lora.core.errors import ConfigError
+from tui_lora.core.setting_rules import value_problem
 
 # Kinds a value can have. "choice" is a string from ``choices``.
 STR, INT, FLOAT, BOOL, CHOICE, STR_LIST = "str", "int", "float", "bool", "choice", "list[str]"
@@ -320,7 +321,7 @@ def _unknown_key_message(dotted: str) -> str:
     else:
         guess = difflib.get_close_matches(name, [k.name for k in KEYS], n=1)
         hint = (f"did you mean {KEY_INDEX_BY_NAME[guess[0]].dotted}?" if guess
-                else f"see `tui-lora keys` or the preset files for the keys of [{section}].")
+                else f"[{section}] has {', '.join(names)}.")
     return f"Unknown key {section}.{name}; {hint}"
 
 
@@ -354,6 +355,9 @@ def coerce(k: Key, value: Any, *, where: str = "project.toml") -> Any:
                 if c.lower() == value.lower():
                     return c
             raise bad()
+        problem = value_problem(k.dotted, value)  # values that become file names
+        if problem:
+            raise bad(problem)
         return value
     if k.kind == STR_LIST:
         if isinstance(value, str):
