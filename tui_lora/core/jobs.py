@@ -32,6 +32,7 @@ from typing import Any
 from tui_lora.core import joblock
 from tui_lora.core.childenv import child_env
 from tui_lora.core.errors import UserError
+from tui_lora.core.fsutil import open_append
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
 from tui_lora.core.jobrun import prepare_run, run_job
 from tui_lora.core.train.record import read_record, update_record
@@ -187,7 +188,7 @@ def start_job(project, *, resume: bool = False, restart: bool = False, overrides
             log_path = Path(project.train_log_path)
             log_path.parent.mkdir(parents=True, exist_ok=True)
             env = child_env(**{joblock.TOKEN_ENV: lock.token})
-            with open(log_path, "ab") as log:
+            with open_append(log_path, "ab") as log:
                 log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n".encode())
                 log.flush()
                 proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

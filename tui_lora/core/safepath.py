@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 
@@ -49,6 +50,13 @@ def plain_name(name: object, *, what: str = "file name") -> str:
             or "\x00" in name):
         raise Outside(f"its {what} {name!r} is not a plain file name")
     return name
+
+
+def printable(text: object) -> str:
+    """Text from outside (a site's tag or reason phrase, a caption), fit to print or store: control,
+    format (bidi) and line-separator characters removed, so it cannot move the terminal's cursor,
+    recolour it, reorder a line, or start a second caption line that kohya would not read."""
+    return "".join(c for c in str(text) if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))
 
 
 def shown(name: object) -> str:

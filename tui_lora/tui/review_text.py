@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from tui_lora.core.dataset.captions import read_caption
+from tui_lora.core.safepath import printable
 from tui_lora.core.dataset.checks import Severity
 from tui_lora.core.humanize import file_size as human_size
 from tui_lora.tui.format import duration
@@ -88,7 +89,7 @@ def _caption(r) -> Text:
         return Text(cf.error, style="yellow")
     if cf.empty:
         return Text("empty", style="yellow")
-    return Text(cf.text.strip())
+    return Text(printable(cf.text.strip()))
 
 
 def _group_details(t: Text, item: Item, data: ReviewData) -> None:

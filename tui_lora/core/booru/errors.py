@@ -5,10 +5,13 @@ Messages never contain credentials: URLs are reduced to their host before they a
 
 from __future__ import annotations
 
-import unicodedata
 from urllib.parse import urlsplit
 
 from tui_lora.core.errors import UserError
+from tui_lora.core.safepath import printable
+
+__all__ = ["AuthError", "BooruError", "DiskFullError", "NetworkError", "QueryError", "ServerError", "host_of",
+           "printable"]
 
 
 class BooruError(UserError):
@@ -40,8 +43,3 @@ def host_of(url: str) -> str:
     parts = urlsplit(url)
     return printable(parts.netloc.rsplit("@", 1)[-1] or url.split("?", 1)[0])
 
-
-def printable(text: str) -> str:
-    """Text a site sent, fit to print: control, format (bidi) and line-separator characters removed,
-    so a reason phrase or tag cannot move the cursor, recolour the terminal or reorder a line."""
-    return "".join(c for c in str(text) if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp"))

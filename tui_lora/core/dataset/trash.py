@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tui_lora.core.dataset.captions import caption_path
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
 from tui_lora.core.errors import UserError
-from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text
+from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text, existing_permissions
 from tui_lora.core.safepath import Outside, inside, is_link, plain_name, regular_file, shown
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -194,6 +194,9 @@ class Replacement:
 
 def replace_files(dataset_dir: Path, items: Sequence[Replacement], *, reason: str) -> TrashEntry:
     """Replace files with new contents as one trash entry (e.g. a fixed image and its caption)."""
+    for it in items:  # links are refused before anything moves
+        _rel(it.original, dataset_dir)
+        _rel(it.new_path or it.original, dataset_dir)
     entry_id, folder = _new_entry_folder(dataset_dir)
     files = []
     for it in items:
@@ -204,8 +207,9 @@ def replace_files(dataset_dir: Path, items: Sequence[Replacement], *, reason: st
     entry = TrashEntry(entry_id, time.time(), reason, files, folder)
     _write_manifest(entry)
     for it, f in zip(items, files):
+        mode = existing_permissions(it.original)  # the replacement keeps the original's permissions
         _move(it.original, folder / f.stored)
-        atomic_write_bytes(it.new_path or it.original, it.data)
+        atomic_write_bytes(it.new_path or it.original, it.data, permissions=mode)
     return entry
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from tui_lora.core.dataset.captions import read_only_reason, write_bytes_preserving_mode
 from tui_lora.core.errors import UserError
-from tui_lora.core.fsutil import atomic_write_text
+from tui_lora.core.fsutil import atomic_write_text, open_append
 from tui_lora.core.safepath import Outside, inside, is_link, permission_bits, plain_name, regular_file, shown
 
 HISTORY_DIR = Path("logs") / "caption-history"
@@ -239,7 +239,7 @@ def _next_id(root: Path) -> int:
 def _append_log(root: Path, entry: dict[str, Any]) -> None:
     path = log_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    with open_append(path, encoding="utf-8") as fh:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
