@@ -8,9 +8,9 @@ import stat
 import time
 
 import pytest
-
 from _hostile import make_outside, one_sentence, tree_state
 from hostile_server import HostileServer, endless, json_body, md5, png_bytes, raw, redirect, send, trickle
+
 from tui_lora.core import booru
 from tui_lora.core.booru import netguard
 
@@ -170,7 +170,8 @@ def test_files_elsewhere_are_refused_without_a_request(run_cli, project, srv, tm
     items = {i["id"]: i for i in json.loads(r.stdout)["download"]["items"]}
     assert items[4]["status"] == "downloaded"
     for pid, host in ((1, "169.254.169.254"), (2, "::1"), (3, "localhost")):
-        assert items[pid]["status"] == "skipped" and f"on {host}, which is not one of the site's hosts" in items[pid]["reason"]
+        assert items[pid]["status"] == "skipped"
+        assert f"on {host}, which is not one of the site's hosts" in items[pid]["reason"]
     assert srv.hits("/moved.png") == 1 and srv.hits("/ok.png") == 1  # the redirect was not followed
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tui_lora.core import jobs, joblock
+from tui_lora.core import joblock, jobs
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from _hostile import make_outside, one_sentence, tree_state
+
 from tui_lora.core.dataset import trash, undo
 
 
@@ -177,7 +177,8 @@ def set_in_toml(project, section: str, key: str, value: str) -> None:
 
 
 @pytest.mark.parametrize("key, value, words", [
-    ("output.output_name", "../../../x", "output.output_name = '../../../x' is not allowed; it must be a plain file name"),
+    ("output.output_name", "../../../x",
+     "output.output_name = '../../../x' is not allowed; it must be a plain file name"),
     ("output.output_name", "  ", "it is blank"),
     ("output.output_name", "a\x1bb", "without control characters"),
     ("dataset.caption_extension", ".png", ".png is used for other files"),
@@ -259,9 +260,8 @@ def test_the_plan_counts_samples_without_listing_them():
 def linked_dataset(make_project, tmp_path):
     """A dataset whose links point outside: an exact copy of a real image (larger file, so it would be
     the keeper), a transparent image (fixable), an image with a linked caption."""
-    from PIL import Image
-
     from _dataset_helpers import save, textured
+    from PIL import Image
 
     project = make_project(images=0)
     outside = make_outside(tmp_path)
@@ -363,6 +363,7 @@ def test_half_written_checkpoints_are_cleaned_and_a_full_disk_says_what_is_kept(
     import sys
 
     from conftest import cli_env
+
     from tui_lora.testing.train import make_train_project
 
     project = make_train_project(tmp_path / "p", tiny_sd15, images=2, settings={"training.max_train_epochs": 2})

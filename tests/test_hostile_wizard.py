@@ -3,16 +3,15 @@ item 10): Rich markup is not interpreted and escape sequences never reach the sc
 
 from __future__ import annotations
 
-import pytest
 from textual.app import App
 from textual.widgets import TextArea
+from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 from tui_lora.core.booru import Post
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.screens.tags import TagsScreen
 from tui_lora.tui.widgets.booru_preview import BooruPreview
-from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 MARKUP = "[bold red]boom[/]"
 

@@ -11,8 +11,9 @@ The wizard and ``tui-lora fetch`` share this API (all of it safe to call from a 
     found.total_count, found.preview                                   # site total, first few Posts
     coll = booru.collect(query, limit=100, credentials=creds,          # Collection: .posts, .skipped,
                          progress=on_listing, cancel=stop_event)       #   .warnings, .cancelled
-    report = booru.download(coll.posts, concept_folder, jobs=6,        # DownloadReport
-                            progress=on_progress, cancel=stop_event)
+    report = booru.download(coll.posts, concept_folder, jobs=6,        # DownloadReport; files only from
+                            progress=on_progress, cancel=stop_event,   #   the site's own hosts
+                            base_url=found.base_url)
     report.downloaded, report.existing, report.skipped, report.failed, report.to_dict()
 
 - Every problem a user can fix raises a :class:`~tui_lora.core.errors.UserError` subclass from

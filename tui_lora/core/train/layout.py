@@ -20,7 +20,6 @@ from tui_lora.core.dataset.buckets import (
     epoch_batches,
     group_by_bucket,
     reg_repeats,
-    steps_per_epoch,
 )
 from tui_lora.core.dataset.folders import check_repeats, list_concepts
 
