@@ -27,6 +27,7 @@ from tui_lora.core.booru.errors import AuthError, QueryError, ServerError, print
 from tui_lora.core.booru.http import Http, RateLimiter, RetryPolicy, make_session
 from tui_lora.core.booru.posts import Post, normalise_rating
 from tui_lora.core.booru.query import DANBOORU_KEY_HELP, Query, check_source
+from tui_lora.core.booru.shapes import attributes, post_list, site_tags
 
 DEFAULT_BASE_URLS = {
     "gelbooru": "https://gelbooru.com",
@@ -118,33 +119,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _tags(text: Any, *, unescape: bool = True) -> tuple[str, ...]:
-    """A site's space-separated tag string as tags: HTML entities decoded (Gelbooru escapes them),
-    then control, bidi and line-separator characters dropped (kohya reads a caption's first line
-    only, and a terminal would obey an escape sequence hidden in a tag)."""
-    if not isinstance(text, str):
-        return ()
-    tags = (html.unescape(t) if unescape else t for t in text.split())
-    return tuple(t for t in (printable(t) for t in tags) if t)
-
-
-def _posts(site: str, raw: Any) -> list[dict[str, Any]]:
-    """The ``post`` value of an answer as a list of objects (missing: none; one object: one)."""
-    if raw is None:
-        return []
-    if isinstance(raw, dict):
-        return [raw]
-    if not isinstance(raw, list):
-        raise ServerError(f"{site} sent an answer of an unexpected shape (its post list is a "
-                          f"{type(raw).__name__}); check --base-url.")
-    return [d for d in raw if isinstance(d, dict)]
-
-
-def _attributes(data: dict[str, Any]) -> dict[str, Any]:
-    attrs = data.get("@attributes")
-    return attrs if isinstance(attrs, dict) else {}
-
-
 def _md5(value: Any) -> str | None:
     v = str(value or "").strip().lower()
     return v if re.fullmatch(r"[0-9a-f]{32}", v) else None
@@ -187,7 +161,7 @@ class GelbooruClient(Client):
                          f"from {WHERE_TO_GET['gelbooru']} and pass --user-id ID --api-key KEY "
                          "(add --save-credentials to remember them), or try --source safebooru.")
 
-    def _search_tags(self, query: Query, before_id: int | None) -> str:
+    def _searchsite_tags(self, query: Query, before_id: int | None) -> str:
         terms = query.terms()
         if before_id is not None:
             terms.append(f"id:<{before_id}")
@@ -196,14 +170,14 @@ class GelbooruClient(Client):
     def page(self, query: Query, index: int, *, before_id: int | None = None,
              cancel: threading.Event | None = None) -> Page:
         params = self._params(s="post", limit=self.page_size, pid=0 if before_id is not None else index,
-                              tags=self._search_tags(query, before_id))
+                              tags=self._searchsite_tags(query, before_id))
         data = self._get_json(params, cancel)
         if isinstance(data, list):  # some mirrors answer in Safebooru's shape
-            return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data)) if p])
+            return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
         if not isinstance(data, dict):
             raise ServerError(f"{self.site} sent an answer of an unexpected shape; check --base-url.")
-        posts = [p for p in (self.parse_post(d) for d in _posts(self.site, data.get("post"))) if p]
-        return Page(posts, _int(_attributes(data).get("count")))
+        posts = [p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p]
+        return Page(posts, _int(attributes(data).get("count")))
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
         pid = _int(d.get("id"))
@@ -211,7 +185,7 @@ class GelbooruClient(Client):
             return None
         file_url = self.absolute(d.get("file_url"))
         sample = self.absolute(d.get("sample_url")) if str(d.get("sample", "0")) not in ("0", "False", "false", "") else None
-        tags = _tags(d.get("tags"))
+        tags = site_tags(d.get("tags"))
         return Post(
             source=self.source, id=pid, file_url=file_url, md5=_md5(d.get("md5") or d.get("hash")),
             ext=_ext_from(d.get("image"), d.get("file_url")), width=_int(d.get("width")),
@@ -280,14 +254,14 @@ class SafebooruClient(GelbooruClient):
     def page(self, query: Query, index: int, *, before_id: int | None = None,
              cancel: threading.Event | None = None) -> Page:
         params = self._params(s="post", limit=self.page_size, pid=0 if before_id is not None else index,
-                              tags=self._search_tags(query, before_id))
+                              tags=self._searchsite_tags(query, before_id))
         data = self._get_json(params, cancel, empty=[])
         if isinstance(data, dict):  # a newer engine behind --base-url
-            return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data.get("post"))) if p],
-                        _int(_attributes(data).get("count")))
+            return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p],
+                        _int(attributes(data).get("count")))
         if not isinstance(data, list):
             raise ServerError(f"{self.site} sent an answer of an unexpected shape; check --base-url.")
-        return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data)) if p])
+        return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
         post = super().parse_post(d)
@@ -367,7 +341,7 @@ class DanbooruClient(Client):
             data = data["post"]
         if not isinstance(data, list):
             raise ServerError("Danbooru sent an answer of an unexpected shape; check --base-url.")
-        return Page([p for p in (self.parse_post(d) for d in _posts(self.site, data)) if p])
+        return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:
         try:
@@ -381,7 +355,7 @@ class DanbooruClient(Client):
         pid = _int(d.get("id"))
         if pid is None:
             return None
-        tags = {cat: _tags(d.get(f"tag_string_{cat}"), unescape=False)
+        tags = {cat: site_tags(d.get(f"tag_string_{cat}"), unescape=False)
                 for cat in ("character", "copyright", "artist", "general", "meta")}
         file_url = self.absolute(d.get("file_url"))
         large = self.absolute(d.get("large_file_url"))
