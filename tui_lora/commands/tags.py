@@ -179,6 +179,6 @@ def _find(args: argparse.Namespace, project) -> int:
             "images": [{"image": f.image.relative_to(root).as_posix(), "caption": f.caption.relative_to(root).as_posix(),
                         "matched": f.matched, "tags": f.tags} for f in found]}
     lines = [f"{len(found)} image(s) with {args.find!r}:"] + [
-        f"  {f.image.relative_to(root)}: {', '.join(f.matched)}" for f in found]
+        f"  {f.image.relative_to(root)}: {printable(', '.join(f.matched))}" for f in found]
     emit(args, data, lines)
     return 0
