@@ -397,3 +397,14 @@ def test_a_log_linked_outside_is_not_written_through(make_project, tmp_path):
     with pytest.raises(UserError, match="is a symbolic link, so tui-lora will not write its log through it"):
         EventWriter(project.events_path).emit("warning", message="x")
     assert tree_state(outside) == before
+
+
+def test_the_tags_table_prints_no_escape_sequences(make_project, run_cli):
+    project = make_project(images=1)
+    cap = project.concepts()[0].images()[0].with_suffix(".txt")
+    cap.write_text("ohwx, \x1b]0;pwned\x07title, \x1b[2Jclear, \u202eevil", encoding="utf-8")
+    res = run_cli("tags", project.root)
+    assert res.returncode == 0 and "\x1b" not in res.stdout and "\u202e" not in res.stdout
+    assert "[2Jclear" in res.stdout and "evil" in res.stdout
+    res = run_cli("tags", project.root, "--find", "evil")
+    assert res.returncode == 0 and "\u202e" not in res.stdout
