@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
+from tui_lora.core.dataset.folders import MAX_REPEATS
 from tui_lora.core.errors import UserError
 from tui_lora.core.settings import key
 
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("Give a project folder (tui-lora steps DIR) or at least --images N, "
                             "e.g. tui-lora steps --images 20 --repeats 5 --epochs 10 --batch 4.")
         given = {"epochs": args.epochs, "family": args.family, "subject": args.subject}  # else the schema's defaults
+        if args.repeats is not None and args.repeats > MAX_REPEATS:
+            raise UserError(f"--repeats {args.repeats} is more than training allows; use 1 to {MAX_REPEATS}.")
         plan = make_plan(PlanInput(
             folders=(FolderCount("dataset", args.images, args.repeats or 1),),
             batch_size=args.batch or 1,

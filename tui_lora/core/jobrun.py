@@ -23,6 +23,8 @@ from tui_lora.core import joblock
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events, summarize
 from tui_lora.core.settings import Settings
+from tui_lora.core.fsutil import open_append
+from tui_lora.core.setting_rules import check_training_overrides
 from tui_lora.core.signals import route_signals
 from tui_lora.core.train.record import (
     RunRecord,
@@ -48,6 +50,7 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     archives the previous run's logs and state."""
     if resume and restart:
         raise UserError("--resume continues the stopped training and --restart discards it; use one of them.")
+    check_training_overrides(overrides)
     record = read_record(project)
     if resume:
         merged, settings = _settings_for(project, True, overrides)
@@ -170,7 +173,7 @@ def run_job(project, *, resume: bool = False, restart: bool = False, overrides: 
             # In the foreground the same lines also go to logs/train.log, so `status` and the wizard's
             # Train screen show a log whoever started the run.
             project.train_log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(project.train_log_path, "a", encoding="utf-8") as log:
+            with open_append(project.train_log_path, encoding="utf-8") as log:
                 log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv[1:])} (foreground)\n")
                 return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
                                    stream=stream, quiet=quiet, log=log)

@@ -143,6 +143,13 @@ class Project:
     def effective_settings(self, overrides: list[str] | None = None) -> Settings:
         return self.settings.with_overrides(overrides or [])
 
+    def with_settings(self, settings: Settings) -> "Project":
+        """This project seen with other settings (a run's ``--set`` overrides), so that names derived
+        from them (``output_name`` and the LoRA files) follow the overrides; saving writes only ``doc``."""
+        view = copy.copy(self)
+        view.settings = settings
+        return view
+
     def diff_from_preset(self) -> list[tuple[str, Any, Any]]:
         """(key, preset value, project value) for every setting that differs from the preset."""
         from tui_lora.core.presets import load_preset

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from tui_lora.core.errors import ConfigError
+from tui_lora.core.setting_rules import value_problem
 
 # Kinds a value can have. "choice" is a string from ``choices``.
 STR, INT, FLOAT, BOOL, CHOICE, STR_LIST = "str", "int", "float", "bool", "choice", "list[str]"
@@ -147,6 +148,9 @@ def coerce(k: Key, value: Any, *, where: str = "project.toml") -> Any:
                 if c.lower() == value.lower():
                     return c
             raise bad()
+        problem = value_problem(k.dotted, value)  # values that become file names
+        if problem:
+            raise bad(problem)
         return value
     if k.kind == STR_LIST:
         if isinstance(value, str):

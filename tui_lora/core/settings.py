@@ -377,7 +377,7 @@ def _unknown_key_message(dotted: str) -> str:
     else:
         guess = difflib.get_close_matches(name, [k.name for k in KEYS], n=1)
         hint = (f"did you mean {KEY_INDEX_BY_NAME[guess[0]].dotted}?" if guess
-                else f"see `tui-lora keys` or the preset files for the keys of [{section}].")
+                else f"[{section}] has {', '.join(names)}.")
     return f"Unknown key {section}.{name}; {hint}"
 
 

@@ -128,8 +128,9 @@ def build(form: FetchForm, *, authenticated: bool) -> "Query":
     return query
 
 
-def credentials(source: str, user_id: str, api_key: str) -> tuple["Credentials | None", str]:
-    """The credentials to use and where they come from: "typed", "environment", "saved" or ""."""
+def credentials(source: str, user_id: str, api_key: str, base_url: str = "") -> tuple["Credentials | None", str]:
+    """The credentials to use and where they come from: "typed", "environment", "saved" or "".
+    Saved ones count only for the origin of ``base_url`` (default: the site's own)."""
     from tui_lora.core import booru
     from tui_lora.core.booru.credentials import WHERE_TO_GET, env_names
 
@@ -153,7 +154,7 @@ def credentials(source: str, user_id: str, api_key: str) -> tuple["Credentials |
             return booru.resolve_credentials(source), "environment"
         except UserError as exc:
             raise UserError(wizard_wording(exc.message)) from None
-    saved = booru.stored_credentials(source)
+    saved = booru.stored_credentials(source, base_url or None)
     return saved, "saved" if saved else ""
 
 

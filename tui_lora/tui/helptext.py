@@ -62,7 +62,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "fetch_account": (" / ".join(dict.fromkeys(s.user_label for s in _ACCOUNT_SITES)) + " and API key",
                       " ".join(f"{s.title}: {s.account_help}" for s in _ACCOUNT_SITES)
                       + " With Remember on, they are saved once the site accepts them, in a file only you can "
-                        "read; the key is never shown again."),
+                        "read, and sent only to the address they were saved for; the key is never shown again. "
+                        "The TUI_LORA_<SITE>_USER_ID and TUI_LORA_<SITE>_API_KEY environment variables work too."),
     "fetch_rating": ("Rating",
                      "The site's content rating. general (or general+sensitive) keeps a character LoRA from "
                      "learning NSFW by accident; the guides start there."),
@@ -79,7 +80,8 @@ FIELDS: dict[str, tuple[str, str]] = {
                      "repeats). A new name creates the folder; images already there are skipped."),
     "fetch_base_url": ("Base URL (advanced)",
                        "Another address for the site: a mirror or a self-hosted instance (Gelbooru, Danbooru "
-                       "and Moebooru-style software). Empty uses the site's own address."),
+                       "and Moebooru-style software). Empty uses the site's own address. A saved account is "
+                       "not sent to another address, and images come only from the site's own hosts."),
     # ----- Tags ----------------------------------------------------------------------------------
     "tag_table": ("Tag frequency",
                   "How many images carry each tag. The guides' rule: tags on nearly every image that describe "

@@ -178,8 +178,12 @@ def group_by_bucket(buckets: Sequence[Size], repeats: Sequence[int]) -> dict[Siz
 
 
 def bucket_sample_counts(buckets: Sequence[Size], repeats: Sequence[int]) -> tuple[int, ...]:
-    """Samples per bucket (sorted by bucket), what the planner needs."""
-    return tuple(len(v) for v in group_by_bucket(buckets, repeats).values())
+    """Samples per bucket (sorted by bucket), what the planner needs: counted, never listed."""
+    counts: dict[Size, int] = {}
+    for b, r in zip(buckets, repeats):
+        if r > 0:
+            counts[b] = counts.get(b, 0) + r
+    return tuple(counts[b] for b in sorted(counts))
 
 
 def steps_per_epoch(groups: dict[Size, list[int]], batch_size: int) -> int:

@@ -68,6 +68,15 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return _native(state)
 
 
+def remove_leftovers(state_dir: Path) -> None:
+    """Delete half-written checkpoints (``.checkpoint-*.pt.*.tmp``) that a kill during a save left; only
+    called by the process that holds the training lock, so no other save can be under way."""
+    for p in Path(state_dir).glob(".checkpoint-*.pt.*.tmp"):
+        if p.is_file() and not p.is_symlink():
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
 def remove_checkpoints(state_dir: Path, keep: str | None = None) -> None:
     for p in Path(state_dir).glob("checkpoint-*.pt"):
         if p.name != keep:
@@ -90,6 +99,8 @@ class StateKeeper:
                gpus: int = 1) -> StateKeeper:
         """Load the checkpoint when resuming (else start a new record), and hook into the epochs."""
         s = trainer.s
+        if trainer.s.accelerator.is_main_process:
+            remove_leftovers(project.state_dir)
         previous = read_record(project)
         if resume:
             record = previous
@@ -136,8 +147,14 @@ class StateKeeper:
         try:
             write_checkpoint(state_dir / name, state)
         except OSError as exc:
-            raise UserError(f"Cannot write the training state to {state_dir} ({exc.strerror or exc}); free disk space, "
-                            "then resume with `tui-lora train DIR --resume` (the last state is kept).") from None
+            root = self.project.root
+            if self.record.checkpoint is None:  # nothing to resume from: say so, not "the last state is kept"
+                then = f"start the training again with `tui-lora train {root}` (no state had been saved yet)"
+            else:
+                then = (f"resume with `tui-lora train {root} --resume` (the state of step {self.record.step} is "
+                        "kept)")
+            raise UserError(f"Cannot write the training state to {state_dir} ({exc.strerror or exc}); free disk "
+                            f"space, then {then}.") from None
         self.record.checkpoint, self.record.step, self.record.epoch = name, step, t.state.epoch
         self._write()
         remove_checkpoints(state_dir, keep=name)

@@ -20,9 +20,8 @@ from tui_lora.core.dataset.buckets import (
     epoch_batches,
     group_by_bucket,
     reg_repeats,
-    steps_per_epoch,
 )
-from tui_lora.core.dataset.folders import list_concepts
+from tui_lora.core.dataset.folders import check_repeats, list_concepts
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -69,7 +68,7 @@ class DatasetLayout:
         return bucket_sample_counts([p.bucket for p in self.placements], self.repeats)
 
     def steps_per_epoch(self, global_batch: int) -> int:
-        return steps_per_epoch(self.groups(), global_batch)
+        return sum(-(-n // global_batch) for n in self.bucket_samples())  # from counts: no sample lists
 
     def epoch_batches(self, global_batch: int, seed: int, epoch: int) -> list[list[int]]:
         return epoch_batches(self.groups(), global_batch, seed, epoch)
@@ -128,6 +127,7 @@ def read_image_size(path: Path) -> Size | None:
 def _entries(root: Path, is_reg: bool, unreadable: list[Path]) -> list[ImageEntry]:
     out = []
     for c in list_concepts(root):
+        check_repeats(c.folder, c.repeats)
         for p in c.images():
             size = read_image_size(p)
             if size is None:

@@ -47,6 +47,7 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     if record is not None:
         overrides = merge_overrides(record.overrides, overrides)
     settings = project.effective_settings(overrides)
+    project = project.with_settings(settings)  # --set output.output_name=… names this run's files
     notes = check_resume(project, record, settings) if resume else []  # refused before anything is written
     reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet, log=log)
     trainer = keeper = None

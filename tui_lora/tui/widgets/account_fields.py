@@ -45,6 +45,7 @@ class AccountFields(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.source = DEFAULT_SOURCE
+        self.base_url = ""  # the form's Base URL: saved accounts belong to one site address
         self._saved: tuple | None = None  # (site, Credentials) saved this session, and where
         self._saved_path: Path | None = None
 
@@ -107,14 +108,20 @@ class AccountFields(Vertical):
                 self._note("Used for this session only (Remember is off).")
             return
         try:
-            creds, origin = credentials(source, "", "")
+            creds, origin = credentials(source, "", "", self.base_url)
         except UserError as exc:
             self._note(exc.message, error=True)
             return
+        from tui_lora.core.booru.credentials import withheld_note
+
+        withheld = withheld_note(source, self.base_url or None) if creds is None else None
         if origin == "saved" and creds is not None:
             self._note(f"Using your saved account (user {creds.user_id}, key hidden); type new ones to replace it.")
         elif origin == "environment":
             self._note("Using the account from the TUI_LORA_* environment variables.")
+        elif withheld:
+            self._note(withheld.replace("pass --user-id and --api-key (and --save-credentials)",
+                                        "type them (with Remember)"))
         else:
             self._note(SITES[source].account_note())
 
