@@ -7,6 +7,7 @@ defaults filled in.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
