@@ -12,10 +12,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import UserError
 from tui_lora.core.models import family_from_checkpoint_keys, inspect_model, read_safetensors_header
+
+if TYPE_CHECKING:
+    import torch
 
 # What training reads from a diffusers repo: no safety checker, no duplicate fp16 / .bin / .ckpt weights.
 REPO_PATTERNS = [
@@ -178,7 +181,7 @@ def _load_vae(ref: str, log: Callable[[str], None]):
     raise UserError(f"The VAE {ref} does not exist; fix model.vae or leave it empty.")
 
 
-def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtype=None,
+def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtype: torch.dtype | None = None,
                     single_file_config: str | None = None,
                     log: Callable[[str], None] = lambda m: None,
                     warn: Callable[[str], None] = lambda m: None) -> BaseModel:
