@@ -59,3 +59,14 @@ def emit(args: argparse.Namespace, data: dict[str, Any], lines: Iterable[str] = 
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def warn_if_training(args: argparse.Namespace, project: Project) -> str | None:
+    """Say on stderr (never into --json's stdout) when a training of ``project`` runs while its
+    captions change; returns the sentence for --json's data."""
+    from tui_lora.core.jobs import caption_edit_warning
+
+    text = caption_edit_warning(project)
+    if text:
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+    return text

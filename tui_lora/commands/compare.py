@@ -11,6 +11,7 @@ import threading
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_int
 from tui_lora.core.errors import UserError
 from tui_lora.core.registry.samplers import NAMES as SAMPLERS
+from tui_lora.core.humanize import count
 
 HELP = "render an epoch x weight comparison grid, or keep the winner with --pick"
 DESCRIPTION = (
@@ -98,7 +99,9 @@ def _pick(args: argparse.Namespace, project) -> int:
 
     chosen = find_epoch(project, epochs[0])
     emit(args, {"best": str(path), "epoch": chosen.epoch, "weight": float(args.weight), "source": str(chosen.path)},
-         [f"Kept {chosen.label} at weight {float(args.weight):g}: {path}"])
+         [f"Kept {chosen.label} at weight {float(args.weight):g}: {path}",
+          f"Use it: `tui-lora export {args.dir} --to comfyui` (or a1111, forge, a folder) copies it and prints "
+          f"the prompt snippet <lora:{path.stem}:{float(args.weight):g}>."])
     return 0
 
 
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from tui_lora.core.compare import run_compare
 
     report = _Reporter(args.progress_json)
-    report.log(f"comparing {len(plan.rows)} epoch(s) x {len(plan.weights)} weight(s) + no LoRA, "
+    report.log(f"comparing {count(len(plan.rows), 'epoch')} x {count(len(plan.weights), 'weight')} + no LoRA, "
                f"{plan.prompt.width}x{plan.prompt.height}, {plan.prompt.steps} steps, seed {plan.prompt.seed}")
     if trigger and trigger.lower() not in plan.prompt.prompt.lower():
         report.log(f"note: the prompt does not contain the trigger word {trigger!r}")

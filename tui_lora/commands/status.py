@@ -9,11 +9,15 @@ import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
 from tui_lora.core.humanize import duration
+from tui_lora.core.outputs import stop_save_step
 
 HELP = "show a training run: state, step, loss, ETA"
+# The exit code says the state, so a script can wait for a run and act on how it ended (README table).
+EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 3, "none": 4, "running": 5}
 DESCRIPTION = (
     "Show the project's training: running / stopped / finished / failed / never run, with step, epoch, loss, "
-    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock."
+    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock. Exit code: 0 finished, "
+    "1 failed, 3 stopped, 4 never run, 5 running (with --follow: how the run ended), 2 bad input."
 )
 
 
@@ -27,11 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from tui_lora.core import jobs
 
     project = load_project(args)
+    said: set[str] = set()
     if args.follow:
-        _follow(project, args)
+        said = _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(), render(project, status))
-    return 0
+    emit(args, status.to_dict(), render(project, status, said=said))
+    return EXIT_CODES[status.state]
 
 
 def _progress(s) -> str:
@@ -43,7 +48,8 @@ def _progress(s) -> str:
     return "  ".join(parts)
 
 
-def render(project, status) -> list[str]:
+def render(project, status, *, said: set[str] = frozenset()) -> list[str]:
+    """The status in lines; ``said``: sentences --follow has printed already (each fact once)."""
     s = status.summary
     root = project.root
     if status.state == "none":
@@ -57,20 +63,29 @@ def render(project, status) -> list[str]:
         else:
             lines.append("starting (loading the model, caching latents)")
     elif status.state == "finished":
-        lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
+        if "done" not in said:
+            lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
     else:
-        lines.append(f"{status.state}: " + (status.message or s.error or ""))
+        message = status.message or s.error or ""
+        lines.append(status.state + (f": {message}" if message and message not in said else ""))
         if s.total_steps:
             lines.append(_progress(s))
     if status.files:
-        lines.append("saved: " + ", ".join(status.files[-5:]) + (f" (+{len(status.files) - 5} more)"
-                                                                 if len(status.files) > 5 else ""))
+        names = [_file_label(f) for f in status.files]
+        lines.append("saved: " + ", ".join(names[-5:]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else ""))
     return lines
 
 
-def _follow(project, args) -> None:
+def _file_label(path: str) -> str:
+    step = stop_save_step(path)
+    return f"{path} (stopped at step {step})" if step is not None else path
+
+
+def _follow(project, args) -> set[str]:
+    """Print the run's events until it ends; returns the sentences said (and "done" once it finished)."""
     from tui_lora.core import jobs
 
+    said: set[str] = set()
     last_print = 0.0
     try:
         for ev in jobs.follow(project):
@@ -91,8 +106,12 @@ def _follow(project, args) -> None:
             elif kind in ("save", "sample"):
                 print(f"{kind}: {ev['path']}", flush=True)
             elif kind in ("warning", "error"):
+                said.add(str(ev["message"]))
                 print(f"{kind}: {ev['message']}", flush=True)
             elif kind == "done":
-                print(f"done: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)
+                said.add("done")
+                print(f"finished: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)
     except KeyboardInterrupt:
         print("", file=sys.stderr)  # leave the training running; show its status below
+        said.clear()  # the run goes on: the status below says where it is
+    return said

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 HELP = "compute steps (images × repeats × epochs ÷ batch), VRAM and warnings"
 DESCRIPTION = (
     "Show how many training steps a project (or a hypothetical dataset) makes, the arithmetic behind it, "
-    "an estimate of time and VRAM, and warnings with a fix for each."
+    "an estimate of time and VRAM, and warnings with a fix for each. Exit code 2 when an error makes the "
+    "plan untrainable (no images, every learning rate 0)."
 )
 
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if plan.epochs == 0:
             raise UserError("--epochs 0 trains nothing; give at least 1 epoch.")
     emit(args, plan.to_dict(), render(plan))
-    return 0
+    return 2 if plan.errors else 0  # an error (no images, nothing to train) is bad input to fix first
 
 
 def render(plan: Plan) -> list[str]:

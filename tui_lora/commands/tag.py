@@ -8,8 +8,9 @@ import sys
 import threading
 from collections.abc import Callable
 
-from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
+from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int, warn_if_training
 from tui_lora.commands._progress import CliProgress
+from tui_lora.core.humanize import count
 
 HELP = "auto-tag images with a WD14 tagger (or caption them with BLIP)"
 DESCRIPTION = (
@@ -40,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--character-threshold", type=probability, metavar="P",
                    help="confidence for character names (default: tags.character_threshold, 0.85)")
     p.add_argument("--mode", choices=("overwrite", "append", "missing"), default="overwrite",
-                   help="overwrite captions, append new tags to them, or tag only images without one")
+                   help="what happens to existing captions: overwrite replaces them (the default), append adds "
+                        "the new tags after theirs, missing tags only images without a caption")
     p.add_argument("--backend", choices=("wd14", "blip"),
                    help="wd14 booru tags or blip sentences (default: tags.tagger, wd14)")
     p.add_argument("--batch", type=positive_int, default=8, metavar="N", help="images per model call (default 8)")
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from tui_lora.core.tagging.autotag import tag_dataset
 
     project = load_project(args)
+    warning = warn_if_training(args, project)
     bar = CliProgress(enabled=not args.json and not args.progress_json, transient=False)
     show: Callable[[int, int], None] = (_json_progress if args.progress_json
                                         else lambda done, total: bar.update("tagging", done, total))
@@ -73,22 +76,26 @@ def run(args: argparse.Namespace) -> int:
                                  add_trigger=not args.no_trigger)
     finally:
         bar.close()
-    data = result.to_dict(project.root)
+    data = result.to_dict(project.root) | ({"warning": warning} if warning else {})
     lines = []
     if result.total == 0:
         lines.append(f"Nothing to tag: every image already has a caption (mode {args.mode})."
                      if args.mode == "missing" else "Nothing to tag.")
     else:
         verb = "Stopped after tagging" if result.cancelled else "Tagged"
-        lines.append(f"{verb} {len(result.tagged)} of {result.total} images with {result.backend} "
+        lines.append(f"{verb} {len(result.tagged)} of {count(result.total, 'image')} with {result.backend} "
                      f"({result.model}) on {result.device}, mode {result.mode}"
-                     + (f"; {result.unchanged} were already identical." if result.unchanged else "."))
+                     + (f"; {result.unchanged} {'was' if result.unchanged == 1 else 'were'} already identical."
+                        if result.unchanged else "."))
     if result.skipped_captioned:
-        lines.append(f"{result.skipped_captioned} images already had a caption and were left alone.")
-    for label, items in (("could not be read and were skipped", result.unreadable),
-                         ("have an unreadable caption and were skipped", result.skipped_unreadable_caption)):
+        had = "already had a caption and was" if result.skipped_captioned == 1 else "already had a caption and were"
+        lines.append(f"{count(result.skipped_captioned, 'image')} {had} left alone.")
+    for one, many, items in (("could not be read and was skipped", "could not be read and were skipped",
+                              result.unreadable),
+                             ("has an unreadable caption and was skipped", "have an unreadable caption and were skipped",
+                              result.skipped_unreadable_caption)):
         if items:
-            lines.append(f"{len(items)} images {label}:")
+            lines.append(f"{count(len(items), 'image')} {one if len(items) == 1 else many}:")
             lines += [f"  {p.relative_to(project.root)}: {reason}" for p, reason in items]
     if result.token_warning:
         lines.append("warning: " + result.token_warning)

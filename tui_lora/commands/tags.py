@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tui_lora.commands._common import add_project_arg, csv_list, emit, load_project, positive_int
+from tui_lora.commands._common import add_project_arg, csv_list, emit, load_project, positive_int, warn_if_training
 from tui_lora.core.errors import UserError
+from tui_lora.core.humanize import count
 from tui_lora.core.safepath import printable
 
 HELP = "tag frequency table and bulk caption edits (undoable)"
@@ -45,11 +46,14 @@ def run(args: argparse.Namespace) -> int:
     if len(modes) > 1:
         raise UserError(f"{' and '.join(modes)} cannot be combined; run them one at a time.")
     if args.undo:
+        warn_if_training(args, project)
         return _undo(args, project)
     if args.history:
         return _history(args, project)
     if args.find:
         return _find(args, project)
+    if edits and not args.dry_run:
+        warn_if_training(args, project)
     ops = [fn(project) for fn in edits]
     return _table(args, project, ops)
 
@@ -80,7 +84,7 @@ def _planned_edits(args: argparse.Namespace) -> list:
 
 def _describe(op, root) -> list[str]:
     verb = "would change" if op.dry_run else "changed"
-    head = f"{op.op}: {verb} {op.files_changed} caption(s)"
+    head = f"{op.op}: {verb} {count(op.files_changed, 'caption')}"
     if op.settings:
         head += "; set " + ", ".join(f"{k} = {v!r}" for k, v in op.settings.items())
     lines = [head + "."]
@@ -114,18 +118,23 @@ def _table(args: argparse.Namespace, project, ops: list) -> int:
     if ops:
         lines.append("")
     shown = table.rows[: args.top or 40]
-    lines.append(f"{table.images} images, {table.captioned} captioned, {table.unique_tags} distinct tags"
+    lines.append(f"{count(table.images, 'image')}, {table.captioned} captioned, "
+                 f"{count(table.unique_tags, 'distinct tag')}"
                  + (f"; top {len(shown)}:" if shown else "."))
     width = max((len(printable(r.tag)) for r in shown), default=3)  # a caption's control characters stay out
     lines += [f"  {printable(r.tag):<{width}}  {r.images:>5}  {r.percent:5.1f}%" for r in shown]
     uncaptioned = table.images - table.captioned - len(table.unreadable)
     if uncaptioned:
-        lines.append(f"note: {uncaptioned} images have no caption; run `tui-lora tag {args.dir} --mode missing`.")
+        have = "has" if uncaptioned == 1 else "have"
+        lines.append(f"note: {count(uncaptioned, 'image')} {have} no caption; run `tui-lora tag {args.dir} "
+                     "--mode missing`.")
     if table.trigger and table.without_trigger_first:
-        lines.append(f"note: {table.without_trigger_first} captions do not start with the trigger word "
+        do = "does" if table.without_trigger_first == 1 else "do"
+        lines.append(f"note: {count(table.without_trigger_first, 'caption')} {do} not start with the trigger word "
                      f"{table.trigger!r}; run `tui-lora tags {args.dir} --trigger {table.trigger}`.")
     if table.needs_cleaning:
-        lines.append(f"note: {table.needs_cleaning} captions have duplicates, a BOM or odd whitespace; "
+        have = "has" if table.needs_cleaning == 1 else "have"
+        lines.append(f"note: {count(table.needs_cleaning, 'caption')} {have} duplicates, a BOM or odd whitespace; "
                      f"run `tui-lora tags {args.dir} --dedupe`.")
     for path, reason in table.unreadable:
         lines.append(f"warning: {path.relative_to(project.root)} {reason}.")
@@ -146,9 +155,9 @@ def _undo(args: argparse.Namespace, project) -> int:
             if done and exc.message.startswith("There is nothing to undo"):
                 break
             if done:  # report what was undone before the failure, then fail
-                raise UserError(f"Undid {len(done)} operation(s), then stopped: {exc.message}") from None
+                raise UserError(f"Undid {count(len(done), 'operation')}, then stopped: {exc.message}") from None
             raise
-    lines = [f"Undid {r.op} (#{r.id}): restored {len(r.restored)} file(s)"
+    lines = [f"Undid {r.op} (#{r.id}): restored {count(len(r.restored), 'file')}"
              + (f", removed {len(r.removed)} it had created" if r.removed else "")
              + (" (project.toml included)" if r.settings_restored else "") + "." for r in done]
     if len(done) < args.undo:
@@ -164,7 +173,7 @@ def _history(args: argparse.Namespace, project) -> int:
 
     entries = tagops.history(project)
     lines = [f"  #{h.id:<4} {time.strftime('%Y-%m-%d %H:%M', time.localtime(h.time))}  {h.op:<14} "
-             f"{h.files:>5} file(s)  {'undone' if h.undone else 'undoable' if h.undoable else 'expired'}"
+             f"{count(h.files, 'file'):>9}  {'undone' if h.undone else 'undoable' if h.undoable else 'expired'}"
              for h in entries] or ["No caption operations yet."]
     emit(args, {"history": [h.to_dict() for h in entries]}, lines)
     return 0
@@ -178,7 +187,7 @@ def _find(args: argparse.Namespace, project) -> int:
     data = {"query": args.find, "count": len(found),
             "images": [{"image": f.image.relative_to(root).as_posix(), "caption": f.caption.relative_to(root).as_posix(),
                         "matched": f.matched, "tags": f.tags} for f in found]}
-    lines = [f"{len(found)} image(s) with {args.find!r}:"] + [
+    lines = [f"{count(len(found), 'image')} with {args.find!r}:"] + [
         f"  {f.image.relative_to(root)}: {printable(', '.join(f.matched))}" for f in found]
     emit(args, data, lines)
     return 0

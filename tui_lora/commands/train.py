@@ -63,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
         message = jobs.job_status(project).message or "Training stopped."
         emit(args, result.to_dict() | {"message": message}, [message])
         return 130
-    emit(args, result.to_dict(), [])
+    emit(args, result.to_dict(), [
+        f"Next: `tui-lora compare {project.root} --prompt \"…\"` to pick the best epoch and weight, then "
+        f"`tui-lora export {project.root} --to comfyui` (or a1111, forge, a folder) to use it."])
     return 0

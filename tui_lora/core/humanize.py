@@ -32,3 +32,8 @@ def clock(seconds: float | None) -> str:
         return "--:--"
     s = int(seconds + 0.5)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 image``, ``2 images``, ``0 images`` (``plural`` for nouns that do not just add an s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -35,10 +35,11 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.fsutil import open_append
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
 from tui_lora.core.jobrun import prepare_run, run_job
+from tui_lora.core.outputs import current_saves
 from tui_lora.core.train.record import read_record, update_record
 
-__all__ = ["JobInfo", "JobStatus", "StopResult", "STATES", "follow", "is_running", "job_status", "run_job",
-           "start_job", "stop_job"]
+__all__ = ["JobInfo", "JobStatus", "StopResult", "STATES", "caption_edit_warning", "follow", "is_running",
+           "job_status", "run_job", "start_job", "stop_job"]
 
 STATES = ("none", "running", "stopped", "finished", "failed")
 
@@ -108,7 +109,7 @@ def job_status(project, summary: RunSummary | None = None) -> JobStatus:
         summary = summarize(read_events(project.events_path))
     record = read_record(project)
     lock = joblock.live_lock(project)
-    status = JobStatus("none", summary, files=[str(e.get("path")) for e in summary.saves],
+    status = JobStatus("none", summary, files=[str(e.get("path")) for e in current_saves(summary.saves)],
                        last_activity=_last_activity(project, summary))
     if record is not None and record.status != "finished":
         status.resumable = record.resumable
@@ -134,6 +135,14 @@ def job_status(project, summary: RunSummary | None = None) -> JobStatus:
                 f"The training process ended unexpectedly at step {step}; see {project.train_log_path} and start "
                 f"it again with `tui-lora train {project.root}`.")
     return status
+
+
+def caption_edit_warning(project) -> str | None:
+    """One sentence when a training of ``project`` runs while its captions are about to change, else None."""
+    if not is_running(project):
+        return None
+    return ("A training of this project is running; it keeps the captions it read when it started, so these "
+            "changes count from the next run.")
 
 
 def _last_activity(project, summary: RunSummary) -> float | None:

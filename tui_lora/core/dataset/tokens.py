@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset.captions import format_tags
+from tui_lora.core.humanize import count
 
 # CLIP's pattern without \p classes: letters, one digit, runs of other symbols (underscore included).
 _PRETOKEN = re.compile(r"[^\W\d_]+|\d|(?:[^\s\w]|_)+", re.UNICODE)
@@ -51,7 +52,7 @@ class TokenReport:
         if not self.over:
             return None
         approx = "" if self.exact else " (estimated)"
-        return (f"{len(self.over)} caption(s) exceed training.max_token_length = {self.limit}; the longest is "
+        return (f"{count(len(self.over), 'caption')} {'exceeds' if len(self.over) == 1 else 'exceed'} training.max_token_length = {self.limit}; the longest is "
                 f"{self.longest} tokens{approx} ({self.longest_path.name if self.longest_path else '?'}), and "
                 "tags past the limit never train: prune tags or raise max_token_length to 150 or 225.")
 

@@ -34,6 +34,7 @@ from tui_lora.core.dataset.captions import read_only_reason, write_bytes_preserv
 from tui_lora.core.errors import UserError
 from tui_lora.core.fsutil import atomic_write_text, open_append
 from tui_lora.core.safepath import Outside, inside, is_link, permission_bits, plain_name, regular_file, shown
+from tui_lora.core.humanize import count
 
 HISTORY_DIR = Path("logs") / "caption-history"
 LOG_FILE = Path("logs") / "caption-ops.jsonl"
@@ -351,7 +352,7 @@ def undo(root: Path, *, force: bool = False) -> UndoResult:
         if conflicts and not force:
             interrupted = "" if m.get("complete") else " (which was interrupted)"
             raise UserError(
-                f"{len(conflicts)} file(s) changed after the {m.get('op')} operation{interrupted} (first: "
+                f"{count(len(conflicts), 'file')} changed after the {m.get('op')} operation{interrupted} (first: "
                 f"{shown(conflicts[0])}); undo with --force to restore them anyway, losing those later edits."
             )
         blocked = [(e["path"], r) for e in pending if (r := read_only_reason(root / e["path"]))]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import UserError
 from tui_lora.core.fsutil import atomic_open
+from tui_lora.core.outputs import prune_stop_saves, stop_save_path
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.record import RunRecord, dataset_fingerprint, read_record, write_record
 
@@ -185,8 +186,9 @@ class StateKeeper:
         t = self.trainer
         step = t.state.global_step
         if step > (self.record.file_step or 0):
-            t.save(self.project.output_dir / f"{self.project.output_name}-step{step:08d}.safetensors",
-                   epoch=t.state.epoch)
+            path = t.save(stop_save_path(self.project, step), epoch=t.state.epoch)
+            if self.main:
+                prune_stop_saves(self.project, keep=path)  # an earlier stop's file is superseded by this one
             self._note_files()
         self.save_checkpoint()
         message = stop_message(self.project, step, self.record.total_steps, t.state.epoch, self.record.epochs,

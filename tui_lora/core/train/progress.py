@@ -73,14 +73,19 @@ class Reporter:
         self.emit("save", epoch=epoch, step=step, path=str(path))
         self.line(f"saved {path}")
 
-    def warning(self, message: str, *, once: str | None = None) -> None:
+    def warning(self, message: str, *, once: str | None = None, echo: bool = True) -> None:
+        """A warning event, printed as ``warning: …`` unless ``echo`` is off (then only logged): a
+        sentence the caller prints itself is said once."""
         key = once or message
         if key in self._warned:
             return
         self._warned.add(key)
         self.warnings.append(message)
         self.emit("warning", message=message)
-        self.line(f"warning: {message}", err=True)
+        if echo:
+            self.line(f"warning: {message}", err=True)
+        else:
+            self._to_log(message)
 
     def error(self, message: str) -> None:
         self.emit("error", message=message)

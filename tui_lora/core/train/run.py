@@ -42,6 +42,9 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     ``error`` event and are raised: a :class:`UserError` for anything the user can fix (one
     sentence; NaN and out-of-memory included), KeyboardInterrupt for a hard interrupt.
     """
+    from tui_lora.core.quiet import silence_third_party
+
+    silence_third_party()  # before torch, peft or an optimizer imports bitsandbytes
     overrides = list(overrides or [])
     record = read_record(project) if resume else None
     if record is not None:
@@ -61,7 +64,7 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
             reporter.warning(note)
         result = trainer.fit()
         if result.stopped:
-            reporter.warning(keeper.stopped())
+            reporter.warning(keeper.stopped(), echo=False)  # the command says it once, as its last line
         else:
             keeper.finished()
         return result

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from tui_lora.core.fsutil import atomic_write_bytes
 from tui_lora.core.sample_prompts import SamplePrompt, load_sample_prompts
+from tui_lora.core.humanize import count
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -129,7 +130,7 @@ class TrainingSampler:
                 written.append(path)
                 trainer.reporter.emit("sample", epoch=epoch, path=str(path))
         if written:
-            trainer.reporter.line(f"sampled {len(written)} image(s) at epoch {epoch} in "
+            trainer.reporter.line(f"sampled {count(len(written), 'image')} at epoch {epoch} in "
                                   f"{time.monotonic() - t0:.1f}s: {written[0].parent}")
         return written
 

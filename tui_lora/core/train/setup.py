@@ -324,6 +324,9 @@ def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) ->
 def quiet_libraries() -> None:
     """Our progress line and events say what happens; the libraries' loading bars and notes would
     bury it in logs/train.log. Download bars (huggingface_hub) stay."""
+    from tui_lora.core.quiet import silence_third_party
+
+    silence_third_party()
     import diffusers
     import huggingface_hub
     import transformers

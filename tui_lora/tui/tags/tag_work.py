@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset import tagops
+from tui_lora.core.humanize import count
 from tui_lora.tui.common import child
 from tui_lora.tui.common.format import reword
 
@@ -163,11 +164,12 @@ def describe_tag_run(result: dict[str, Any]) -> str:
         return ("Nothing to tag: every image already has a caption (mode missing)." if result["mode"] == "missing"
                 else "Nothing to tag.")
     verb = "Stopped after tagging" if result["cancelled"] else "Tagged"
-    text = (f"{verb} {result['tagged']} of {result['total']} images on {result['device']}"
+    text = (f"{verb} {result['tagged']} of {count(result['total'], 'image')} on {result['device']}"
             + (f"; {result['unchanged']} came out the same" if result["unchanged"] else ""))
     if result["unreadable"]:
         first = Path(result["unreadable"][0]["path"]).name
-        text += f"; {len(result['unreadable'])} images could not be read ({first})"
+        n = len(result["unreadable"])
+        text += f"; {count(n, 'image')} could not be read ({first})"
     text += " (u undoes it)." if result["tagged"] else "."
     return f"{text} {result['token_warning']}" if result.get("token_warning") else text
 
