@@ -168,3 +168,29 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise UserError(f"{path} is not valid JSON ({exc}); restore the file or re-download the model.") from None
     return data if isinstance(data, dict) else {}
+
+
+def check_base_model(ref: str, family: str) -> ModelInfo:
+    """``ref`` inspected as for a new project, for a project of ``family``: a model known to be of the
+    other family is refused (the project's resolution and learning rates are set for its own)."""
+    def family_label(name: str) -> str:  # (as core.project's, which imports this module)
+        return {"sd15": "SD1.5", "sdxl": "SDXL"}.get(name, name)
+
+    info = inspect_model(ref)
+    if info.family and info.detected and info.family != family:
+        raise UserError(f"This is an {family_label(info.family)} model but the project is {family_label(family)} "
+                        f"(its resolution and learning rates are set for that); give an {family_label(family)} "
+                        f"model, or make a new project with an {info.family} preset.")
+    return info
+
+
+def change_base_model(project, ref: str) -> ModelInfo:
+    """Point ``project`` at the base model ``ref`` (checked as :func:`check_base_model`) and save
+    project.toml: a repo id as given, a local folder or file by its full path, v-prediction as detected."""
+    info = check_base_model(ref, project.family)
+    value = info.ref if info.kind == "repo" else str(Path(info.ref).expanduser().resolve())
+    project.set("model.pretrained_model_name_or_path", value)
+    if info.v_prediction is not None:
+        project.set("model.v_parameterization", info.v_prediction)
+    project.save()
+    return info

@@ -156,3 +156,16 @@ def load_sample_prompts(project_root: Path, sample_settings: Mapping[str, Any]) 
             raise UserError(f"Cannot read the sample prompt file {path} ({exc}); save it as UTF-8 text.") from None
         prompts += parse_prompt_lines(text.splitlines(), source=path.name)
     return prompts
+
+
+def swap_trigger(text: str, old: str, new: str) -> str:
+    """``text`` (a prompt line) with the trigger word ``old`` replaced by ``new`` as a whole word
+    (``ohwx`` in ``ohwx, smile``, never inside ``ohwxy``); without an old word, ``new`` goes first in
+    the prompt (before its ``--`` options) unless it is there already."""
+    if not new or old == new:
+        return text
+    if old:
+        return re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", lambda _m: new, text)
+    if re.search(rf"(?<![\w-]){re.escape(new)}(?![\w-])", text):
+        return text
+    return f"{new}, {text}" if text.strip() else new

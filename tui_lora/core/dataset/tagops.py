@@ -30,6 +30,7 @@ from tui_lora.core.dataset.tagstats import (  # re-exported: tagops is the one i
     frequency_table, load_captions, read_image_caption,
 )
 from tui_lora.core.errors import UserError
+from tui_lora.core.sample_prompts import swap_trigger
 
 
 @dataclass
@@ -145,8 +146,9 @@ def _run(project, op: str, details: dict[str, Any], transform: Callable[[list[st
 # ----- operations --------------------------------------------------------------------------------------
 def set_trigger(project, word: str, *, dry_run: bool = False) -> OpResult:
     """Put ``word`` first in every caption (images without one get a caption of just ``word``),
-    drop other copies of it and of the previous trigger word, set project.trigger_word, and make
-    dataset.keep_tokens at least 1 so shuffling never moves it. All of it undoable at once."""
+    drop other copies of it and of the previous trigger word, set project.trigger_word, replace the
+    previous word in the [sample] prompts, and make dataset.keep_tokens at least 1 so shuffling never
+    moves it. All of it undoable at once."""
     word = clean_tag(word)
     if not word or "," in word or "/" in word or "\\" in word:
         raise UserError(f"The trigger word {word!r} must be one tag without commas or slashes; "
@@ -167,6 +169,12 @@ def set_trigger(project, word: str, *, dry_run: bool = False) -> OpResult:
     if trial.settings["dataset"]["keep_tokens"] < 1:
         trial.set("dataset.keep_tokens", 1)
         settings["dataset.keep_tokens"] = 1
+    # The sample prompts show what the trigger word does: they follow it (Compare's default prompt is the first).
+    prompts = list(trial.settings["sample"]["prompts"] or [])
+    swapped = [swap_trigger(p, old, word) for p in prompts]
+    if swapped != prompts:
+        trial.set("sample.prompts", swapped)
+        settings["sample.prompts"] = swapped
     import tomlkit
 
     extra = {project.toml_path: tomlkit.dumps(trial.doc).encode("utf-8")} if settings else {}
