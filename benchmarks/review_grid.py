@@ -53,7 +53,7 @@ async def settle(pilot) -> None:
 async def ours(project, size, pages: int, downs: int) -> dict:
     from tui_lora.core.project import Project
     from tui_lora.tui.app import WizardApp
-    from tui_lora.tui.review.thumb_cell import ThumbCell
+    from tui_lora.tui.common.thumb_cell import ThumbCell
 
     from tui_lora.tui.review.thumb_grid import ThumbGrid
 

@@ -11,7 +11,7 @@ from tui_lora.core.project import Project
 from tui_lora.demo.datasets import write_dataset, write_problem_images
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.review.screen import ReviewScreen
-from tui_lora.tui.review.thumb_cell import ThumbCell
+from tui_lora.tui.common.thumb_cell import ThumbCell
 from wizard_support import assert_snapshot, flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401 - fixtures
 
 

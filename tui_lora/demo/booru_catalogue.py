@@ -27,6 +27,7 @@ class FakePost:
     hidden: bool = False  # Danbooru hides file_url/md5 of some posts from anonymous users
 
     _md5: tuple[bytes, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _preview: tuple[bytes, bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def md5(self) -> str:
@@ -41,6 +42,28 @@ class FakePost:
     @property
     def name(self) -> str:
         return self.image_name or f"{self.md5}.{self.ext}"
+
+    @property
+    def preview(self) -> bytes:
+        """The site's small JPEG of the post (what search pages show), made from its file once."""
+        if self._preview is None or self._preview[0] is not self.data:
+            self._preview = (self.data, preview_bytes(self.data))
+        return self._preview[1]
+
+
+def preview_bytes(data: bytes, size: int = 150) -> bytes:
+    """A JPEG at most ``size`` px on its longer side, as boorus make their thumbnails; a file that is no
+    image (a video, a zip) gets a grey square, as the sites show for those."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.thumbnail((size, size))
+            im.convert("RGB").save(buf, format="JPEG", quality=80)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        Image.new("RGB", (size, size), (128, 128, 128)).save(buf, format="JPEG")
+    return buf.getvalue()
 
 
 def image_bytes(seed: int, size: tuple[int, int] = (48, 48), fmt: str = "png") -> bytes:

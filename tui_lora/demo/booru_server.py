@@ -87,7 +87,7 @@ class BooruServer:
         self._api_throttle = 0
         self._malformed: dict[tuple[str, int], int] = {}
         self._httpd: ThreadingHTTPServer | None = None
-        self._index: dict[str, tuple[FakePost, bool]] = {}
+        self._index: dict[str, tuple[FakePost, str]] = {}
         self._index_key: tuple = ()
         self.in_flight = 0
         self.max_in_flight = 0  # most file requests served at once (shows parallel downloads)
@@ -200,6 +200,25 @@ class BooruServer:
             return f"/safebooru/samples/{post.id // 100}/sample_{stem}.jpg"
         return f"/gelbooru/samples/{post.md5[:2]}/{post.md5[2:4]}/sample_{post.md5}.jpg"
 
+    @staticmethod
+    def _preview_path(post: FakePost, source: str) -> str:
+        if source == "danbooru":
+            return f"/danbooru/data/preview/{post.md5[:2]}/{post.md5[2:4]}/{post.md5}.jpg"
+        if source == "safebooru":
+            stem = post.name.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # (a client keeps only the name's last part)
+            return f"/safebooru/thumbnails/{post.id // 100}/thumbnail_{stem}.jpg"
+        return f"/gelbooru/thumbnails/{post.md5[:2]}/{post.md5[2:4]}/thumbnail_{post.md5}.jpg"
+
+    def preview_url(self, post: FakePost, source: str) -> str:
+        """The absolute URL of a post's thumbnail, as the site's search answers give it."""
+        head, _, name = self._preview_path(post, source).rpartition("/")
+        return f"{self.url}{quote(head)}/{quote(name, safe='')}"
+
+    def preview_requests(self) -> list[Seen]:
+        """Requests for thumbnails (the Fetch step's pictures)."""
+        with self._lock:
+            return [r for r in self.requests if "/thumbnails/" in r.path or "/data/preview/" in r.path]
+
     def file_url(self, post: FakePost, source: str, *, sample: bool = False) -> str:
         """The absolute URL the site gives for a post's file (its name percent-encoded whole)."""
         path = (self._sample_path if sample else self._file_path)(post, source)
@@ -208,22 +227,25 @@ class BooruServer:
             head, name = path[: -len(post.name) - 1], post.name
         return f"{self.url}{quote(head)}/{quote(name, safe='')}"
 
-    def _find_file(self, path: str) -> tuple[FakePost, bytes] | None:
+    def _find_file(self, path: str) -> tuple[FakePost, bytes, str] | None:
+        """(post, body, "file" | "sample" | "preview") for a file path the site serves."""
         key = tuple((id(p), id(p.data), id(p.sample), p.image_name) for p in self.posts)
         with self._lock:
             if self._index_key != key:  # posts or their files changed since the index was built
-                index: dict[str, tuple[FakePost, bool]] = {}
+                index: dict[str, tuple[FakePost, str]] = {}
                 for post in self.posts:
                     for source in SOURCES:
-                        index[self._file_path(post, source)] = (post, False)
+                        index[self._file_path(post, source)] = (post, "file")
+                        index[self._preview_path(post, source)] = (post, "preview")
                         if post.sample is not None:
-                            index[self._sample_path(post, source)] = (post, True)
+                            index[self._sample_path(post, source)] = (post, "sample")
                 self._index, self._index_key = index, key
             hit = self._index.get(path)
         if hit is None:
             return None
-        post, sample = hit
-        return post, (post.sample if sample else post.data)  # type: ignore[return-value]
+        post, kind = hit
+        body = {"file": post.data, "sample": post.sample, "preview": None}[kind]
+        return post, (post.preview if body is None else body), kind  # type: ignore[return-value]
 
     def search(self, terms: list[str], *, danbooru: bool = False) -> list[FakePost]:
         found = [p for p in self.posts if all(term_matches(p, t, danbooru) for t in terms)]
@@ -320,7 +342,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, body.encode(), "text/xml; charset=utf-8")
         if self.booru._take_malformed(site, pid):
             return self._send(200, b'{"@attributes": {"limit": 100, "offset": 0, "count": 3}, "post": [{"id": 1, "md5')
-        base = self.booru.url
         if site == "safebooru":
             if not chunk:
                 return self._send(200, b"")  # Safebooru's "nothing found"
@@ -341,7 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "parent_id": 0, "sample": 1 if p.sample is not None else 0, "preview_height": 40,
                 "preview_width": 40, "tags": html.escape(" ".join(p.flat_tags), quote=True).replace("&#x27;", "&#039;"),
                 "title": "", "has_notes": "false", "has_comments": "false", "file_url": self.booru.file_url(p, "gelbooru"),
-                "preview_url": f"{base}/gelbooru/thumbnails/x.jpg",
+                "preview_url": self.booru.preview_url(p, site),
                 "sample_url": self.booru.file_url(p, "gelbooru", sample=True) if p.sample else "",
                 "sample_height": 40 if p.sample else 0, "sample_width": 40 if p.sample else 0,
                 "status": "active", "post_locked": 0, "has_children": "false",
@@ -419,7 +440,6 @@ class _Handler(BaseHTTPRequestHandler):
             index = n - 1
         if self.booru._take_malformed("danbooru", index):
             return self._send(200, b'[{"id": 1, "md5": ')
-        base = self.booru.url
         out = []
         for p in chunk:
             item = {
@@ -435,7 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
                 item["file_url"] = self.booru.file_url(p, "danbooru")
                 item["large_file_url"] = (self.booru.file_url(p, "danbooru", sample=True)
                                           if p.sample else item["file_url"])
-                item["preview_file_url"] = base + "/danbooru/preview.jpg"
+                item["preview_file_url"] = self.booru.preview_url(p, "danbooru")
             out.append(item)
         self._json(200, out)
 
@@ -459,7 +479,9 @@ class _Handler(BaseHTTPRequestHandler):
         hit = self.booru._find_file(path)
         if hit is None:
             return self._send(404, b"Not Found", "text/plain")
-        post, body = hit
+        post, body, what = hit
+        if what == "preview":  # thumbnails never misbehave: the quirks are for the file downloads
+            return self._send(200, body, "image/jpeg")
         kind = self.booru._take_quirk(post.id)
         if kind == "404":
             return self._send(404, b"Not Found", "text/plain")

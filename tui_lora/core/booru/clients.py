@@ -189,6 +189,7 @@ class GelbooruClient(Client):
             ext=_ext_from(d.get("image"), d.get("file_url")), width=_int(d.get("width")),
             height=_int(d.get("height")), sample_url=sample, rating=normalise_rating(d.get("rating")),
             score=_int(d.get("score")), tags={"general": tags}, categorised=False,
+            preview_url=self.absolute(d.get("preview_url")),
         )
 
     # ----- tag categories (posts carry a flat tag string) ----------------------------------
@@ -274,7 +275,11 @@ class SafebooruClient(GelbooruClient):
         if str(d.get("sample", "0")).lower() not in ("0", "false", ""):
             stem = PurePosixPath(image).stem
             sample_url = f"{self.base_url}/samples/{quote(directory, safe='')}/{quote('sample_' + stem + '.jpg', safe='')}"
-        return replace(post, file_url=file_url, sample_url=sample_url)
+        # Every post has a thumbnail there, named like the sample (the search pages show it).
+        stem = PurePosixPath(image).stem
+        preview_url = (post.preview_url or
+                       f"{self.base_url}/thumbnails/{quote(directory, safe='')}/{quote('thumbnail_' + stem + '.jpg', safe='')}")
+        return replace(post, file_url=file_url, sample_url=sample_url, preview_url=preview_url)
 
     def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:
         # The JSON has no total; the XML answer does, in <posts count="N" ...>.
@@ -364,6 +369,7 @@ class DanbooruClient(Client):
             file_size=_int(d.get("file_size")), sample_url=large if large and large != file_url else None,
             rating=normalise_rating(d.get("rating"), letters_are_danbooru=True), score=_int(d.get("score")),
             tags={k: v for k, v in tags.items() if v}, categorised=True,
+            preview_url=self.absolute(d.get("preview_file_url")),
         )
 
 

@@ -140,12 +140,15 @@ class _Run:
 def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int = DEFAULT_JOBS,
              options: DownloadOptions | None = None, progress: Callable[[Progress], None] | None = None,
              cancel: threading.Event | None = None, session: requests.Session | None = None,
-             base_url: str | None = None) -> DownloadReport:
+             base_url: str | None = None, limiter: RateLimiter | None = None) -> DownloadReport:
     """Download ``posts`` into ``dest`` with ``jobs`` parallel connections; returns a report.
 
     ``base_url`` is the site the posts came from (``client.base_url``): files are then fetched only
     from its hosts, never from a loopback, link-local or private address it is not itself on
     (see :class:`~tui_lora.core.booru.netguard.HostPolicy`); a file elsewhere is skipped with the reason.
+
+    ``limiter`` paces file requests (default: a new one at ``options.rate``); passing the one other
+    file requests of the site use (the Fetch step's previews) keeps them all to one pace.
 
     ``progress`` is called (from worker threads, never concurrently) with a :class:`Progress`
     after each file and a few times a second while bytes arrive. Setting ``cancel`` stops the
@@ -166,7 +169,7 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     if not os.access(dest_path, os.W_OK | os.X_OK):
         raise BooruError(f"Cannot write into {dest_path}; check the folder's permissions.")
     run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
-               RateLimiter(options.rate, burst=jobs), progress,
+               limiter or RateLimiter(options.rate, burst=jobs), progress,
                netguard.HostPolicy(base_url) if base_url else None)
     check_free_space(dest_path, posts, run.present)
     report = DownloadReport(folder=dest_path, total=len(posts))

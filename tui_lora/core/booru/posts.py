@@ -104,6 +104,7 @@ class Post:
     score: int | None = None
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     categorised: bool = True
+    preview_url: str | None = None  # the site's small thumbnail (the Fetch step's pictures)
 
     @property
     def stem(self) -> str:
@@ -154,6 +155,7 @@ class Post:
             "id": self.id,
             "file_url": self.file_url,
             "sample_url": self.sample_url,
+            "preview_url": self.preview_url,
             "md5": self.md5,
             "ext": self.ext,
             "width": self.width,

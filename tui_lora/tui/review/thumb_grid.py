@@ -23,7 +23,7 @@ from textual.widgets import Static
 from tui_lora.tui.common import images
 from tui_lora.tui.common.item import Item
 from tui_lora.tui.common.thumb_loader import ThumbLoader, ThumbRequest
-from tui_lora.tui.review.thumb_cell import ThumbCell
+from tui_lora.tui.common.thumb_cell import ThumbCell
 
 # Smallest cell per zoom level, in terminal cells (width, height): the grid stretches cells to
 # fill its width and height, so at 80×24 with the preview open the middle size gives 3 × 2.

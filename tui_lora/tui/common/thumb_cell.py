@@ -1,4 +1,5 @@
-"""One cell of the review grid: a picture (or its text stand-in) above a one-line label.
+"""One picture in a grid (the Review grid, the Fetch step's search previews): the picture (or its text
+stand-in) above a one-line label.
 
 Cells are recycled: the grid keeps only as many as fit on screen and hands each a different
 item as you scroll. :meth:`ThumbCell.show` compares what it would draw with what it drew and
