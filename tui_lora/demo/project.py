@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,8 @@ SETTINGS: dict[str, object] = {
 }
 
 Progress = Callable[[str], None]
+# Import names whose package is called otherwise.
+PACKAGES = {"PIL": "pillow", "google": "protobuf"}
 
 
 def default_dir() -> Path:
@@ -139,8 +142,14 @@ def build_models(folder: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not (folder / "tiny-sd15" / "model_index.json").is_file():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise OperationFailed(f"Building the demo's tiny model failed ({last}); check that torch, diffusers "
-                              "and transformers are installed.")
+        missing = re.search(r"No module named '([\w.]+)'", proc.stderr)
+        if missing:  # name the package that is really missing, not a guess
+            package = PACKAGES.get(missing.group(1).split(".")[0], missing.group(1).split(".")[0])
+            raise OperationFailed(f"Building the demo's tiny models needs the Python package {package}, which is "
+                                  f"not installed; install it with `pip install {package}` (or reinstall "
+                                  "tui-lora, which depends on it).")
+        raise OperationFailed(f"Building the demo's tiny models failed ({last}); check that torch, diffusers, "
+                              "transformers and onnx are installed.")
 
 
 def _fill(project: "Project") -> None:

@@ -25,7 +25,11 @@ class WizardApp(App[int]):
         max-width: 70;
     }
     """
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # F1 is help on every screen, modals and text fields included (where ? would type).
+        Binding("f1", "help_here", "Help", show=False, priority=True),
+    ]
 
     def __init__(self, project: Project | None = None, *, frozen: bool = False) -> None:
         """``frozen``: no cursor blink and no clock in the UI (snapshot tests)."""
@@ -109,6 +113,8 @@ class WizardApp(App[int]):
         if screen is not self.screen:
             self._commit(self.screen)
             self._replace(screen)
+            if screen.is_mounted:
+                screen.arrived()  # type: ignore[attr-defined]
 
     def action_goto_index(self, index: int) -> None:
         self.goto(STEPS[index - 1].id)
@@ -164,7 +170,34 @@ class WizardApp(App[int]):
 
     async def action_quit(self) -> None:
         self._commit_all()
-        self.exit(0)
+        self.exit(0, message=self.goodbye())
+
+    def goodbye(self) -> str | None:
+        """What to say on the terminal after quitting: a training that goes on, and how to come back."""
+        if self.project is None:
+            return None
+        from tui_lora.core.jobs import is_running
+
+        if not is_running(self.project):
+            return None
+        root = self.project.root
+        return (f"Training of {self.project.name} goes on in the background. Come back with `tui-lora open {root}`, "
+                f"or watch it with `tui-lora status {root} --follow`.")
+
+    def action_help_here(self) -> None:
+        """F1: the help of whatever screen is on top (a step, a dialog, a viewer); F1 again closes it."""
+        from tui_lora.tui.common.help import HelpScreen
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            screen.dismiss(None)
+        elif hasattr(screen, "action_help"):
+            screen.action_help()
+        else:
+            keys = [(self.get_key_display(a.binding), a.binding.description)
+                    for a in screen.active_bindings.values() if a.binding.description]
+            title = getattr(screen, "TITLE_TEXT", "") or type(screen).__name__
+            self.push_screen(HelpScreen(title, getattr(screen, "HELP_TEXT", ""), (), keys))
 
     # ----- errors ------------------------------------------------------------------------------
     def show_error(self, error: BaseException) -> None:

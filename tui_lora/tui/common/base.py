@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
+from textual.widgets import Input, Select, TextArea
 from textual.worker import Worker, WorkerState
 
+from tui_lora.tui.common.key_footer import KeyFooter
 from tui_lora.tui.common.step_bar import StepBar
 
 if TYPE_CHECKING:
@@ -31,10 +33,24 @@ NO_PROJECT_KEYS = [
 ]
 
 
+def is_field(widget: Widget | None) -> bool:
+    """A widget that takes typed keys (so step keys and ? would land in it)."""
+    return isinstance(widget, (Input, TextArea, Select))
+
+
 class WizardScreen(Screen):
-    """Base of the step screens. Subclasses set STEP_ID and the HELP_* texts and define compose_body."""
+    """Base of the step screens. Subclasses set STEP_ID and the HELP_* texts and define compose_body.
+
+    Where keys go (the same rule on every step): arriving never puts the cursor in a text field
+    (a screen that is a form to fill first focuses its field itself, in :meth:`arrived`); esc in a
+    field leaves it for :attr:`HOME` (the screen's list or grid, or nothing), and so does enter in a
+    one-line field; step keys and ? act whenever no field has the cursor.
+    """
 
     STEP_ID: str | None = None
+    AUTO_FOCUS = ""  # (None would mean the app's "*": the first focusable widget, often a text field)
+    HOME: str | None = None  # the widget a finished field edit returns the cursor to (None: no widget)
+    LEAVES_FIELDS = True  # False for a form that is all fields (New project): there esc cancels the form
     HELP_TITLE = ""
     HELP_INTRO = ""
     HELP_ITEMS: tuple[str, ...] = ()  # settings keys or helptext.FIELDS names
@@ -44,7 +60,8 @@ class WizardScreen(Screen):
         layout: vertical;
     }
     WizardScreen .screen-title {
-        height: 1;
+        height: auto;
+        max-height: 2;
         padding: 0 1;
         text-style: bold;
     }
@@ -58,8 +75,7 @@ class WizardScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("ctrl+p", "app.step(-1)", "Prev step", priority=True),
         Binding("ctrl+n", "app.step(1)", "Next step", priority=True),
-        Binding("f1", "help", "Help", priority=True, show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("question_mark", "help", "Help", key_display="?"),  # F1 too: the app's, on every screen
         *STEP_KEYS,
     ]
 
@@ -77,14 +93,36 @@ class WizardScreen(Screen):
         yield StepBar(self.STEP_ID or "project", has_project=self.wizard.project is not None,
                       demo=self.wizard.project is not None and self.wizard.is_demo)
         yield from self.compose_body()
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
 
     # ----- navigation ------------------------------------------------------------------------
     def action_back(self) -> None:
+        if self.LEAVES_FIELDS and is_field(self.focused):
+            self.action_leave_field()
+            return
         self.wizard.back_from(self.STEP_ID)
+
+    def action_leave_field(self) -> None:
+        """The cursor leaves the field for HOME (or nowhere), so keys act on the screen again."""
+        home = self.query(self.HOME).first() if self.HOME else None
+        if home is not None and home.focusable and not is_field(home):
+            home.focus()
+        else:
+            self.set_focus(None)
+
+    def arrived(self) -> None:
+        """Called by the app when this (already mounted) step is shown again: a field that kept the
+        cursor from the last visit gives it up."""
+        if is_field(self.focused):
+            self.action_leave_field()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Runs after a subclass's own handler (Textual calls every class's): enter ends the edit.
+        if self.LEAVES_FIELDS and is_field(self.focused):
+            self.action_leave_field()
 
     def commit(self) -> None:
         """Write what was entered to disk (called when leaving the screen and before quitting)."""

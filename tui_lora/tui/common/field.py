@@ -4,14 +4,39 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Select, Static
+
+# While the cursor is in a field of a wizard step, the footer says how to leave it and how to get
+# help (step keys and ? type into the field). In a dialog, esc still cancels the dialog.
+FIELD_BINDINGS = [
+    Binding("escape", "leave_field", "Leave field"),
+    Binding("f1", "help", "Help", key_display="F1", priority=True),
+]
 
 
-class FieldInput(Input):
+class _FieldKeys:
+    """esc leaves the field (on a wizard step: the screen says where the cursor goes); F1 is help."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":  # a Dialog's (or a whole-form screen's) esc cancels it instead
+            return getattr(self.screen, "LEAVES_FIELDS", False)
+        return super().check_action(action, parameters)  # type: ignore[misc]
+
+    def action_leave_field(self) -> None:
+        self.screen.action_leave_field()  # type: ignore[attr-defined]
+
+    def action_help(self) -> None:
+        self.app.action_help_here()  # type: ignore[attr-defined]
+
+
+class FieldInput(_FieldKeys, Input):
     """An Input that lets ``?`` through to the screen (for help) when ``?`` cannot be valid in it,
     and that does not blink when the app is frozen for snapshots."""
+
+    BINDINGS = FIELD_BINDINGS
 
     def __init__(self, *args, pass_question_mark: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -29,6 +54,12 @@ class FieldInput(Input):
     def _on_key(self, event: events.Key) -> None:  # runs before Input._on_key (Textual walks the MRO)
         if self.pass_question_mark and event.character == "?":
             event.prevent_default()  # Input's own handler would type it; the screen's binding shows help
+
+
+class FieldSelect(_FieldKeys, Select):
+    """A Select with the field keys (it types to search, so step keys and ? would land in it)."""
+
+    BINDINGS = FIELD_BINDINGS
 
 
 def text_input(input_id: str, value: str = "", *, placeholder: str = "", numeric: bool = False) -> FieldInput:

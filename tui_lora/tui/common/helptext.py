@@ -88,9 +88,10 @@ FIELDS: dict[str, tuple[str, str]] = {
                   "your subject (hair colour, eye colour, a fixed outfit) should be removed so the trigger "
                   "word absorbs them; tags you want to vary at prompt time (background, pose, clothes you "
                   "change) stay. Mark rows with space, then d removes them from every caption."),
-    "tag_mode": ("Mode",
-                 "overwrite replaces every caption with the tagger's tags; append keeps yours and adds the new "
-                 "ones; missing tags only images without a caption. Every run can be undone."),
+    "tag_mode": ("Existing captions (asked by r)",
+                 "When images already have captions (the booru's tags, your edits), r asks first: add new tags "
+                 "keeps yours and adds the tagger's (the default); only images without a caption leaves the "
+                 "others alone; replace gives every image only the tagger's tags. Every run can be undone."),
     "tag_merge": ("Merge (m)",
                   "Several tags that mean the same become one (striped shirt, vertical stripes → striped "
                   "shirt), so the LoRA learns one word for one thing."),

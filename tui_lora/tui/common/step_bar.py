@@ -33,8 +33,7 @@ class StepBar(Widget):
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.demo:
             t.append(" DEMO ", style="bold black on yellow")  # a demo project is open: on every screen
-        else:
-            t.append(" ")
+        t.append(" ")  # (after the badge too: it never runs into "1 Project")
         for i, step in enumerate(STEPS, 1):
             if i > 1:
                 t.append(" › ", style="dim")

@@ -147,15 +147,23 @@ def _weights(text: str, out: FormCheck) -> list[float]:
 
 
 # ----- remembering the form ---------------------------------------------------------------------
-def remembered(root) -> dict[str, str]:
-    """The fields as last left for this project (only those that were remembered)."""
+def remembered(project) -> dict[str, str]:
+    """The fields as last left for this project (only those that were remembered). A prompt kept
+    under another trigger word gets the project's current one (the trigger word is one fact)."""
+    from tui_lora.core.sample_prompts import swap_trigger
     from tui_lora.core.userconfig import load_form
 
-    return {k: str(v) for k, v in (load_form(MEMORY_FILE, root) or {}).items() if k in REMEMBERED}
+    saved = load_form(MEMORY_FILE, project.root) or {}
+    out = {k: str(v) for k, v in saved.items() if k in REMEMBERED}
+    trigger = project.settings["project"]["trigger_word"] or ""
+    if "prompt" in out and str(saved.get("trigger", trigger)) != trigger:
+        out["prompt"] = swap_trigger(out["prompt"], str(saved.get("trigger", "")), trigger)
+    return out
 
 
-def remember(root, values: dict[str, str]) -> None:
-    """Keep the form for this project; never fails."""
+def remember(project, values: dict[str, str]) -> None:
+    """Keep the form for this project, with the trigger word its prompt was written for; never fails."""
     from tui_lora.core.userconfig import save_form
 
-    save_form(MEMORY_FILE, root, {k: values[k] for k in REMEMBERED if k in values})
+    kept = {k: values[k] for k in REMEMBERED if k in values}
+    save_form(MEMORY_FILE, project.root, kept | {"trigger": project.settings["project"]["trigger_word"] or ""})

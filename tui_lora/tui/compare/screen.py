@@ -32,6 +32,7 @@ from tui_lora.tui.compare import compare_form
 from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child, run_pick
 from tui_lora.tui.compare.compare_grid import CompareGridView
 from tui_lora.tui.compare.compare_grids import GridInfo, best_says, list_grids, read_grid
+from tui_lora.tui.compare.export_actions import ExportActions
 
 if TYPE_CHECKING:
     from tui_lora.tui.compare.compare_zoom import CompareZoom
@@ -60,7 +61,7 @@ class Picked(Message):
         self.result = result
 
 
-class CompareScreen(WizardScreen):
+class CompareScreen(ExportActions, WizardScreen):
     STEP_ID = "compare"
     HELP_TITLE = "Compare"
     HELP_INTRO = ("Renders one prompt with each saved epoch (rows) at several LoRA weights (columns), next to "
@@ -68,7 +69,9 @@ class CompareScreen(WizardScreen):
                   "cells is the LoRA. ^r renders (in a separate process; esc cancels and writes nothing). "
                   "In the grid the arrows move, z or enter zooms into a cell, and p keeps that epoch as "
                   "output/<name>-best.safetensors, with its epoch and weight in the file's metadata. "
-                  "Grids are saved in output/samples/ and listed here to reopen.")
+                  "e exports the winner (else the final file) into ComfyUI, AUTOMATIC1111 or Forge, or a folder, "
+                  "and gives the <lora:NAME:WEIGHT> to paste. Grids are saved in output/samples/ and listed here "
+                  "to reopen.")
     HELP_ITEMS = ("compare_prompt", "compare_epochs", "compare_weights", "compare_seed", "compare_pick")
 
     DEFAULT_CSS = """
@@ -88,7 +91,7 @@ class CompareScreen(WizardScreen):
     }
     CompareScreen #compare-status {
         height: auto;
-        max-height: 2;
+        max-height: 4;
         padding: 0 1;
         color: $text-muted;
     }
@@ -121,13 +124,15 @@ class CompareScreen(WizardScreen):
         Binding("escape", "close_grid", "Form"),
         Binding("z,enter", "zoom", "Zoom"),
         Binding("p", "pick", "Pick winner"),
+        Binding("e", "export", "Export"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.files = list_epoch_files(self.project)
         self._defaults = compare_form.defaults(self.project, self.files)
-        self._start = self._defaults | compare_form.remembered(self.project.root)  # what the fields open with
+        self._start = self._defaults | compare_form.remembered(self.project)  # what the fields open with
+        self._trigger = self.project.settings["project"]["trigger_word"] or ""
         self.rendering = False
         self._child: Child | None = None
         self._grids: list[GridInfo] = []
@@ -169,10 +174,9 @@ class CompareScreen(WizardScreen):
     def on_mount(self) -> None:
         self.query_one("#compare-grids").border_title = "earlier grids (enter reopens)"
         self._files_changed()
-        if getattr(self.app, "frozen", False) and self.files:
-            self.query_one("#prompt", Input).focus()
 
     def on_screen_resume(self) -> None:
+        self._follow_trigger()
         files = list_epoch_files(self.project)
         if files != self.files:
             # New epochs since: fields still holding the old defaults follow the new ones.
@@ -184,9 +188,22 @@ class CompareScreen(WizardScreen):
             self.files, self._defaults = files, new
         self._files_changed()
 
+    def _follow_trigger(self) -> None:
+        """The trigger word changed on Tags meanwhile: the prompt says the new one (the defaults follow
+        the sample prompts, which changed with it)."""
+        trigger = self.project.settings["project"]["trigger_word"] or ""
+        if trigger == self._trigger:
+            return
+        from tui_lora.core.sample_prompts import swap_trigger
+
+        field = self.query_one("#prompt", Input)
+        field.value = swap_trigger(field.value, self._trigger, trigger)
+        self._defaults = compare_form.defaults(self.project, self.files)
+        self._trigger = trigger
+
     def commit(self) -> None:
         if self.is_mounted and self.files:
-            compare_form.remember(self.project.root, self._values())
+            compare_form.remember(self.project, self._values())
 
     def on_unmount(self) -> None:
         if self._child is not None:
@@ -217,6 +234,8 @@ class CompareScreen(WizardScreen):
             return grid
         if action == "render":
             return bool(self.files) and not self.rendering and not grid
+        if action == "export":
+            return bool(self.files) and not self.rendering
         return True
 
     # ----- the form ------------------------------------------------------------------------------
@@ -257,6 +276,7 @@ class CompareScreen(WizardScreen):
             self.notify(first, severity="warning", markup=False)
             return
         self.rendering = True
+        self.action_leave_field()  # esc now cancels the render, and keys act on the screen
         self.refresh_bindings()
         show_line(self.query_one("#compare-status", Static), "Starting the renderer…")
         self.render_grid(self.project.root, result.args)
@@ -407,6 +427,6 @@ class CompareScreen(WizardScreen):
     def on_picked(self, message: Picked) -> None:
         r = message.result
         path = Path(r["best"])
-        self.notify(f"Kept epoch {r['epoch']} at weight {r['weight']:g} as {path.name}. In a prompt: "
-                    f"<lora:{path.stem}:{r['weight']:g}>", title="Winner saved", timeout=20, markup=False)
-
+        self.notify(f"Kept epoch {r['epoch']} at weight {r['weight']:g} as {path.name}. e exports it into "
+                    f"ComfyUI, A1111 or Forge. In a prompt: <lora:{path.stem}:{r['weight']:g}>",
+                    title="Winner saved", timeout=20, markup=False)

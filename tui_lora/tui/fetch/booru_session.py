@@ -24,9 +24,47 @@ class Outcome:
 
 
 class BooruSession:
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path | None = None) -> None:
         self._clients: dict[tuple, Any] = {}
+        self._limiters: dict[tuple, Any] = {}  # one file-request pace per site: previews and downloads
         self._lock = threading.Lock()
+        self.cache_dir = cache_dir  # where previews are kept (the project's .cache/booru-previews)
+
+    def file_limiter(self, source: str, base_url: str):
+        from tui_lora.core.booru import DEFAULT_JOBS, RateLimiter
+        from tui_lora.core.booru.defaults import DEFAULT_FILE_RATE
+
+        key = (source, base_url.rstrip("/"))
+        with self._lock:
+            if key not in self._limiters:
+                self._limiters[key] = RateLimiter(DEFAULT_FILE_RATE, burst=DEFAULT_JOBS)
+            return self._limiters[key]
+
+    def previews(self, posts: list, source: str, base_url: str, creds, *, cancel: threading.Event,
+                 ready: Callable[[Any, Path | None], None]) -> None:
+        """Fetch the previews of ``posts`` (cached ones first, at once), calling ``ready(post, path)``
+        for each (path None: the site has none, or it failed)."""
+        from tui_lora.core.booru.http import Cancelled
+        from tui_lora.core.booru.previews import PreviewCache
+
+        if self.cache_dir is None:
+            return
+        client = self.client(source, base_url, creds)
+        cache = PreviewCache(self.cache_dir, client.http.session, client.base_url, self.file_limiter(source, base_url))
+        todo = []
+        for post in posts:
+            path = cache.cached(post)
+            if path is not None:
+                ready(post, path)
+            else:
+                todo.append(post)
+        for post in todo:
+            if cancel.is_set():
+                return
+            try:
+                ready(post, cache.get(post, cancel))
+            except Cancelled:
+                return
 
     def client(self, source: str, base_url: str, creds):
         from tui_lora.core import booru
@@ -60,5 +98,6 @@ class BooruSession:
             return Outcome(folder, coll, None)
         options = booru.DownloadOptions(caption_extension=caption_extension or ".txt")
         report = booru.download(coll.posts, folder, options=options, cancel=cancel, session=client.http.session,
-                                progress=lambda p: progress("download", p), base_url=client.base_url)
+                                progress=lambda p: progress("download", p), base_url=client.base_url,
+                                limiter=self.file_limiter(query.source, base_url))
         return Outcome(folder, coll, report)

@@ -187,15 +187,29 @@ def load_memory(root: Path) -> FetchForm:
     if saved is None:
         last = load_user_config(MEMORY_FILE).get("last", {})
         carried = {*_CARRIED, *map(_url_key, SITES)}
-        saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items() if k in carried}
+        saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items()
+                 if k in carried and not _local_address(k, v)}
     return FetchForm.from_memory(saved)
 
 
-def save_memory(root: Path, form: FetchForm) -> None:
-    """Remember ``form`` for this project (and as the start of the next new one); never fails."""
-    from tui_lora.core.userconfig import save_form
+def _local_address(key: str, value: object) -> bool:
+    """A loopback Base URL is a fake booru's of one session (the demo's, a test's): its port is gone
+    by the next one, so a new project starts from the site's real address instead."""
+    from urllib.parse import urlsplit
 
-    save_form(MEMORY_FILE, root, form.to_memory(), last=True)
+    if not key.endswith("_url") or not isinstance(value, str) or not value:
+        return False
+    host = (urlsplit(value).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def save_memory(root: Path, form: FetchForm) -> None:
+    """Remember ``form`` for this project and, unless it is the demo (whose form points at its own
+    fake booru), as the start of the next new one; never fails."""
+    from tui_lora.core.userconfig import save_form
+    from tui_lora.demo.project import is_demo
+
+    save_form(MEMORY_FILE, root, form.to_memory(), last=not is_demo(root))
 
 
 # ----- wording ----------------------------------------------------------------------------------

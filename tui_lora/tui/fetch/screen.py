@@ -26,13 +26,17 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_lora.core.dataset.folders import list_images
 from tui_lora.core.errors import UserError
+from tui_lora.core.humanize import count
 from tui_lora.tui.common.base import WizardScreen
-from tui_lora.tui.common.field import Field, FieldInput, show_line, text_input
+from tui_lora.tui.common.field import Field, FieldInput, FieldSelect, show_line, text_input
 from tui_lora.tui.fetch import fetchform
 from tui_lora.tui.fetch.account_fields import AccountFields
 from tui_lora.tui.fetch.booru_preview import BooruPreview
+from tui_lora.tui.common.thumb_loader import ThumbLoader
 from tui_lora.tui.fetch.booru_session import BooruSession, Outcome
 from tui_lora.tui.fetch.fetch_text import count_line, outcome_lines, progress_line
+from tui_lora.tui.fetch.pictures import FetchPictures
+from tui_lora.tui.fetch.preview_strip import PreviewStrip
 
 SEARCH_DELAY_S = 0.6  # wait this long after the last keystroke: the site is not hammered while typing
 
@@ -54,11 +58,13 @@ class FetchProgress(Message):
         return isinstance(message, FetchProgress)
 
 
-class FetchScreen(WizardScreen):
+class FetchScreen(FetchPictures, WizardScreen):
     STEP_ID = "fetch"
     HELP_TITLE = "Fetch"
     HELP_INTRO = ("Search a booru and download the images with their tags as captions. The count "
-                  "updates a moment after you stop typing; the table shows the first results. ^d "
+                  "updates a moment after you stop typing; the pictures and the table show the first results "
+                  "(the site's own thumbnails, fetched at the same pace as downloads and kept in the project's "
+                  ".cache/booru-previews/). ^d "
                   "downloads into the dataset folder: each file is checked against the site's md5, "
                   "and esc cancels without leaving half-written files (Download again resumes). "
                   "What you type here is remembered for the project; the API key only in the "
@@ -76,7 +82,7 @@ class FetchScreen(WizardScreen):
     }
     FetchScreen #fetch-count {
         height: auto;
-        max-height: 3;
+        max-height: 4;
         padding: 0 1;
     }
     FetchScreen #fetch-count.-error {
@@ -91,7 +97,7 @@ class FetchScreen(WizardScreen):
     }
     FetchScreen #fetch-status {
         height: auto;
-        max-height: 3;
+        max-height: 4;
         padding: 0 1;
         color: $text-muted;
     }
@@ -119,7 +125,8 @@ class FetchScreen(WizardScreen):
         self._timer: Timer | None = None
         self._search_cancel: threading.Event | None = None
         self._download_cancel = threading.Event()
-        self.session = BooruSession()
+        self.session = BooruSession(cache_dir=self.project.cache_dir / "booru-previews")
+        self.loader = ThumbLoader(self.project, capacity=3 * 8)
         self._bad_numbers: set[str] = set()  # number fields whose error the status line shows
 
     # ----- layout ----------------------------------------------------------------------------------
@@ -145,6 +152,7 @@ class FetchScreen(WizardScreen):
             account.base_url = f.base_url  # saved accounts belong to one site address
             yield account
         yield Static("", id="fetch-count", markup=False)
+        yield PreviewStrip(self.loader, self.want_pictures, id="pictures")
         yield BooruPreview(id="preview")
         yield Static("", id="fetch-progress")
         yield Static("", id="fetch-status", markup=False)
@@ -154,8 +162,8 @@ class FetchScreen(WizardScreen):
         self._source_changed_ui()
         self._folder_note()
         self._schedule_search(delay=0.0)
-        if getattr(self.app, "frozen", False):
-            self.query_one("#tags", Input).focus()
+        if not self.form.tags.strip():
+            self.query_one("#tags", Input).focus()  # nothing to search yet: a form to fill first
 
     def on_screen_resume(self) -> None:
         # Steps may have renamed dataset/10_x to 4_x meanwhile: follow it rather than make 10_x again.
@@ -252,7 +260,7 @@ class FetchScreen(WizardScreen):
         field.set_note()
         rel = folder.relative_to(self.project.root).as_posix()
         n = len(list_images(folder))
-        title.update(f"Fetch images into {rel}/ · " + (f"{n} images there" if folder.is_dir() else "a new folder"))
+        title.update(f"Fetch images into {rel}/ · " + (f"{count(n, 'image')} there" if folder.is_dir() else "a new folder"))
 
     # ----- live search -----------------------------------------------------------------------------
     def _schedule_search(self, delay: float = SEARCH_DELAY_S) -> None:
@@ -265,6 +273,7 @@ class FetchScreen(WizardScreen):
         if not self.query_one("#tags", Input).value.strip():
             self._count("Type tags to search; the count shows a moment after you stop typing.", dim=True)
             self.query_one(BooruPreview).show([])
+            self.clear_pictures()
             self.result = None
             return
         try:
@@ -272,13 +281,19 @@ class FetchScreen(WizardScreen):
         except UserError as exc:
             self._count(exc.message, error=True)
             self.query_one(BooruPreview).show([])
+            self.clear_pictures()
             self.result = None
             return
         seq = self._seq
-        self._timer = self.set_timer(delay, lambda: self._start_search(seq))
+        # (at least a moment: Textual's timer divides by its interval when it runs late)
+        self._timer = self.set_timer(max(delay, 0.01), lambda: self._start_search(seq))
 
     def action_search_now(self) -> None:
         self._schedule_search(delay=0.0)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_search_now()  # (and the cursor leaves the field: WizardScreen)
 
     def _start_search(self, seq: int) -> None:
         if seq != self._seq:
@@ -315,6 +330,7 @@ class FetchScreen(WizardScreen):
         if message.error:
             self._count(message.error, error=True)
             self.query_one(BooruPreview).show([])
+            self.clear_pictures()
             self.result = None
             return
         self.result, saved_to, creds = message.result
@@ -322,6 +338,7 @@ class FetchScreen(WizardScreen):
             self.query_one(AccountFields).mark_saved(self.result.query.source, creds, saved_to)
         self._count(count_line(self.result))
         self.query_one(BooruPreview).show(self.result.preview)
+        self.show_pictures(message.seq, self.result.preview, self.result.query.source, self.form.base_url, creds)
 
     def _count(self, text: str, *, error: bool = False, dim: bool = False) -> None:
         show_line(self.query_one("#fetch-count", Static), Text(text, style="dim" if dim else ""), error=error)
@@ -340,6 +357,7 @@ class FetchScreen(WizardScreen):
             self.notify(exc.message, severity="error", markup=False)
             return
         self.downloading = True
+        self.action_leave_field()  # keys typed while it runs (3 Review …) act on the screen, not in a field
         self.refresh_bindings()
         self._download_cancel = threading.Event()
         self._status(f"Fetching up to {limit} images into {folder.relative_to(self.project.root).as_posix()}/ "
@@ -403,5 +421,5 @@ class FetchScreen(WizardScreen):
 
 def _select(select_id: str, choices: tuple[tuple[str, str], ...], value: str) -> Select:
     values = [v for _, v in choices]
-    return Select(list(choices), id=select_id, compact=True, allow_blank=False,
+    return FieldSelect(list(choices), id=select_id, compact=True, allow_blank=False,
                   value=value if value in values else values[0])

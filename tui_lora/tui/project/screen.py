@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from tui_lora.core.compare import list_epoch_files
+from tui_lora.core.compare import best_file, list_epoch_files
 from tui_lora.core.dataset.folders import list_images, stray_folders
 from tui_lora.core.jobs import JobStatus, job_status
 from tui_lora.core.project import family_label
@@ -38,6 +38,7 @@ class Overview:
     stray: tuple[str, ...]
     status: JobStatus
     saved: int = 0  # LoRA files in output/ (epochs and the final one) that Compare can use
+    best: str = ""  # the winner Compare kept (output/<name>-best.safetensors), when there is one
 
 
 def read_overview(project) -> Overview:
@@ -47,22 +48,25 @@ def read_overview(project) -> Overview:
         images = c.images()
         counts.append(DatasetCount(c.folder, c.repeats, len(images),
                                    sum(1 for p in images if p.with_suffix(ext).is_file())))
+    best = best_file(project)
     return Overview(tuple(counts), len(list_images(project.trash_dir)),
                     tuple(p.name for p in stray_folders(project.dataset_dir)), job_status(project),
-                    len(list_epoch_files(project)))
+                    len(list_epoch_files(project)), best.name if best.is_file() else "")
 
 
 class ProjectScreen(WizardScreen):
     STEP_ID = "project"
+    AUTO_FOCUS = ".body"  # the overview scrolls with the arrows
     HELP_TITLE = "Project"
     HELP_INTRO = ("The open project at a glance: its base model, trigger word, dataset folders with "
-                  "image and caption counts, and the state of its latest training run. project.toml "
-                  "holds every setting and can also be edited by hand (the wizard re-reads it when a "
-                  "project is opened).")
+                  "image and caption counts, the state of its latest training run and what to do next. b "
+                  "changes the base model (checked as you type). project.toml holds every setting and can "
+                  "also be edited by hand (the wizard re-reads it when a project is opened).")
     HELP_ITEMS = ("base_model", "trigger", "repeats")
 
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
+        Binding("b", "base_model", "Base model"),
         Binding("o", "app.show_start", "Other project", show=False),
     ]
 
@@ -92,6 +96,27 @@ class ProjectScreen(WizardScreen):
             yield Static("Reading the dataset…", id="project-dataset")
 
     def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_base_model(self) -> None:
+        from tui_lora.tui.project.base_model import BaseModelDialog
+
+        current = self.project.get("model.pretrained_model_name_or_path")
+        self.app.push_screen(BaseModelDialog(current, self.project.family), self._base_model_chosen)
+
+    def _base_model_chosen(self, ref: str | None) -> None:
+        from tui_lora.core.errors import UserError
+        from tui_lora.core.models import change_base_model
+
+        if not ref or ref == self.project.get("model.pretrained_model_name_or_path"):
+            return
+        try:
+            change_base_model(self.project, ref)
+        except UserError as exc:
+            self.wizard.show_error(exc)
+            return
+        self.notify(f"Base model: {short_path(self.project.get('model.pretrained_model_name_or_path'))}.",
+                    markup=False)
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -157,13 +182,21 @@ class ProjectScreen(WizardScreen):
             t.append(f"  2 Fetch images from a booru, or copy 15-50 into dataset/{folder}/ (then r).\n")
         elif captions < images:
             t.append(f"  4 Tags: {images - captions} of {images} images have no caption yet; tag them there.\n")
+        elif ov.best and not st.running:  # a winner is kept: the next thing is to use it
+            t.append(f"  Use it: 7 Compare, e exports {ov.best} into ComfyUI, A1111 or Forge and gives the "
+                     "prompt to paste.\n")
         elif st.state == "none" or (st.state == "failed" and not st.resumable):
             t.append("  5 Steps: check the step count, settings and VRAM; then 6 Train (s starts it).\n")
         elif st.state in ("stopped", "failed"):
             t.append("  6 Train: resume the run (r) or start over (s).\n")
-        else:
+        elif st.running:
             t.append("  6 Train: watch the run; 5 Steps to adjust settings for the next one.\n")
-        if ov.saved and not ov.status.running and images:
+        elif ov.saved:
+            files = f"{ov.saved} saved LoRA file{'s' if ov.saved != 1 else ''}"
+            t.append(f"  7 Compare: render the {files} side by side, pick the best (p), then export it (e).\n")
+        else:
+            t.append("  6 Train: see the run; 5 Steps to adjust settings for the next one.\n")
+        if ov.saved and not ov.status.running and images and not ov.best and st.state != "finished":
             files = f"{ov.saved} saved LoRA file{'s' if ov.saved != 1 else ''}"
             t.append(f"  7 Compare: render the {files} side by side and keep the best.\n")
         coming = [s.label for s in STEPS if not available(s)]

@@ -11,7 +11,7 @@ from rich.text import Text
 from tui_lora.core.dataset.captions import read_caption
 from tui_lora.core.safepath import printable
 from tui_lora.core.dataset.checks import Severity
-from tui_lora.core.humanize import duration
+from tui_lora.core.humanize import count, duration
 from tui_lora.core.humanize import file_size as human_size
 from tui_lora.tui.common.item import Item
 from tui_lora.tui.review.review_model import ReviewData, advice, view_label
@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 def title(data: ReviewData | None, view: str, position: tuple[int, int]) -> Text:
-    """``All files 3/120 · 120 images · 4 with problems · 2 duplicate groups · 5 in trash``."""
-    t = Text(no_wrap=True, overflow="ellipsis")
+    """``All files 3/120 · 120 images · 4 with problems · 2 duplicate groups · 5 in trash`` (wraps on a
+    narrow terminal rather than lose its end)."""
+    t = Text()
     index, total = position
     t.append(f"{view_label(view)} {index}/{total}", style="bold")
     if data is None:
@@ -187,7 +188,7 @@ def restore_line(results: "list[RestoreResult]") -> str:
         text += f" {len(renamed)} came back under a new name: another file had taken the old one."
     missing = [m for r in results for m in r.missing]
     if missing:
-        text += f" {len(missing)} file(s) were no longer in the trash folder."
+        text += f" {count(len(missing), 'file')} {'was' if len(missing) == 1 else 'were'} no longer in the trash folder."
     refused = [r.refusal for r in results if r.refused]
     if refused:
         text += " " + refused[0] + (f" ({len(refused) - 1} more like it.)" if len(refused) > 1 else "")

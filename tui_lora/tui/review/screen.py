@@ -68,6 +68,7 @@ class ThumbsReady(Message):
 
 class ReviewScreen(ReviewActions, WizardScreen):
     STEP_ID = "review"
+    HOME = "ThumbGrid"
     HELP_TITLE = "Review"
     HELP_INTRO = ("Check every image before training: one broken, tiny or duplicated picture is learnt as "
                   "faithfully as a good one. Move through the grid with the arrows; the side panel shows the "
@@ -94,12 +95,15 @@ class ReviewScreen(ReviewActions, WizardScreen):
         height: 1;
         padding: 0 1;
     }
+    ReviewScreen #review-title {
+        height: auto;
+        max-height: 2;
+    }
     ReviewScreen #review-status {
-        height: 1;
+        height: auto;
+        max-height: 4;
         padding: 0 1;
         color: $text-muted;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     ReviewScreen #review-status.-error {
         color: $error;
@@ -122,7 +126,7 @@ class ReviewScreen(ReviewActions, WizardScreen):
         Binding("shift+tab", "next_view(-1)", "Previous view", show=False),
         Binding("a", "mark_all", "Mark all / none", show=False),
         Binding("X", "fix_all", "Fix everything fixable", show=False),
-        Binding("c", "crop", "Crop…", show=False),
+        Binding("c", "crop", "Crop…"),
         Binding("K", "keep_suggested", "Keep every ★ keeper", show=False),
         Binding("R", "restore_all", "Restore everything", show=False),
         Binding("v", "view_image", "Full-screen preview (or enter)", show=False),

@@ -25,6 +25,7 @@ INSPECT_DELAY_S = 0.25  # wait for a pause in typing before reading the disk
 
 
 class NewProjectScreen(WizardScreen):
+    LEAVES_FIELDS = False  # a form to fill: esc cancels it from any field
     """Pushed over the start screen; dismisses with the created Project (or None)."""
 
     STEP_ID = None

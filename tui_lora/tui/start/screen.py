@@ -24,7 +24,9 @@ class StartScreen(WizardScreen):
         "tui-lora walks you from a folder of images to a LoRA file: Project → Fetch → Review → Tags → "
         "Steps → Train → Compare. Each step is also a headless command (tui-lora --help). Pick a recent "
         "project, create a new one, or open a project folder. A project that is training shows "
-        "'● training'; opening it offers to watch the run."
+        "'● training'; opening it offers to watch the run. d opens the DEMO project (built on first use, "
+        "about 20 s): generated images, a tiny model and a local fake booru, so every step can be tried with no "
+        "account, GPU or internet."
     )
     HELP_ITEMS = ("folder", "preset", "base_model", "trigger")
 
@@ -35,9 +37,16 @@ class StartScreen(WizardScreen):
         color: $text-muted;
     }
     StartScreen #start-hint {
-        height: 1;
+        height: auto;
         padding: 0 1;
         color: $text-muted;
+    }
+    StartScreen #start-status {
+        height: auto;
+        padding: 0 1;
+    }
+    StartScreen #start-status.-error {
+        color: $error;
     }
     """
 
@@ -45,6 +54,7 @@ class StartScreen(WizardScreen):
         *NO_PROJECT_KEYS,
         Binding("escape", "back", show=False),
         Binding("n", "new", "New project"),
+        Binding("d", "demo", "Try the demo"),
         Binding("o", "open_folder", "Open folder"),
         Binding("enter", "open_selected", "Open", show=False),
         Binding("r", "refresh", "Refresh", show=False),
@@ -58,9 +68,13 @@ class StartScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("Recent projects", classes="screen-title")
         yield RecentList(id="recent")
-        yield Static("No recent projects yet. Press n to create one, or o to open a project folder.",
+        yield Static("No recent projects yet. New here? Press d to try every step on the DEMO project first: "
+                     "generated images, a tiny model and a local fake booru, no account, GPU or internet needed. "
+                     "Or press n to create your own project, o to open a project folder.",
                      id="start-empty", markup=False)
-        yield Static("enter open · n new project · o open a folder · ? help", id="start-hint", markup=False)
+        yield Static("", id="start-status", markup=False)
+        yield Static("enter open · d demo · n new project · o open a folder · ? help", id="start-hint",
+                     markup=False)
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -102,6 +116,48 @@ class StartScreen(WizardScreen):
             self.wizard.show_error(exc)
             return
         self.wizard.open_project(project)
+
+    # ----- the demo --------------------------------------------------------------------------------
+    class DemoProgress(Message):
+        def __init__(self, text: str, error: bool = False) -> None:
+            super().__init__()
+            self.text, self.error = text, error
+
+    class DemoReady(Message):
+        def __init__(self, root: Path) -> None:
+            super().__init__()
+            self.root = root
+
+    def action_demo(self) -> None:
+        if any(w.group == "demo" and w.is_running for w in self.workers):
+            return
+        self._demo_line("Opening the DEMO project…")
+        self.build_demo()
+
+    @work(thread=True, exclusive=True, group="demo", exit_on_error=False)
+    def build_demo(self) -> None:
+        # Its models are built by a child Python (torch never loads in the wizard).
+        from tui_lora.demo import project as demo
+
+        try:
+            project, _ = demo.build_demo(demo.default_dir(),
+                                         progress=lambda text: self.post_message(self.DemoProgress(text)))
+        except UserError as exc:
+            self.post_message(self.DemoProgress(exc.message, error=True))
+            return
+        self.post_message(self.DemoReady(project.root))
+
+    def on_start_screen_demo_progress(self, message: DemoProgress) -> None:
+        self._demo_line(message.text, error=message.error)
+
+    def on_start_screen_demo_ready(self, message: DemoReady) -> None:
+        self._demo_line("")
+        self.open_path(message.root)
+
+    def _demo_line(self, text: str, *, error: bool = False) -> None:
+        line = self.query_one("#start-status", Static)
+        line.update(text)
+        line.set_class(error, "-error")
 
     def action_new(self) -> None:
         from tui_lora.tui.start.new_project import NewProjectScreen

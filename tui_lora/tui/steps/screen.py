@@ -23,7 +23,7 @@ from tui_lora.core.project import validate
 from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
 from tui_lora.tui.common.base import WizardScreen
-from tui_lora.tui.common.field import Field, text_input
+from tui_lora.tui.common.field import Field, FieldSelect, text_input
 from tui_lora.tui.steps.plan_view import PlanView
 from tui_lora.tui.steps.repeats import parse_repeats, set_repeats
 
@@ -100,7 +100,7 @@ class StepsScreen(WizardScreen):
         images = sum(self.image_counts)
         yield Static(f"Steps & settings · {images} images", classes="screen-title", id="steps-title")
         with Horizontal(id="steps-main"):
-            with VerticalScroll(id="steps-fields"):
+            with VerticalScroll(id="steps-fields", can_focus=False):  # tab goes straight to the first field
                 for i, c in enumerate(self.concepts):
                     label = "Repeats" if len(self.concepts) == 1 else f"× {c.name}"
                     yield Field(label, text_input(f"repeats-{i}", str(c.repeats), numeric=True),
@@ -108,7 +108,7 @@ class StepsScreen(WizardScreen):
                 for input_id, dotted, label in EDITABLE:
                     yield Field(label, text_input(input_id, format_value(self.project.get(dotted)), numeric=True),
                                 label_width=LABEL_WIDTH)
-                yield Field("Optimizer", Select([(o, o) for o in optimizers.NAMES], id="optimizer", compact=True,
+                yield Field("Optimizer", FieldSelect([(o, o) for o in optimizers.NAMES], id="optimizer", compact=True,
                                                 allow_blank=False, value=self.project.get(OPTIMIZER_KEY)),
                             label_width=LABEL_WIDTH)
             with VerticalScroll(id="steps-plan"):

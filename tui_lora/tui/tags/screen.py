@@ -48,8 +48,10 @@ class TagProgress(Message):
 
 class TagsScreen(WizardScreen):
     STEP_ID = "tags"
+    HOME = "#tag-table"
     HELP_TITLE = "Tags"
-    HELP_INTRO = ("Captions teach the LoRA which words mean what. Tag the images (r), then prune: the "
+    HELP_INTRO = ("Captions teach the LoRA which words mean what. Tag the images (r: when captions exist, it asks "
+                  "whether to add to them, tag only images without one, or replace them), then prune: the "
                   "table counts how many images carry each tag. Mark rows with space and remove them (d), "
                   "merge synonyms (m), set the trigger word (t), drop junk (j) or tags matching a pattern "
                   "(p), fix one caption by hand (e). Every change is snapshotted first: u undoes it.")
@@ -80,7 +82,7 @@ class TagsScreen(WizardScreen):
     }
     TagsScreen #tags-status {
         height: auto;
-        max-height: 2;
+        max-height: 4;
         padding: 0 1;
         color: $text-muted;
     }
@@ -246,16 +248,31 @@ class TagsScreen(WizardScreen):
             self._status("There are no images to tag; fetch some (2) or copy them into the dataset folder.",
                          error=True)
             return
+        table = self.summary.table if self.summary is not None else None
+        if table is not None and table.captioned:
+            from tui_lora.tui.tags.tag_mode import TagModeDialog
+
+            # Captions are there (the booru's tags, edits): nothing is replaced without asking.
+            self.app.push_screen(TagModeDialog(table.images, table.captioned),
+                                 lambda mode: self._start_tagging(mode) if mode else None)
+            return
+        self._start_tagging("overwrite")
+
+    def _start_tagging(self, mode: str) -> None:
+        panel = self.query_one(TaggerPanel)
+        if not self._free():
+            return
         panel.commit()
         self.busy = "tagging"
+        self.action_leave_field()  # esc now stops the tagger
         self.refresh_bindings()
         self._cancel = threading.Event()
         self._rate = tag_work.Rate()
         self._status(f"Loading {panel.model}… (esc stops)")
         if panel.backend == "blip":
-            self.caption_blip(panel.mode)
+            self.caption_blip(mode)
         else:
-            self.tag(panel.model, panel.mode, self._cancel)
+            self.tag(panel.model, mode, self._cancel)
 
     @work(thread=True, exclusive=True, group="tagger", exit_on_error=False)
     def tag(self, model: str, mode: str, cancel: threading.Event) -> str:

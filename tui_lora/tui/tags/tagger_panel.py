@@ -1,9 +1,10 @@
 """The tagger's settings: which tagger (WD14 booru tags or BLIP sentences), its model (repo id or
-local folder), WD14's two thresholds, and the run mode.
+local folder) and WD14's two thresholds.
 
 Tagger, model and thresholds are the project's ``[tags]`` settings: valid values go into the
 project as you type and are saved to project.toml when you leave the field; an invalid one shows
-its sentence under the field and is not saved. The mode is chosen per run.
+its sentence under the field and is not saved. What happens to existing captions is asked per run
+(tag_mode.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from textual.widgets import Input, Select, Static
 from tui_lora.core.errors import ConfigError, UserError
 from tui_lora.core.tagging.blip import DEFAULT_BLIP_MODEL
 from tui_lora.core.tagging.wd14 import DEFAULT_WD14_MODEL
-from tui_lora.tui.common.field import Field, text_input
+from tui_lora.tui.common.field import Field, FieldSelect, text_input
 
 KEYS = {"tag_model": "tags.tagger_model", "threshold": "tags.threshold", "char_threshold": "tags.character_threshold"}
-MODES = (("overwrite", "overwrite"), ("append", "append"), ("missing only", "missing"))
 BACKENDS = (("WD14 · tags", "wd14"), ("BLIP · sentences", "blip"))
 DEFAULT_MODELS = {"wd14": DEFAULT_WD14_MODEL, "blip": DEFAULT_BLIP_MODEL}
 
@@ -42,22 +42,16 @@ class TaggerPanel(Vertical):
     def compose(self) -> ComposeResult:
         p = self.project
         yield Static("Auto-tag (r)", classes="panel-title")
-        yield Field("Tagger", Select(BACKENDS, id="tagger_backend", compact=True, allow_blank=False,
+        yield Field("Tagger", FieldSelect(BACKENDS, id="tagger_backend", compact=True, allow_blank=False,
                                      value=self.backend), label_width=8)
         yield Field("Model", text_input("tag_model", p.get("tags.tagger_model"),
                                         placeholder=DEFAULT_MODELS[self.backend]), label_width=8)
         yield Field("Tags ≥", text_input("threshold", f"{p.get('tags.threshold'):g}", numeric=True), label_width=8)
         yield Field("Names ≥", text_input("char_threshold", f"{p.get('tags.character_threshold'):g}", numeric=True),
                     label_width=8)
-        yield Field("Mode", Select(MODES, id="tag_mode", compact=True, allow_blank=False, value="overwrite"),
-                    label_width=8)
 
     def on_mount(self) -> None:
         self._show_backend()
-
-    @property
-    def mode(self) -> str:
-        return str(self.query_one("#tag_mode", Select).value)
 
     @property
     def backend(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,8 +17,6 @@ class LogTail(Static):
         border-title-color: $text-muted;
         padding: 0 1;
         color: $text-muted;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     """
 
@@ -41,5 +41,10 @@ class LogTail(Static):
             self.update(Text("no log yet", style="dim"))
             return
         rows = max(1, self.content_size.height or 1)
+        width = max(10, self.content_size.width or 40)
+        # Long lines wrap (a command or a path is never cut off); the last rows that fit are shown.
+        wrapped: list[str] = []
+        for line in self._lines[-rows:]:
+            wrapped += textwrap.wrap(line, width, break_on_hyphens=False) or [""]
         # A fixed-size box: no layout pass needed (that would repaint the whole screen).
-        self.update(Text("\n".join(self._lines[-rows:]), no_wrap=True, overflow="ellipsis"), layout=False)
+        self.update(Text("\n".join(wrapped[-rows:]), no_wrap=True, overflow="crop"), layout=False)

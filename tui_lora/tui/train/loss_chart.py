@@ -37,10 +37,34 @@ def curve_rows(values: tuple[float, ...] | list[float], width: int, height: int)
     return rows
 
 
+def with_scale(rows: list[str], lo: float, hi: float) -> Text:
+    """The curve's rows with a y axis on the left: the highest value by the top row, the lowest by the
+    bottom one (the curve is scaled between them)."""
+    top, bottom = f"{hi:.4g}", f"{lo:.4g}"
+    width = max(len(top), len(bottom))
+    t = Text(no_wrap=True)
+    for i, row in enumerate(rows):
+        label = top if i == 0 else bottom if i == len(rows) - 1 else ""
+        t.append(f"{label:>{width}} ", style="dim")
+        t.append("┤" if label else "│", style="dim")
+        t.append(row)
+        if i < len(rows) - 1:
+            t.append("\n")
+    return t
+
+
+def scale_width(values: tuple[float, ...] | list[float]) -> int:
+    """Columns the y axis takes (labels, a space, the axis line)."""
+    if not values:
+        return 0
+    return max(len(f"{min(values):.4g}"), len(f"{max(values):.4g}")) + 2
+
+
 class LossCurve(Static):
     DEFAULT_CSS = """
     LossCurve {
-        height: 4;
+        height: 1fr;
+        min-height: 2;
         width: 1fr;
         color: $accent;
     }
@@ -60,14 +84,17 @@ class LossCurve(Static):
         if not self.values:
             text = Text("no loss yet".center(max(size.width, 11)), style="dim")
         else:
-            text = Text("\n".join(curve_rows(self.values, size.width, size.height or 4)), no_wrap=True)
+            axis = scale_width(self.values)
+            height = max(2, size.height or 4)
+            rows = curve_rows(self.values, max(1, size.width - axis), height)
+            text = with_scale(rows, min(self.values), max(self.values))
         self.update(text, layout=False)  # a fixed-size box: no layout pass, no full-screen repaint
 
 
 class LossChart(Vertical):
     DEFAULT_CSS = """
     LossChart {
-        height: auto;
+        height: 7;
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
         padding: 0 1;
@@ -85,7 +112,7 @@ class LossChart(Vertical):
     def show(self, smoothed: tuple[float, ...], s: RunSummary) -> None:
         self.query_one(LossCurve).show(smoothed)
         # A new run starts empty: the title must not keep the previous run's range.
-        title = f"loss (smoothed) {min(smoothed):.4f}–{max(smoothed):.4f}" if smoothed else "loss (smoothed)"
+        title = f"loss (smoothed) over {s.step} steps" if smoothed and s.step else "loss (smoothed)"
         if title != self.border_title:
             self.border_title = title
         self.query_one("#loss-numbers", Static).update(numbers_line(s), layout=False)  # always one row

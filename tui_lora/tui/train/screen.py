@@ -27,10 +27,10 @@ from textual.worker import get_current_worker
 
 from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
+from tui_lora.tui.common.bar_line import BarLine
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.image_preview import ImagePreview
 from tui_lora.tui.common.item import Item
-from tui_lora.tui.common.progress_text import progress_bar
 from tui_lora.tui.common.thumb_loader import ThumbLoader, ThumbRequest
 from tui_lora.tui.navigation import STEP_INDEX, available
 from tui_lora.tui.train import train_text
@@ -90,7 +90,9 @@ class TrainScreen(WizardScreen):
         "The curve is the loss smoothed over recent steps: it should drift down and flatten; a curve that "
         "shoots up means the learning rate is too high. avg is the trainer's running average over the "
         "epoch; ETA is the trainer's estimate. Each saved epoch is a LoRA file you can compare later; the "
-        "latest sample image shows what the LoRA draws so far (set sample prompts in project.toml)."
+        "latest sample image shows what the LoRA draws so far (set sample prompts in project.toml); v shows it "
+        "as large as the terminal allows. The saved-files list names each file by its epoch, and the file a stop "
+        "saved as 'stopped at step N' (only the newest such file is kept)."
     )
     HELP_ITEMS = ("training.max_train_epochs", "output.save_every_n_epochs", "sample.sample_every_n_epochs")
 
@@ -104,6 +106,7 @@ class TrainScreen(WizardScreen):
         Binding("x", "stop", "Stop"),
         Binding("f", "force_stop", "Force stop"),
         Binding("c", "compare", "Compare"),
+        Binding("v", "view_sample", "View sample"),
     ]
 
     POLL_S = 0.5  # at most two redraws a second, whatever the trainer's step rate
@@ -112,19 +115,25 @@ class TrainScreen(WizardScreen):
     DEFAULT_CSS = """
     TrainScreen #train-status {
         height: auto;
-        max-height: 3;
         padding: 0 1;
     }
     TrainScreen #train-progress {
         height: 1;
         padding: 0 1;
     }
-    TrainScreen #train-lower {
+    TrainScreen LossChart {
         height: 1fr;
+        min-height: 7;
+        max-height: 22;
+    }
+    TrainScreen #train-lower {
+        height: 1.4fr;
         min-height: 5;
     }
     TrainScreen #train-saves {
-        width: 31;
+        width: 25%;
+        min-width: 31;
+        max-width: 56;
         height: 1fr;
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
@@ -133,7 +142,8 @@ class TrainScreen(WizardScreen):
         text-overflow: ellipsis;
     }
     TrainScreen #train-sample {
-        width: 22;
+        width: 30%;
+        min-width: 22;
         height: 1fr;
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
@@ -155,11 +165,12 @@ class TrainScreen(WizardScreen):
         self.sample: dict | None = None  # the sample event on show
         self.loader: ThumbLoader | None = None
         self._wake = threading.Event()  # set to make the reader poll now (after a start or a stop)
+        self.viewer = None  # the full-screen SampleViewer while it is open
 
     def compose_body(self) -> ComposeResult:
         self.loader = ThumbLoader(self.project, capacity=8)
         yield Static("Reading logs/events.jsonl…", id="train-status", markup=False)
-        yield Static("", id="train-progress")
+        yield BarLine(id="train-progress")
         yield LossChart(id="loss")
         with Horizontal(id="train-lower"):
             yield Static("", id="train-saves")
@@ -177,6 +188,8 @@ class TrainScreen(WizardScreen):
     # ----- which keys make sense now ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         snap = self.snapshot
+        if action == "view_sample":
+            return self.sample is not None
         if action not in ("start", "start_over", "resume", "stop", "force_stop", "compare"):
             return True
         if snap is None:
@@ -230,6 +243,15 @@ class TrainScreen(WizardScreen):
 
     def action_compare(self) -> None:
         self.wizard.goto("compare")
+
+    def action_view_sample(self) -> None:
+        from tui_lora.tui.train.sample_viewer import SampleViewer
+
+        shown = self._sample_item()
+        if shown is None or self.loader is None:
+            return
+        self.viewer = SampleViewer(self.loader, self.want_sample, *shown)
+        self.app.push_screen(self.viewer, lambda _: setattr(self, "viewer", None))
 
     @work(thread=True, exclusive=True, group="job", exit_on_error=False)
     def start_run(self, *, resume: bool, restart: bool) -> None:
@@ -318,10 +340,10 @@ class TrainScreen(WizardScreen):
         if self.busy is not None and not snap.running and self.busy != train_text.STARTING:
             self.busy = None  # stopped, whoever stopped it
         self._draw_status(layout=new_state)
-        bar = self.query_one("#train-progress", Static)
+        bar = self.query_one("#train-progress", BarLine)
         if bar.display != (s.total_steps > 0):
             bar.display = s.total_steps > 0
-        bar.update(progress_bar(s.step, s.total_steps, bar.content_size.width or 76), layout=False)
+        bar.show(s.step, s.total_steps)
         # A run that is not going on has no ETA, whatever its last step said.
         self.query_one(LossChart).show(snap.smoothed, s if snap.running else dataclasses.replace(s, eta_s=None))
         if was is None or len(was.saves) != len(s.saves):
@@ -345,7 +367,8 @@ class TrainScreen(WizardScreen):
 
     def _notify_changes(self, before: Snapshot, after: Snapshot) -> None:
         for warning in after.summary.warnings[len(before.summary.warnings):]:
-            self.notify(warning, title="Training warning", severity="warning", markup=False)
+            if warning != after.status.message:  # a stop's reason: the notice below says it, once
+                self.notify(warning, title="Training warning", severity="warning", markup=False)
         notice = train_text.ended_notice(before, after)
         if notice is not None:
             title, text, severity = notice
@@ -357,16 +380,27 @@ class TrainScreen(WizardScreen):
         if event == self.sample:
             return  # only a new sample event changes the picture, not every step
         self.sample = event
+        self.refresh_bindings()
         box = self.query_one("#train-sample", Vertical)
         box.display = event is not None
-        if event is None:
-            self.query_one(ImagePreview).show(None, Text())
+        shown = self._sample_item()
+        if shown is None:
+            self.query_one("#sample-preview", ImagePreview).show(None, Text())
             return
+        item, details, _title = shown
+        box.border_title = f"sample · epoch {self.sample.get('epoch', '?')}"
+        self.query_one("#sample-preview", ImagePreview).show(item, details)
+        if self.viewer is not None:
+            self.viewer.show(*shown)
+
+    def _sample_item(self) -> tuple[Item, Text, str] | None:
+        event = self.sample
+        if event is None:
+            return None
         path = Path(str(event.get("path", "")))
-        box.border_title = f"sample · epoch {event.get('epoch', '?')}"
         # The key names this event: a new run that rewrites the same file name gets a new picture.
         item = Item(key=f"{path}#{event.get('time', '')}", path=path, name=path.name)
-        self.query_one(ImagePreview).show(item, Text(path.name, no_wrap=True, overflow="ellipsis"))
+        return item, Text(path.name, no_wrap=True, overflow="ellipsis"), f"sample · epoch {event.get('epoch', '?')}"
 
     def want_sample(self, requests: list[ThumbRequest], channel: str) -> None:
         if self.loader is not None and self.loader.want(requests, channel):
@@ -380,7 +414,10 @@ class TrainScreen(WizardScreen):
 
     def on_sample_ready(self, _: SampleReady) -> None:
         assert self.loader is not None
-        self.query_one(ImagePreview).pictures_ready(self.loader.take_ready())
+        ready = self.loader.take_ready()
+        self.query_one("#sample-preview", ImagePreview).pictures_ready(ready)
+        if self.viewer is not None:
+            self.viewer.pictures_ready(ready)
 
 
 def _keys_state(snap: Snapshot) -> tuple:

@@ -13,6 +13,7 @@ from tui_lora.core.events import RunSummary
 from tui_lora.core.gpu import GpuReport
 from tui_lora.core.jobs import JobStatus
 from tui_lora.core.humanize import duration
+from tui_lora.core.outputs import current_saves, save_label, stop_save_step
 from tui_lora.tui.common.format import reword, short_path
 from tui_lora.tui.train.monitor import Earlier, Snapshot, resume_epoch
 
@@ -100,14 +101,20 @@ def status_line(snap: Snapshot, busy: str | None = None, gpu: GpuReport | None =
 
 
 def saves_text(s: RunSummary) -> Text:
+    """One line per saved file: ``epoch 3  name-000003``; a stop's file as ``stopped at step 19``."""
     t = Text(no_wrap=True, overflow="ellipsis")
-    if not s.saves:
+    saves = current_saves(s.saves)
+    if not saves:
         t.append("none yet", style="dim")
-    for ev in s.saves[-50:]:
+    for ev in saves[-50:]:
         name = Path(str(ev.get("path", ""))).name
-        t.append(f"{ev.get('epoch', '?'):>3}  ", style="bold")
+        label = save_label(ev)
+        stop = stop_save_step(name) is not None
+        t.append(f"{label:<8}  " if not stop else f"{label}  ", style="bold yellow" if stop else "bold")
         # Every file is a .safetensors: the name's distinctive part fits the narrow box.
-        t.append(f"{name.removesuffix('.safetensors')}\n")
+        if not stop:
+            t.append(name.removesuffix(".safetensors"))
+        t.append("\n")
     t.rstrip()
     return t
 
@@ -138,7 +145,8 @@ def ended_notice(before: Snapshot, after: Snapshot) -> tuple[str, str, str] | No
     if a.state == b.state and before.summary.final_path == s.final_path:
         return None
     if b.state == "finished":
-        return "Training finished", f"Saved {short_path(s.final_path or '')}.", "information"
+        return ("Training finished", f"Saved {short_path(s.final_path or '')}. c (7 Compare) picks the best epoch "
+                "and weight; e there exports it into ComfyUI, A1111 or Forge.", "information")
     if b.state == "stopped":
         resume = resume_point(b)
         return "Training stopped", f"Stopped at step {s.step}." + (f" r {resume}." if resume else ""), "information"
