@@ -11,8 +11,9 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widget import Widget
 
-HELP_ACTIONS = ("help", "screen.help", "app.help_here")
 GAP = "  "
+# Given up first when the keys do not fit: moving between steps is also Ctrl+N/P everywhere and in help.
+SPARE = ("Prev step", "Next step")
 
 
 class KeyFooter(Widget):
@@ -55,8 +56,11 @@ class KeyFooter(Widget):
             return line
         help_key = help_keys[0][0] if help_keys else "?"
         more = (help_key, "more keys", True)
+        keys = [k for k in keys if k[1] != "Help"]
+        if _line([*keys, more]).cell_len > width:
+            keys = [k for k in keys if k[1] not in SPARE]
         shown: list[tuple[str, str, bool]] = []
-        for k in (k for k in keys if k[1] != "Help"):
+        for k in keys:
             if _line([*shown, k, more]).cell_len > width:
                 break
             shown.append(k)

@@ -53,6 +53,7 @@ class PreviewStrip(Horizontal):
             yield ThumbCell(i)
 
     def on_mount(self) -> None:
+        self.display = False  # until a search brings posts
         self._fit()
 
     def on_resize(self) -> None:

@@ -285,6 +285,8 @@ class ThumbGrid(Widget, can_focus=True):
             note.update(self.empty_text)
             return
         if not self._cells or not self._cells[0].is_mounted:
+            if self._cells:
+                self.call_after_refresh(self.refill)  # new cells still mounting: draw them once they are
             return
         cols = self._cols
         for i, cell in enumerate(self._cells):
