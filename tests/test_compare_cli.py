@@ -146,7 +146,7 @@ def test_progress_json_then_sigterm_cancels_without_a_grid(project):
         proc.kill()
     assert proc.returncode == 130, stderr[-2000:]
     assert json.loads(stdout) == {"error": "Comparison cancelled; no grid was written.", "exit_code": 130}
-    assert events[0] == {"event": "log", "message": "comparing 2 epoch(s) x 2 weight(s) + no LoRA, 64x64, "
+    assert events[0] == {"event": "log", "message": "comparing 2 epochs x 2 weights + no LoRA, 64x64, "
                                                     "400 steps, seed 42"}
     assert {"event": "log", "message": "loading the base model"} in events
     assert events[-1] == {"event": "progress", "done": 0, "total": 5, "what": "no LoRA"}

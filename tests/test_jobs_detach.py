@@ -51,9 +51,12 @@ def wait_for(cond, what, timeout=120):
 
 
 def status(project):
+    from tui_lora.commands.status import EXIT_CODES
+
     r = cli("status", project.root, "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    data = json.loads(r.stdout)
+    assert r.returncode == EXIT_CODES[data["state"]], r.stderr  # the exit code says the state
+    return data
 
 
 def test_detach_stop_kill_interrupt_resume(tmp_path, tiny_sd15, ctrl_c):
@@ -172,4 +175,4 @@ def test_status_follow_prints_until_the_end(tmp_path, tiny_sd15):
     ev.emit("done", path=str(project.final_file()), steps=2, seconds=1.0)
     r = cli("status", project.root, "--follow")
     assert r.returncode == 0
-    assert "start: 2 steps" in r.stdout and "done: 2 steps" in r.stdout and "finished" in r.stdout
+    assert "start: 2 steps" in r.stdout and r.stdout.count("finished: 2 steps") == 1  # said once

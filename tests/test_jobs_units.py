@@ -150,7 +150,7 @@ def test_status_of_every_state(make_project):
 def test_status_and_stop_commands_without_a_run(make_project, run_cli):
     project = make_project(images=1)
     r = run_cli("status", project.root)
-    assert r.returncode == 0 and "never run" in r.stdout
+    assert r.returncode == 4 and "never run" in r.stdout  # 4: never run (README's exit codes)
     r = run_cli("stop", project.root, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["was_running"] is False
 

@@ -24,7 +24,7 @@ def test_tag_command_json_and_text(run_cli, make_project, tmp_path):
 
     r = run_cli("tag", project.root, "--model", model, "--mode", "missing")
     assert r.returncode == 0, r.stderr
-    assert "1 images already had a caption" in r.stdout and "broken.jpg: " in r.stdout
+    assert "1 image already had a caption and was left alone" in r.stdout and "broken.jpg: " in r.stdout
 
 
 def test_tag_command_bad_input_is_one_line(run_cli, make_project, tmp_path):

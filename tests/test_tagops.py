@@ -245,7 +245,7 @@ def test_token_warning_uses_the_models_tokenizer_when_local(proj, tmp_path):
     (proj.concepts()[0].path / "img_0001.txt").write_text("1girl, " + "smile, " * 20)
     rep = tagops.token_report(proj)
     assert rep.longest_path.stem == "img_0001" and rep.longest > 75 and len(rep.over) == 1
-    assert "1 caption(s) exceed training.max_token_length = 75" in rep.warning
+    assert "1 caption exceeds training.max_token_length = 75" in rep.warning
 
 
 def test_token_estimate_without_a_local_tokenizer(proj):

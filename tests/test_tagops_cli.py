@@ -19,7 +19,7 @@ def test_tags_edit_find_history_and_undo(run_cli, make_project):
     r = run_cli("tags", project.root, "--junk", "--remove-pattern", "* (azur lane)", "--replace",
                 "vertical stripes,striped shirt=striped shirt", "--dedupe", "--trigger", "sks")
     assert r.returncode == 0, r.stderr
-    assert "junk: changed 3 caption(s)." in r.stdout and "set project.trigger_word = 'sks'" in r.stdout
+    assert "junk: changed 3 captions." in r.stdout and "set project.trigger_word = 'sks'" in r.stdout
     assert (folder / "img_0000.txt").read_bytes() == b"sks, striped shirt, smile\n"
     assert (folder / "img_0001.txt").read_text() == "sks, striped shirt"
     assert (folder / "img_0002.txt").read_text() == "sks, long hair"

@@ -83,7 +83,7 @@ async def test_the_form_its_defaults_and_the_earlier_grids(lora_project):
         assert "10 images (no LoRA + epochs × weights); ^r renders the grid." in text
         assert "^r Render" in text
         assert_snapshot(app, "compare")
-        await pilot.press("tab", "tab", "tab", "tab", "tab", "tab", "enter")  # reopen it: no rendering
+        await pilot.press(*["tab"] * 7, "enter")  # through the six fields to the list, reopen it: no rendering
         await wait_for(pilot, lambda: "epoch 2 at weight 0.8 · proj-000002.safetensors" in flat(app), what="grid")
         assert_snapshot(app, "compare_grid")
         await pilot.press("question_mark")
@@ -170,7 +170,7 @@ async def test_reopen_an_earlier_grid_and_pick_the_winner(lora_project):
         async with run(app) as pilot:
             await open_compare(pilot)
             await wait_for(pilot, lambda: "1 epoch × 1 weight" in flat(app), what="the earlier grid")
-            await pilot.press("tab", "tab", "tab", "tab", "tab", "tab", "enter")  # the list, then open
+            await pilot.press(*["tab"] * 7, "enter")  # through the six fields to the list, then open
             await wait_for(pilot, lambda: "epoch 2 at weight 0.8 · proj-000002.safetensors" in flat(app),
                            what="the grid")
             await wait_for(pilot, lambda: "▀" in screen_text(app) or "▄" in screen_text(app), what="the pictures")

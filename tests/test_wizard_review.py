@@ -36,7 +36,9 @@ async def idle(pilot, review: ReviewScreen, timeout: float = 20.0) -> None:
     """Wait until the scan, the grouping and any action have finished."""
     def done() -> bool:
         running = [w for w in review.workers if w.group in ("load", "op") and w.is_running]
-        return not running and not review.busy and review.data is not None and review.data.dedupe is not None
+        drawn = any(c.item is not None for c in review.grid.query(ThumbCell)) or not review.grid.items
+        return not running and not review.busy and review.data is not None and review.data.dedupe is not None \
+            and drawn  # (under load the cells may be laid out a moment after the scan)
     await wait_for(pilot, done, timeout=timeout, what="the review to settle")
     await pilot.pause()
 

@@ -116,6 +116,9 @@ async def test_fetch_screen_with_a_preview(wizard_project, booru_server):
         app.screen.query_one("#tags", Input).value = "hakurei_reimu solo"
         app.screen.query_one("#min_score", Input).value = "5"
         await wait_for(pilot, lambda: "posts match" in screen_text(app), what="the count")
+        strip = app.screen.query_one("#pictures")
+        await wait_for(pilot, lambda: all(i is not None and i.path.is_file() for i in strip.items), what="the pictures")
+        await pilot.pause()
         port = booru_server.url.rsplit(":", 1)[1]
         assert_snapshot(app, "fetch", replace={port: "PORT"})
 

@@ -82,7 +82,8 @@ async def test_invalid_values_show_the_error_and_are_not_saved(wizard_project, n
         await edit(pilot, "dim", "abc")
         assert error(app, "dim") == ("network.network_dim = 'abc' is not a number; it must be a whole number "
                                      "from 1 to 1024.")
-        assert "Dim (rank)   abc" in screen_text(app) and "? Help" in screen_text(app)
+        text = screen_text(app)
+        assert "Dim (rank)   abc" in text and "esc Leave field" in text and "F1 Help" in text  # in a field
         assert "✗ Dim (rank): not saved until fixed" in flat(app)
         await edit(pilot, "epochs", "0")  # 0 epochs and 0 max_train_steps: a rule across two keys
         assert "are both 0; set one of them" in error(app, "epochs")

@@ -102,7 +102,7 @@ async def test_start_a_run_then_start_over_after_a_confirmation(train_project, m
         await wait_for(pilot, lambda: "Training finished" in flat(app), what="the notification")
         await clear_toasts(pilot)
         text = flat(app)
-        assert saves(screen) == ["1 proj-000001", "2 proj"]  # the saved epochs, without .safetensors
+        assert saves(screen) == ["epoch 1 proj-000001", "epoch 2 proj"]  # the saved epochs, without .safetensors
         assert len(screen.query_one(LossCurve).values) == 2 and "loss (smoothed)" in text
         # the latest sample, drawn from the file the trainer wrote
         sample = project.samples_dir / "proj_e000002_00.png"
@@ -176,8 +176,8 @@ async def test_stop_quit_reopen_and_resume(train_project):
         assert jobs.job_status(project).resume_step == n
         await pilot.press("r")
         await wait_for(pilot, lambda: "✓ finished: 60 steps" in flat(app), timeout=JOB_S, what="the resumed run")
-        assert saves(screen)[0].endswith(f" proj-step{n:08d}")  # the LoRA saved by the stop
-        assert saves(screen)[1:] == ["4 proj-000004", "8 proj-000008", "12 proj"]
+        assert saves(screen)[0] == f"stopped at step {n}"  # the LoRA saved by the stop, named so
+        assert saves(screen)[1:] == ["epoch 4 proj-000004", "epoch 8 proj-000008", "epoch 12 proj"]
     steps = [e["step"] for e in read_events(project.events_path) if e["event"] == "step"]
     assert steps[-1] == 60 and steps.count(n + 1) == 1  # the resumed run went on from the stop
 
@@ -249,12 +249,13 @@ async def test_the_monitor_follows_a_run_as_it_is_written(wizard_project, no_gpu
             project.train_log_path.write_text("epoch 1 done\nsaving proj-000001.safetensors\n")
             await wait_for(pilot, lambda: "loss spiked at step 11" in flat(app), what="the warning notification")
             await clear_toasts(pilot)
-            await wait_for(pilot, lambda: saves(screen) == ["1 proj-000001"] and "sample · epoch 1" in flat(app),
+            await wait_for(pilot, lambda: saves(screen) == ["epoch 1 proj-000001"] and "sample · epoch 1" in flat(app),
                            what="the save and the sample")
             preview = screen.query_one(ImagePreview)
             assert preview.item.path == project.samples_dir / "e01-0.png" and "e01-0.png" in flat(app)
             first_item = preview.item
-            assert "saving proj-000001.saf…" in flat(app)  # the log tail
+            log = "".join(screen.query_one("#log").content.plain.split())
+            assert "savingproj-000001.safetensors" in log  # the log tail: a long line wraps, never cut
             w.emit("step", step=20, epoch=2, loss=0.05, avg_loss=0.1, lr=1e-5, it_per_s=2.5, eta_s=0.0)
             w.emit("done", path=str(project.final_file()), steps=20, seconds=8.0)
             await wait_for(pilot, lambda: screen.snapshot.summary.state == "finished", what="the done event")
@@ -350,7 +351,7 @@ async def test_a_new_runs_chart_forgets_the_previous_range():
         chart = app.query_one(LossChart)
         chart.show((1.0, 0.5), RunSummary(state="finished"))
         await pilot.pause()
-        assert chart.border_title == "loss (smoothed) 0.5000–1.0000"
+        assert chart.border_title == "loss (smoothed)" and "1 ┤" in chart.query_one(LossCurve).content.plain
         chart.show((), RunSummary(state="running"))  # Start over: no step yet
         await pilot.pause()
-        assert chart.border_title == "loss (smoothed)"
+        assert chart.border_title == "loss (smoothed)" and "┤" not in chart.query_one(LossCurve).content.plain
