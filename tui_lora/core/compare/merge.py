@@ -120,8 +120,10 @@ def delta(parts: Mapping[str, torch.Tensor], shape: tuple[int, ...]) -> tuple[to
 
 def _axis_norm(w: torch.Tensor, per_row: bool) -> torch.Tensor:
     """‖w‖ per output row (``per_row``) or per input column, shaped to broadcast against ``w``."""
+    import torch
+
     dims = tuple(d for d in range(w.dim()) if d != (0 if per_row else 1))
-    return w.norm(dim=dims, keepdim=True)
+    return torch.linalg.vector_norm(w, dim=dims, keepdim=True)
 
 
 def merged(parts: Mapping[str, torch.Tensor], weight: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
