@@ -26,8 +26,6 @@ def _one_thread():
 
 def trained(tmp_path, model, family, network_type, dora, **extra):
     """A trainer after two real steps on UNet and text encoder(s), its weights then perturbed."""
-    import torch
-
     from tui_lora.core.train.run import make_reporter
     from tui_lora.core.train.trainer import Trainer
 
