@@ -38,7 +38,7 @@ def main() -> None:
 
     import reference_merge as R
     import test_train_lycoris_file as T
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     torch.set_num_threads(1)
     tmp = Path(tempfile.mkdtemp())
@@ -76,7 +76,7 @@ def _trained(root: Path, model: Path, family: str, network_type: str, args):
     import test_train_lycoris_file as T
     from tui_lora.core.train.run import make_reporter
     from tui_lora.core.train.trainer import Trainer
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     settings = {"network.network_type": network_type, "network.dora": True, "network.network_dim": 4,
                 "network.network_alpha": 1.0, "network.conv_dim": 2, "network.conv_alpha": 3.0,

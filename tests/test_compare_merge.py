@@ -12,8 +12,8 @@ import reference_merge as R
 from tui_lora.core.compare import ComparePipeline, plan_compare, run_compare
 from tui_lora.core.compare import merge as M
 from tui_lora.core.sample_prompts import SamplePrompt
-from tui_lora.testing.lora_files import make_lora_files
-from tui_lora.testing.train import torch_threads
+from support.lora_files import make_lora_files
+from support.train import torch_threads
 
 PROMPT = SamplePrompt("ohwx, red hair", negative="lowres", width=64, height=64, steps=2, cfg=5.0, seed=7,
                       sampler="euler_a")

@@ -14,7 +14,7 @@ import torch
 from tui_lora.core.settings import TrainingSettings
 from tui_lora.core.train import loss as L
 from tui_lora.core.train.noise import all_snr, training_scheduler
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 T = 1000
 

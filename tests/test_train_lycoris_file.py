@@ -12,7 +12,7 @@ import pytest
 from safetensors.torch import load_file
 
 import reference_merge as R
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 CASES = [("loha", False), ("lokr", False), ("lora", True), ("locon", True)]
 PROMPT = "ohwx, red hair, smile"

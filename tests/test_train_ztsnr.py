@@ -14,7 +14,7 @@ import torch
 from tui_lora.core.events import read_events
 from tui_lora.core.models import inspect_model
 from tui_lora.core.registry import samplers
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -55,7 +55,7 @@ def test_detected_from_a_diffusers_folder_and_printed_by_new(vpred_ztsnr_sdxl, t
 
 def test_detected_from_a_single_files_markers(tmp_path, tiny_sd15):
     from tui_lora.core.train.model import load_base_model
-    from tui_lora.testing.single_file import save_single_file
+    from support.single_file import save_single_file
 
     marked = save_single_file(tiny_sd15, tmp_path / "noob-vpred.safetensors",
                               extra={"v_pred": torch.tensor([]), "ztsnr": torch.tensor([])})

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_lora.core.errors import UserError
+from tui_lora.core.hub import is_repo_id, looks_like_path
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 # Repos a beginner is likely to type; anything else falls back to the name heuristic.
 KNOWN_REPOS: dict[str, str] = {
@@ -67,12 +67,12 @@ def inspect_model(ref: str) -> ModelInfo:
         if path.is_dir():
             return _inspect_folder(path)
         return _inspect_file(path)
-    if _looks_like_path(ref):
+    if looks_like_path(ref):
         raise UserError(
             f"The base model path {ref} does not exist; check the path or give a Hugging Face repo id such as "
             f"{DEFAULT_BASE_MODELS['sd15']}."
         )
-    if not _REPO_RE.match(ref):
+    if not is_repo_id(ref):
         raise UserError(
             f"{ref!r} is neither an existing path nor a Hugging Face repo id (owner/name); "
             f"give one of those, e.g. {DEFAULT_BASE_MODELS['sdxl']}."
@@ -81,15 +81,6 @@ def inspect_model(ref: str) -> ModelInfo:
     if family is None:
         family = "sdxl" if re.search(r"xl|illustrious|pony|noob", ref, re.I) else None
     return ModelInfo(ref, "repo", family, None, detected=False)
-
-
-def _looks_like_path(ref: str) -> bool:
-    return (
-        ref.startswith(("/", "./", "../", "~", "\\"))
-        or ref.lower().endswith(SINGLE_FILE_SUFFIXES)
-        or ref.count("/") > 1
-        or (len(ref) > 1 and ref[1] == ":")
-    )
 
 
 def _inspect_folder(path: Path) -> ModelInfo:
