@@ -16,7 +16,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.registry import networks, optimizers
+from tui_lora.core.model_checks import model_info, model_issues
+from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
 from tui_lora.core.vram import VramEstimate, estimate_vram
 
@@ -353,39 +354,11 @@ def _lr_issues(inp: PlanInput) -> list[Issue]:
 
 
 def _model_issues(inp: PlanInput) -> list[Issue]:
-    """Known bad combinations of the network, the prediction type and the noise schedule."""
-    out: list[Issue] = []
-    net = networks.NETWORKS.get(inp.network_type)
-    if inp.dora and net is not None and not net.dora:
-        out.append(Issue("dora_type", "error", f"DoRA works with lora and locon, not {inp.network_type}.",
-                         "Set network.dora = false, or network_type = locon."))
-    v_pred = inp.v_parameterization or bool(inp.model_v_prediction)
-    if inp.model_v_prediction and not inp.v_parameterization:
-        weights = " and its min-SNR / debiased weights would take their epsilon form" if (
-            inp.min_snr_gamma or inp.debiased_estimation_loss) else ""
-        out.append(Issue("vpred_as_epsilon", "warning",
-                         f"The base model predicts v (v-prediction) but model.v_parameterization is false: trained "
-                         f"as epsilon it would learn the wrong target{weights}.",
-                         "Set model.v_parameterization = true (the trainer switches to it by itself)."))
-    elif inp.model_v_prediction is False and inp.v_parameterization:
-        out.append(Issue("epsilon_as_vpred", "warning",
-                         "model.v_parameterization is true but the base model predicts noise (epsilon); the LoRA "
-                         "would learn the wrong target.", "Set model.v_parameterization = false."))
-    if inp.model_zero_terminal_snr and not inp.zero_terminal_snr:
-        out.append(Issue("ztsnr_off", "warning",
-                         "The base model was trained with zero terminal SNR but model.zero_terminal_snr is false.",
-                         "Set model.zero_terminal_snr = true (the trainer switches to it by itself)."))
-    ztsnr = inp.zero_terminal_snr or bool(inp.model_zero_terminal_snr)
-    if ztsnr and not v_pred:
-        out.append(Issue("ztsnr_without_vpred", "warning",
-                         "Zero terminal SNR without v-prediction: the last timestep is pure noise, from which an "
-                         "epsilon model cannot learn anything (kohya warns the same).",
-                         "Use it with a v-prediction model (model.v_parameterization = true) or turn it off."))
-    elif ztsnr and not inp.guidance_rescale:
-        out.append(Issue("ztsnr_no_rescale", "warning",
-                         "Samples of a zero-terminal-SNR model over-expose at usual CFG scales without CFG rescale.",
-                         "Set sample.guidance_rescale = 0.7."))
-    return out
+    return [Issue(*found) for found in model_issues(
+        network_type=inp.network_type, dora=inp.dora, v_parameterization=inp.v_parameterization,
+        zero_terminal_snr=inp.zero_terminal_snr, min_snr_gamma=inp.min_snr_gamma,
+        debiased_estimation_loss=inp.debiased_estimation_loss, guidance_rescale=inp.guidance_rescale,
+        model_v_prediction=inp.model_v_prediction, model_zero_terminal_snr=inp.model_zero_terminal_snr)]
 
 
 def _sci(x: float) -> str:
@@ -434,14 +407,3 @@ def plan_for_project(project: Project, *, settings: Settings | None = None, gpus
     return plan_from_settings(s, folders, gpus=gpus, reg_images=layout.reg_samples,
                               bucket_samples=layout.bucket_samples(), it_per_s=it_per_s,
                               model=model_info(s.model.pretrained_model_name_or_path))
-
-
-def model_info(ref: str) -> ModelInfo | None:
-    """What a local base model says about itself (a header or a config file, no weights read)."""
-    from tui_lora.core.errors import UserError
-    from tui_lora.core.models import inspect_model
-
-    try:
-        return inspect_model(ref) if ref else None
-    except UserError:
-        return None  # a missing model is the trainer's error to report, not the planner's
