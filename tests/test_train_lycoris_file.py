@@ -7,8 +7,10 @@ The trained tensors are then pushed away from their initialisation (LoHa's and L
 DoRA's magnitude = ‖W‖) so that a wrong alpha, scale, axis or key changes the outputs visibly."""
 
 import io
+import json
 
 import pytest
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 import reference_merge as R
@@ -110,6 +112,11 @@ def test_the_merged_file_reproduces_the_trained_model(tmp_path, request, family,
     assert kinds == {"lora" if network_type in ("lora", "locon") else network_type}
     assert any(k.endswith(".dora_scale") for k in sd) == dora
     assert any(k.startswith(("lora_te_", "lora_te1_")) for k in sd)
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    args = json.loads(meta["ss_network_args"])
+    assert meta["ss_network_module"] == "lycoris.kohya" and args["algo"] == network_type
+    assert (args.get("dora_wd"), args.get("wd_on_output")) == (("True", "True") if dora else (None, None))
 
     enc_train, out_train = outputs(family, s.text, s.unet)
     _, _, base_text = fresh(family, model, clip_skip)
@@ -158,3 +165,20 @@ def test_lokr_full_factors_carry_peft_scale_in_w1(tmp_path, tiny_sd15):
             assert abs(finite.mean().item() - m.alpha / m.rank) < 1e-2
         else:
             assert parts["alpha"].item() == m.alpha
+
+
+@pytest.mark.slow
+def test_a_float_dora_file_is_exact(tmp_path, tiny_sd15):
+    """Saved in float32, DoRA's file reproduces the trained model to float rounding: the fp16 tolerance
+    above is dora_scale's rounding, not a difference in the maths."""
+    project, trainer = trained(tmp_path, tiny_sd15, "sd15", "locon", True, **{"output.save_precision": "float"})
+    path = trainer.save(project.epoch_file(1), epoch=1)
+    s = trainer.s
+    enc_train, out_train = outputs("sd15", s.text, s.unet)
+    unet, _, text = fresh("sd15", tiny_sd15, s.text.clip_skip)
+    _, out_base = outputs("sd15", text, unet, enc_train.hidden)
+    enc_file, out_file = merged_outputs("sd15", tiny_sd15, path, s.text.clip_skip, enc_train)
+    effect = (out_train - out_base).abs().max().item()
+    assert effect > 1e-2
+    assert (out_train - out_file).abs().max().item() <= 1e-4 * effect
+    assert (enc_train.hidden - enc_file.hidden).abs().max().item() <= 1e-5
