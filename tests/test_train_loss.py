@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from tui_lora.core.errors import UserError
 from tui_lora.core.settings import TrainingSettings
 from tui_lora.core.train import loss as L
 from tui_lora.core.train.noise import all_snr, training_scheduler
@@ -187,3 +188,6 @@ def test_a_resumed_run_equals_an_uninterrupted_one_bitwise(tmp_path, tiny_sd15, 
     got = resumed.lora_tensors("float")
     assert got.keys() == reference.keys()
     assert all(torch.equal(got[k], reference[k]) for k in reference)
+    if "network.dora=true" in overrides:  # DoRA's magnitudes in the state, DoRA now off: refused
+        with pytest.raises(UserError, match="does not match this network"):
+            create(project, [o for o in overrides if "dora" not in o]).load_state_dict(state)

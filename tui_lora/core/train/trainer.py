@@ -352,19 +352,14 @@ class Trainer:
         if state.get("format") != 1:
             raise UserError("The saved training state has an unknown format; start the training again without --resume.")
         lora = state["lora"]
+        params = {f"{m.kohya}.{part}": p for m in s.modules for part, p in m.params().items()}
+        # every tensor, the same shapes: a type, dim or DoRA switch changed since the state was saved otherwise
+        if params.keys() != lora.keys() or any(tuple(lora[k].shape) != tuple(p.shape) for k, p in params.items()):
+            raise UserError("The saved training state does not match this network (dim, type or model "
+                            "changed); start the training again without --resume.")
         with torch.no_grad():
-            expected = 0
-            for m in s.modules:
-                for part, p in m.params().items():
-                    key = f"{m.kohya}.{part}"
-                    expected += 1
-                    if key not in lora or tuple(lora[key].shape) != tuple(p.shape):
-                        raise UserError("The saved training state does not match this network (dim, type or model "
-                                        "changed); start the training again without --resume.")
-                    p.copy_(lora[key])
-            if expected != len(lora):  # e.g. DoRA's magnitudes saved but DoRA now off
-                raise UserError("The saved training state does not match this network (dim, type or model "
-                                "changed); start the training again without --resume.")
+            for k, p in params.items():
+                p.copy_(lora[k])
         s.optimizer.load_state_dict(state["optimizer"])
         s.lr_scheduler.load_state_dict(state["lr_scheduler"])
         scaler = getattr(s.accelerator, "scaler", None)
