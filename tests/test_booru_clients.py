@@ -5,7 +5,9 @@ import time
 
 import pytest
 
+from tui_lora.commands._fixes import say
 from tui_lora.core import booru
+from tui_lora.core.booru.errors import CredentialsNeeded
 
 FAST = booru.RetryPolicy(attempts=3, base_delay=0.01)
 
@@ -38,9 +40,9 @@ def test_gelbooru_search_counts_previews_and_categorises(booru_server):
 
 def test_gelbooru_without_or_with_wrong_credentials(booru_server):
     q = booru.build_query("gelbooru", "touhou")
-    with pytest.raises(booru.AuthError) as info:
+    with pytest.raises(CredentialsNeeded) as info:
         booru.search(q, client=client_for(booru_server, "gelbooru", creds=False))
-    msg = info.value.message
+    msg = say(info.value)  # as the CLI prints it
     assert "API Access Credentials" in msg and "--user-id" in msg and "--api-key" in msg and info.value.exit_code == 2
     wrong = booru.open_client("gelbooru", base_url=booru_server.base_url("gelbooru"), retry=FAST,
                               credentials=booru.Credentials("4242", "not-the-key"))

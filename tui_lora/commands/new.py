@@ -63,10 +63,12 @@ def _valid_model(ref: str) -> bool | str:
     """questionary validator: True, or the one-sentence problem shown under the prompt."""
     from tui_lora.core.models import inspect_model
 
+    from tui_lora.commands._fixes import say
+
     try:
         inspect_model(ref)
     except UserError as exc:
-        return exc.message
+        return say(exc)
     return True
 
 

@@ -11,6 +11,9 @@ Every object has ``event`` and ``time`` (unix seconds). Kinds and their fields (
     warning  message
     error    message
     done     path, steps, seconds
+
+``warning`` and ``error`` also carry ``problem`` and ``fix`` (core.errors.Notice.to_dict): the
+sentence as data, so the CLI and the wizard each name its fix in their own words.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tui_lora.core.errors import Notice
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "start": ("total_steps", "epochs", "steps_per_epoch", "images", "device"),
@@ -130,8 +135,8 @@ class RunSummary:
     device: str = ""
     saves: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
+    warnings: list[Notice] = field(default_factory=list)
+    error: Notice | None = None
     final_path: str | None = None
     started: float | None = None
     updated: float | None = None
@@ -161,10 +166,10 @@ class RunSummary:
         elif kind == "sample":
             self.samples.append(ev)
         elif kind == "warning":
-            self.warnings.append(str(ev.get("message", "")))
+            self.warnings.append(Notice.from_dict(ev))
         elif kind == "error":
             self.state = "failed"
-            self.error = str(ev.get("message", ""))
+            self.error = Notice.from_dict(ev)
         elif kind == "done":
             self.state = "finished"
             self.final_path = ev.get("path")

@@ -18,7 +18,7 @@ import tomlkit
 
 from tui_lora.core import settings as S
 from tui_lora.core.dataset.folders import Concept, concept_folder_name, list_concepts
-from tui_lora.core.errors import ConfigError, ProjectError, UserError
+from tui_lora.core.errors import ConfigError, Fix, Given, ProjectError, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
 
 PROJECT_FILE = "project.toml"
@@ -32,33 +32,30 @@ def validate(data: dict[str, Any], *, where: str = PROJECT_FILE) -> Settings:
     out = S.defaults()
     for section, table in data.items():
         if section not in S.SECTIONS:
-            raise ConfigError(f"{where}: " + S._unknown_key_message(section + "."))
+            raise ConfigError(*S._unknown_key_message(section + "."), where=where)
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: [{section}] must be a table of settings, not a single value; "
-                              f"write it as a [{section}] header with keys below it.")
+            raise ConfigError(f"[{section}] must be a table of settings, not a single value",
+                              Fix(f"write it as a [{section}] header with keys below it"), where=where)
         for name, value in table.items():
             k = S.KEY_INDEX.get(f"{section}.{name}")
             if k is None:
-                raise ConfigError(f"{where}: " + S._unknown_key_message(f"{section}.{name}"))
+                raise ConfigError(*S._unknown_key_message(f"{section}.{name}"), where=where)
             out[section][name] = S.coerce(k, value, where=where)
     check_consistency(out, where=where)
     return out
 
 
-def check_consistency(s: Settings, *, where: str = PROJECT_FILE) -> None:
+def check_consistency(s: Settings, *, where: str | Given = PROJECT_FILE) -> None:
     """Rules that involve two keys at once."""
     d = s["dataset"]
     if d["min_bucket_reso"] > d["max_bucket_reso"]:
         raise ConfigError(
-            f"{where}: dataset.min_bucket_reso = {d['min_bucket_reso']} is larger than dataset.max_bucket_reso = "
-            f"{d['max_bucket_reso']}; make the minimum smaller than the maximum."
-        )
+            f"dataset.min_bucket_reso = {d['min_bucket_reso']} is larger than dataset.max_bucket_reso = "
+            f"{d['max_bucket_reso']}", Fix("make the minimum smaller than the maximum"), where=where)
     t = s["training"]
     if t["max_train_epochs"] == 0 and t["max_train_steps"] == 0:
-        raise ConfigError(
-            f"{where}: training.max_train_epochs and training.max_train_steps are both 0; set one of them "
-            "(e.g. max_train_epochs = 10)."
-        )
+        raise ConfigError("training.max_train_epochs and training.max_train_steps are both 0",
+                          Fix("set one of them (e.g. max_train_epochs = 10)"), where=where)
 
 
 def apply_overrides(s: Settings, overrides: list[str]) -> Settings:
@@ -67,7 +64,7 @@ def apply_overrides(s: Settings, overrides: list[str]) -> Settings:
     for text in overrides:
         ov = S.parse_override(text)
         out[ov.key.section][ov.key.name] = ov.value
-    check_consistency(out, where="--set")
+    check_consistency(out, where=S.OVERRIDE)
     return out
 
 
@@ -85,21 +82,20 @@ class Project:
         root = Path(root).expanduser()
         toml_path = root / PROJECT_FILE
         if not root.exists():
-            raise ProjectError(f"The project folder {root} does not exist; create it with `tui-lora new {root}`.")
+            raise ProjectError(f"The project folder {root} does not exist",
+                               Fix("create it with {}", RunAction("project.new", str(root))))
         if not toml_path.is_file():
-            raise ProjectError(
-                f"{root} is not a tui-lora project (no {PROJECT_FILE}); create one with `tui-lora new DIR` "
-                "or pass the project folder."
-            )
+            raise ProjectError(f"{root} is not a tui-lora project (no {PROJECT_FILE})",
+                               Fix("create one with {}, or choose the project folder itself", RunAction("project.new")))
         try:
             text = toml_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ProjectError(f"Cannot read {toml_path} ({exc}); check its permissions and encoding.") from None
+            raise ProjectError(f"Cannot read {toml_path} ({exc})", Fix("check its permissions and encoding")) from None
         try:
             tomllib.loads(text)  # tomllib's messages carry line and column
             doc = tomlkit.parse(text)
         except (tomllib.TOMLDecodeError, tomlkit.exceptions.ParseError) as exc:
-            raise ConfigError(f"{toml_path} is not valid TOML ({exc}); fix that line.") from None
+            raise ConfigError(f"{toml_path} is not valid TOML ({exc})", Fix("fix that line")) from None
         settings = validate(doc.unwrap(), where=str(toml_path))
         project = cls(root.resolve(), doc, settings)
         project.ensure_layout()
@@ -124,14 +120,12 @@ class Project:
         p = load_preset(preset)
         info = inspect_model(base_model)
         if info.family and info.family != p.family and info.detected:
-            raise UserError(
-                f"The base model is {family_label(info.family)} but preset {p.name} is for "
-                f"{family_label(p.family)}; choose a {info.family}-* preset or another model."
-            )
+            raise UserError(f"The base model is {family_label(info.family)} but preset {p.name} is for "
+                            f"{family_label(p.family)}", Fix(f"choose a {info.family}-* preset or another model"))
         family = info.family or p.family
         if trigger and ("," in trigger or "/" in trigger or trigger != trigger.strip()):
-            raise UserError(f"The trigger word {trigger!r} may not contain commas, slashes or outer spaces; "
-                            "use a single rare word such as ohwx.")
+            raise UserError(f"The trigger word {trigger!r} may not contain commas, slashes or outer spaces",
+                            Fix("use a single rare word such as ohwx"))
         name = name or root.name
         doc = p.document()
         _set_doc(doc, "project", "name", name)
@@ -177,7 +171,7 @@ class Project:
     def set_text(self, dotted: str, text: str) -> None:
         """Like :meth:`set` but from user-typed text (the wizard's inputs)."""
         k = S.key(dotted)
-        self.set(dotted, S.parse_text(k, text, where=k.dotted))
+        self.set(dotted, S.parse_text(k, text, where=PROJECT_FILE))
 
     def save(self) -> None:
         atomic_write_text(self.toml_path, tomlkit.dumps(self.doc))
@@ -213,7 +207,8 @@ class Project:
             try:
                 (self.root / d).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ProjectError(f"Cannot create {self.root / d} ({exc.strerror}); check the folder's permissions.") from None
+                raise ProjectError(f"Cannot create {self.root / d} ({exc.strerror})",
+                                   Fix("check the folder's permissions")) from None
 
     @property
     def name(self) -> str:
@@ -266,13 +261,15 @@ def _safe_folder_name(name: str) -> str:
 def _check_new_folder(root: Path) -> None:
     if root.exists():
         if not root.is_dir():
-            raise ProjectError(f"{root} exists and is a file; choose a new folder name for the project.")
+            raise ProjectError(f"{root} exists and is a file", Fix("choose a new folder name for the project"))
         if (root / PROJECT_FILE).exists():
-            raise ProjectError(f"{root} is already a project; open it with `tui-lora open {root}` or pick a new folder.")
+            raise ProjectError(f"{root} is already a project",
+                               Fix("open it with {} or pick a new folder", RunAction("project.open", str(root))))
         if any(root.iterdir()):
-            raise ProjectError(f"{root} already exists and is not empty; choose a new folder for the project.")
+            raise ProjectError(f"{root} already exists and is not empty", Fix("choose a new folder for the project"))
     parent = root.parent
     if not parent.is_dir():
-        raise ProjectError(f"The parent folder {parent} does not exist; create it first or choose another location.")
+        raise ProjectError(f"The parent folder {parent} does not exist",
+                           Fix("create it first or choose another location"))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ProjectError(f"Cannot write to {parent}; choose a folder you own (e.g. under your home folder).")
+        raise ProjectError(f"Cannot write to {parent}", Fix("choose a folder you own (e.g. under your home folder)"))

@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ChangeInput, ConfigError, Fix, Given, Words
+
+OVERRIDE = Given("override")  # where a --set style override was read
 
 # Kinds a value can have. "choice" is a string from ``choices``.
 STR, INT, FLOAT, BOOL, CHOICE, STR_LIST = "str", "int", "float", "bool", "choice", "list[str]"
@@ -304,15 +306,16 @@ def key(dotted: str) -> Key:
     try:
         return KEY_INDEX[dotted]
     except KeyError:
-        raise ConfigError(_unknown_key_message(dotted)) from None
+        raise ConfigError(*_unknown_key_message(dotted)) from None
 
 
-def _unknown_key_message(dotted: str) -> str:
+def _unknown_key_message(dotted: str) -> tuple[str, Fix]:
+    """(problem, fix) for an unknown section or key, with the nearest known name."""
     section, _, name = dotted.partition(".")
     if section not in SECTIONS:
         guess = difflib.get_close_matches(section, SECTIONS, n=1)
-        hint = f"did you mean [{guess[0]}]?" if guess else "sections are " + ", ".join(SECTIONS) + "."
-        return f"Unknown section [{section}]; {hint}"
+        hint = f"did you mean [{guess[0]}]?" if guess else "sections are " + ", ".join(SECTIONS)
+        return f"Unknown section [{section}]", Fix(hint)
     names = [k.name for k in KEYS if k.section == section]
     guess = difflib.get_close_matches(name, names, n=1)
     if guess:
@@ -320,8 +323,8 @@ def _unknown_key_message(dotted: str) -> str:
     else:
         guess = difflib.get_close_matches(name, [k.name for k in KEYS], n=1)
         hint = (f"did you mean {KEY_INDEX_BY_NAME[guess[0]].dotted}?" if guess
-                else f"see `tui-lora keys` or the preset files for the keys of [{section}].")
-    return f"Unknown key {section}.{name}; {hint}"
+                else f"see the preset files for the keys of [{section}]")
+    return f"Unknown key {section}.{name}", Fix(hint)
 
 
 KEY_INDEX_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -334,13 +337,13 @@ def defaults() -> dict[str, dict[str, Any]]:
     return out
 
 
-def coerce(k: Key, value: Any, *, where: str = "project.toml") -> Any:
+def coerce(k: Key, value: Any, *, where: str | Given = "project.toml") -> Any:
     """Check ``value`` against ``k`` and return it normalised (ints as float for float keys…)."""
 
     def bad(reason: str | None = None) -> ConfigError:
         shown = repr(value)
         what = reason or f"it must be {k.describe_allowed()}"
-        return ConfigError(f"{where}: {k.dotted} = {shown} is not allowed; {what}.")
+        return ConfigError(f"{k.dotted} = {shown} is not allowed", Fix(what), where=where)
 
     if k.kind == BOOL:
         if not isinstance(value, bool):
@@ -386,7 +389,7 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def parse_text(k: Key, text: str, *, where: str = "--set") -> Any:
+def parse_text(k: Key, text: str, *, where: str | Given = OVERRIDE) -> Any:
     """Turn the text of an override (``--set training.unet_lr=1e-4``) into a checked value."""
     raw = text.strip()
     value: Any
@@ -397,24 +400,23 @@ def parse_text(k: Key, text: str, *, where: str = "--set") -> Any:
         elif low in _FALSE:
             value = False
         else:
-            raise ConfigError(f"{where}: {k.dotted} = {text!r} is not allowed; it must be true or false.")
+            raise ConfigError(f"{k.dotted} = {text!r} is not allowed", Fix("it must be true or false"), where=where)
     elif k.kind == INT:
         try:
             f = float(raw)
         except ValueError:
-            raise ConfigError(
-                f"{where}: {k.dotted} = {text!r} is not a number; it must be {k.describe_allowed()}."
-            ) from None
+            raise ConfigError(f"{k.dotted} = {text!r} is not a number", Fix(f"it must be {k.describe_allowed()}"),
+                              where=where) from None
         if not f.is_integer():
-            raise ConfigError(f"{where}: {k.dotted} = {text!r} is not allowed; it must be {k.describe_allowed()}.")
+            raise ConfigError(f"{k.dotted} = {text!r} is not allowed", Fix(f"it must be {k.describe_allowed()}"),
+                              where=where)
         value = int(f)
     elif k.kind == FLOAT:
         try:
             value = float(raw)
         except ValueError:
-            raise ConfigError(
-                f"{where}: {k.dotted} = {text!r} is not a number; it must be {k.describe_allowed()}."
-            ) from None
+            raise ConfigError(f"{k.dotted} = {text!r} is not a number", Fix(f"it must be {k.describe_allowed()}"),
+                              where=where) from None
     elif k.kind == STR_LIST:
         value = [] if not raw else [p.strip() for p in raw.split("|" if "|" in raw else ",")]
     else:
@@ -434,8 +436,7 @@ def parse_override(text: str) -> Override:
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or "." not in name:
-        raise ConfigError(
-            f"--set {text!r} is not of the form section.key=value; write e.g. --set training.unet_lr=1e-4."
-        )
+        raise ConfigError(Words("{} is not of the form section.key=value", Given("override", repr(text))),
+                          Fix("{}", ChangeInput("override", "training.unet_lr=1e-4", verb="write e.g.")))
     k = key(name)
-    return Override(k, parse_text(k, raw, where="--set"), text)
+    return Override(k, parse_text(k, raw, where=OVERRIDE), text)

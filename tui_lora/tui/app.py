@@ -169,7 +169,7 @@ class WizardApp(App[int]):
     # ----- errors ------------------------------------------------------------------------------
     def show_error(self, error: BaseException) -> None:
         """One sentence for a UserError, one line + a log file for anything else."""
-        self.notify(describe(error), severity="error", timeout=10, markup=False)
+        self.notify(describe(error, getattr(self.screen, "STEP_ID", None)), severity="error", timeout=10, markup=False)
 
     def _fatal_error(self) -> None:
         # Textual would print a full traceback on exit; log it and leave one line instead.

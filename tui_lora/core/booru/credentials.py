@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tui_lora.core.booru.errors import AuthError
 from tui_lora.core.booru.query import check_source
+from tui_lora.core.errors import Fix, Given, Words
 from tui_lora.core.userconfig import load_user_config, save_user_config
 
 CREDENTIALS_FILE = "credentials.toml"
@@ -54,24 +55,24 @@ def resolve_credentials(source: str, *, user_id: str | None = None, api_key: str
     source = check_source(source)
     if user_id or api_key:
         if not (user_id and api_key):
-            missing = "--api-key" if user_id else "--user-id"
-            raise AuthError(f"{source} credentials need both --user-id and --api-key; add {missing} "
-                            f"(from {WHERE_TO_GET[source]}).")
+            missing = "booru.api_key" if user_id else "booru.user_id"
+            raise AuthError(Words(f"{source} credentials need both {{}} and {{}}", Given("booru.user_id"),
+                                  Given("booru.api_key")),
+                            Fix(f"add {{}} (from {WHERE_TO_GET[source]})", Given(missing)))
         return _checked(source, Credentials(str(user_id).strip(), str(api_key).strip()))
     uid_var, key_var = env_names(source)
     uid, key = os.environ.get(uid_var, "").strip(), os.environ.get(key_var, "").strip()
     if uid or key:
         if not (uid and key):
             missing = key_var if uid else uid_var
-            raise AuthError(f"{uid_var} and {key_var} must be set together; set {missing} too or unset both.")
+            raise AuthError(f"{uid_var} and {key_var} must be set together", Fix(f"set {missing} too or unset both"))
         return _checked(source, Credentials(uid, key))
     return stored_credentials(source)
 
 
 def _checked(source: str, creds: Credentials) -> Credentials:
     if source == "gelbooru" and not creds.user_id.isdigit():
-        raise AuthError("Gelbooru's user id is a number, not a name; copy it from "
-                        f"{WHERE_TO_GET['gelbooru']}.")
+        raise AuthError("Gelbooru's user id is a number, not a name", Fix(f"copy it from {WHERE_TO_GET['gelbooru']}"))
     return creds
 
 

@@ -39,6 +39,7 @@ from tui_lora.core.booru.files import (
     write_text_file,
 )
 from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
+from tui_lora.core.errors import Fix, TryAgain
 from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 from tui_lora.core.fsutil import fsync_dir
 from tui_lora.core.humanize import file_size as human_size
@@ -144,10 +145,10 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     try:
         dest_path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BooruError(f"Cannot create {dest_path} ({exc.strerror}); check the folder's permissions.") from None
+        raise BooruError(f"Cannot create {dest_path} ({exc.strerror})", Fix("check the folder's permissions")) from None
     dest_path = dest_path.resolve()
     if not os.access(dest_path, os.W_OK | os.X_OK):
-        raise BooruError(f"Cannot write into {dest_path}; check the folder's permissions.")
+        raise BooruError(f"Cannot write into {dest_path}", Fix("check the folder's permissions"))
     run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
                RateLimiter(options.rate, burst=jobs), progress)
     check_free_space(dest_path, posts, run.present)
@@ -400,9 +401,9 @@ def _raise_disk(run: _Run, exc: OSError, part: Path | None) -> None:
     if exc.errno in DISK_FULL:
         if part is not None:
             remove_quietly(part)
-        raise DiskFullError(f"Cannot write into {run.dest} ({exc.strerror}: the disk or your quota is full); "
-                            "free some space and re-run the same command to finish the download.") from None
-    raise BooruError(f"Cannot write into {run.dest} ({exc.strerror}); check the folder's permissions "
-                     "and re-run.") from None
+        raise DiskFullError(f"Cannot write into {run.dest} ({exc.strerror}: the disk or your quota is full)",
+                            Fix("free some space and {} to finish the download", TryAgain())) from None
+    raise BooruError(f"Cannot write into {run.dest} ({exc.strerror})",
+                     Fix("check the folder's permissions and {}", TryAgain())) from None
 
 

@@ -19,6 +19,7 @@ import requests
 
 from tui_lora import __version__
 from tui_lora.core.booru.errors import AuthError, NetworkError, ServerError, host_of
+from tui_lora.core.errors import ChangeInput, Fix, TryAgain
 
 USER_AGENT = f"tui-lora/{__version__} (LoRA dataset builder; python-requests)"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
@@ -145,10 +146,12 @@ class Http:
             except requests.exceptions.Timeout:
                 last = "timed out"
             except requests.exceptions.SSLError:
-                raise NetworkError(f"The secure connection to {host} failed; check the system clock and "
-                                   "certificates, or the --base-url.") from None
+                raise NetworkError(f"The secure connection to {host} failed",
+                                   Fix("check the system clock and certificates, or {}",
+                                       ChangeInput("booru.base_url", verb="check"))) from None
             except requests.exceptions.InvalidURL:
-                raise NetworkError(f"{host} is not a valid address; fix --base-url.") from None
+                raise NetworkError(f"{host} is not a valid address",
+                                   Fix("{}", ChangeInput("booru.base_url", verb="fix"))) from None
             except requests.exceptions.RequestException as exc:
                 last = _describe_connection_error(exc)
                 # Nothing listening or no such name: one quick retry, not a minute of backoff.
@@ -158,10 +161,12 @@ class Http:
                 if resp.status_code < 400 or resp.status_code in allow:
                     return resp
                 if resp.status_code in (401, 403):
-                    raise AuthError(f"{self.site} refused the request (HTTP {resp.status_code}).")
+                    raise AuthError(f"{self.site} refused the request (HTTP {resp.status_code})",
+                                    Fix("{}", ChangeInput("booru.credentials", verb="check")))
                 if resp.status_code not in RETRY_STATUS:
-                    raise ServerError(f"{host} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip()
-                                      + "; check the tags and --base-url, or try again later.")
+                    raise ServerError(f"{host} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip(),
+                                      Fix("{} and {}, or {} later", ChangeInput("booru.tags", verb="check"),
+                                          ChangeInput("booru.base_url", verb="check"), TryAgain()))
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 last = "is rate limiting us (HTTP 429)" if resp.status_code == 429 else f"answered HTTP {resp.status_code}"
                 resp.close()
@@ -172,8 +177,11 @@ class Http:
                 self.limiter.pause(delay)
             sleep_or_cancel(delay, cancel)
         if "HTTP" in last:
-            raise ServerError(f"{host} {last} even after {self.retry.attempts} tries; wait a few minutes and re-run.")
-        raise NetworkError(f"Could not reach {host} ({last}); check the internet connection (or --base-url) and re-run.")
+            raise ServerError(f"{host} {last} even after {self.retry.attempts} tries",
+                              Fix("wait a few minutes and {}", TryAgain()))
+        raise NetworkError(f"Could not reach {host} ({last})",
+                           Fix("check the internet connection ({}) and {}", ChangeInput("booru.base_url", verb="or"),
+                               TryAgain()))
 
     def get_json(self, url: str, params: dict[str, Any] | None = None, *, auth: Any = None,
                  cancel: threading.Event | None = None, empty: Any = None) -> Any:
@@ -193,8 +201,9 @@ class Http:
                 if attempt == self.retry.attempts:
                     break
                 sleep_or_cancel(self.retry.delay(attempt), cancel)
-        raise ServerError(f"{host} keeps sending a broken answer (not valid JSON); try again later, "
-                          "or check that --base-url points at the right kind of site.")
+        raise ServerError(f"{host} keeps sending a broken answer (not valid JSON)",
+                          Fix("{} later, or {} points at the right kind of site", TryAgain(),
+                              ChangeInput("booru.base_url", verb="check that")))
 
 
 def _describe_connection_error(exc: Exception) -> str:

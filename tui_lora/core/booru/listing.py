@@ -14,6 +14,7 @@ from tui_lora.core.booru.errors import BooruError
 from tui_lora.core.booru.http import Cancelled
 from tui_lora.core.booru.posts import Post
 from tui_lora.core.booru.query import Query
+from tui_lora.core.errors import ChangeInput, Fix
 
 PREVIEW = 8
 
@@ -106,7 +107,7 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
     the listing with a warning and keeps what was found.
     """
     if limit < 1:
-        raise BooruError("The limit must be at least 1; pass --limit N with N >= 1.")
+        raise BooruError("The limit must be at least 1", Fix("{} to 1 or more", ChangeInput("fetch.limit", verb="raise")))
     c = _client(query, client, credentials, base_url)
     out = Collection(query=query, posts=[], total_count=None)
     skipped: Counter[str] = Counter()

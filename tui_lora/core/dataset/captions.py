@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, TryAgain, UserError
 from tui_lora.core.fsutil import atomic_open
 
 # WD14's list (SmilingWolf's reference app): these keep their underscores.
@@ -238,7 +238,7 @@ def write_caption(path: str | os.PathLike[str], tags: list[str] | str) -> None:
     path = Path(path)
     reason = read_only_reason(path)
     if reason:
-        raise UserError(f"Cannot write the caption {path} because {reason}; make it writable and try again.")
+        raise UserError(f"Cannot write the caption {path} because {reason}", Fix("make it writable and {}", TryAgain()))
     text = tags if isinstance(tags, str) else format_tags(tags)
     old = read_caption(path)
     data = text.encode("utf-8")
@@ -247,4 +247,5 @@ def write_caption(path: str | os.PathLike[str], tags: list[str] | str) -> None:
     try:
         write_bytes_preserving_mode(path, data)
     except OSError as exc:
-        raise UserError(f"Cannot write the caption {path} ({exc.strerror or exc}); check the disk and permissions.") from None
+        raise UserError(f"Cannot write the caption {path} ({exc.strerror or exc})",
+                        Fix("check the disk and permissions")) from None

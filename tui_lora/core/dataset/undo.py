@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset.captions import read_only_reason, write_bytes_preserving_mode
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, NothingToUndo, RunAction, TryAgain, UndoConflict, UserError
 from tui_lora.core.fsutil import atomic_write_text
 
 HISTORY_DIR = Path("logs") / "caption-history"
@@ -99,8 +99,8 @@ def project_lock(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UserError("Another caption operation is running on this project; wait for it to finish "
-                            "and try again.") from None
+            raise UserError("Another caption operation is running on this project",
+                            Fix("wait for it to finish and {}", TryAgain())) from None
         yield
     finally:
         fh.close()
@@ -186,8 +186,8 @@ def _relative(root: Path, path: Path) -> str:
     try:
         return Path(os.path.abspath(path)).relative_to(root).as_posix()
     except ValueError:
-        raise UserError(f"{path} is outside the project {root}; caption operations only touch files "
-                        "inside the project.") from None
+        raise UserError(f"{path} is outside the project {root}",
+                        Fix("caption operations only touch files inside the project")) from None
 
 
 def _snapshot_folders(root: Path) -> list[Path]:
@@ -236,8 +236,8 @@ def _load_manifest(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"The undo snapshot {folder} is damaged ({exc}); remove that folder to undo older "
-                        "operations.") from None
+        raise UserError(f"The undo snapshot {folder} is damaged ({exc})",
+                        Fix("remove that folder to undo older operations")) from None
 
 
 def history(root: Path) -> list[HistoryEntry]:
@@ -267,7 +267,7 @@ def undo(root: Path, *, force: bool = False) -> UndoResult:
     with project_lock(root):
         folders = _snapshot_folders(root)
         if not folders:
-            raise UserError("There is nothing to undo: no caption operation of this project has a snapshot left.")
+            raise NothingToUndo("There is nothing to undo: no caption operation of this project has a snapshot left")
         folder = folders[-1]
         m = _load_manifest(folder)
         result = UndoResult(int(m["id"]), str(m.get("op", "")))
@@ -284,15 +284,16 @@ def undo(root: Path, *, force: bool = False) -> UndoResult:
             if m.get("complete") and current != e["after"]:
                 conflicts.append(e["path"])
         if conflicts and not force:
-            raise UserError(
-                f"{len(conflicts)} file(s) changed after the {m.get('op')} operation (first: {conflicts[0]}); "
-                "undo with --force to restore them anyway, losing those later edits."
-            )
+            raise UndoConflict(
+                f"{len(conflicts)} file(s) changed after the {m.get('op')} operation (first: {conflicts[0]})",
+                Fix("undo with {} to restore them anyway, losing those later edits",
+                    RunAction("tags.undo_force", str(root))),
+                files=tuple(conflicts), op=str(m.get("op", "")))
         blocked = [(e["path"], r) for e in pending if (r := read_only_reason(root / e["path"]))]
         if blocked:
             path, reason = blocked[0]
-            raise UserError(f"Cannot undo because {path} cannot be written ({reason}); make it writable and "
-                            "undo again.")
+            raise UserError(f"Cannot undo because {path} cannot be written ({reason})",
+                            Fix("make it writable and undo again"))
         _restore(root, folder, m, result)
         result.forced = conflicts
         _append_log(root, {"undid": result.id, "op": "undo", "time": time.time(), "undone_op": result.op,
@@ -313,7 +314,7 @@ def _restore(root: Path, folder: Path, m: dict[str, Any], result: UndoResult) ->
         data = (folder / e["blob"]).read_bytes()
         if _sha(data) != e["before"]:
             raise UserError(f"The undo snapshot {folder} is damaged ({e['blob']} does not match its hash); "
-                            "nothing more was restored.")
+                            "nothing more was restored")
         try:
             same = path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) == e["mode"]
         except FileNotFoundError:

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import ChangeSetting, ConfigError, Fix, InstallPackage, UserError
 
 _PIP_HINT = {
     "AdamW8bit": "bitsandbytes", "Lion": "bitsandbytes", "Lion8bit": "bitsandbytes",
@@ -21,7 +21,8 @@ def parse_optimizer_args(items: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise ConfigError(f"training.optimizer_args item {item!r} is not key=value; write e.g. \"weight_decay=0.01\".")
+            raise ConfigError(f"training.optimizer_args item {item!r} is not key=value",
+                              Fix("write e.g. \"weight_decay=0.01\""))
         raw = raw.strip()
         try:
             out[key] = ast.literal_eval(raw)
@@ -32,8 +33,9 @@ def parse_optimizer_args(items: list[str]) -> dict[str, Any]:
 
 def _missing(name: str) -> UserError:
     pkg = _PIP_HINT.get(name, name.lower())
-    return UserError(f"The {name} optimizer needs the {pkg} package; install it with `pip install {pkg}` "
-                     "or choose another training.optimizer_type.")
+    return UserError(f"The {name} optimizer needs the {pkg} package",
+                     Fix("install it with {} or {}", InstallPackage(pkg),
+                         ChangeSetting("training.optimizer_type", verb="choose another")))
 
 
 def optimizer_class(name: str, device_type: str, warn: Callable[[str], None]) -> tuple[type, str, dict[str, Any]]:
@@ -70,8 +72,8 @@ def optimizer_class(name: str, device_type: str, warn: Callable[[str], None]) ->
         # kohya's LoRA recipe: a fixed learning rate, no relative step or parameter scaling.
         return Adafactor, "transformers.optimization.Adafactor", {
             "scale_parameter": False, "relative_step": False, "warmup_init": False}
-    raise ConfigError(f"training.optimizer_type {name!r} is unknown; choose AdamW, AdamW8bit, Lion, Lion8bit, "
-                      "Prodigy, DAdaptAdam or Adafactor.")
+    raise ConfigError(f"training.optimizer_type {name!r} is unknown",
+                      Fix("choose AdamW, AdamW8bit, Lion, Lion8bit, Prodigy, DAdaptAdam or Adafactor"))
 
 
 def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[str], *, device_type: str,
@@ -96,15 +98,15 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
     if name in ("Prodigy", "DAdaptAdam") and len(rates) > 1:
         # Both refuse groups with different rates at their first step; say so before anything runs.
         raise ConfigError(f"{name} finds the step size itself and needs one learning rate for the UNet and the text "
-                          "encoder; set training.text_encoder_lr equal to training.unet_lr (usually 1.0), or train "
-                          "the UNet only.")
+                          "encoder", Fix("{} equal to training.unet_lr (usually 1.0), or train the UNet only",
+                                         ChangeSetting("training.text_encoder_lr")))
     if name == "AdamW8bit" and cls is not torch.optim.AdamW and not _trial_step(cls, kwargs, param_groups):
         warn(f"AdamW8bit does not run on {device_type} here, so training uses AdamW (same maths, more memory).")
         cls, desc = torch.optim.AdamW, "torch.optim.adamw.AdamW"
     try:
         opt = cls(param_groups, **kwargs)
     except TypeError as exc:
-        raise ConfigError(f"training.optimizer_args do not fit {name} ({exc}); fix or remove them.") from None
+        raise ConfigError(f"training.optimizer_args do not fit {name} ({exc})", Fix("fix or remove them")) from None
     if kwargs:
         desc += "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
     return opt, desc

@@ -27,6 +27,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.tui import compare_form as CF
 from tui_lora.tui.compare_child import Child, ChildEvent, run_compare_child, run_pick
 from tui_lora.tui.compare_grids import GridInfo, best_says, list_grids, read_grid
+from tui_lora.tui.fixes import say
 from tui_lora.tui.format import short_path
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.widgets.compare_grid import CompareGridView
@@ -306,7 +307,7 @@ class CompareScreen(WizardScreen):
             show_line(self.query_one("#compare-status", Static), "Cancelled; no grid was written.")
             return True
         if isinstance(error, UserError):
-            show_line(self.query_one("#compare-status", Static), error.message, error=True)
+            show_line(self.query_one("#compare-status", Static), say(error, self.STEP_ID), error=True)
         return False  # and a notification
 
     # ----- earlier grids -------------------------------------------------------------------------

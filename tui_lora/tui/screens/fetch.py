@@ -30,6 +30,7 @@ from tui_lora.tui import fetchform as F
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.booru_session import BooruSession, Outcome
 from tui_lora.tui.fetch_text import count_line, outcome_lines, progress_line
+from tui_lora.tui.fixes import say
 from tui_lora.tui.widgets.account_fields import AccountFields
 from tui_lora.tui.widgets.booru_preview import BooruPreview
 from tui_lora.tui.widgets.field import Field, FieldInput, show_line, text_input
@@ -218,7 +219,7 @@ class FetchScreen(WizardScreen):
         except UserError as exc:
             control.add_class("-invalid")  # (Input itself clears it on the next change)
             self._bad_numbers.add(name)
-            self._status(exc.message, error=True)
+            self._status(say(exc, self.STEP_ID), error=True)
         else:
             if name in self._bad_numbers:
                 self._bad_numbers.discard(name)
@@ -241,7 +242,7 @@ class FetchScreen(WizardScreen):
         try:
             folder = F.resolve_folder(self.project, self.query_one("#folder", Input).value, create=False)
         except UserError as exc:
-            field.set_note(exc.message, "error")
+            field.set_note(say(exc, self.STEP_ID), "error")
             title.update("Fetch images")
             return
         field.set_note()
@@ -265,7 +266,7 @@ class FetchScreen(WizardScreen):
         try:
             self._query()
         except UserError as exc:
-            self._count(exc.message, error=True)
+            self._count(say(exc, self.STEP_ID), error=True)
             self.query_one(BooruPreview).show([])
             self.result = None
             return
@@ -281,7 +282,7 @@ class FetchScreen(WizardScreen):
         try:
             query, creds, origin = self._query()
         except UserError as exc:
-            self._count(exc.message, error=True)
+            self._count(say(exc, self.STEP_ID), error=True)
             return
         self._count("Searching…", dim=True)
         self._search_cancel = threading.Event()
@@ -299,7 +300,7 @@ class FetchScreen(WizardScreen):
             return
         except UserError as exc:
             if not cancel.is_set():
-                self.post_message(SearchAnswered(seq, error=F.wizard_wording(exc.message)))
+                self.post_message(SearchAnswered(seq, error=say(exc, self.STEP_ID)))
             return
         if not cancel.is_set() and not get_current_worker().is_cancelled:
             self.post_message(SearchAnswered(seq, result=(result, saved_to, creds)))
@@ -331,8 +332,8 @@ class FetchScreen(WizardScreen):
             limit = F.parse_limit(self.form.limit)
             folder = F.resolve_folder(self.project, self.form.folder, create=True)
         except UserError as exc:
-            self._status(exc.message, error=True)
-            self.notify(exc.message, severity="error", markup=False)
+            self._status(say(exc, self.STEP_ID), error=True)
+            self.notify(say(exc, self.STEP_ID), severity="error", markup=False)
             return
         self.downloading = True
         self.refresh_bindings()
@@ -373,7 +374,7 @@ class FetchScreen(WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if worker.group == "download" and isinstance(error, UserError):
-            message = F.wizard_wording(error.message)
+            message = say(error, self.STEP_ID)
             self._status(message, error=True)
             self.notify(message, severity="error", timeout=10, markup=False)
             return True

@@ -17,6 +17,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.models import DEFAULT_BASE_MODELS, ModelInfo, inspect_model
 from tui_lora.core.presets import Preset, list_presets
 from tui_lora.core.project import Project, family_label
+from tui_lora.tui.fixes import say
 from tui_lora.tui.format import resolve_user_path, short_path
 from tui_lora.tui.screens.base import NO_PROJECT_KEYS, WizardScreen
 from tui_lora.tui.widgets.field import Field, text_input
@@ -147,7 +148,7 @@ class NewProjectScreen(WizardScreen):
         try:
             info, error = inspect_model(ref), None
         except UserError as exc:
-            info, error = None, exc.message
+            info, error = None, say(exc)
         self.post_message(self.ModelInspected(ref, info, error))
 
     def on_new_project_screen_model_inspected(self, message: ModelInspected) -> None:
@@ -203,7 +204,7 @@ class NewProjectScreen(WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if worker.group == "create" and isinstance(error, UserError):
-            self._error(error.message)
+            self._error(say(error))
             return True
         return False
 

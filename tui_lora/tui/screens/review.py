@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tui_lora.core.errors import UserError
 from tui_lora.tui import review_model as M
 from tui_lora.tui import review_text as T
+from tui_lora.tui.fixes import say
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.screens.review_actions import ReviewActions
 from tui_lora.tui.thumb_loader import ThumbLoader, ThumbRequest
@@ -355,7 +356,7 @@ class ReviewScreen(ReviewActions, WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if isinstance(error, UserError):
-            self._status(error.message, error=True)
+            self._status(say(error, self.STEP_ID), error=True)
         return False  # and a notification
 
     def _progress(self, on: bool) -> None:

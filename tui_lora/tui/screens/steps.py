@@ -16,11 +16,12 @@ from textual.widgets import Input, Select, Static
 
 from tui_lora.core import settings as S
 from tui_lora.core.dataset.folders import Concept
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.core.plan import FolderCount, Plan, plan_for_project, plan_from_settings
 from tui_lora.core.presets import load_preset
 from tui_lora.core.project import validate
+from tui_lora.tui.fixes import say
 from tui_lora.tui.repeats import parse_repeats, set_repeats
 from tui_lora.tui.screens.base import WizardScreen
 from tui_lora.tui.widgets.field import Field, text_input
@@ -160,7 +161,7 @@ class StepsScreen(WizardScreen):
                     self.project.set_text(dotted, event.value)
                     self.dirty = True
         except UserError as exc:
-            field.set_note(_sentence(exc, control_id), "error")
+            field.set_note(say(exc, self.STEP_ID, placed=False), "error")  # the field says which setting
         else:
             field.set_note()
         self._update_plan()
@@ -185,7 +186,7 @@ class StepsScreen(WizardScreen):
             try:
                 self.concepts[i] = set_repeats(self.project, self.concepts[i], n)
             except UserError as exc:
-                self._field(f"repeats-{i}").set_note(exc.message, "error")
+                self._field(f"repeats-{i}").set_note(say(exc, self.STEP_ID), "error")
             else:
                 del self.pending_repeats[i]
         if self.dirty:
@@ -245,11 +246,3 @@ def _read_preset(name: str) -> tuple[int, dict] | bool:
     except UserError:
         return False
 
-
-def _sentence(exc: UserError, control_id: str) -> str:
-    """A ConfigError names where it came from; in the form the field itself says that."""
-    msg = exc.message
-    if isinstance(exc, ConfigError):
-        for prefix in ("project.toml: ", *(f"{k}: " for _, k, _ in EDITABLE)):
-            msg = msg.removeprefix(prefix)
-    return msg

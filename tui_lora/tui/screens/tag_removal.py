@@ -13,6 +13,7 @@ from textual.worker import get_current_worker
 
 from tui_lora.core.dataset.captions import parse_tags
 from tui_lora.core.errors import UserError
+from tui_lora.tui.fixes import say
 from tui_lora.tui.screens.dialog import Dialog
 from tui_lora.tui.tag_work import removal_counts
 from tui_lora.tui.widgets.field import Field, text_input
@@ -74,7 +75,7 @@ class RemovalDialog(Dialog):
         try:
             result = self.dry_run(items)
         except UserError as exc:
-            self.post_message(PreviewReady(exc.message, error=True))
+            self.post_message(PreviewReady(say(exc, "tags"), error=True))
             return
         counts = removal_counts(result)
         if not counts:

@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.tui import train_text as T
+from tui_lora.tui.fixes import say
 from tui_lora.tui.monitor import RunMonitor, Snapshot
 from tui_lora.tui.navigation import STEP_INDEX, available
 from tui_lora.tui.review_model import Item
@@ -279,7 +280,7 @@ class TrainScreen(WizardScreen):
 
     def on_job_acted(self, message: JobActed) -> None:
         if isinstance(message.error, UserError):
-            self.notify(T.wizard_words(message.error.message), severity="error", timeout=10, markup=False)
+            self.notify(say(message.error, self.STEP_ID), severity="error", timeout=10, markup=False)
         elif message.error is not None:
             self.wizard.show_error(message.error)
         self._set_busy(None)
@@ -345,7 +346,7 @@ class TrainScreen(WizardScreen):
 
     def _notify_changes(self, before: Snapshot, after: Snapshot) -> None:
         for warning in after.summary.warnings[len(before.summary.warnings):]:
-            self.notify(warning, title="Training warning", severity="warning", markup=False)
+            self.notify(say(warning, self.STEP_ID), title="Training warning", severity="warning", markup=False)
         notice = T.ended_notice(before, after)
         if notice is not None:
             title, text, severity = notice

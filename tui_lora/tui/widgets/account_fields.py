@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Input, Static
 
 from tui_lora.core.errors import UserError
 from tui_lora.tui.fetchform import ACCOUNT_LABELS, credentials
+from tui_lora.tui.fixes import say
 from tui_lora.tui.format import short_path
 from tui_lora.tui.widgets.field import Field, FieldInput, show_line
 
@@ -108,7 +109,7 @@ class AccountFields(Vertical):
         try:
             creds, origin = credentials(source, "", "")
         except UserError as exc:
-            self._note(exc.message, error=True)
+            self._note(say(exc, "fetch"), error=True)
             return
         if origin == "saved" and creds is not None:
             self._note(f"Using your saved account (user {creds.user_id}, key hidden); type new ones to replace it.")
