@@ -54,7 +54,7 @@ def test_one_fix_in_the_words_of_each_front_end():
     assert wizard.say(running, "tags") == "A training is running; watch it with 6 Train."
     assert cli.say(running) == "A training is running; watch it with `tui-lora status /p`."
     # An action without a project names DIR in the CLI.
-    assert cli.name(RunAction("train.restart")) == "`tui-lora train DIR --restart`"
+    assert cli.step_words(RunAction("train.restart")) == "`tui-lora train DIR --restart`"
 
 
 def test_inputs_settings_and_the_rest():
@@ -102,7 +102,7 @@ def test_a_config_error_says_where_it_was_read_unless_shown_beside_the_field():
 def test_a_notice_survives_json_and_old_plain_sentences_read_as_they_were():
     notice = Notice(Words("{} is odd", Given("device", "tpu")), Fix("{} and {}", FreeDisk("/x"), RunAction("fetch", "/p")),
                     "project.toml")
-    data = json.loads(json.dumps(notice.to_dict(cli.name)))
+    data = json.loads(json.dumps(notice.to_dict(cli.step_words)))
     assert data["message"] == "project.toml: --device tpu is odd; free disk space and `tui-lora fetch /p`."
     assert data["fix"]["steps"][1] == {"kind": "action", "action": "fetch", "project": "/p"}
     assert Notice.from_dict(data) == notice

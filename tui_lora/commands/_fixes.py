@@ -50,7 +50,7 @@ FLAGS: dict[str, str] = {
 _USER_ID = {"gelbooru": "ID", "danbooru": "LOGIN"}
 
 
-def name(step: Step) -> str:
+def step_words(step: Step) -> str:
     """``step`` in the CLI's words."""
     if isinstance(step, RunAction):
         return "`" + COMMANDS[step.action].format(dir=step.project or "DIR") + "`"
@@ -72,16 +72,16 @@ def name(step: Step) -> str:
 
 def say(error: UserError | Notice) -> str:
     """The one sentence the CLI prints for ``error``."""
-    return (error.notice if isinstance(error, UserError) else error).text(name)
+    return (error.notice if isinstance(error, UserError) else error).text(step_words)
 
 
 def error_data(error: UserError) -> dict[str, Any]:
     """--json's error object: ``error`` (the sentence) and ``exit_code`` as always, plus the error's
     class, and its problem, fix and where as data (core.errors.Notice.to_dict; None when absent)."""
-    notice = error.notice.to_dict(name)
+    notice = error.notice.to_dict(step_words)
     return {"error": notice.pop("message"), "exit_code": error.exit_code, "type": type(error).__name__, **notice}
 
 
 def notice_data(notice: Notice | None) -> dict[str, Any] | None:
     """A stored notice (a run's error, stop reason or warning) for --json: its sentence, problem and fix."""
-    return notice.to_dict(name) if notice is not None else None
+    return notice.to_dict(step_words) if notice is not None else None

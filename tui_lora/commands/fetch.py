@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.commands._common import add_project_arg, emit, is_interactive, load_project, positive_int
+from tui_lora.commands._fixes import say, step_words
 from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
 from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     printer = _ProgressPrinter(quiet=args.json)
     coll = booru.collect(query, args.limit, client=client, progress=printer.listing)
     printer.end()
-    data["collect"] = coll.to_dict()
+    data["collect"] = coll.to_dict(step_words)
     if not args.json:
         for line in collect_lines(coll):
             print(line)
@@ -173,7 +174,7 @@ def collect_lines(coll: booru.Collection) -> list[str]:
     lines = [f"Listed {_count(len(coll.posts), 'usable post')} in {_count(coll.pages, 'page')}" + (
         "; passed over " + ", ".join(f"{n} {reason}" for reason, n in sorted(coll.skipped.items())) if coll.skipped else "")
         + "."]
-    lines += [f"warning: {w}" for w in coll.warnings]
+    lines += [f"warning: {say(w)}" for w in coll.warnings]
     return lines
 
 

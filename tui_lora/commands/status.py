@@ -8,7 +8,7 @@ import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
-from tui_lora.commands._fixes import name, say
+from tui_lora.commands._fixes import say, step_words
 from tui_lora.core.errors import Notice
 
 HELP = "show a training run: state, step, loss, ETA"
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.follow:
         _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(name), render(project, status))
+    emit(args, status.to_dict(step_words), render(project, status))
     return 0
 
 

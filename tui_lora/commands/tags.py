@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from tui_lora.commands._common import add_project_arg, csv_list, emit, load_project, positive_int
-from tui_lora.core.errors import NothingToUndo, UserError, Words
+from tui_lora.core.errors import NothingToUndo, UserError
 
 HELP = "tag frequency table and bulk caption edits (undoable)"
 DESCRIPTION = (
@@ -147,8 +147,8 @@ def _undo(args: argparse.Namespace, project) -> int:
             raise
         except UserError as exc:
             if done:  # report what was undone before the failure, then fail
-                problem = Words(f"Undid {len(done)} operation(s), then stopped: " + exc.problem.say, *exc.problem.steps)
-                raise UserError(problem, exc.fix, exit_code=exc.exit_code) from None
+                raise UserError(exc.problem.prefixed(f"Undid {len(done)} operation(s), then stopped: "), exc.fix,
+                                exit_code=exc.exit_code) from None
             raise
     lines = [f"Undid {r.op} (#{r.id}): restored {len(r.restored)} file(s)"
              + (f", removed {len(r.removed)} it had created" if r.removed else "")

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
-from tui_lora.commands._fixes import name, notice_data, say
+from tui_lora.commands._fixes import notice_data, say, step_words
 from tui_lora.core.errors import Notice, UserError
 
 HELP = "train the LoRA (foreground, or --detach to run in the background)"
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     try:
         result = jobs.run_job(project, resume=args.resume, restart=args.restart, overrides=args.overrides,
-                              gpus=args.gpus, device=args.device, stream=stream, name=name)
+                              gpus=args.gpus, device=args.device, stream=stream, name=step_words)
     except KeyboardInterrupt:
         if is_worker():
             return 130
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return 130 if result.stopped else 0
     if result.stopped:
         notice = jobs.job_status(project).message or Notice("Training stopped")
-        emit(args, result.to_dict(name) | {"message": say(notice), "fix": notice_data(notice)["fix"]}, [say(notice)])
+        emit(args, result.to_dict(step_words) | {"message": say(notice), "fix": notice_data(notice)["fix"]}, [say(notice)])
         return 130
-    emit(args, result.to_dict(name), [])
+    emit(args, result.to_dict(step_words), [])
     return 0

@@ -169,6 +169,12 @@ def neutral_name(step: Step) -> str:
 
 
 # ----- words that name steps ---------------------------------------------------------------------
+def verbatim(text: str) -> str:
+    """User data put into words that name steps (rare: it belongs in a step-free problem): its
+    ``{}`` can then not be taken for a placeholder."""
+    return text.replace("{}", "{ }")
+
+
 @dataclass(frozen=True)
 class Words:
     """Plain words with ``{}`` where each of ``steps`` is named, in order. Words without steps are
@@ -192,6 +198,10 @@ class Words:
             out += [name(step), part]
         return "".join(out)
 
+    def prefixed(self, text: str) -> Words:
+        """These words after ``text`` ("Undid 2 operations, then stopped: " + the problem)."""
+        return Words((verbatim(text) if self.steps else text) + self.say, *self.steps)
+
     def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
         return {"text": self.text(name), "say": self.say, "steps": [step_to_dict(s) for s in self.steps]}
 
@@ -200,12 +210,6 @@ class Words:
         if isinstance(data, str):
             return cls(data)
         return cls(str(data["say"]), *(step_from_dict(s) for s in data.get("steps", ())))
-
-
-def verbatim(text: str) -> str:
-    """User data put into words that name steps (rare: it belongs in a step-free problem): its
-    ``{}`` can then not be taken for a placeholder."""
-    return text.replace("{}", "{ }")
 
 
 class Fix(Words):

@@ -14,7 +14,7 @@ from tui_lora.core.booru.errors import BooruError
 from tui_lora.core.booru.http import Cancelled
 from tui_lora.core.booru.posts import Post
 from tui_lora.core.booru.query import Query
-from tui_lora.core.errors import ChangeInput, Fix
+from tui_lora.core.errors import ChangeInput, Fix, Namer, Notice, neutral_name
 
 PREVIEW = 8
 
@@ -54,13 +54,14 @@ class Collection:
     posts: list[Post]
     total_count: int | None
     skipped: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     pages: int = 0
     cancelled: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
+        """As JSON; ``name`` names the steps of the warnings' fixes (a front end's words)."""
         return {"query": self.query.to_dict(), "total_count": self.total_count, "posts": len(self.posts),
-                "skipped": dict(self.skipped), "warnings": list(self.warnings), "pages": self.pages,
+                "skipped": dict(self.skipped), "warnings": [w.text(name) for w in self.warnings], "pages": self.pages,
                 "cancelled": self.cancelled}
 
 
@@ -117,8 +118,8 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
         while len(out.posts) < limit:
             if before_id is None and (index + 1) * c.page_size > c.max_offset:
                 if query.order != "newest" or not seen:
-                    out.warnings.append(f"{c.site} cannot list more than {c.max_offset:,} results sorted by score; "
-                                        f"stopped at {len(out.posts)} images.")
+                    out.warnings.append(Notice(f"{c.site} cannot list more than {c.max_offset:,} results sorted by "
+                                               f"score; stopped at {len(out.posts)} images."))
                     break
                 before_id = min(seen)
             try:
@@ -126,7 +127,7 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
             except BooruError as exc:
                 if out.pages == 0:
                     raise
-                out.warnings.append(f"Stopped listing after {out.pages} pages: {exc.message}")
+                out.warnings.append(Notice(exc.problem.prefixed(f"Stopped listing after {out.pages} pages: "), exc.fix))
                 break
             out.pages += 1
             if page.count is not None and out.total_count is None:
