@@ -203,7 +203,7 @@ def _outcome(report: booru.DownloadReport) -> tuple[str, int]:
     failed = report.failed
     if not failed:
         return "", 0
-    if not report.downloaded and all("connect" in i.reason for i in failed):
+    if not report.downloaded and all(i.connection_failed for i in failed):
         return ("Could not reach the image server for any file; check the internet connection and re-run "
                 "the same command.", 2)
     return (f"{len(failed)} of {report.total} images could not be downloaded; re-run the same command to retry "

@@ -237,7 +237,7 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
         return ItemResult(post.id, "failed", reason=str(exc))
     part = run.dest / f".{final.name}.part"
 
-    last = ""
+    last, connection_failed = "", False
     size = 0
     for attempt in range(1, opts.retry.attempts + 1):
         if run.stop.is_set():
@@ -246,10 +246,10 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
         try:
             outcome = _transfer(run, url, part)
         except _Retry as r:
-            last, retry_after = r.reason, r.retry_after
+            last, retry_after, connection_failed = r.reason, r.retry_after, r.connection_failed
         except _Give as g:
             remove_quietly(part)
-            if g.status == "skipped" and post.sample_url and not sample and "size cap" in g.reason:
+            if g.too_large and post.sample_url and not sample:
                 url, md5, ext, sample = post.sample_url, None, url_ext(post.sample_url) or "jpg", True
                 final = safe_target(run.dest, f"{post.stem}.{clean_extension(ext)}")
                 part = run.dest / f".{final.name}.part"
@@ -270,26 +270,26 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
                 _write_caption(run, post, final, only_if_missing=False)
                 return ItemResult(post.id, "downloaded", path=final, bytes=size, used_sample=sample)
             remove_quietly(part)  # a wrong checksum is not resumable: start over
-            last = problem
+            last, connection_failed = problem, False
         if attempt < opts.retry.attempts:
             delay = opts.retry.delay(attempt, retry_after)
             if retry_after is not None:
                 run.limiter.pause(delay)
             if run.stop.wait(delay):
                 raise Cancelled
-    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries")
+    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries", connection_failed=connection_failed)
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, connection_failed: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.connection_failed = reason, retry_after, connection_failed
 
 
 class _Give(Exception):
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: str, reason: str, *, too_large: bool = False) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.too_large = status, reason, too_large
 
 
 def _transfer(run: _Run, url: str, part: Path) -> int:
@@ -314,7 +314,7 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
             start = offset if append else 0
             length = resp.headers.get("Content-Length")
             if cap and length and length.isdigit() and start + int(length) > cap:
-                raise _Give("skipped", f"larger than the size cap ({human_size(start + int(length))})")
+                raise _Give("skipped", f"larger than the size cap ({human_size(start + int(length))})", too_large=True)
             written = start
             with run.lock:
                 run.parts.add(part)
@@ -327,7 +327,7 @@ def _transfer(run: _Run, url: str, part: Path) -> int:
                     written += len(chunk)
                     run.add_bytes(len(chunk))
                     if cap and written > cap:
-                        raise _Give("skipped", f"larger than the size cap ({human_size(written)})")
+                        raise _Give("skipped", f"larger than the size cap ({human_size(written)})", too_large=True)
                 fh.flush()
                 os.fsync(fh.fileno())
             return written
@@ -352,9 +352,9 @@ def _request_problem(exc: Exception, url: str) -> Exception:
     if isinstance(exc, requests.exceptions.Timeout):
         return _Retry(f"timed out talking to {host}")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return _Retry(f"the connection to {host} dropped mid-file")
+        return _Retry(f"the connection to {host} dropped mid-file", connection_failed=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return _Retry(f"could not connect to {host}")
+        return _Retry(f"could not connect to {host}", connection_failed=True)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
         return _Give("failed", "the site gave an invalid file URL")

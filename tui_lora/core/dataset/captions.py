@@ -91,6 +91,7 @@ class CaptionFile:
     text: str = ""
     encoding: str = "utf-8"  # "utf-8", "utf-8-sig" (BOM) or "utf-16"
     error: str | None = None  # why the contents cannot be used (then ``tags`` is empty)
+    unreadable: bool = False  # the file itself cannot be read (permissions, I/O), not just its text
     tags: list[str] = field(default_factory=list)
 
     @property
@@ -131,7 +132,7 @@ def read_caption(path: str | os.PathLike[str]) -> CaptionFile:
     except FileNotFoundError:
         return cf
     except OSError as exc:
-        cf.raw = b""
+        cf.raw, cf.unreadable = b"", True
         cf.error = f"cannot be read ({exc.strerror or exc})"
         return cf
     cf.raw = raw
