@@ -179,7 +179,6 @@ def test_formats_training_cannot_use_are_skipped(tmp_path):
     assert everything_under(tmp_path) == []
 
 
-
 def test_a_server_that_cannot_be_reached_is_told_apart_from_other_failures(booru_server, tmp_path):
     import socket
 

@@ -43,13 +43,15 @@ def test_every_action_and_input_has_words_in_both_front_ends():
 
 def test_one_fix_in_the_words_of_each_front_end():
     resume, restart = RunAction("train.resume", "/p/mia"), RunAction("train.restart", "/p/mia")
-    stopped = UserError("Training stopped at step 6", Fix("continue it with {}, or start over with {}", resume, restart))
-    assert cli.say(stopped) == ("Training stopped at step 6; continue it with `tui-lora train /p/mia --resume`, or start "
-                                "over with `tui-lora train /p/mia --restart`.")
+    stopped = UserError("Training stopped at step 6",
+                        Fix("continue it with {}, or start over with {}", resume, restart))
+    assert cli.say(stopped) == ("Training stopped at step 6; continue it with `tui-lora train /p/mia --resume`, or "
+                                "start over with `tui-lora train /p/mia --restart`.")
     assert wizard.say(stopped, "train") == ("Training stopped at step 6; continue it with r (Resume), or start over "
                                             "with s (Start over).")
     # On another step the key says where it is; a step's own action is the step itself.
-    assert wizard.say(stopped, "project").endswith("r (Resume on 6 Train), or start over with s (Start over on 6 Train).")
+    assert wizard.say(stopped, "project").endswith(
+        "r (Resume on 6 Train), or start over with s (Start over on 6 Train).")
     running = UserError("A training is running", Fix("watch it with {}", RunAction("job.status", "/p")))
     assert wizard.say(running, "tags") == "A training is running; watch it with 6 Train."
     assert cli.say(running) == "A training is running; watch it with `tui-lora status /p`."
@@ -65,7 +67,8 @@ def test_inputs_settings_and_the_rest():
     assert cli.say(Notice("x", source)) == "x; try --source safebooru."
     assert wizard.say(Notice("x", source), "fetch") == "x; try Safebooru as the source."
     creds = Fix("{}", ChangeInput("booru.credentials", "danbooru"))  # the value of a credentials input is its site
-    assert cli.say(Notice("x", creds)) == "x; pass --user-id LOGIN --api-key KEY (add --save-credentials to remember them)."
+    assert cli.say(Notice("x", creds)) == ("x; pass --user-id LOGIN --api-key KEY (add --save-credentials to remember "
+                                          "them).")
     assert wizard.say(Notice("x", creds), "fetch") == "x; fill in the account fields."
     tags = Fix("{}", ChangeInput("booru.tags", "1girl solo", verb="e.g."))
     assert cli.say(Notice("x", tags)) == 'x; e.g. --tags "1girl solo".'
@@ -73,9 +76,11 @@ def test_inputs_settings_and_the_rest():
     assert cli.say(given) == "--epochs two is not a list."
     assert wizard.say(Notice(Words("{} needs a pattern", Given("tags.pattern")))) == "The pattern needs a pattern."
     # Settings, packages, disk space: the same words everywhere, and in str() too.
-    fix = Fix("{} or {}, then {}", ChangeSetting("model.allow_pickle", "true"), InstallPackage("prodigyopt"), TryAgain())
-    assert cli.say(Notice("x", fix)) == "x; set model.allow_pickle = true or `pip install prodigyopt`, then re-run the same command."
-    assert wizard.say(Notice("x", fix)) == "x; set model.allow_pickle = true or `pip install prodigyopt`, then try again."
+    fix = Fix("{} or {}, then {}", ChangeSetting("model.allow_pickle", "true"), InstallPackage("prodigyopt"),
+              TryAgain())
+    said = "x; set model.allow_pickle = true or `pip install prodigyopt`, then "
+    assert cli.say(Notice("x", fix)) == said + "re-run the same command."
+    assert wizard.say(Notice("x", fix)) == said + "try again."
     assert str(UserError("x", fix)).startswith("x; set model.allow_pickle = true or `pip install prodigyopt`")
     # An action or an input has no interface-free words: str() (logs) shows a placeholder.
     assert str(UserError("x", Fix("use {}", RunAction("tags.undo", "/p")))) == "x; use <action tags.undo /p>."
@@ -100,8 +105,8 @@ def test_a_config_error_says_where_it_was_read_unless_shown_beside_the_field():
 
 
 def test_a_notice_survives_json_and_old_plain_sentences_read_as_they_were():
-    notice = Notice(Words("{} is odd", Given("device", "tpu")), Fix("{} and {}", FreeDisk("/x"), RunAction("fetch", "/p")),
-                    "project.toml")
+    notice = Notice(Words("{} is odd", Given("device", "tpu")),
+                    Fix("{} and {}", FreeDisk("/x"), RunAction("fetch", "/p")), "project.toml")
     data = json.loads(json.dumps(notice.to_dict(cli.step_words)))
     assert data["message"] == "project.toml: --device tpu is odd; free disk space and `tui-lora fetch /p`."
     assert data["fix"]["steps"][1] == {"kind": "action", "action": "fetch", "project": "/p"}
@@ -133,8 +138,8 @@ def _error_classes() -> set[str]:
     names = set()
     for path in (PACKAGE / "core").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ClassDef) and any(
-                    isinstance(b, ast.Name) and (b.id.endswith(("Error", "Failed")) or b.id in names) for b in node.bases):
+            if isinstance(node, ast.ClassDef) and any(isinstance(b, ast.Name) and (
+                    b.id.endswith(("Error", "Failed")) or b.id in names) for b in node.bases):
                 names.add(node.name)
     return names | {"UserError"}
 

@@ -50,7 +50,8 @@ def test_core_booru_fixes_name_the_fetch_screens_fields():
     client = GelbooruClient(base_url="http://127.0.0.1:1")
     errors = [client._auth_error()]
     for call in (lambda: check_base_url("gelbooru", "ftp://x"), lambda: booru.build_query("gelbooru", "a -"),
-                 lambda: booru.build_query("gelbooru", "  "), lambda: booru.resolve_credentials("gelbooru", user_id="1")):
+                 lambda: booru.build_query("gelbooru", "  "),
+                 lambda: booru.resolve_credentials("gelbooru", user_id="1")):
         with pytest.raises(UserError) as info:
             call()
         errors.append(info.value)

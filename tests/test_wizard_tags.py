@@ -122,7 +122,6 @@ async def test_stopping_the_tagger_keeps_what_it_wrote(wizard_project, tmp_path)
         assert captions(project) == {}
 
 
-
 async def test_undo_over_a_later_hand_edit_asks_first(wizard_project):
     """Undo that would overwrite a caption edited since (an UndoConflict, told apart by its type, not
     by its words) says so, then asks; "Keep them" leaves the edit, "Undo anyway" restores."""

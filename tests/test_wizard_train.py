@@ -325,7 +325,8 @@ def test_core_training_fixes_read_as_this_screens_keys():
 
     project = SimpleNamespace(root="/home/u/proj")
     stopped = stop_message(project, 6, 12, 2, 4, resumable=True)
-    assert say(stopped, "train") == "Training stopped at step 6 of 12 (2 of 4 epochs done); continue it with r (Resume)."
+    assert say(stopped, "train") == ("Training stopped at step 6 of 12 (2 of 4 epochs done); continue it with "
+                                     "r (Resume).")
     assert cli_says(stopped).endswith("continue it with `tui-lora train /home/u/proj --resume`.")
     unsaved = interrupted_message(project, None, 3)
     assert say(unsaved, "train").endswith("before any state was saved; start it again with s (Start).")
@@ -335,7 +336,8 @@ def test_core_training_fixes_read_as_this_screens_keys():
     both = UserError("This project has a stopped training at step 6 of 12", resume_or_restart(project))
     assert say(both, "train").endswith("continue it with r (Resume), or start over with s (Start over).")
     # Read on another step (the Project overview), the key says where it is.
-    assert say(interrupted, "project").startswith("Training was interrupted at step 31; r (Resume on 6 Train) continues")
+    assert say(interrupted, "project").startswith(
+        "Training was interrupted at step 31; r (Resume on 6 Train) continues")
 
 
 async def test_a_new_runs_chart_forgets_the_previous_range():

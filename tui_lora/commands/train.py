@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
-from tui_lora.commands._fixes import notice_data, say, step_words
+from tui_lora.commands._fixes import notice_data, step_words
 from tui_lora.core.errors import Notice, UserError
 
 HELP = "train the LoRA (foreground, or --detach to run in the background)"
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         return 130 if result.stopped else 0
     if result.stopped:
         notice = jobs.job_status(project).message or Notice("Training stopped")
-        emit(args, result.to_dict(step_words) | {"message": say(notice), "fix": notice_data(notice)["fix"]}, [say(notice)])
+        said = notice_data(notice)
+        emit(args, result.to_dict(step_words) | {"message": said["message"], "fix": said["fix"]}, [said["message"]])
         return 130
     emit(args, result.to_dict(step_words), [])
     return 0

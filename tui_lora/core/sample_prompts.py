@@ -152,6 +152,7 @@ def load_sample_prompts(project_root: Path, sample_settings: dict[str, Any]) -> 
                             Fix("create it (one prompt per line) or {}",
                                 ChangeSetting("sample.prompt_file", verb="clear"))) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"Cannot read the sample prompt file {path} ({exc})", Fix("save it as UTF-8 text")) from None
+            raise UserError(f"Cannot read the sample prompt file {path} ({exc})",
+                            Fix("save it as UTF-8 text")) from None
         prompts += parse_prompt_lines(text.splitlines(), source=path.name)
     return prompts

@@ -97,8 +97,8 @@ def resolve_wd14(ref: str) -> tuple[Path, Path]:
         missing = [f for f in WD14_FILES if not (path / f).is_file()]
         if missing:
             raise UserError(f"The tagger folder {path} has no {' or '.join(missing)}",
-                            Fix("a WD14 model folder holds model.onnx and selected_tags.csv (as in the SmilingWolf/wd-* "
-                                "repos)"))
+                            Fix("a WD14 model folder holds model.onnx and selected_tags.csv (as in the "
+                                "SmilingWolf/wd-* repos)"))
         return path / WD14_FILES[0], path / WD14_FILES[1]
     if path.exists() or ref.startswith(("/", ".", "~")) or ref.count("/") != 1:
         what = "is not a folder" if path.exists() else "does not exist"

@@ -19,7 +19,6 @@ from tui_lora.tui.monitor import Earlier, Snapshot, resume_epoch
 STARTING, STOPPING, STOPPING_SLOW = "starting", "stopping", "stopping-slow"
 
 
-
 def resume_point(status: JobStatus) -> str:
     """``resumes from step 30 (epoch 3)``, or "" when there is nothing to resume."""
     if not status.resumable or status.resume_step is None:

@@ -277,7 +277,8 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
                 run.limiter.pause(delay)
             if run.stop.wait(delay):
                 raise Cancelled
-    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries", connection_failed=connection_failed)
+    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries",
+                      connection_failed=connection_failed)
 
 
 class _Retry(Exception):

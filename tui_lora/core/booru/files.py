@@ -103,7 +103,8 @@ def check_free_space(dest: Path, posts: Sequence[Post], present: dict[str, Path]
         return
     free = shutil.disk_usage(dest).free
     if need > free:
-        raise DiskFullError(f"These images need about {human_size(need)} but only {human_size(free)} is free for {dest}",
+        raise DiskFullError(f"These images need about {human_size(need)} but only {human_size(free)} is free for "
+                            f"{dest}",
                             Fix("free some space or {}", ChangeInput("fetch.limit", verb="lower")))
 
 

@@ -108,7 +108,8 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
     the listing with a warning and keeps what was found.
     """
     if limit < 1:
-        raise BooruError("The limit must be at least 1", Fix("{} to 1 or more", ChangeInput("fetch.limit", verb="raise")))
+        raise BooruError("The limit must be at least 1",
+                         Fix("{} to 1 or more", ChangeInput("fetch.limit", verb="raise")))
     c = _client(query, client, credentials, base_url)
     out = Collection(query=query, posts=[], total_count=None)
     skipped: Counter[str] = Counter()

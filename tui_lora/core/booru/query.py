@@ -30,7 +30,8 @@ DANBOORU_KEY_HELP = "danbooru.donmai.us → My Account → API Key"
 def check_source(source: str) -> str:
     s = (source or "").strip().lower()
     if s not in SOURCES:
-        raise QueryError(f"Unknown source {source!r}", Fix(f"use one of {', '.join(SOURCES)} ({{}})", Given("booru.source")))
+        raise QueryError(f"Unknown source {source!r}",
+                         Fix(f"use one of {', '.join(SOURCES)} ({{}})", Given("booru.source")))
     return s
 
 
@@ -56,7 +57,8 @@ def parse_ratings(value: str | Iterable[str] | None) -> tuple[str, ...]:
             continue
         full = {r[0]: r for r in RATINGS}.get(v, v)
         if full not in RATINGS:
-            raise QueryError(f"Unknown rating {item.strip()!r}", Fix(f"use any of {', '.join(RATINGS)} separated by commas"))
+            raise QueryError(f"Unknown rating {item.strip()!r}",
+                             Fix(f"use any of {', '.join(RATINGS)} separated by commas"))
         if full not in out:
             out.append(full)
     return tuple(r for r in RATINGS if r in out)
@@ -167,7 +169,8 @@ def build_query(
     terms = parse_tags(tags)
     if not terms:
         raise QueryError("The tag search is empty",
-                         Fix("{}", ChangeInput("booru.tags", "1girl solo -monochrome", verb="give at least one tag, e.g.")))
+                         Fix("{}", ChangeInput("booru.tags", "1girl solo -monochrome",
+                                               verb="give at least one tag, e.g.")))
     bad = [t for t in terms if t in ("-", "~") or any(c in t for c in "\x00\n\r\t")]
     if bad:
         raise QueryError(f"{bad[0]!r} is not a tag", Fix("{}", ChangeInput("booru.tags", verb="remove it from")))

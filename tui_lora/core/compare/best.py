@@ -34,7 +34,8 @@ def pick_best(project, epoch: int | str, weight: float) -> Path:
             meta = dict(fh.metadata() or {})
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own types for a damaged file
-        raise UserError(f"{source.path.name} cannot be read ({type(exc).__name__})", Fix("pick another epoch")) from None
+        raise UserError(f"{source.path.name} cannot be read ({type(exc).__name__})",
+                        Fix("pick another epoch")) from None
     meta = {k: v for k, v in meta.items() if not k.startswith("sshs_")}  # recomputed for the new metadata
     meta[BEST_EPOCH_KEY] = str(source.epoch)
     meta[BEST_WEIGHT_KEY] = f"{weight:g}"

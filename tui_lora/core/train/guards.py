@@ -147,7 +147,8 @@ def oom_message(settings: dict[str, Any], *, family: str, step: int, card_gb: fl
     where = f"at step {step}" if step else "before the first step"
     if not card_gb:
         return Notice(f"The GPU ran out of memory {where}",
-                      Fix("{}, {} or {}, then train again", ChangeSetting("training.gradient_checkpointing", verb="turn on"),
+                      Fix("{}, {} or {}, then train again",
+                          ChangeSetting("training.gradient_checkpointing", verb="turn on"),
                           ChangeSetting("training.train_batch_size", verb="lower"),
                           ChangeSetting("network.network_dim", verb="")))
     changes, before, after = _memory_changes(settings, family, card_gb)
@@ -159,8 +160,8 @@ def oom_message(settings: dict[str, Any], *, family: str, step: int, card_gb: fl
                       Fix("close other programs that use the GPU (see nvidia-smi) or {}",
                           ChangeSetting("dataset.resolution", verb="train at a lower")))
     fits = "" if after <= card_gb * 0.9 else ", still more than the card has, so also lower dataset.resolution"
-    return Notice(head, Fix("set " + ", ".join("{}" for _ in changes) + f" (about {after:.1f} GB{fits}), then train again",
-                            *(ChangeSetting(c.key, c.text.partition(" = ")[2], verb="") for c in changes)))
+    words = "set " + ", ".join("{}" for _ in changes) + f" (about {after:.1f} GB{fits}), then train again"
+    return Notice(head, Fix(words, *(ChangeSetting(c.key, c.text.partition(" = ")[2], verb="") for c in changes)))
 
 
 def ram_message(step: int) -> Notice:

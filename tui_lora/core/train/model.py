@@ -83,8 +83,8 @@ def _download(repo_id: str, log: Callable[[str], None]) -> Path:
         with quiet_hub():
             folder = Path(snapshot_download(repo_id, allow_patterns=REPO_PATTERNS, local_files_only=offline))
     except GatedRepoError:
-        raise UserError(f"{repo_id} is gated", Fix("accept its license on huggingface.co and log in with `hf auth login` "
-                                                   "(or set HF_TOKEN), then train again")) from None
+        raise UserError(f"{repo_id} is gated", Fix("accept its license on huggingface.co and log in with "
+                                                   "`hf auth login` (or set HF_TOKEN), then train again")) from None
     except RepositoryNotFoundError:
         raise UserError(f"There is no Hugging Face repo {repo_id} (or it is private)",
                         Fix("check the owner/name, or log in with `hf auth login` if it is yours")) from None
@@ -192,7 +192,8 @@ def _load_vae(ref: str, log: Callable[[str], None]):
         raise UserError(f"Cannot load the VAE {ref} ({type(exc).__name__}: {_short(exc)})",
                         Fix("{} or leave it empty to use the base model's VAE",
                             ChangeSetting("model.vae", verb="fix"))) from None
-    raise UserError(f"The VAE {ref} does not exist", Fix("{} or leave it empty", ChangeSetting("model.vae", verb="fix")))
+    raise UserError(f"The VAE {ref} does not exist",
+                    Fix("{} or leave it empty", ChangeSetting("model.vae", verb="fix")))
 
 
 def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtype=None,

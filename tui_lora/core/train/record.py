@@ -73,8 +73,9 @@ def read_record(project) -> RunRecord | None:
         return None
     known = {f.name for f in fields(RunRecord)}
     message = data.get("message")
+    # (a plain sentence: a record written before fixes were data)
     data["message"] = (Notice.from_dict(message) if isinstance(message, dict)
-                       else Notice(message) if isinstance(message, str) else None)  # a str: written before fixes were data
+                       else Notice(message) if isinstance(message, str) else None)
     try:
         return RunRecord(**{k: v for k, v in data.items() if k in known})
     except TypeError:
