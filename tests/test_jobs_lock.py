@@ -33,6 +33,18 @@ def sleeper():
     p.wait()
 
 
+@pytest.fixture
+def trainer():
+    """A live process with a lock token in its environment, as a detached trainer has (the proof)."""
+    token = joblock.new_token()
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                         env={**os.environ, joblock.TOKEN_ENV: token})
+    p.token = token
+    yield p
+    p.kill()
+    p.wait()
+
+
 def dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
@@ -96,22 +108,23 @@ def test_stale_locks_are_cleared(proj, sleeper):
     assert joblock.acquire(proj).pid == os.getpid()
 
 
-def test_a_live_lock_of_another_process_is_kept(proj, sleeper):
+def test_a_live_lock_of_another_process_is_kept(proj, trainer):
     path = joblock.lock_path(proj)
     path.parent.mkdir(parents=True)
-    path.write_text(joblock.LockInfo(sleeper.pid, joblock.process_start_ticks(sleeper.pid), "t", 1.0).to_json())
+    path.write_text(joblock.LockInfo(trainer.pid, joblock.process_start_ticks(trainer.pid), trainer.token,
+                                     1.0).to_json())
     assert not joblock.clear_stale(proj)
-    with pytest.raises(UserError, match=f"pid {sleeper.pid}"):
+    with pytest.raises(UserError, match=f"pid {trainer.pid}"):
         joblock.acquire(proj)
-    sleeper.kill()
-    sleeper.wait()
+    trainer.kill()
+    trainer.wait()
     assert joblock.acquire(proj).pid == os.getpid()
 
 
-def test_hand_over_and_adopt(proj, sleeper):
-    info = joblock.acquire(proj, detached=True)
-    moved = joblock.hand_over(proj, info, sleeper.pid)
-    assert joblock.live_lock(proj).pid == sleeper.pid and moved.token == info.token
+def test_hand_over_and_adopt(proj, trainer):
+    info = joblock.acquire(proj, detached=True, token=trainer.token)
+    moved = joblock.hand_over(proj, info, trainer.pid)
+    assert joblock.live_lock(proj).pid == trainer.pid and moved.token == info.token
     with pytest.raises(UserError, match="was not created for this job"):
         joblock.adopt(proj, "wrong")
     mine = joblock.adopt(proj, info.token)

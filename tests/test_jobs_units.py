@@ -123,9 +123,11 @@ def test_status_of_every_state(make_project):
     assert json.loads(json.dumps(st.to_dict()))["state"] == "stopped"
 
     # running: a live process holds the lock
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    token = joblock.new_token()  # a detached trainer has its lock's token in its environment
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                               env={**os.environ, joblock.TOKEN_ENV: token})
     try:
-        info = joblock.acquire(project, pid=sleeper.pid, detached=True)
+        info = joblock.acquire(project, pid=sleeper.pid, detached=True, token=token)
         rec.status = "running"
         write_record(project, rec)
         st = jobs.job_status(project)
@@ -258,12 +260,13 @@ def test_stop_waits_a_bounded_time_then_force_kills(make_project):
     rec = stopped_record(project)
     rec.status = "running"
     write_record(project, rec)
+    token = joblock.new_token()
     stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
                                  "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(1, flush=True)\ntime.sleep(60)"],
-                                stdout=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, text=True, env={**os.environ, joblock.TOKEN_ENV: token})
     try:
         assert stubborn.stdout.readline().strip() == "1"
-        joblock.acquire(project, pid=stubborn.pid, detached=True)
+        joblock.acquire(project, pid=stubborn.pid, detached=True, token=token)
         t0 = time.monotonic()
         res = jobs.stop_job(project, timeout=0.5)
         assert time.monotonic() - t0 < 5

@@ -95,7 +95,8 @@ def test_folders_and_memory(make_project):
     assert F.renamed_concept(p, "10_ohwx") == "4_ohwx" and F.renamed_concept(p, "7_other") is None
     form = F.FetchForm(source="gelbooru", tags="reimu", rating="general", limit="30", folder="5_extra")
     form.base_url = "http://mirror.example/g"
-    assert (form.gelbooru_url, form.safebooru_url) == ("http://mirror.example/g", "")  # one address per site
+    # one address per site
+    assert (form.base_urls["gelbooru"], form.base_urls["safebooru"]) == ("http://mirror.example/g", "")
     F.save_memory(p.root, form)
     assert F.load_memory(p.root) == form
     other = F.load_memory(p.root / "elsewhere")  # a new project starts from the last choices, not its tags

@@ -265,7 +265,8 @@ async def test_blip_captions_in_a_child_process_from_the_tags_screen(wizard_proj
         await done(pilot, "Tagged 3 of 3 images on cpu (u undoes it).", timeout=120)
         written = captions(project)
         assert len(written) == 3 and all(text.startswith(b"ohwx, ") for text in written.values())
-        assert "ohwx" in rows(app)
+        # the status comes first; the table reloads in a worker right after it
+        await wait_for(pilot, lambda: "ohwx" in rows(app), what="the reloaded table")
         await pilot.press("u")
         await done(pilot, "Undid tag-blip")
         assert captions(project) == {}

@@ -164,10 +164,12 @@ def job_lock(project, *, ignore_term: bool = False) -> Iterator[subprocess.Popen
 
     code = ("import signal, time\n" + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_term else "")
             + "print(1, flush=True)\ntime.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    token = joblock.new_token()  # in its environment, as a detached trainer has it: the lock's proof
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, joblock.TOKEN_ENV: token})
     try:
         assert proc.stdout.readline().strip() == "1"
-        info = joblock.acquire(project, pid=proc.pid, detached=True)
+        info = joblock.acquire(project, pid=proc.pid, detached=True, token=token)
         yield proc
     finally:
         proc.kill()

@@ -33,6 +33,7 @@ FLAGS: dict[str, str] = {
     "booru.credentials": "--user-id and --api-key",
     "booru.user_id": "--user-id",
     "booru.api_key": "--api-key",
+    "booru.remember": "--save-credentials",
     "fetch.limit": "--limit",
     "tagger.model": "--model",
     "tagger.batch": "--batch",

@@ -10,7 +10,7 @@ import threading
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_int
 from tui_lora.core.errors import UserError
-from tui_lora.core.settings import SAMPLERS
+from tui_lora.core.registry.samplers import NAMES as SAMPLERS
 
 HELP = "render an epoch x weight comparison grid, or keep the winner with --pick"
 DESCRIPTION = (

@@ -71,7 +71,7 @@ def _lines(report, args, moved: int) -> list[str]:
                    else f"distance {m.distance:g}")
             lines.append(f"    {r.rel} ({r.width}×{r.height}, {human_size(r.size_bytes)}): {how}")
     total = len(report.removable)
-    unread = f" {report.unreadable} images that do not decode were left out (see `tui-lora check`)." \
+    unread = f" {report.unreadable} images that do not decode or are links were left out (see `tui-lora check`)." \
         if report.unreadable else ""
     if not report.groups:
         lines.append(f"No duplicates among {report.compared} images (backend {report.backend}, "

@@ -14,17 +14,17 @@ from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import clock, file_size
 from tui_lora.core.project import Project
+from tui_lora.core.registry import boorus
 
 if TYPE_CHECKING:
     from tui_lora.core import booru
 
 HELP = "search a booru and download images with their tags as captions"
 DESCRIPTION = (
-    "Search Gelbooru, Safebooru or Danbooru, show how many posts match and the first few, then (after "
+    f"Search {boorus.titles()}, show how many posts match and the first few, then (after "
     "asking, or with --yes) download them in parallel into the project's dataset/<N>_<name>/ folder, "
     "each image verified against the site's md5 and captioned with its tags. Re-running finishes an "
-    "interrupted fetch. Gelbooru needs an account's API credentials; Safebooru needs none; Danbooru "
-    "lets anonymous users search 2 tags."
+    "interrupted fetch. " + "; ".join(f"{s.title} {s.account_phrase}" for s in boorus.SITES.values()) + "."
 )
 
 
@@ -32,8 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_project_arg(p)
     p.add_argument("--tags", required=True, metavar="TAGS",
                    help='tags to search, booru style: "1girl solo -monochrome" (or comma-separated: "hatsune miku, 1girl")')
-    p.add_argument("--source", default="safebooru", metavar="SITE",
-                   help="gelbooru, safebooru or danbooru (default safebooru: no account needed)")
+    p.add_argument("--source", default=boorus.DEFAULT_SOURCE, metavar="SITE", help=boorus.source_help())
     p.add_argument("--limit", type=positive_int, default=100, metavar="N", help="download at most N images (default 100)")
     p.add_argument("--rating", metavar="LIST", help="keep only these ratings: general,sensitive,questionable,explicit (or g,s,q,e)")
     p.add_argument("--min-score", type=int, metavar="N", help="keep only posts with at least this score")
@@ -52,9 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="only search and count; download nothing")
     p.add_argument("--user-id", metavar="ID", help="Gelbooru user id (a number) or Danbooru login")
     p.add_argument("--api-key", metavar="KEY",
-                   help="the API key (or set TUI_LORA_<SITE>_USER_ID / TUI_LORA_<SITE>_API_KEY, or --save-credentials once)")
+                   help="the API key; better set TUI_LORA_<SITE>_USER_ID / TUI_LORA_<SITE>_API_KEY or pass it once "
+                        "with --save-credentials, since other users of this machine can see a command line in `ps`")
     p.add_argument("--save-credentials", action="store_true",
-                   help="remember --user-id/--api-key for this site (user config, readable only by you)")
+                   help="remember --user-id/--api-key for this site and --base-url (user config, readable only "
+                        "by you; sent only to that address)")
     p.add_argument("--base-url", metavar="URL", help="a mirror or self-hosted instance of the site, e.g. http://localhost:8080")
 
 
@@ -69,19 +70,32 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--max-size must be 0 (no cap) or a size in MB.")
     folder = resolve_folder(project, args.folder, create=False)
     notes: list[str] = []
-    if query.source == "safebooru":
+    if args.api_key:  # said once per run, on stderr so that --json output stays clean
+        print("note: other users of this machine can see --api-key in `ps`; set "
+              f"TUI_LORA_{query.source.upper()}_API_KEY instead, or pass it once with --save-credentials.",
+              file=sys.stderr)
+    site = boorus.SITES[query.source]
+    if not site.takes_account:
         creds = None
         if args.user_id or args.api_key or args.save_credentials:
-            notes.append("Safebooru needs no account; --user-id, --api-key and --save-credentials are ignored.")
+            notes.append(f"{site.title} needs no account; --user-id, --api-key and --save-credentials are ignored.")
     else:
-        creds = booru.resolve_credentials(query.source, user_id=args.user_id, api_key=args.api_key)
+        creds = booru.resolve_credentials(query.source, user_id=args.user_id, api_key=args.api_key,
+                                          base_url=args.base_url)
         if args.save_credentials and not (args.user_id and args.api_key):
             raise UserError("--save-credentials stores --user-id and --api-key; pass both with it.")
+        withheld = booru.withheld_note(query.source, args.base_url) if creds is None else None
+        if withheld:
+            notes.append(say(withheld))
     client = booru.open_client(query.source, base_url=args.base_url, credentials=creds)
+    if not args.json:  # before the search, which may fail for want of the account held back
+        for line in notes:
+            print(line, flush=True)
+    notes = []
     result = booru.search(query, client=client, preview=max(0, args.preview))
     if args.save_credentials and creds is not None:  # only once the site has accepted them
-        path = booru.save_credentials(query.source, creds)
-        notes.append(f"Saved the {query.source} credentials to {path} (readable only by you).")
+        path = booru.save_credentials(query.source, creds, base_url=args.base_url)
+        notes.append(f"Saved the {query.source} credentials for {client.base_url} to {path} (readable only by you).")
     data: dict[str, Any] = {"search": result.to_dict(), "total_count": result.total_count,
                             "dry_run": bool(args.dry_run), "folder": str(folder)}
     if not args.json:
@@ -110,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         caption_extension=project.get("dataset.caption_extension") or ".txt",
     )
     report = booru.download(coll.posts, folder, jobs=args.jobs, options=options, progress=printer.download,
-                            session=client.http.session)
+                            session=client.http.session, base_url=client.base_url)
     printer.end()
     data["download"] = report.to_dict()
     message, code = _outcome(report)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
+from tui_lora.commands._fixes import say
 from tui_lora.core.errors import UserError
+from tui_lora.core.safepath import shown
 
 HELP = "bring images back from dataset/.trash"
 DESCRIPTION = (
@@ -39,19 +42,34 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"Nothing in the trash matches {', '.join(repr(u) for u in unmatched)}; "
                             f"run `tui-lora restore {args.dir}` to list what is there.")
     results = restore_entries(project.dataset_dir, chosen)
+    refusals = [say(r.refusal) for r in results if r.refusal is not None]
     lines = []
     for r in results:
+        if r.refused:
+            continue
         where = ", ".join(p.relative_to(project.dataset_dir).as_posix() for p in r.restored)
         note = " (under a new name: another file had taken the old one)" if r.renamed else ""
         lines.append(f"Restored {where}{note}")
         if r.missing:
-            lines.append(f"  missing from the trash folder, not restored: {', '.join(r.missing)}")
+            lines.append(f"  missing from the trash folder, not restored: {', '.join(map(shown, r.missing))}")
         if r.set_aside:
             lines.append(f"  a newer edit stood in the way and is now in the trash: {', '.join(r.set_aside)}")
     if not results:
         lines.append("The trash is empty.")
-    emit(args, {"restored": [r.to_dict() for r in results]}, lines)
-    return 0
+    data = {"restored": [r.to_dict() for r in results if not r.refused],
+            "refused": [r.to_dict() for r in results if r.refused]}
+    if refusals:  # the rest is restored; each refused entry is named in its own sentence
+        if len(refusals) == 1:
+            data["error"] = refusals[0]
+        else:
+            lines += refusals
+            data["error"] = (f"{len(refusals)} trash entries were not restored because their manifests point "
+                             "outside the trash or the dataset (each is named above); delete those folders from "
+                             "dataset/.trash/ unless you trust where the project came from.")
+    emit(args, data, lines)
+    if refusals and not args.json:
+        print(f"error: {data['error']}", file=sys.stderr)
+    return 2 if refusals else 0
 
 
 def _list_lines(entries, args) -> list[str]:
@@ -61,6 +79,6 @@ def _list_lines(entries, args) -> list[str]:
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.time))
         extra = f" + {len(e.files) - 1} caption" if len(e.files) > 1 else ""
-        lines.append(f"  {e.id}  {when}  {e.reason:<22} {e.original}{extra}")
+        lines.append(f"  {shown(e.id)}  {when}  {shown(e.reason):<22} {shown(e.original)}{extra}")
     lines.append(f"Restore with `tui-lora restore {args.dir} NAME` (a file name, path, id or glob) or --all.")
     return lines

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
+from tui_lora.core.dataset.folders import MAX_REPEATS
 from tui_lora.core.errors import UserError
-from tui_lora.core.plan import FolderCount, Plan, PlanInput, make_plan, plan_for_project
+from tui_lora.core.settings import key
+
+if TYPE_CHECKING:
+    from tui_lora.core.plan import Plan
 
 HELP = "compute steps (images × repeats × epochs ÷ batch), VRAM and warnings"
 DESCRIPTION = (
@@ -22,12 +27,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=non_negative_int, metavar="E", help="epochs (overrides the project's)")
     p.add_argument("--batch", type=positive_int, metavar="B", help="batch size per GPU (overrides the project's)")
     p.add_argument("--gpus", type=positive_int, default=1, metavar="N", help="number of GPUs (global batch = batch × GPUs)")
-    p.add_argument("--family", choices=("sd15", "sdxl"), help="model family (without DIR; default sd15)")
-    p.add_argument("--subject", choices=("character", "style", "concept"), help="what the LoRA teaches (without DIR)")
+    family, subject = key("project.family"), key("project.subject")
+    p.add_argument("--family", choices=family.choices, help=f"model family (without DIR; default {family.default})")
+    p.add_argument("--subject", choices=subject.choices, help="what the LoRA teaches (without DIR)")
     p.add_argument("--it-per-s", type=positive_float, metavar="X", help="training speed for the time estimate")
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui_lora.core.plan import FolderCount, PlanInput, make_plan, plan_for_project  # not needed for --help
+
     if args.dir:
         if args.images is not None or args.repeats is not None:
             raise UserError("--images and --repeats describe a dataset without a project; drop them or drop DIR.")
@@ -43,16 +51,17 @@ def run(args: argparse.Namespace) -> int:
         if args.images is None:
             raise UserError("Give a project folder (tui-lora steps DIR) or at least --images N, "
                             "e.g. tui-lora steps --images 20 --repeats 5 --epochs 10 --batch 4.")
+        given = {"epochs": args.epochs, "family": args.family, "subject": args.subject}  # else the schema's defaults
+        if args.repeats is not None and args.repeats > MAX_REPEATS:
+            raise UserError(f"--repeats {args.repeats} is more than training allows; use 1 to {MAX_REPEATS}.")
         plan = make_plan(PlanInput(
             folders=(FolderCount("dataset", args.images, args.repeats or 1),),
             batch_size=args.batch or 1,
-            epochs=10 if args.epochs is None else args.epochs,
             max_train_steps=0,
             gpus=args.gpus,
-            family=args.family or "sd15",
-            subject=args.subject or "character",
             resolution=1024 if args.family == "sdxl" else 512,
             it_per_s=args.it_per_s,
+            **{k: v for k, v in given.items() if v is not None},
         ))
         if plan.epochs == 0:
             raise UserError("--epochs 0 trains nothing; give at least 1 epoch.")

@@ -7,6 +7,7 @@ from typing import Any
 
 from tui_lora.commands._common import add_project_arg, csv_list, emit, load_project, positive_int
 from tui_lora.core.errors import NothingToUndo, UserError
+from tui_lora.core.safepath import printable
 
 HELP = "tag frequency table and bulk caption edits (undoable)"
 DESCRIPTION = (
@@ -86,9 +87,9 @@ def _describe(op, root) -> list[str]:
     for c in op.changes[:5]:
         bits = []
         if c.removed:
-            bits.append("-" + ", -".join(c.removed))
+            bits.append("-" + ", -".join(map(printable, c.removed)))
         if c.added:
-            bits.append("+" + ", +".join(c.added))
+            bits.append("+" + ", +".join(map(printable, c.added)))
         lines.append(f"  {c.path.relative_to(root)}: {'; '.join(bits) or 'cleaned'}")
     if len(op.changes) > 5:
         lines.append(f"  … and {len(op.changes) - 5} more")
@@ -115,8 +116,8 @@ def _table(args: argparse.Namespace, project, ops: list) -> int:
     shown = table.rows[: args.top or 40]
     lines.append(f"{table.images} images, {table.captioned} captioned, {table.unique_tags} distinct tags"
                  + (f"; top {len(shown)}:" if shown else "."))
-    width = max((len(r.tag) for r in shown), default=3)
-    lines += [f"  {r.tag:<{width}}  {r.images:>5}  {r.percent:5.1f}%" for r in shown]
+    width = max((len(printable(r.tag)) for r in shown), default=3)  # a caption's control characters stay out
+    lines += [f"  {printable(r.tag):<{width}}  {r.images:>5}  {r.percent:5.1f}%" for r in shown]
     uncaptioned = table.images - table.captioned - len(table.unreadable)
     if uncaptioned:
         lines.append(f"note: {uncaptioned} images have no caption; run `tui-lora tag {args.dir} --mode missing`.")
@@ -181,6 +182,6 @@ def _find(args: argparse.Namespace, project) -> int:
             "images": [{"image": f.image.relative_to(root).as_posix(), "caption": f.caption.relative_to(root).as_posix(),
                         "matched": f.matched, "tags": f.tags} for f in found]}
     lines = [f"{len(found)} image(s) with {args.find!r}:"] + [
-        f"  {f.image.relative_to(root)}: {', '.join(f.matched)}" for f in found]
+        f"  {f.image.relative_to(root)}: {printable(', '.join(f.matched))}" for f in found]
     emit(args, data, lines)
     return 0

@@ -36,6 +36,7 @@ INPUTS: frozenset[str] = frozenset({
     "base_model",  # the base model to create a project on / to compare on
     "booru.source", "booru.tags", "booru.order", "booru.base_url", "fetch.limit",
     "booru.credentials", "booru.user_id", "booru.api_key",  # both fields at once, or one of them
+    "booru.remember",  # keep the account for the site's address
     "tagger.model", "tagger.batch", "device", "gpus", "dedupe.backend",
     "compare.epochs", "compare.weights", "compare.weight",
     "tags.replace", "tags.pattern",

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.errors import Notice
+from tui_lora.core.fsutil import open_append
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "start": ("total_steps", "epochs", "steps_per_epoch", "images", "device"),
@@ -58,7 +59,7 @@ class EventWriter:
         record = {"event": event, "time": round(time.time(), 3), **{k: _jsonable(v) for k, v in fields.items()}}
         if self.enabled:
             line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-            with open(self.path, "a", encoding="utf-8") as fh:
+            with open_append(self.path, encoding="utf-8") as fh:
                 fh.write(line)
         return record
 

@@ -22,6 +22,9 @@ from typing import IO, Any
 from tui_lora.core import joblock
 from tui_lora.core.errors import Fix, Namer, Notice, RunAction, UserError, Words, neutral_name
 from tui_lora.core.events import EventWriter, read_events, summarize
+from tui_lora.core.settings import Settings
+from tui_lora.core.fsutil import open_append
+from tui_lora.core.setting_rules import check_training_overrides
 from tui_lora.core.signals import route_signals
 from tui_lora.core.train.record import (
     RunRecord,
@@ -35,7 +38,7 @@ from tui_lora.core.train.record import (
 
 
 # ----- preparing a run ------------------------------------------------------------------------
-def _settings_for(project, resume: bool, overrides: list[str]) -> tuple[list[str], dict]:
+def _settings_for(project, resume: bool, overrides: list[str]) -> tuple[list[str], Settings]:
     record = read_record(project) if resume else None
     merged = merge_overrides(record.overrides, overrides) if record is not None else list(overrides)
     return merged, project.effective_settings(merged)
@@ -54,6 +57,7 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     if resume and restart:
         raise UserError(Words("{} continues the stopped training and {} discards it", RunAction("train.resume"),
                               RunAction("train.restart")), Fix("use one of them"))
+    check_training_overrides(overrides)
     record = read_record(project)
     if resume:
         merged, settings = _settings_for(project, True, overrides)
@@ -76,12 +80,12 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     write_record(project, RunRecord(status="running", overrides=list(overrides), gpus=gpus))
 
 
-def check_has_images(project, settings: dict) -> None:
+def check_has_images(project, settings: Settings) -> None:
     """Refuse a run on a dataset without images (the detached process would only fail later)."""
     from tui_lora.core.train.layout import project_layout
     from tui_lora.core.train.setup import check_dataset
 
-    check_dataset(project_layout(project, settings["dataset"]), project)
+    check_dataset(project_layout(project, settings.dataset), project)
 
 
 def archive_logs(project) -> None:
@@ -177,7 +181,7 @@ def run_job(project, *, resume: bool = False, restart: bool = False, overrides: 
             # In the foreground the same lines also go to logs/train.log, so `status` and the wizard's
             # Train screen show a log whoever started the run.
             project.train_log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(project.train_log_path, "a", encoding="utf-8") as log:
+            with open_append(project.train_log_path, encoding="utf-8") as log:
                 log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv[1:])} (foreground)\n")
                 return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
                                    stream=stream, quiet=quiet, log=log, name=name)

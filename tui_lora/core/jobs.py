@@ -31,7 +31,8 @@ from typing import Any
 
 from tui_lora.core import joblock
 from tui_lora.core.childenv import child_env
-from tui_lora.core.errors import Fix, Namer, Notice, RunAction, neutral_name
+from tui_lora.core.errors import Fix, Namer, Notice, RunAction, UserError, neutral_name
+from tui_lora.core.fsutil import open_append
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
 from tui_lora.core.jobrun import prepare_run, run_job
 from tui_lora.core.train.record import read_record, update_record
@@ -183,23 +184,26 @@ def start_job(project, *, resume: bool = False, restart: bool = False, overrides
     overrides = list(overrides)
     check_gpus(gpus, device)
     cmd = train_command(project, resume=resume, overrides=overrides, gpus=gpus, device=device)
-    lock = joblock.acquire(project, detached=True, command=cmd)
-    try:
-        prepare_run(project, resume=resume, restart=restart, overrides=overrides, gpus=gpus)
-        log_path = Path(project.train_log_path)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = child_env(**{joblock.TOKEN_ENV: lock.token})
-        with open(log_path, "ab") as log:
-            log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True)
-        lock = joblock.hand_over(project, lock, proc.pid)
-        # Reap it when it ends, so a long-lived starter (the wizard) keeps no zombie.
-        threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
-    except BaseException:
-        joblock.release(project, lock.token)
-        raise
+    # The guard is held until the child owns the lock, so a second start waits and then names the
+    # trainer's pid, and a `stop` in between never signals the starter.
+    with joblock.guard(project):
+        lock = joblock.acquire(project, detached=True, command=cmd)
+        try:
+            prepare_run(project, resume=resume, restart=restart, overrides=overrides, gpus=gpus)
+            log_path = Path(project.train_log_path)
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            env = child_env(**{joblock.TOKEN_ENV: lock.token})
+            with open_append(log_path, "ab") as log:
+                log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n".encode())
+                log.flush()
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        env=env, start_new_session=True)
+            lock = joblock.hand_over(project, lock, proc.pid)
+            # Reap it when it ends, so a long-lived starter (the wizard) keeps no zombie.
+            threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+        except BaseException:
+            joblock.release(project, lock.token)
+            raise
     return JobInfo(proc.pid, True, resume, log_path, cmd, lock.started)
 
 
@@ -207,14 +211,21 @@ def stop_job(project, *, timeout: float = 120.0, force: bool = False) -> StopRes
     """Ask the running training to stop and wait up to ``timeout`` seconds for it to save and exit;
     with ``force``, kill it (and its workers) if it has not exited by then. The state from its
     last save stays valid either way."""
-    lock = joblock.live_lock(project)
+    with joblock.guard(project):  # a start under way finishes its hand-over first
+        lock = joblock.live_lock(project)
     if lock is None:
         return StopResult(False, False, False, job_status(project))
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(lock.pid, signal.SIGTERM)
+    if not joblock.verifiable():
+        raise UserError(f"This system has no /proc to prove that pid {lock.pid} is this project's training, so "
+                        "nothing was signalled",
+                        Fix(f"stop it with `kill {lock.pid}` if it is, or delete {joblock.lock_path(project)} if it "
+                            "is not"))
+    if joblock.proven(project, lock):  # checked again right before the signal, never on a guess
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(lock.pid, signal.SIGTERM)
     gone = _wait_gone(lock, timeout)
     forced = False
-    if not gone and force:
+    if not gone and force and joblock.proven(project, lock):
         forced = True
         for pid in [*joblock.descendants(lock.pid), lock.pid]:
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tui_lora.core.registry import optimizers
+from tui_lora.core.settings import Settings
+from tui_lora.core.vram import VramEstimate, estimate_vram
+
+__all__ = ["FolderCount", "Issue", "Plan", "PlanInput", "VramEstimate", "estimate_vram", "make_plan",
+           "plan_for_project", "plan_from_settings", "steps_per_epoch", "vram_for"]
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
 
 # (min, max) total steps that usually give a good LoRA, by family and subject.
 STEP_BANDS: dict[tuple[str, str], tuple[int, int]] = {
@@ -31,7 +41,7 @@ FEW_IMAGES = 15
 MAX_EPOCHS = 30
 MAX_VIEWS_PER_IMAGE = 200
 MAX_SAVED_FILES = 20
-ADAPTIVE_OPTIMIZERS = ("prodigy", "dadaptadam")
+_DEFAULTS = Settings()  # the schema's defaults: a PlanInput built by hand starts from them
 
 
 @dataclass(frozen=True)
@@ -56,38 +66,55 @@ class Issue:
 
 @dataclass(frozen=True)
 class PlanInput:
+    """What the plan depends on: the dataset's counts and the settings, in the planner's words.
+    Build it with :meth:`from_settings`; fields left out take the schema's defaults."""
+
     folders: tuple[FolderCount, ...]
-    batch_size: int = 2
-    epochs: int = 10
-    max_train_steps: int = 0
+    batch_size: int = _DEFAULTS.training.train_batch_size
+    epochs: int = _DEFAULTS.training.max_train_epochs
+    max_train_steps: int = _DEFAULTS.training.max_train_steps
     gpus: int = 1
-    family: str = "sd15"
-    subject: str = "character"
-    optimizer: str = "AdamW8bit"
-    unet_lr: float = 5e-4
-    text_encoder_lr: float = 1e-4
-    train_unet_only: bool = False
-    network_type: str = "lora"
-    network_dim: int = 16
-    network_alpha: float = 8.0
-    conv_dim: int = 8
-    conv_alpha: float = 4.0
-    resolution: int = 512
-    save_every_n_epochs: int = 1
-    mixed_precision: str = "fp16"
-    gradient_checkpointing: bool = False
-    cache_latents: bool = True
+    family: str = _DEFAULTS.project.family
+    subject: str = _DEFAULTS.project.subject
+    optimizer: str = _DEFAULTS.training.optimizer_type
+    unet_lr: float = _DEFAULTS.training.unet_lr
+    text_encoder_lr: float = _DEFAULTS.training.text_encoder_lr
+    train_unet_only: bool = _DEFAULTS.network.network_train_unet_only
+    network_type: str = _DEFAULTS.network.network_type
+    network_dim: int = _DEFAULTS.network.network_dim
+    network_alpha: float = _DEFAULTS.network.network_alpha
+    conv_dim: int = _DEFAULTS.network.conv_dim
+    conv_alpha: float = _DEFAULTS.network.conv_alpha
+    resolution: int = _DEFAULTS.dataset.resolution
+    save_every_n_epochs: int = _DEFAULTS.output.save_every_n_epochs
+    mixed_precision: str = _DEFAULTS.training.mixed_precision
+    gradient_checkpointing: bool = _DEFAULTS.training.gradient_checkpointing
+    cache_latents: bool = _DEFAULTS.dataset.cache_latents
     reg_images: int = 0
     # samples (images × repeats) per bucket, across folders, with the balanced regularization
     # samples already in them (as the trainer batches them); None before buckets are computed
     bucket_samples: tuple[int, ...] | None = None
     it_per_s: float | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings, folders: tuple[FolderCount, ...] | list[FolderCount] = (), *,
+                      gpus: int = 1, reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
+                      it_per_s: float | None = None) -> PlanInput:
+        t, n, d = settings.training, settings.network, settings.dataset
+        return cls(
+            folders=tuple(folders), batch_size=t.train_batch_size, epochs=t.max_train_epochs,
+            max_train_steps=t.max_train_steps, gpus=gpus, family=settings.project.family,
+            subject=settings.project.subject, optimizer=t.optimizer_type, unet_lr=t.unet_lr,
+            text_encoder_lr=t.text_encoder_lr, train_unet_only=n.network_train_unet_only, network_type=n.network_type,
+            network_dim=n.network_dim, network_alpha=n.network_alpha, conv_dim=n.conv_dim, conv_alpha=n.conv_alpha,
+            resolution=d.resolution, save_every_n_epochs=settings.output.save_every_n_epochs,
+            mixed_precision=t.mixed_precision, gradient_checkpointing=t.gradient_checkpointing,
+            cache_latents=d.cache_latents, reg_images=reg_images, bucket_samples=bucket_samples, it_per_s=it_per_s,
+        )
 
-@dataclass
-class VramEstimate:
-    total_gb: float
-    parts: dict[str, float]
+    @property
+    def trains_text_encoder(self) -> bool:
+        return not self.train_unet_only and self.text_encoder_lr > 0
 
 
 @dataclass
@@ -175,18 +202,7 @@ def make_plan(inp: PlanInput) -> Plan:
     plan.issues = _issues(plan)
     if inp.it_per_s and inp.it_per_s > 0:
         plan.seconds = total / inp.it_per_s
-    plan.vram = estimate_vram(
-        family=inp.family,
-        resolution=inp.resolution,
-        batch_size=inp.batch_size,
-        network_dim=inp.network_dim,
-        conv_dim=inp.conv_dim if inp.network_type == "locon" else 0,
-        mixed_precision=inp.mixed_precision,
-        gradient_checkpointing=inp.gradient_checkpointing,
-        optimizer=inp.optimizer,
-        train_text_encoder=not inp.train_unet_only and inp.text_encoder_lr > 0,
-        cache_latents=inp.cache_latents,
-    )
+    plan.vram = vram_for(inp)
     return plan
 
 
@@ -291,135 +307,56 @@ def _issues(p: Plan) -> list[Issue]:
 
 def _lr_issues(inp: PlanInput) -> list[Issue]:
     out: list[Issue] = []
-    opt = inp.optimizer.lower()
+    opt = optimizers.find(inp.optimizer)
+    self_tuning = opt is not None and opt.self_tuning
+    max_lr = opt.max_lr if opt is not None else 1e-3
     rates = [("unet_lr", inp.unet_lr)]
     if not inp.train_unet_only:
         rates.append(("text_encoder_lr", inp.text_encoder_lr))
     for name, lr in rates:
         if lr <= 0:
             continue
-        if opt in ADAPTIVE_OPTIMIZERS and not 0.1 <= lr <= 2.0:
+        if self_tuning and not 0.1 <= lr <= 2.0:
             out.append(Issue("lr_adaptive", "warning",
                              f"{inp.optimizer} finds the learning rate itself and expects {name} near 1.0, not {lr:g}.",
                              f"Set {name} = 1.0."))
-        elif opt.startswith("lion") and lr > 3e-4:
-            out.append(Issue("lr_high", "warning", f"{name} {lr:g} is high for Lion, which wants 3-10× lower rates than AdamW.",
+        elif not self_tuning and lr > max_lr and opt is not None and opt.lr_note:
+            out.append(Issue("lr_high", "warning", f"{name} {lr:g} is high for {opt.lr_note}.",
                              f"Try {name} = {lr / 5:.1e}."))
-        elif opt not in ADAPTIVE_OPTIMIZERS and lr > 1e-3:
-            out.append(Issue("lr_high", "warning", f"{name} {lr:g} is risky with {inp.optimizer}: above 1e-3 LoRAs burn fast.",
+        elif not self_tuning and lr > max_lr:
+            out.append(Issue("lr_high", "warning",
+                             f"{name} {lr:g} is risky with {inp.optimizer}: above {_sci(max_lr)} LoRAs burn fast.",
                              f"Use {name} between 1e-4 and 5e-4."))
-    if opt not in ADAPTIVE_OPTIMIZERS and inp.unet_lr <= 0 and (inp.train_unet_only or inp.text_encoder_lr <= 0):
+    if not self_tuning and inp.unet_lr <= 0 and (inp.train_unet_only or inp.text_encoder_lr <= 0):
         out.append(Issue("lr_zero", "error", "Every learning rate is 0, so nothing would train.",
                          "Set unet_lr (e.g. 5e-4 for SD1.5, 2e-4 for SDXL)."))
     return out
 
 
-# ----- VRAM -----------------------------------------------------------------------------------
-# Parameter counts in millions (measured from the diffusers configs of the real models).
-_PARAMS_M = {
-    "sd15": {"unet": 859.5, "te": 123.1, "vae": 83.7},
-    "sdxl": {"unet": 2567.5, "te": 123.1 + 693.0, "vae": 83.7},
-}
-# LoRA parameters per unit of rank, in millions (kohya's default target layers).
-_LORA_PER_RANK_M = {
-    "sd15": {"unet": 0.424, "conv": 0.579, "te": 0.166},
-    "sdxl": {"unet": 2.660, "conv": 0.379, "te": 0.166 + 0.737},
-}
-# UNet activation memory (GB) for one image at the family's native resolution in half
-# precision: (without, with) gradient checkpointing. Uncalibrated guesses from published
-# kohya figures; calibrated on a GPU later (benchmarks/RESULTS.md).
-_NATIVE_RES = {"sd15": 512, "sdxl": 1024}
-_ACT_GB = {"sd15": (2.6, 0.6), "sdxl": (12.0, 2.4)}
-# Optimizer state bytes per trainable parameter.
-_OPT_STATE_BYTES = {"adamw": 8, "adamw8bit": 2, "lion": 4, "lion8bit": 1, "prodigy": 16, "dadaptadam": 16, "adafactor": 4}
-_CUDA_OVERHEAD_GB = 0.6
+def _sci(x: float) -> str:
+    """1e-3 → ``1e-3`` (not 0.001 or 1e-03)."""
+    mantissa, _, exponent = f"{x:.0e}".partition("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
-def estimate_vram(
-    *,
-    family: str,
-    resolution: int,
-    batch_size: int,
-    network_dim: int,
-    conv_dim: int = 0,
-    mixed_precision: str = "fp16",
-    gradient_checkpointing: bool = False,
-    optimizer: str = "AdamW8bit",
-    train_text_encoder: bool = True,
-    cache_latents: bool = True,
-) -> VramEstimate:
-    """Peak training VRAM in GB, as a sum of parts:
-
-    frozen weights  = (UNet + text encoders [+ VAE unless latents are cached]) × bytes/param
-                      (2 for fp16/bf16, 4 for fp32); the text encoders stay on the GPU because
-                      shuffled captions are encoded every step
-    LoRA            = rank × LoRA-params-per-rank × (4 B weights + 4 B grads + optimizer state B)
-    activations     = per-image activations at the native resolution (with or without gradient
-                      checkpointing) × batch × (resolution / native)², ×2 in fp32, plus 15 %
-                      for the text encoders when they train
-    VAE encode      = when latents are not cached: the VAE's activations for one batch
-    overhead        = CUDA context and allocator slack (0.6 GB + 8 %)
-    """
-    fam = family if family in _PARAMS_M else "sd15"
-    bpp = 4 if mixed_precision == "no" else 2
-    p = _PARAMS_M[fam]
-    frozen_m = p["unet"] + p["te"] + (0 if cache_latents else p["vae"])
-    parts: dict[str, float] = {"weights": frozen_m * 1e6 * bpp / 2**30}
-
-    r = _LORA_PER_RANK_M[fam]
-    lora_m = network_dim * r["unet"] + conv_dim * r["conv"] + (network_dim * r["te"] if train_text_encoder else 0)
-    state = _OPT_STATE_BYTES.get(optimizer.lower(), 8)
-    parts["lora+optimizer"] = lora_m * 1e6 * (4 + 4 + state) / 2**30
-
-    scale = batch_size * (resolution / _NATIVE_RES[fam]) ** 2
-    act = _ACT_GB[fam][1 if gradient_checkpointing else 0] * scale
-    if mixed_precision == "no":
-        act *= 2
-    if train_text_encoder:
-        act *= 1.15
-    parts["activations"] = act
-    if not cache_latents:
-        parts["vae_encode"] = 0.9 * scale * (2 if mixed_precision == "no" else 1)
-    subtotal = sum(parts.values())
-    parts["overhead"] = _CUDA_OVERHEAD_GB + 0.08 * subtotal
-    parts = {k: round(v, 2) for k, v in parts.items()}
-    return VramEstimate(round(sum(parts.values()), 1), parts)
+def vram_for(inp: PlanInput) -> VramEstimate:
+    """:func:`estimate_vram` for a plan's input (and so for a project's settings)."""
+    return estimate_vram(
+        family=inp.family, resolution=inp.resolution, batch_size=inp.batch_size, network_dim=inp.network_dim,
+        conv_dim=inp.conv_dim, network_type=inp.network_type, mixed_precision=inp.mixed_precision,
+        gradient_checkpointing=inp.gradient_checkpointing, optimizer=inp.optimizer,
+        train_text_encoder=inp.trains_text_encoder, cache_latents=inp.cache_latents)
 
 
-def plan_from_settings(settings: dict[str, dict[str, Any]], folders: list[FolderCount], *, gpus: int = 1,
+def plan_from_settings(settings: Settings, folders: list[FolderCount], *, gpus: int = 1,
                        reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
                        it_per_s: float | None = None) -> Plan:
     """A plan from a project's settings and its folder counts."""
-    t, n, d = settings["training"], settings["network"], settings["dataset"]
-    return make_plan(PlanInput(
-        folders=tuple(folders),
-        batch_size=t["train_batch_size"],
-        epochs=t["max_train_epochs"],
-        max_train_steps=t["max_train_steps"],
-        gpus=gpus,
-        family=settings["project"]["family"],
-        subject=settings["project"]["subject"],
-        optimizer=t["optimizer_type"],
-        unet_lr=t["unet_lr"],
-        text_encoder_lr=t["text_encoder_lr"],
-        train_unet_only=n["network_train_unet_only"],
-        network_type=n["network_type"],
-        network_dim=n["network_dim"],
-        network_alpha=n["network_alpha"],
-        conv_dim=n["conv_dim"],
-        conv_alpha=n["conv_alpha"],
-        resolution=d["resolution"],
-        save_every_n_epochs=settings["output"]["save_every_n_epochs"],
-        mixed_precision=t["mixed_precision"],
-        gradient_checkpointing=t["gradient_checkpointing"],
-        cache_latents=d["cache_latents"],
-        reg_images=reg_images,
-        bucket_samples=bucket_samples,
-        it_per_s=it_per_s,
-    ))
+    return make_plan(PlanInput.from_settings(settings, folders, gpus=gpus, reg_images=reg_images,
+                                             bucket_samples=bucket_samples, it_per_s=it_per_s))
 
 
-def plan_for_project(project: Any, *, settings: dict[str, dict[str, Any]] | None = None, gpus: int = 1,
+def plan_for_project(project: Project, *, settings: Settings | None = None, gpus: int = 1,
                      it_per_s: float | None = None) -> Plan:
     """The plan for a :class:`~tui_lora.core.project.Project` as it is on disk now.
 
@@ -433,8 +370,8 @@ def plan_for_project(project: Any, *, settings: dict[str, dict[str, Any]] | None
 
     s = settings or project.settings
     folders = [FolderCount(c.folder, len(c.images()), c.repeats) for c in project.concepts()]
-    reg_root = resolve_reg_dir(project.root, s["dataset"]["reg_data_dir"])
-    layout = scan_layout(project.dataset_dir, s["dataset"], reg_dir=reg_root)
+    reg_root = resolve_reg_dir(project.root, s.dataset.reg_data_dir)
+    layout = scan_layout(project.dataset_dir, s.dataset, reg_dir=reg_root)
     if it_per_s is None:
         speeds = [e["it_per_s"] for e in read_events(project.events_path)
                   if e.get("event") == "step" and isinstance(e.get("it_per_s"), (int, float))]

@@ -1,7 +1,8 @@
 """A project on disk: the folder layout of DESIGN.md and its validated project.toml.
 
 project.toml is kept as a tomlkit document so a user's (and the preset's) comments survive
-every save. ``Project.settings`` is the validated view with defaults filled in.
+every save. ``Project.settings`` is the validated, typed view (:class:`~.settings.Settings`) with
+defaults filled in.
 """
 
 from __future__ import annotations
@@ -18,54 +19,17 @@ import tomlkit
 
 from tui_lora.core import settings as S
 from tui_lora.core.dataset.folders import Concept, concept_folder_name, list_concepts
-from tui_lora.core.errors import ConfigError, Fix, Given, ProjectError, RunAction, UserError
+from tui_lora.core.errors import ConfigError, Fix, ProjectError, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
+from tui_lora.core.settings import Settings
 
 PROJECT_FILE = "project.toml"
 LAYOUT_DIRS = ("dataset", "dataset/.trash", ".cache", "output", "output/samples", "logs", "state")
 
-Settings = dict[str, dict[str, Any]]
-
 
 def validate(data: dict[str, Any], *, where: str = PROJECT_FILE) -> Settings:
     """Check a parsed project.toml; return every setting with defaults filled in."""
-    out = S.defaults()
-    for section, table in data.items():
-        if section not in S.SECTIONS:
-            raise ConfigError(*S._unknown_key_message(section + "."), where=where)
-        if not isinstance(table, dict):
-            raise ConfigError(f"[{section}] must be a table of settings, not a single value",
-                              Fix(f"write it as a [{section}] header with keys below it"), where=where)
-        for name, value in table.items():
-            k = S.KEY_INDEX.get(f"{section}.{name}")
-            if k is None:
-                raise ConfigError(*S._unknown_key_message(f"{section}.{name}"), where=where)
-            out[section][name] = S.coerce(k, value, where=where)
-    check_consistency(out, where=where)
-    return out
-
-
-def check_consistency(s: Settings, *, where: str | Given = PROJECT_FILE) -> None:
-    """Rules that involve two keys at once."""
-    d = s["dataset"]
-    if d["min_bucket_reso"] > d["max_bucket_reso"]:
-        raise ConfigError(
-            f"dataset.min_bucket_reso = {d['min_bucket_reso']} is larger than dataset.max_bucket_reso = "
-            f"{d['max_bucket_reso']}", Fix("make the minimum smaller than the maximum"), where=where)
-    t = s["training"]
-    if t["max_train_epochs"] == 0 and t["max_train_steps"] == 0:
-        raise ConfigError("training.max_train_epochs and training.max_train_steps are both 0",
-                          Fix("set one of them (e.g. max_train_epochs = 10)"), where=where)
-
-
-def apply_overrides(s: Settings, overrides: list[str]) -> Settings:
-    """A copy of ``s`` with ``section.key=value`` overrides, validated the same way as the file."""
-    out = copy.deepcopy(s)
-    for text in overrides:
-        ov = S.parse_override(text)
-        out[ov.key.section][ov.key.name] = ov.value
-    check_consistency(out, where=S.OVERRIDE)
-    return out
+    return Settings.from_dict(data, where=where)
 
 
 class Project:
@@ -155,16 +119,14 @@ class Project:
 
     # ----- settings ------------------------------------------------------------------------
     def get(self, dotted: str) -> Any:
-        k = S.key(dotted)
-        return self.settings[k.section][k.name]
+        return self.settings.value(S.key(dotted))
 
     def set(self, dotted: str, value: Any) -> None:
         """Validate and store one setting in memory; call :meth:`save` to write project.toml."""
         k = S.key(dotted)
         value = S.coerce(k, value, where=PROJECT_FILE)
-        trial = copy.deepcopy(self.settings)
-        trial[k.section][k.name] = value
-        check_consistency(trial)
+        trial = self.settings.with_values({k.dotted: value})
+        trial.check()
         self.settings = trial
         _set_doc(self.doc, k.section, k.name, value)
 
@@ -177,13 +139,20 @@ class Project:
         atomic_write_text(self.toml_path, tomlkit.dumps(self.doc))
 
     def effective_settings(self, overrides: list[str] | None = None) -> Settings:
-        return apply_overrides(self.settings, overrides or [])
+        return self.settings.with_overrides(overrides or [])
+
+    def with_settings(self, settings: Settings) -> "Project":
+        """This project seen with other settings (a run's ``--set`` overrides), so that names derived
+        from them (``output_name`` and the LoRA files) follow the overrides; saving writes only ``doc``."""
+        view = copy.copy(self)
+        view.settings = settings
+        return view
 
     def diff_from_preset(self) -> list[tuple[str, Any, Any]]:
         """(key, preset value, project value) for every setting that differs from the preset."""
         from tui_lora.core.presets import load_preset
 
-        name = self.settings["project"]["preset"]
+        name = self.settings.project.preset
         if not name:
             return []
         try:
@@ -196,7 +165,7 @@ class Project:
         for k in S.KEYS:
             if k.dotted in skip:
                 continue
-            a, b = base[k.section][k.name], self.settings[k.section][k.name]
+            a, b = base.value(k), self.settings.value(k)
             if a != b:
                 out.append((k.dotted, a, b))
         return out
@@ -212,15 +181,15 @@ class Project:
 
     @property
     def name(self) -> str:
-        return self.settings["project"]["name"] or self.root.name
+        return self.settings.project.name or self.root.name
 
     @property
     def family(self) -> str:
-        return self.settings["project"]["family"]
+        return self.settings.project.family
 
     @property
     def output_name(self) -> str:
-        return self.settings["output"]["output_name"] or _safe_folder_name(self.name)
+        return self.settings.output.output_name or _safe_folder_name(self.name)
 
     toml_path = property(lambda self: self.root / PROJECT_FILE)
     dataset_dir = property(lambda self: self.root / "dataset")

@@ -12,12 +12,13 @@ samples of every epoch start from the same noise and differ only by what the LoR
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tui_lora.core.errors import ChangeSetting, Fix, UserError
-from tui_lora.core.settings import SAMPLERS
+from tui_lora.core.registry.samplers import NAMES as SAMPLERS
 
 DEFAULT_STEPS = 30  # kohya's default sample steps
 DEFAULT_CFG = 7.5  # kohya's default scale
@@ -139,8 +140,9 @@ def prompt_file_path(project_root: Path, value: str) -> Path:
     return path if path.is_absolute() else project_root / path
 
 
-def load_sample_prompts(project_root: Path, sample_settings: dict[str, Any]) -> list[SamplePrompt]:
-    """The prompts of ``[sample] prompts`` followed by those of ``sample.prompt_file``."""
+def load_sample_prompts(project_root: Path, sample_settings: Mapping[str, Any]) -> list[SamplePrompt]:
+    """The prompts of ``[sample] prompts`` followed by those of ``sample.prompt_file``
+    (``sample_settings``: the [sample] section, or a mapping with those two keys)."""
     prompts = parse_prompt_lines(list(sample_settings.get("prompts") or []), source="sample.prompts")
     value = sample_settings.get("prompt_file") or ""
     if value:

@@ -45,7 +45,8 @@ class BooruSession:
         from tui_lora.core import booru
 
         result = booru.search(query, client=self.client(query.source, base_url, creds), cancel=cancel)
-        saved_to = booru.save_credentials(query.source, creds) if save and creds is not None else None
+        saved_to = (booru.save_credentials(query.source, creds, base_url=base_url or None)
+                    if save and creds is not None else None)
         return result, saved_to
 
     def fetch(self, query, creds, base_url: str, limit: int, folder: Path, *, caption_extension: str,
@@ -59,5 +60,5 @@ class BooruSession:
             return Outcome(folder, coll, None)
         options = booru.DownloadOptions(caption_extension=caption_extension or ".txt")
         report = booru.download(coll.posts, folder, options=options, cancel=cancel, session=client.http.session,
-                                progress=lambda p: progress("download", p))
+                                progress=lambda p: progress("download", p), base_url=client.base_url)
         return Outcome(folder, coll, report)

@@ -47,7 +47,7 @@ def prepare(project: "Project") -> bool:
     server = booru()
     form = F.load_memory(project.root)
     for source in ("gelbooru", "safebooru", "danbooru"):
-        setattr(form, f"{source}_url", server.base_url(source))  # a new port every session
+        form.base_urls[source] = server.base_url(source)  # a new port every session
     if not form.tags.strip():
         form.source, form.tags, form.rating, form.limit = "safebooru", DEMO_SEARCH, "general", "10"
     if not form.folder and project.concepts():

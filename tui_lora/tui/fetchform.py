@@ -8,12 +8,13 @@ these functions, some of them from worker threads.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_lora.core.dataset.folders import concept_folder_for, parse_concept_folder
 from tui_lora.core.errors import UserError
+from tui_lora.core.registry.boorus import DEFAULT_SOURCE, SITES, wizard_order
 
 if TYPE_CHECKING:
     from tui_lora.core.booru import Credentials, Query
@@ -31,39 +32,55 @@ RATING_CHOICES: tuple[tuple[str, str], ...] = (
     ("quest.+explicit", "questionable,explicit"),
     ("explicit", "explicit"),
 )
-SOURCE_CHOICES: tuple[tuple[str, str], ...] = (
-    ("Safebooru", "safebooru"), ("Gelbooru", "gelbooru"), ("Danbooru", "danbooru"),
-)
+# The sites of the booru registry, those without an account first.
+SOURCE_CHOICES: tuple[tuple[str, str], ...] = tuple((s.title, s.name) for s in wizard_order())
 ORDER_CHOICES: tuple[tuple[str, str], ...] = (("newest", "newest"), ("best score", "score"))
-# What the two credential fields are called on each site.
-ACCOUNT_LABELS = {"gelbooru": ("User id", "API key"), "danbooru": ("Login", "API key")}
+# What the two credential fields are called on each site that takes an account.
+ACCOUNT_LABELS = {s.name: (s.user_label, s.key_label) for s in SITES.values() if s.takes_account}
+# Remembered for a new project too (not its tags or folder), with every site's address.
+_CARRIED = ("source", "rating", "order", "limit")
+
+
+def _url_key(site: str) -> str:
+    return f"{site}_url"  # the address's name in the memory file
 
 
 @dataclass
 class FetchForm:
     """Everything typed on the Fetch screen except credentials (which never go to this file)."""
 
-    source: str = "safebooru"
+    source: str = DEFAULT_SOURCE
     tags: str = ""
     rating: str = ""
     min_score: str = ""
     order: str = "newest"
     limit: str = "100"
     folder: str = ""
-    # A mirror or self-hosted address per site; empty means the site's own.
-    gelbooru_url: str = ""
-    safebooru_url: str = ""
-    danbooru_url: str = ""
+    # A mirror or self-hosted address per site of the registry; empty means the site's own.
+    base_urls: dict[str, str] = field(default_factory=lambda: {name: "" for name in SITES})
 
     @property
     def base_url(self) -> str:
         """The address for the current source."""
-        return getattr(self, f"{self.source}_url", "")
+        return self.base_urls.get(self.source, "")
 
     @base_url.setter
     def base_url(self, value: str) -> None:
-        if self.source in ("gelbooru", "safebooru", "danbooru"):
-            setattr(self, f"{self.source}_url", value.strip())
+        if self.source in SITES:
+            self.base_urls[self.source] = value.strip()
+
+    def to_memory(self) -> dict[str, str]:
+        """The form as the memory file holds it: one ``<site>_url`` key per address."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "base_urls"}
+        out.update({_url_key(site): url for site, url in self.base_urls.items()})
+        return out
+
+    @classmethod
+    def from_memory(cls, saved: dict) -> FetchForm:
+        form = cls(**{f.name: str(saved[f.name]) for f in fields(cls) if f.name != "base_urls" and f.name in saved})
+        for site in form.base_urls:
+            form.base_urls[site] = str(saved.get(_url_key(site), ""))
+        return form
 
 
 def parse_min_score(text: str) -> int | None:
@@ -108,12 +125,14 @@ def build(form: FetchForm, *, authenticated: bool) -> "Query":
     return query
 
 
-def credentials(source: str, user_id: str, api_key: str) -> tuple["Credentials | None", str]:
-    """The credentials to use and where they come from: "typed", "environment", "saved" or ""."""
+def credentials(source: str, user_id: str, api_key: str, base_url: str = "") -> tuple["Credentials | None", str]:
+    """The credentials to use and where they come from: "typed", "environment", "saved" or "".
+    Saved ones count only for the origin of ``base_url`` (default: the site's own)."""
     from tui_lora.core import booru
     from tui_lora.core.booru.credentials import WHERE_TO_GET, env_names
 
-    if source == "safebooru":
+    site = SITES.get(source)
+    if site is None or not site.takes_account:
         return None, ""
     uid, key = user_id.strip(), api_key.strip()
     if uid or key:
@@ -126,7 +145,7 @@ def credentials(source: str, user_id: str, api_key: str) -> tuple["Credentials |
 
     if any(os.environ.get(n, "").strip() for n in env_names(source)):
         return booru.resolve_credentials(source), "environment"
-    saved = booru.stored_credentials(source)
+    saved = booru.stored_credentials(source, base_url or None)
     return saved, "saved" if saved else ""
 
 
@@ -155,18 +174,17 @@ def load_memory(root: Path) -> FetchForm:
     """The form as last left for this project; a new project starts from the last one's choices."""
     from tui_lora.core.userconfig import load_form, load_user_config
 
-    names = {f.name for f in fields(FetchForm)}
     saved = load_form(MEMORY_FILE, root)
     if saved is None:
         last = load_user_config(MEMORY_FILE).get("last", {})
-        saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items()
-                 if k in ("source", "rating", "order", "limit", "gelbooru_url", "safebooru_url", "danbooru_url")}
-    return FetchForm(**{k: str(v) for k, v in saved.items() if k in names})
+        carried = {*_CARRIED, *map(_url_key, SITES)}
+        saved = {k: v for k, v in (last if isinstance(last, dict) else {}).items() if k in carried}
+    return FetchForm.from_memory(saved)
 
 
 def save_memory(root: Path, form: FetchForm) -> None:
     """Remember ``form`` for this project (and as the start of the next new one); never fails."""
     from tui_lora.core.userconfig import save_form
 
-    save_form(MEMORY_FILE, root, asdict(form), last=True)
+    save_form(MEMORY_FILE, root, form.to_memory(), last=True)
 

@@ -36,6 +36,7 @@ FIELDS: dict[str, str] = {
     "booru.credentials": "the account fields",
     "booru.user_id": "the User id",
     "booru.api_key": "the API key",
+    "booru.remember": "Remember",
     "fetch.limit": "the Limit",
     "tagger.model": "Model in the panel",
     "tagger.batch": "the batch size",

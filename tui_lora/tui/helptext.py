@@ -8,6 +8,9 @@ sentence assumes kohya jargon, and :data:`FIELDS` explains the wizard's fields t
 from __future__ import annotations
 
 from tui_lora.core import settings as S
+from tui_lora.core.registry import boorus
+
+_ACCOUNT_SITES = [s for s in boorus.SITES.values() if s.takes_account]
 
 # Extra plain-language sentences appended to a key's schema help.
 PLAIN: dict[str, str] = {
@@ -54,14 +57,13 @@ FIELDS: dict[str, tuple[str, str]] = {
                    "Booru search syntax: tags with underscores separated by spaces (hakurei_reimu solo), "
                    "-tag excludes (-monochrome -comic). Search for your character plus solo: pictures "
                    "with several people teach the LoRA a mix of faces."),
-    "fetch_source": ("Source",
-                     "Safebooru: SFW anime art, no account needed. Gelbooru: the largest, needs an account's "
-                     "API key. Danbooru: the best tagged; anonymous searches are limited to 2 tags."),
-    "fetch_account": ("User id / Login and API key",
-                      "Gelbooru: My Account → Options → API Access Credentials (the user id is the number). "
-                      "Danbooru: My Account → API Key, with your login name. With Remember on, they are "
-                      "saved once the site accepts them, in a file only you can read; the key is never "
-                      "shown again."),
+    # (the sites' own sentences come from the booru registry)
+    "fetch_source": ("Source", " ".join(f"{s.title}: {s.help}" for s in boorus.wizard_order())),
+    "fetch_account": (" / ".join(dict.fromkeys(s.user_label for s in _ACCOUNT_SITES)) + " and API key",
+                      " ".join(f"{s.title}: {s.account_help}" for s in _ACCOUNT_SITES)
+                      + " With Remember on, they are saved once the site accepts them, in a file only you can "
+                        "read, and sent only to the address they were saved for; the key is never shown again. "
+                        "The TUI_LORA_<SITE>_USER_ID and TUI_LORA_<SITE>_API_KEY environment variables work too."),
     "fetch_rating": ("Rating",
                      "The site's content rating. general (or general+sensitive) keeps a character LoRA from "
                      "learning NSFW by accident; the guides start there."),
@@ -78,7 +80,8 @@ FIELDS: dict[str, tuple[str, str]] = {
                      "repeats). A new name creates the folder; images already there are skipped."),
     "fetch_base_url": ("Base URL (advanced)",
                        "Another address for the site: a mirror or a self-hosted instance (Gelbooru, Danbooru "
-                       "and Moebooru-style software). Empty uses the site's own address."),
+                       "and Moebooru-style software). Empty uses the site's own address. A saved account is "
+                       "not sent to another address, and images come only from the site's own hosts."),
     # ----- Tags ----------------------------------------------------------------------------------
     "tag_table": ("Tag frequency",
                   "How many images carry each tag. The guides' rule: tags on nearly every image that describe "

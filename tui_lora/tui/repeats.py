@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 
-from tui_lora.core.dataset.folders import Concept, concept_folder_name
+from tui_lora.core.dataset.folders import MAX_REPEATS, Concept, concept_folder_name
 from tui_lora.core.errors import UserError
 from tui_lora.core.jobs import is_running
-
-MAX_REPEATS = 1000
 
 
 def parse_repeats(text: str) -> int:

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from tui_lora.core.dataset.captions import read_caption
+from tui_lora.core.safepath import printable
 from tui_lora.core.dataset.checks import Severity
 from tui_lora.core.humanize import file_size as human_size
+from tui_lora.tui.fixes import say
 from tui_lora.tui.format import duration
 from tui_lora.tui.review_model import Item, ReviewData, advice, view_label
 
@@ -88,7 +90,7 @@ def _caption(r) -> Text:
         return Text(cf.error, style="yellow")
     if cf.empty:
         return Text("empty", style="yellow")
-    return Text(cf.text.strip())
+    return Text(printable(cf.text.strip()))
 
 
 def _group_details(t: Text, item: Item, data: ReviewData) -> None:
@@ -186,4 +188,7 @@ def restore_line(results: "list[RestoreResult]") -> str:
     missing = [m for r in results for m in r.missing]
     if missing:
         text += f" {len(missing)} file(s) were no longer in the trash folder."
+    refused = [say(r.refusal, "review") for r in results if r.refusal is not None]
+    if refused:
+        text += " " + refused[0] + (f" ({len(refused) - 1} more like it.)" if len(refused) > 1 else "")
     return text

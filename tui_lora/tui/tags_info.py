@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from tui_lora.core.safepath import printable
+
 
 def title_text(table) -> str:
     uncaptioned = table.images - table.captioned - len(table.unreadable)
@@ -27,7 +29,8 @@ def info_text(project, summary) -> Text:
         t.append("none (t sets one)\n", style="dim")
     t.append("Junk    ", style="bold")
     if summary.junk_here:
-        shown = ", ".join(tag for tag, _ in summary.junk_here[:3]) + (" …" if len(summary.junk_here) > 3 else "")
+        shown = ", ".join(printable(tag) for tag, _ in summary.junk_here[:3])
+        shown += " …" if len(summary.junk_here) > 3 else ""
         t.append(f"{len(summary.junk_here)} here: {shown} (j)\n", style="yellow")
     else:
         t.append(f"none of the {len(s['tags']['junk_tags'])} list tags\n", style="dim")

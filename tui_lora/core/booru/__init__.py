@@ -11,8 +11,9 @@ The wizard and ``tui-lora fetch`` share this API (all of it safe to call from a 
     found.total_count, found.preview                                   # site total, first few Posts
     coll = booru.collect(query, limit=100, credentials=creds,          # Collection: .posts, .skipped,
                          progress=on_listing, cancel=stop_event)       #   .warnings, .cancelled
-    report = booru.download(coll.posts, concept_folder, jobs=6,        # DownloadReport
-                            progress=on_progress, cancel=stop_event)
+    report = booru.download(coll.posts, concept_folder, jobs=6,        # DownloadReport; files only from
+                            progress=on_progress, cancel=stop_event,   #   the site's own hosts
+                            base_url=found.base_url)
     report.downloaded, report.existing, report.skipped, report.failed, report.to_dict()
 
 - Every problem a user can fix raises a :class:`~tui_lora.core.errors.UserError` subclass from
@@ -21,7 +22,8 @@ The wizard and ``tui-lora fetch`` share this API (all of it safe to call from a 
 - ``progress`` callbacks receive :class:`CollectProgress` / :class:`Progress` snapshots (count,
   bytes, rate, ETA) from worker threads; ``cancel`` is a ``threading.Event``. A cancelled or
   interrupted download leaves only hidden ``.part`` files, which the next run resumes.
-- Credentials: :func:`resolve_credentials`, :func:`save_credentials` (credentials.toml, mode 0600),
+- Credentials: :func:`resolve_credentials`, :func:`save_credentials` (credentials.toml, mode 0600,
+  saved per site origin and sent only there; :func:`withheld_note` says when some were held back),
   env ``TUI_LORA_GELBOORU_USER_ID`` / ``TUI_LORA_GELBOORU_API_KEY`` (DANBOORU likewise).
 - ``base_url`` points any source at a mirror, a self-hosted instance, or the test server.
 - To keep one connection pool and the site's tag-category cache across the steps, open the client
@@ -42,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "DEFAULT_BASE_URLS": "clients", "SITE_NAMES": "clients", "Client": "clients", "open_client": "clients",
     "Credentials": "credentials", "forget_credentials": "credentials", "resolve_credentials": "credentials",
-    "save_credentials": "credentials", "stored_credentials": "credentials",
+    "save_credentials": "credentials", "stored_credentials": "credentials", "withheld_note": "credentials",
     "DEFAULT_JOBS": "defaults", "MAX_JOBS": "defaults",
     "DownloadOptions": "downloader", "download": "downloader",
     "AuthError": "errors", "BooruError": "errors", "DiskFullError": "errors", "NetworkError": "errors",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
         resolve_credentials,
         save_credentials,
         stored_credentials,
+        withheld_note,
     )
     from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
     from tui_lora.core.booru.downloader import DownloadOptions, download

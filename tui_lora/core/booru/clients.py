@@ -23,20 +23,19 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from tui_lora.core.booru.credentials import WHERE_TO_GET, Credentials
-from tui_lora.core.booru.errors import AuthError, CredentialsNeeded, QueryError, ServerError
+from tui_lora.core.booru.errors import AuthError, CredentialsNeeded, QueryError, ServerError, printable
 from tui_lora.core.booru.http import Http, RateLimiter, RetryPolicy, make_session
 from tui_lora.core.booru.posts import Post, normalise_rating
 from tui_lora.core.booru.query import DANBOORU_KEY_HELP, Query, check_source
+from tui_lora.core.booru.shapes import attributes, post_list, site_tags
 from tui_lora.core.errors import ChangeInput, Fix, TryAgain
+from tui_lora.core.registry.boorus import SITES
 
-DEFAULT_BASE_URLS = {
-    "gelbooru": "https://gelbooru.com",
-    "safebooru": "https://safebooru.org",
-    "danbooru": "https://danbooru.donmai.us",
-}
-SITE_NAMES = {"gelbooru": "Gelbooru", "safebooru": "Safebooru", "danbooru": "Danbooru"}
+# Per site, from the registry (core/registry/boorus.py).
+DEFAULT_BASE_URLS = {s.name: s.base_url for s in SITES.values()}
+SITE_NAMES = {s.name: s.title for s in SITES.values()}
 # API requests per second (search pages, counts, tag lookups); image downloads have their own limiter.
-API_RATE = {"gelbooru": 2.0, "safebooru": 2.0, "danbooru": 5.0}
+API_RATE = {s.name: s.api_rate for s in SITES.values()}
 
 # Gelbooru's numeric tag types; Safebooru may send the names instead.
 _GELBOORU_TAG_TYPES = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta", 6: "general"}
@@ -168,7 +167,7 @@ class GelbooruClient(Client):
                                      ChangeInput("booru.credentials", "gelbooru"),
                                      ChangeInput("booru.source", "safebooru", verb="try")))
 
-    def _search_tags(self, query: Query, before_id: int | None) -> str:
+    def _searchsite_tags(self, query: Query, before_id: int | None) -> str:
         terms = query.terms()
         if before_id is not None:
             terms.append(f"id:<{before_id}")
@@ -177,18 +176,14 @@ class GelbooruClient(Client):
     def page(self, query: Query, index: int, *, before_id: int | None = None,
              cancel: threading.Event | None = None) -> Page:
         params = self._params(s="post", limit=self.page_size, pid=0 if before_id is not None else index,
-                              tags=self._search_tags(query, before_id))
+                              tags=self._searchsite_tags(query, before_id))
         data = self._get_json(params, cancel)
         if isinstance(data, list):  # some mirrors answer in Safebooru's shape
-            return Page([p for p in (self.parse_post(d) for d in data) if p])
+            return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
         if not isinstance(data, dict):
             raise ServerError(f"{self.site} sent an answer of an unexpected shape", _CHECK_URL)
-        attrs = data.get("@attributes") or {}
-        raw = data.get("post", [])
-        if isinstance(raw, dict):
-            raw = [raw]
-        posts = [p for p in (self.parse_post(d) for d in raw if isinstance(d, dict)) if p]
-        return Page(posts, _int(attrs.get("count")))
+        posts = [p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p]
+        return Page(posts, _int(attributes(data).get("count")))
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
         pid = _int(d.get("id"))
@@ -196,7 +191,7 @@ class GelbooruClient(Client):
             return None
         file_url = self.absolute(d.get("file_url"))
         sample = self.absolute(d.get("sample_url")) if str(d.get("sample", "0")) not in ("0", "False", "false", "") else None
-        tags = tuple(html.unescape(t) for t in str(d.get("tags") or "").split())
+        tags = site_tags(d.get("tags"))
         return Post(
             source=self.source, id=pid, file_url=file_url, md5=_md5(d.get("md5") or d.get("hash")),
             ext=_ext_from(d.get("image"), d.get("file_url")), width=_int(d.get("width")),
@@ -249,7 +244,7 @@ class GelbooruClient(Client):
                 continue
             kind = item.get("type")
             cat = _GELBOORU_TAG_TYPES.get(_int(kind)) if _int(kind) is not None else _TAG_TYPE_NAMES.get(str(kind).lower())
-            self._tag_types[html.unescape(str(item["name"]))] = cat or "general"
+            self._tag_types[printable(html.unescape(str(item["name"])))] = cat or "general"
         self._unknown.update(n for n in names if n not in self._tag_types)
 
 
@@ -265,16 +260,14 @@ class SafebooruClient(GelbooruClient):
     def page(self, query: Query, index: int, *, before_id: int | None = None,
              cancel: threading.Event | None = None) -> Page:
         params = self._params(s="post", limit=self.page_size, pid=0 if before_id is not None else index,
-                              tags=self._search_tags(query, before_id))
+                              tags=self._searchsite_tags(query, before_id))
         data = self._get_json(params, cancel, empty=[])
         if isinstance(data, dict):  # a newer engine behind --base-url
-            raw = data.get("post", [])
-            raw = [raw] if isinstance(raw, dict) else raw
-            return Page([p for p in (self.parse_post(d) for d in raw if isinstance(d, dict)) if p],
-                        _int((data.get("@attributes") or {}).get("count")))
+            return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p],
+                        _int(attributes(data).get("count")))
         if not isinstance(data, list):
             raise ServerError(f"{self.site} sent an answer of an unexpected shape", _CHECK_URL)
-        return Page([p for p in (self.parse_post(d) for d in data if isinstance(d, dict)) if p])
+        return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
         post = super().parse_post(d)
@@ -358,7 +351,7 @@ class DanbooruClient(Client):
             data = data["post"]
         if not isinstance(data, list):
             raise ServerError("Danbooru sent an answer of an unexpected shape", _CHECK_URL)
-        return Page([p for p in (self.parse_post(d) for d in data if isinstance(d, dict)) if p])
+        return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:
         try:
@@ -372,7 +365,7 @@ class DanbooruClient(Client):
         pid = _int(d.get("id"))
         if pid is None:
             return None
-        tags = {cat: tuple(str(d.get(f"tag_string_{cat}") or "").split())
+        tags = {cat: site_tags(d.get(f"tag_string_{cat}"), unescape=False)
                 for cat in ("character", "copyright", "artist", "general", "meta")}
         file_url = self.absolute(d.get("file_url"))
         large = self.absolute(d.get("large_file_url"))
@@ -386,7 +379,8 @@ class DanbooruClient(Client):
         )
 
 
-CLIENTS: dict[str, type[Client]] = {"gelbooru": GelbooruClient, "safebooru": SafebooruClient, "danbooru": DanbooruClient}
+# Each registry entry names its client class in this module.
+CLIENTS: dict[str, type[Client]] = {s.name: globals()[s.client] for s in SITES.values()}
 
 
 def open_client(source: str, **kwargs: Any) -> Client:
@@ -399,7 +393,7 @@ def _json_message(resp: requests.Response) -> str:
         data = resp.json()
     except ValueError:
         return ""
-    return str(data.get("message") or data.get("reason") or "") if isinstance(data, dict) else ""
+    return printable(str(data.get("message") or data.get("reason") or ""))[:300] if isinstance(data, dict) else ""
 
 
 def _batches(names: Iterable[str], *, max_names: int, max_chars: int) -> Iterable[list[str]]:

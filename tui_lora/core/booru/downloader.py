@@ -10,9 +10,7 @@ is checked to be inside the destination folder.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,14 +20,18 @@ from pathlib import Path
 
 import requests
 
-from tui_lora.core.booru.defaults import DEFAULT_FILE_RATE, DEFAULT_JOBS, DEFAULT_MAX_BYTES, HUGE_PIXELS, MAX_JOBS
-from tui_lora.core.booru.errors import BooruError, DiskFullError, host_of
-from tui_lora.core.booru.http import Cancelled, RateLimiter, RetryPolicy, make_session, parse_retry_after
+from tui_lora.core.booru import netguard
+from tui_lora.core.booru.defaults import (
+    DEFAULT_FILE_RATE,
+    DEFAULT_JOBS,
+    DEFAULT_MAX_BYTES,
+    HUGE_PIXELS,
+    MAX_JOBS,
+)
+from tui_lora.core.booru.errors import BooruError, DiskFullError
 from tui_lora.core.booru.files import (
     DISK_FULL,
     check_free_space,
-    is_disk_full,
-    part_size,
     present_stems,
     remove_quietly,
     safe_target,
@@ -38,13 +40,18 @@ from tui_lora.core.booru.files import (
     verify_file,
     write_text_file,
 )
-from tui_lora.core.booru.posts import Post, clean_extension, unusable_reason
-from tui_lora.core.errors import Fix, TryAgain
+from tui_lora.core.booru.http import (
+    Cancelled,
+    RateLimiter,
+    RetryPolicy,
+    make_session,
+)
+from tui_lora.core.booru.posts import Post, clean_extension, unique, unusable_reason
 from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
+from tui_lora.core.booru.transfer import GiveUp, RetryLater, interrupt, transfer
+from tui_lora.core.errors import Fix, TryAgain
 from tui_lora.core.fsutil import fsync_dir
 from tui_lora.core.humanize import file_size as human_size
-
-CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,17 @@ class DownloadOptions:
     caption_extension: str = ".txt"
     retry: RetryPolicy = RetryPolicy(attempts=4)
     timeout: tuple[float, float] = (10.0, 60.0)
+    deadline: float = netguard.FILE_DEADLINE  # seconds for one file in all, however slowly it trickles
 
 
 class _Run:
     """State shared by the workers of one download() call."""
 
     def __init__(self, dest: Path, total: int, options: DownloadOptions, session: requests.Session,
-                 limiter: RateLimiter, progress: Callable[[Progress], None] | None) -> None:
+                 limiter: RateLimiter, progress: Callable[[Progress], None] | None,
+                 policy: netguard.HostPolicy | None = None) -> None:
         self.dest = dest
+        self.policy = policy
         self.total = total
         self.options = options
         self.session = session
@@ -89,7 +99,7 @@ class _Run:
         with self.lock:
             active = list(self.active)
         for resp in active:
-            _interrupt(resp)
+            interrupt(resp)
 
     def add_bytes(self, n: int) -> None:
         with self.lock:
@@ -130,8 +140,13 @@ class _Run:
 
 def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int = DEFAULT_JOBS,
              options: DownloadOptions | None = None, progress: Callable[[Progress], None] | None = None,
-             cancel: threading.Event | None = None, session: requests.Session | None = None) -> DownloadReport:
+             cancel: threading.Event | None = None, session: requests.Session | None = None,
+             base_url: str | None = None) -> DownloadReport:
     """Download ``posts`` into ``dest`` with ``jobs`` parallel connections; returns a report.
+
+    ``base_url`` is the site the posts came from (``client.base_url``): files are then fetched only
+    from its hosts, never from a loopback, link-local or private address it is not itself on
+    (see :class:`~tui_lora.core.booru.netguard.HostPolicy`); a file elsewhere is skipped with the reason.
 
     ``progress`` is called (from worker threads, never concurrently) with a :class:`Progress`
     after each file and a few times a second while bytes arrive. Setting ``cancel`` stops the
@@ -141,6 +156,8 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     """
     options = options or DownloadOptions()
     jobs = max(1, min(MAX_JOBS, int(jobs)))
+    # One worker per file: two posts with the same id would race on the same .part file.
+    posts = unique(list(posts), key=lambda p: p.stem)
     dest_path = Path(dest).expanduser()
     try:
         dest_path.mkdir(parents=True, exist_ok=True)
@@ -150,7 +167,8 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     if not os.access(dest_path, os.W_OK | os.X_OK):
         raise BooruError(f"Cannot write into {dest_path}", Fix("check the folder's permissions"))
     run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
-               RateLimiter(options.rate, burst=jobs), progress)
+               RateLimiter(options.rate, burst=jobs), progress,
+               netguard.HostPolicy(base_url) if base_url else None)
     check_free_space(dest_path, posts, run.present)
     report = DownloadReport(folder=dest_path, total=len(posts))
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="booru-dl")
@@ -244,10 +262,10 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
             raise Cancelled
         retry_after = None
         try:
-            outcome = _transfer(run, url, part)
-        except _Retry as r:
+            outcome = transfer(run, url, part)
+        except RetryLater as r:
             last, retry_after, connection_failed = r.reason, r.retry_after, r.connection_failed
-        except _Give as g:
+        except GiveUp as g:
             remove_quietly(part)
             if g.too_large and post.sample_url and not sample:
                 url, md5, ext, sample = post.sample_url, None, url_ext(post.sample_url) or "jpg", True
@@ -281,117 +299,14 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
                       connection_failed=connection_failed)
 
 
-class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None, *, connection_failed: bool = False) -> None:
-        super().__init__(reason)
-        self.reason, self.retry_after, self.connection_failed = reason, retry_after, connection_failed
-
-
-class _Give(Exception):
-    def __init__(self, status: str, reason: str, *, too_large: bool = False) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.too_large = status, reason, too_large
-
-
-def _transfer(run: _Run, url: str, part: Path) -> int:
-    """Fetch ``url`` into ``part`` (resuming what is there); return the final size in bytes."""
-    offset = part_size(part)
-    headers = {"Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    run.limiter.wait(run.stop)
-    cap = run.options.max_bytes
-    try:
-        with run.session.get(url, headers=headers, stream=True, timeout=run.options.timeout) as resp, \
-                _registered(run, resp):
-            code = resp.status_code
-            if code == 416 and offset:
-                return offset  # the .part already holds the whole file; verification decides
-            if code == 429 or code >= 500:
-                raise _Retry(f"HTTP {code} from {host_of(url)}", parse_retry_after(resp.headers.get("Retry-After")))
-            if code >= 400:
-                raise _Give("failed", f"HTTP {code} from {host_of(url)}")
-            append = code == 206 and offset > 0 and resp.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
-            start = offset if append else 0
-            length = resp.headers.get("Content-Length")
-            if cap and length and length.isdigit() and start + int(length) > cap:
-                raise _Give("skipped", f"larger than the size cap ({human_size(start + int(length))})", too_large=True)
-            written = start
-            with run.lock:
-                run.parts.add(part)
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC), 0o644)
-            with os.fdopen(fd, "ab" if append else "wb") as fh:
-                for chunk in resp.iter_content(CHUNK):
-                    if run.stop.is_set():
-                        raise Cancelled
-                    fh.write(chunk)
-                    written += len(chunk)
-                    run.add_bytes(len(chunk))
-                    if cap and written > cap:
-                        raise _Give("skipped", f"larger than the size cap ({human_size(written)})", too_large=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            return written
-    except (Cancelled, _Retry, _Give):
-        raise
-    except requests.exceptions.RequestException as exc:  # before OSError: requests' errors subclass it
-        if run.stop.is_set():  # abort() closed the transfer under us
-            raise Cancelled from None
-        raise _request_problem(exc, url) from None
-    except OSError as exc:
-        if run.stop.is_set() and not is_disk_full(exc):
-            raise Cancelled from None
-        raise
-    except Exception:
-        if run.stop.is_set():
-            raise Cancelled from None
-        raise
-
-
-def _request_problem(exc: Exception, url: str) -> Exception:
-    host = host_of(url)
-    if isinstance(exc, requests.exceptions.Timeout):
-        return _Retry(f"timed out talking to {host}")
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return _Retry(f"the connection to {host} dropped mid-file", connection_failed=True)
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return _Retry(f"could not connect to {host}", connection_failed=True)
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema)):
-        return _Give("failed", "the site gave an invalid file URL")
-    return _Retry(f"request failed ({type(exc).__name__})")
-
-
-@contextlib.contextmanager
-def _registered(run: _Run, resp: requests.Response):
-    with run.lock:
-        run.active.add(resp)
-    try:
-        yield
-    finally:
-        with run.lock:
-            run.active.discard(resp)
-
-
-def _interrupt(resp: requests.Response) -> None:
-    """Wake a worker blocked reading ``resp``: shutting the socket down ends a pending recv()
-    at once, where close() alone would wait for the read timeout."""
-    sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
-    with contextlib.suppress(Exception):
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(Exception):
-        resp.close()
-
-
 def _write_caption(run: _Run, post: Post, image: Path, *, only_if_missing: bool) -> None:
     if not run.options.captions:
         return
     ext = run.options.caption_extension
     path = image.with_suffix(ext if ext.startswith(".") else "." + ext)
     caption = post.caption()
-    if not caption or (only_if_missing and path.exists()):
-        return
+    if not caption or (only_if_missing and path.exists()) or os.path.islink(path):
+        return  # a caption that is a link is the user's arrangement: never replaced by a file
     try:
         write_text_file(path, caption)
     except OSError as exc:

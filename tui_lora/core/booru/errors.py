@@ -8,6 +8,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from tui_lora.core.errors import UserError
+from tui_lora.core.safepath import printable
+
+__all__ = ["AuthError", "BooruError", "DiskFullError", "NetworkError", "QueryError", "ServerError", "host_of",
+           "printable"]
 
 
 class BooruError(UserError):
@@ -41,4 +45,5 @@ class DiskFullError(BooruError):
 def host_of(url: str) -> str:
     """``https://gelbooru.com/index.php?api_key=…`` → ``gelbooru.com``: safe to show and log."""
     parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1] or url.split("?", 1)[0]
+    return printable(parts.netloc.rsplit("@", 1)[-1] or url.split("?", 1)[0])
+

@@ -8,6 +8,8 @@ import hashlib
 import os
 import re
 import shutil
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -47,10 +49,16 @@ def verify_file(part: Path, md5: str | None) -> str | None:
 
 
 def write_text_file(path: Path, text: str) -> None:
-    """Write ``text`` via a hidden temp file, fsync and rename (the folder is fsynced by the caller)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``text`` via a hidden temp file, fsync and rename (the folder is fsynced by the caller).
+
+    The temp file is created exclusively under a random name (never a predictable one a planted
+    link could redirect), as files are everywhere in tui-lora.
+    """
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        os.fchmod(fd, 0o666 & ~_umask())  # what a plain open() would have made (mkstemp makes 0600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -58,6 +66,29 @@ def write_text_file(path: Path, text: str) -> None:
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def open_part(part: Path, *, append: bool) -> int:
+    """A descriptor to write ``part``: appended to when resuming, else created fresh and exclusively.
+
+    A ``.part`` name is predictable (that is what makes resuming possible), so it is opened without
+    following links, and one that is not a plain file of its own (a link, a hard link to a file
+    elsewhere) is removed and started over rather than written into.
+    """
+    if append:
+        fd = os.open(part, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            return fd
+        os.close(fd)
+    remove_quietly(part)
+    return os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
 
 
 def safe_target(dest: Path, name: str) -> Path:
@@ -75,7 +106,7 @@ def part_size(part: Path) -> int:
         st = os.lstat(part)
     except FileNotFoundError:
         return 0
-    if not os.path.isfile(part) or os.path.islink(part):
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # a link or a hard link: not ours to resume
         remove_quietly(part)
         return 0
     return st.st_size

@@ -2,7 +2,9 @@
 
 Retries cover 429 (honouring Retry-After), 5xx, timeouts, dropped connections and bodies
 that are not JSON. Errors become :mod:`tui_lora.core.booru.errors` sentences that name the
-host only, so a URL carrying an API key is never shown.
+host only, so a URL carrying an API key is never shown. Every API request has a whole-request
+deadline and a size cap, and redirects are followed only within the site's host
+(:mod:`tui_lora.core.booru.netguard`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from tui_lora import __version__
-from tui_lora.core.booru.errors import AuthError, NetworkError, ServerError, host_of
-from tui_lora.core.errors import ChangeInput, Fix, TryAgain
+from tui_lora.core.booru import netguard
+from tui_lora.core.booru.errors import AuthError, NetworkError, ServerError, host_of, printable
+from tui_lora.core.errors import ChangeInput, Fix, TryAgain, verbatim
 
 USER_AGENT = f"tui-lora/{__version__} (LoRA dataset builder; python-requests)"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
@@ -116,7 +120,8 @@ def sleep_or_cancel(seconds: float, cancel: threading.Event | None) -> None:
 def make_session(pool: int = 16) -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(4, pool))
+    session.max_redirects = netguard.MAX_REDIRECTS
+    adapter = netguard.GuardedAdapter(pool_connections=4, pool_maxsize=max(4, pool))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.trust_env = True
@@ -132,17 +137,49 @@ class Http:
     retry: RetryPolicy = RetryPolicy()
     timeout: tuple[float, float] = (10.0, 30.0)
     site: str = "the site"  # for messages, e.g. "Gelbooru"
+    max_bytes: int = netguard.API_MAX_BYTES
+    deadline: float = netguard.API_DEADLINE
+
+    def _fetch(self, url: str, params: dict[str, Any] | None, auth: Any) -> requests.Response:
+        """One GET, its body read whole (at most ``max_bytes``, within ``deadline`` seconds),
+        redirects followed by hand and only within the same host."""
+        with netguard.deadline(self.deadline):
+            for _ in range(netguard.MAX_REDIRECTS + 1):
+                resp = self.session.get(url, params=params, auth=auth, timeout=self.timeout, stream=True,
+                                        allow_redirects=False)
+                location = resp.headers.get("Location")
+                if not (resp.is_redirect and location):
+                    resp._content = netguard.read_capped(resp, self.max_bytes)
+                    return resp
+                resp.close()
+                target = requests.compat.urljoin(resp.url, location)
+                if (urlsplit(target).hostname or "") != (urlsplit(url).hostname or "") \
+                        or urlsplit(target).scheme not in ("http", "https"):
+                    raise ServerError(f"{host_of(url)} sent the request on to {host_of(target)}, which is another site",
+                                      Fix(f"if {verbatim(self.site)} moved there, {{}} to its new address",
+                                          ChangeInput("booru.base_url")))
+                url, params = target, None
+        raise ServerError(f"{host_of(url)} keeps redirecting the request",
+                          Fix("{}", ChangeInput("booru.base_url", verb="check")))
 
     def get(self, url: str, params: dict[str, Any] | None = None, *, auth: Any = None,
             cancel: threading.Event | None = None, allow: tuple[int, ...] = ()) -> requests.Response:
-        """GET with retries; returns a 2xx response (or a status in ``allow``)."""
+        """GET with retries; returns a 2xx response (or a status in ``allow``) with its body read."""
         host = host_of(url)
         last = ""
         for attempt in range(1, self.retry.attempts + 1):
             self.limiter.wait(cancel)
             retry_after = None
             try:
-                resp = self.session.get(url, params=params, auth=auth, timeout=self.timeout)
+                resp = self._fetch(url, params, auth)
+            except netguard.DeadlineExceeded:
+                raise NetworkError(f"{host} took more than {self.deadline:g} s to answer one request, so the "
+                                   "search stopped", Fix("{} later, or {}", TryAgain(),
+                                                         ChangeInput("booru.base_url", verb="check"))) from None
+            except netguard.TooLarge:
+                raise ServerError(f"{host} sent an answer larger than {self.max_bytes // (1024 * 1024)} MB, which "
+                                  "no search page needs",
+                                  Fix("{}", ChangeInput("booru.base_url", verb="check"))) from None
             except requests.exceptions.Timeout:
                 last = "timed out"
             except requests.exceptions.SSLError:
@@ -164,7 +201,7 @@ class Http:
                     raise AuthError(f"{self.site} refused the request (HTTP {resp.status_code})",
                                     Fix("{}", ChangeInput("booru.credentials", verb="check")))
                 if resp.status_code not in RETRY_STATUS:
-                    raise ServerError(f"{host} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip(),
+                    raise ServerError(f"{host} answered HTTP {resp.status_code} {printable(resp.reason or '')}".rstrip(),
                                       Fix("{} and {}, or {} later", ChangeInput("booru.tags", verb="check"),
                                           ChangeInput("booru.base_url", verb="check"), TryAgain()))
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))

@@ -10,13 +10,30 @@ from typing import Any
 
 from tui_lora.core.booru.clients import Client, open_client
 from tui_lora.core.booru.credentials import Credentials
-from tui_lora.core.booru.errors import BooruError
+from tui_lora.core.booru.errors import BooruError, ServerError
 from tui_lora.core.booru.http import Cancelled
-from tui_lora.core.booru.posts import Post
+from tui_lora.core.booru.posts import Post, unique
 from tui_lora.core.booru.query import Query
 from tui_lora.core.errors import ChangeInput, Fix, Namer, Notice, neutral_name
 
 PREVIEW = 8
+SPARE_PAGES = 10  # pages a listing may read beyond what the limit needs, for posts passed over
+
+
+def page_budget(limit: int, page_size: int) -> int:
+    """How many pages a listing may read: enough for ``limit`` posts ten times over plus a margin, so a
+    search whose posts are mostly unusable (all gifs, say) ends with a sentence instead of paging on."""
+    return 10 * -(-limit // max(1, page_size)) + SPARE_PAGES
+
+
+def _page(c: Client, query: Query, index: int, *, before_id: int | None = None,
+          cancel: threading.Event | None = None):
+    """One page; an answer whose parts have the wrong JSON types is a sentence naming the site."""
+    try:
+        return c.page(query, index, before_id=before_id, cancel=cancel)
+    except (AttributeError, TypeError, KeyError, ValueError):
+        raise ServerError(f"{c.site} sent an answer of an unexpected shape",
+                          Fix("{}", ChangeInput("booru.base_url", verb="check"))) from None
 
 
 @dataclass
@@ -88,7 +105,7 @@ def search(query: Query, *, credentials: Credentials | None = None, base_url: st
            cancel: threading.Event | None = None) -> SearchResult:
     """The site's total for ``query`` and the first ``preview`` usable posts (one or two requests)."""
     c = _client(query, client, credentials, base_url)
-    first = c.page(query, 0, cancel=cancel)
+    first = _page(c, query, 0, cancel=cancel)
     total = first.count if first.count is not None else c.count(query, cancel=cancel)
     usable = [p for p in first.posts if skip_reason(p, query) is None]
     if not first.posts:
@@ -115,8 +132,16 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
     skipped: Counter[str] = Counter()
     seen: set[int] = set()
     index, before_id = 0, None
+    budget = page_budget(limit, c.page_size)
     try:
         while len(out.posts) < limit:
+            if out.pages >= budget:
+                passed = sum(skipped.values())
+                out.warnings.append(Notice(f"Stopped listing after {out.pages} pages: {passed} posts were passed over "
+                                           f"and only {len(out.posts)} of the {limit} wanted could be used",
+                                           Fix("{} (e.g. -animated) or change the filters",
+                                               ChangeInput("booru.tags", verb="narrow"))))
+                break
             if before_id is None and (index + 1) * c.page_size > c.max_offset:
                 if query.order != "newest" or not seen:
                     out.warnings.append(Notice(f"{c.site} cannot list more than {c.max_offset:,} results sorted by "
@@ -124,7 +149,7 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
                     break
                 before_id = min(seen)
             try:
-                page = c.page(query, index, before_id=before_id, cancel=cancel)
+                page = _page(c, query, index, before_id=before_id, cancel=cancel)
             except BooruError as exc:
                 if out.pages == 0:
                     raise
@@ -133,7 +158,8 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
             out.pages += 1
             if page.count is not None and out.total_count is None:
                 out.total_count = page.count
-            fresh = [p for p in page.posts if p.id not in seen]
+            # A post listed twice (in one page or across pages) is downloaded once.
+            fresh = unique([p for p in page.posts if p.id not in seen], key=lambda p: p.id)
             for post in fresh:
                 seen.add(post.id)
                 reason = skip_reason(post, query)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,3 +164,15 @@ class Post:
             "tags": {k: list(v) for k, v in self.tags.items()},
             "caption": self.caption(),
         }
+
+
+def unique(posts: list["Post"], key: Callable[["Post"], Any]) -> list["Post"]:
+    """``posts`` in order, each ``key`` kept once (its first post)."""
+    seen: set = set()
+    out = []
+    for p in posts:
+        k = key(p)
+        if k not in seen:
+            seen.add(k)
+            out.append(p)
+    return out

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from tui_lora.core.booru.errors import QueryError
 from tui_lora.core.booru.posts import RATINGS, Post
 from tui_lora.core.errors import ChangeInput, Fix, Given
+from tui_lora.core.registry.boorus import NAMES, SITES
 
-SOURCES: tuple[str, ...] = ("gelbooru", "safebooru", "danbooru")
+SOURCES: tuple[str, ...] = NAMES
 ORDERS: tuple[str, ...] = ("newest", "score")
 
 # Danbooru: anonymous users may search this many tags; these metatags do not count
 # (PostQuery::UNLIMITED_METATAGS); order: does count.
-DANBOORU_ANON_TAG_LIMIT = 2
+DANBOORU_ANON_TAG_LIMIT: int = SITES["danbooru"].anonymous_tag_limit or 0
 DANBOORU_FREE_METATAGS = frozenset({
     "status", "rating", "limit", "is", "id", "date", "age", "filesize", "filetype", "parent", "child",
     "md5", "width", "height", "duration", "mpixels", "ratio", "score", "upvote", "downvotes", "favcount",

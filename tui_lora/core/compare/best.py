@@ -8,20 +8,24 @@ the file itself says which epoch won and at what strength to use it. The write i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_lora.core.compare.files import find_epoch, parse_weight
 from tui_lora.core.errors import FreeDisk, Fix, UserError
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
 
 BEST_EPOCH_KEY = "ss_tui_lora_best_epoch"
 BEST_WEIGHT_KEY = "ss_tui_lora_best_weight"
 BEST_SOURCE_KEY = "ss_tui_lora_best_source"
 
 
-def best_file(project) -> Path:
+def best_file(project: Project) -> Path:
     return project.output_dir / f"{project.output_name}-best.safetensors"
 
 
-def pick_best(project, epoch: int | str, weight: float) -> Path:
+def pick_best(project: Project, epoch: int | str, weight: float) -> Path:
     """Copy epoch ``epoch`` (or ``"final"``) to ``<name>-best.safetensors`` with the weight recorded."""
     from safetensors import safe_open
 

@@ -7,9 +7,13 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_lora.core.errors import ChangeInput, Fix, Given, RunAction, UserError, Words
 from tui_lora.core.models import read_safetensors_header
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
 
 MAX_WEIGHT = 2.0  # webui accepts more, but past 2 a LoRA only burns the image
 
@@ -28,7 +32,7 @@ class EpochFile:
         return {"epoch": self.epoch, "file": str(self.path), "final": self.final, "label": self.label}
 
 
-def list_epoch_files(project) -> list[EpochFile]:
+def list_epoch_files(project: Project) -> list[EpochFile]:
     """``output/<name>-NNNNNN.safetensors`` and the final ``output/<name>.safetensors``, by epoch.
 
     The final file's epoch is its ``ss_epoch``; when an epoch file has the same number, the final
@@ -106,13 +110,13 @@ def parse_weights(text: str) -> list[float]:
     return list(dict.fromkeys(out))
 
 
-def no_files_error(project) -> UserError:
+def no_files_error(project: Project) -> UserError:
     return UserError(f"There are no LoRA files in {project.output_dir} yet",
                      Fix("train first with {} (output.save_every_n_epochs keeps one per epoch)",
                          RunAction("train.start", str(project.root))))
 
 
-def select_epochs(project, wanted: list[int | str] | None) -> list[EpochFile]:
+def select_epochs(project: Project, wanted: list[int | str] | None) -> list[EpochFile]:
     """The files for ``wanted`` epochs (all of them for None), in the order given."""
     files = list_epoch_files(project)
     if not files:
@@ -133,7 +137,7 @@ def select_epochs(project, wanted: list[int | str] | None) -> list[EpochFile]:
     return out
 
 
-def find_epoch(project, epoch: int | str) -> EpochFile:
+def find_epoch(project: Project, epoch: int | str) -> EpochFile:
     return select_epochs(project, [epoch])[0]
 
 

@@ -6,6 +6,10 @@ Boxes are ``[x0, y0, x1, y1]`` with exclusive ends (PIL's crop convention)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFont
 
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
@@ -47,7 +51,7 @@ class GridLayout:
         return (0, 0, self.size[0], self.title_h)
 
 
-def font(size: int):
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     from PIL import ImageFont
 
     return ImageFont.load_default(size=size)
@@ -73,8 +77,8 @@ def _fit(text: str, f, width: int) -> str:
     return text + "…"
 
 
-def draw_grid(cells: dict[tuple[int, int], object], layout: GridLayout, *, row_labels: list[str],
-              col_labels: list[str], title: list[str]):
+def draw_grid(cells: dict[tuple[int, int], Image.Image], layout: GridLayout, *, row_labels: list[str],
+              col_labels: list[str], title: list[str]) -> Image.Image:
     """The grid as a PIL image; ``cells`` maps (row, col) to PIL images of the cell size."""
     from PIL import Image, ImageDraw
 

@@ -12,13 +12,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, UserError
 from tui_lora.core.sample_prompts import SamplePrompt
 
+if TYPE_CHECKING:
+    import torch
+    from diffusers import DiffusionPipeline
+    from PIL import Image
+
+    from tui_lora.core.project import Project
+    from tui_lora.core.train.model import BaseModel
+
 
 class ComparePipeline:
-    def __init__(self, *, pipe, base, family: str, device, clip_skip: int, v_prediction: bool) -> None:
+    def __init__(self, *, pipe: DiffusionPipeline, base: BaseModel, family: str, device: torch.device, clip_skip: int,
+                 v_prediction: bool) -> None:
         self.pipe = pipe
         self.base = base
         self.family = family
@@ -29,7 +39,7 @@ class ComparePipeline:
         self._count = 0
 
     @classmethod
-    def load(cls, project, *, base_model: str | None = None, device: str | None = None,
+    def load(cls, project: Project, *, base_model: str | None = None, device: str | None = None,
              log: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None
              ) -> "ComparePipeline":
         """Load the project's base model (repo id, folder or single file) through the trainer's loader."""
@@ -41,7 +51,7 @@ class ComparePipeline:
 
         quiet_libraries()
         settings = project.settings
-        m = settings["model"]
+        m = settings.model
         if device:
             dev = resolve_device(device)
         else:
@@ -50,21 +60,22 @@ class ComparePipeline:
                 warn("No CUDA GPU found; rendering on the CPU, which takes minutes per image for real SD1.5 / "
                      "SDXL models.")
         dtype = torch.float16 if dev.startswith("cuda") else torch.float32
-        ref = base_model or m["pretrained_model_name_or_path"]
+        ref = base_model or m.pretrained_model_name_or_path
         if not ref:
             raise UserError("project.toml has no base model",
                             Fix("{} or {}", ChangeSetting("model.pretrained_model_name_or_path"),
                                 ChangeInput("base_model")))
-        base = load_base_model(ref, vae=m["vae"], allow_pickle=m["allow_pickle"], dtype=dtype, log=log, warn=warn)
+        base = load_base_model(ref, vae=m.vae, allow_pickle=m.allow_pickle, dtype=dtype, log=log, warn=warn)
         # As the trainer decides; another model (--base-model) speaks for itself.
-        v_pred = bool(base.v_prediction) if base_model else bool(m["v_parameterization"] or base.v_prediction)
+        v_pred = bool(base.v_prediction) if base_model else bool(m.v_parameterization or base.v_prediction)
         pipe = build_pipeline(base.family, unet=base.unet, vae=base.vae, text_encoders=base.text_encoders,
                               tokenizers=base.tokenizers,
-                              scheduler=make_scheduler("euler_a", base.scheduler_config, v_prediction=v_pred))
+                              scheduler=make_scheduler(settings.sample.sampler, base.scheduler_config,
+                                                       v_prediction=v_pred))
         pipe.to(dev)
         for module in (base.unet, base.vae, *base.text_encoders):
             module.eval()
-        clip_skip = settings["training"]["clip_skip"] if base.family == "sd15" else 1
+        clip_skip = settings.training.clip_skip if base.family == "sd15" else 1
         return cls(pipe=pipe, base=base, family=base.family, device=torch.device(dev), clip_skip=clip_skip,
                    v_prediction=v_pred)
 
@@ -108,7 +119,7 @@ class ComparePipeline:
             pass
 
     # ----- images ------------------------------------------------------------------------------
-    def render(self, sp: SamplePrompt, *, cancel: threading.Event | None = None):
+    def render(self, sp: SamplePrompt, *, cancel: threading.Event | None = None) -> Image.Image | None:
         """One image for a resolved prompt with the current LoRA (PIL), or None when cancelled."""
         from tui_lora.core.train.pipeline import preserved_rng, render
 

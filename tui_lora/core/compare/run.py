@@ -13,11 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.compare.files import EpochFile, select_epochs
 from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text
 from tui_lora.core.sample_prompts import SamplePrompt
+
+if TYPE_CHECKING:
+    from tui_lora.core.compare.pipeline import ComparePipeline
+    from tui_lora.core.project import Project
 
 DEFAULT_WEIGHTS = (0.6, 0.8, 1.0)
 Progress = Callable[[int, int, str], None]  # (cells done, cells in all, what is being rendered)
@@ -95,7 +99,7 @@ class _Cancelled(Exception):
     pass
 
 
-def default_grid_path(project) -> Path:
+def default_grid_path(project: Project) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = project.samples_dir / f"compare-{stamp}.png"
     n = 2
@@ -105,13 +109,13 @@ def default_grid_path(project) -> Path:
     return path
 
 
-def plan_compare(project, prompt: SamplePrompt, *, epochs: list[int | str] | None = None,
+def plan_compare(project: Project, prompt: SamplePrompt, *, epochs: list[int | str] | None = None,
                  weights: list[float] | None = None, out: Path | None = None) -> ComparePlan:
     """Check the request against the files on disk (no torch): unknown epochs are a UserError.
     ``prompt`` fields left as None take the project's defaults (resolution, training.seed, sampler)."""
     s = project.settings
-    resolved = prompt.resolved(index=0, base_seed=s["training"]["seed"], size=s["dataset"]["resolution"],
-                               sampler=s["sample"]["sampler"])
+    resolved = prompt.resolved(index=0, base_seed=s.training.seed, size=s.dataset.resolution,
+                               sampler=s.sample.sampler)
     rows = select_epochs(project, epochs)
     grid = Path(out) if out else default_grid_path(project)
     if grid.suffix.lower() != ".png":
@@ -119,7 +123,8 @@ def plan_compare(project, prompt: SamplePrompt, *, epochs: list[int | str] | Non
     return ComparePlan(resolved, rows, list(weights or DEFAULT_WEIGHTS), grid, grid.with_suffix(".json"))
 
 
-def run_compare(project, plan: ComparePlan, *, pipeline=None, device: str | None = None,
+def run_compare(project: Project, plan: ComparePlan, *, pipeline: ComparePipeline | None = None,
+                device: str | None = None,
                 base_model: str | None = None, progress: Progress | None = None,
                 cancel: threading.Event | None = None, log: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None) -> CompareResult:

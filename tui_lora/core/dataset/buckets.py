@@ -21,6 +21,10 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui_lora.core.settings import DatasetSettings
 
 Size = tuple[int, int]  # (width, height)
 
@@ -37,14 +41,14 @@ class BucketSpec:
     no_upscale: bool = False
 
     @classmethod
-    def from_settings(cls, dataset: dict) -> "BucketSpec":
+    def from_settings(cls, dataset: DatasetSettings) -> BucketSpec:
         return cls(
-            resolution=int(dataset["resolution"]),
-            enable_bucket=bool(dataset["enable_bucket"]),
-            min_size=int(dataset["min_bucket_reso"]),
-            max_size=int(dataset["max_bucket_reso"]),
-            steps=int(dataset.get("bucket_reso_steps", 64)),
-            no_upscale=bool(dataset["bucket_no_upscale"]),
+            resolution=dataset.resolution,
+            enable_bucket=dataset.enable_bucket,
+            min_size=dataset.min_bucket_reso,
+            max_size=dataset.max_bucket_reso,
+            steps=dataset.bucket_reso_steps,
+            no_upscale=dataset.bucket_no_upscale,
         )
 
     @property
@@ -174,8 +178,12 @@ def group_by_bucket(buckets: Sequence[Size], repeats: Sequence[int]) -> dict[Siz
 
 
 def bucket_sample_counts(buckets: Sequence[Size], repeats: Sequence[int]) -> tuple[int, ...]:
-    """Samples per bucket (sorted by bucket), what the planner needs."""
-    return tuple(len(v) for v in group_by_bucket(buckets, repeats).values())
+    """Samples per bucket (sorted by bucket), what the planner needs: counted, never listed."""
+    counts: dict[Size, int] = {}
+    for b, r in zip(buckets, repeats):
+        if r > 0:
+            counts[b] = counts.get(b, 0) + r
+    return tuple(counts[b] for b in sorted(counts))
 
 
 def steps_per_epoch(groups: dict[Size, list[int]], batch_size: int) -> int:

@@ -190,6 +190,8 @@ def caption_path(image: Path, extension: str = ".txt") -> Path:
 def read_only_reason(path: Path) -> str | None:
     """Why ``path`` may not be (over)written, or None. Mode bits count even for root, who could
     write anyway: a caption with every write bit cleared was made read-only on purpose."""
+    if os.path.islink(path):  # replacing it would silently turn the user's link into a plain file
+        return "it is a symbolic link (edit the file it points to, or replace the link with a copy)"
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -211,19 +213,8 @@ def read_only_reason(path: Path) -> str | None:
 
 
 def write_bytes_preserving_mode(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Atomically replace ``path`` with ``data``, keeping its permission bits (or ``mode``).
-
-    ``atomic_open``'s temporary file starts as 0600; without this a caption edited by us would
-    silently become private to its owner.
-    """
-    if mode is None:
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-    with atomic_open(path, "wb") as fh:
-        if hasattr(os, "fchmod"):  # POSIX; Windows files have no such bits to keep
-            os.fchmod(fh.fileno(), mode)
+    """Atomically replace ``path`` with ``data``, keeping its permission bits (or ``mode``)."""
+    with atomic_open(path, "wb", permissions=mode) as fh:
         fh.write(data)
 
 

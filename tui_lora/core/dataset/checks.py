@@ -32,6 +32,7 @@ class Problem(str, Enum):
     EMPTY_CAPTION = "empty_caption"
     CAPTION_ENCODING = "caption_encoding"
     ORPHAN_CAPTION = "orphan_caption"
+    LINK = "link"
 
     @property
     def info(self) -> "ProblemInfo":
@@ -103,6 +104,9 @@ PROBLEMS: dict[Problem, ProblemInfo] = {
     Problem.ORPHAN_CAPTION: ProblemInfo(
         W, "caption without an image", TRASH.replace(" (and its caption)", ""),
         "delete it or add its image"),
+    Problem.LINK: ProblemInfo(
+        W, "a symbolic link, which tui-lora's fixes, dedupe, crop and caption edits leave alone", None,
+        "replace the link with a copy of the file if tui-lora should manage it"),
 }
 
 

@@ -10,6 +10,7 @@ Originals go to dataset/.trash/ (restorable); captions stay as they are.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,14 +226,20 @@ def _crop_one(dataset_dir: Path, path: Path, ratio: tuple[int, int], size: int, 
     from tui_lora.core.dataset.fix import encode_image
     from tui_lora.core.dataset.probe import MAX_PIXELS
 
+    if path.is_symlink():  # never rewritten through: it may point anywhere
+        return CropResult(path, "skipped", message="it is a symbolic link, which tui-lora leaves alone")
     try:
-        with Image.open(path) as im:
-            if im.size[0] * im.size[1] > MAX_PIXELS:
-                return CropResult(path, "skipped", message="too large to open safely; run `tui-lora check`")
-            im.seek(0)
-            icc = im.info.get("icc_profile")
-            img = ImageOps.exif_transpose(im)  # crop what a viewer shows
-            img.load()
+        with warnings.catch_warnings():  # a huge image is reported below, not as Pillow's raw warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.size[0] * im.size[1] > MAX_PIXELS:
+                    return CropResult(path, "skipped", message="too large to open safely; run `tui-lora check`")
+                im.seek(0)
+                icc = im.info.get("icc_profile")
+                img = ImageOps.exif_transpose(im)  # crop what a viewer shows
+                img.load()
+    except Image.DecompressionBombError:
+        return CropResult(path, "skipped", message="too large to open safely; run `tui-lora check`")
     except Exception as exc:  # noqa: BLE001 - an unreadable image is reported, not fatal
         return CropResult(path, "skipped", message=f"does not decode ({exc}); run `tui-lora check --fix`")
     target = output_size(ratio, size)
@@ -244,6 +251,9 @@ def _crop_one(dataset_dir: Path, path: Path, ratio: tuple[int, int], size: int, 
     if dry_run:
         return result
     data = encode_image(out, path.suffix, icc if img.mode in ("RGB", "RGBA") else None)
-    entry = trash_mod.replace_files(dataset_dir, [trash_mod.Replacement(path, data)], reason=f"crop {mode}")
+    try:
+        entry = trash_mod.replace_files(dataset_dir, [trash_mod.Replacement(path, data)], reason=f"crop {mode}")
+    except UserError as exc:  # e.g. in a linked folder: refused before anything moved
+        return CropResult(path, "skipped", message=exc.message)
     result.entry_id = entry.id
     return result

@@ -15,6 +15,7 @@ the highest resolution, then the largest file.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -204,7 +205,7 @@ class DedupeReport:
     threshold: float
     unit: str
     compared: int  # images compared
-    unreadable: int  # images left out because they do not decode (see `check`)
+    unreadable: int  # images left out because they do not decode or are links (see `check`)
     cancelled: bool = False
     seconds: float = 0.0
 
@@ -291,7 +292,8 @@ def find_in_records(images: Sequence[FileRecord], backend: Backend, *, threshold
                     progress: Progress | None = None, cancel: threading.Event | None = None) -> DedupeReport:
     start = time.perf_counter()
     t = backend.default_threshold if threshold is None else float(threshold)
-    usable = [r for r in images if r.readable]
+    # A linked image is never a keeper nor trashed (it may point anywhere), so it is not compared.
+    usable = [r for r in images if r.readable and not r.path.is_symlink()]
     pairs = backend.close_pairs(usable, t, progress=progress, cancel=cancel)
     by_sha: dict[str, list[int]] = defaultdict(list)
     for k, r in enumerate(usable):
@@ -319,7 +321,7 @@ def trash_duplicates(project: "Project", groups: Sequence[DuplicateGroup]) -> li
     ext = project.settings["dataset"]["caption_extension"] or ".txt"
     for g in groups:
         mine = caption_path(g.keeper.path, ext)
-        if mine.exists():
+        if os.path.lexists(mine):  # a caption, or a link (even dangling): never written through
             continue
         donor = next((caption_path(m.path, ext) for m in g.others if caption_path(m.path, ext).exists()), None)
         if donor is not None:

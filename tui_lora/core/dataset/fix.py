@@ -18,6 +18,8 @@ from tui_lora.core.dataset.captions import decode_any, format_tags, parse_tags, 
 from tui_lora.core.dataset.checks import Problem
 from tui_lora.core.dataset.probe import oriented
 from tui_lora.core.dataset.records import FileRecord
+from tui_lora.core.errors import UserError
+from tui_lora.core.safepath import is_link
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui_lora.core.project import Project
@@ -114,6 +116,8 @@ def fix_records(
             report.results.append(_fix_one(dataset_dir, rec, caption_extension))
         except OSError as exc:
             report.results.append(FixResult(rec.path, "skipped", [], f"could not write: {exc.strerror or exc}"))
+        except UserError as exc:  # e.g. it lies in a linked folder: refused before anything moved
+            report.results.append(FixResult(rec.path, "skipped", [], exc.message))
         if progress:
             progress(n + 1, len(todo))
     return report
@@ -121,6 +125,8 @@ def fix_records(
 
 def _fix_one(dataset_dir: Path, rec: FileRecord, caption_ext: str) -> FixResult:
     codes = [i.code for i in rec.issues if i.fixable]
+    if is_link(rec.path):  # never moved, never rewritten through: it may point anywhere
+        return FixResult(rec.path, "skipped", [], "it is a symbolic link, which tui-lora leaves alone")
     if not rec.path.exists():
         return FixResult(rec.path, "skipped", [], "it is no longer there")
     if rec.kind == "caption":  # a caption without an image
@@ -145,7 +151,7 @@ def _fix_one(dataset_dir: Path, rec: FileRecord, caption_ext: str) -> FixResult:
         done += pixel
         new_path = target if target != rec.path else None
 
-    cap = rec.caption if rec.caption and rec.caption.exists() else None
+    cap = rec.caption if rec.caption and rec.caption.exists() and not is_link(rec.caption) else None
     if cap is not None and (Problem.TRANSPARENCY in pixel or rec.has(Problem.CAPTION_ENCODING)):
         cf = read_caption(cap)
         bad_encoding = bool(cf.error) or cf.has_bom

@@ -10,6 +10,9 @@ from pathlib import Path
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".avif"})
 
 _CONCEPT_RE = re.compile(r"^(\d+)_(.+)$")
+# Repeats live in folder names, which a project from someone else may set to anything; training
+# materialises images × repeats samples per epoch, so a billion would take all memory.
+MAX_REPEATS = 1000
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,17 @@ def parse_concept_folder(name: str) -> tuple[int, str] | None:
     if not m:
         return None
     return int(m.group(1)), m.group(2)
+
+
+def check_repeats(folder: str, repeats: int) -> None:
+    """Refuse a ``<N>_<name>`` folder whose N is outside 1..MAX_REPEATS, in one sentence."""
+    if not 1 <= repeats <= MAX_REPEATS:
+        from tui_lora.core.errors import Fix, UserError
+
+        shown = str(repeats) if repeats < 10**12 else f"{str(repeats)[:6]}… ({len(str(repeats))} digits)"
+        name = folder.split("_", 1)[-1]
+        raise UserError(f"The folder dataset/{folder[:60]} asks for {shown} repeats",
+                        Fix(f"rename it so the number is 1 to {MAX_REPEATS} (e.g. 10_{name[:40]})"))
 
 
 def concept_folder_name(repeats: int, name: str) -> str:
@@ -86,9 +100,11 @@ def concept_folder_for(project, name: str, *, create: bool) -> Path:
     for concept in project.concepts():
         if name in (concept.folder, concept.name):
             return concept.path
-    if parse_concept_folder(name) is None:
+    parsed = parse_concept_folder(name)
+    if parsed is None:
         raise UserError(f"The folder {name!r} must look like <repeats>_<name> (e.g. 10_{name}) so training "
                         "knows how often to repeat it")
+    check_repeats(name, parsed[0])
     path = project.dataset_dir / name
     if create:
         try:

@@ -254,8 +254,21 @@ def _apply(rec: FileRecord, sha: str, facts: dict[str, Any], fingerprint: bytes 
 _RGB_OK = {"RGB", "L", "RGBA"}  # RGBA without transparent pixels trains exactly like RGB
 
 
+def _link_issue(path: Path, what: str) -> Issue | None:
+    """A LINK issue when ``path`` is a symbolic link (reported; every destructive command skips it)."""
+    if not path.is_symlink():
+        return None
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return Issue(Problem.LINK, f"{what} points to {target}")
+
+
 def _check_images(images: list[FileRecord], limits: Limits) -> None:
     for rec in images:
+        if (link := _link_issue(rec.path, "it")) is not None:
+            rec.issues.append(link)
         if rec.path.suffix.lower() in CONVERTIBLE_EXTENSIONS and rec.readable:
             rec.issues.append(Issue(Problem.UNSUPPORTED, f"{rec.path.suffix.lower()} files are skipped"))
         if not rec.readable:
@@ -299,6 +312,8 @@ def _with_captions(images: list[FileRecord], captions: list[Path], limits: Limit
                     rec.issues.append(Issue(Problem.MISSING_CAPTION, f"no {stem}{limits.caption_extension}"))
                 continue
             rec.caption = cap
+            if (link := _link_issue(cap, f"its caption {cap.name}")) is not None:
+                rec.issues.append(link)
         if cap is not None:
             _caption_issues(recs[0], cap)
             for rec in recs[1:]:
@@ -313,6 +328,8 @@ def _with_captions(images: list[FileRecord], captions: list[Path], limits: Limit
             except OSError:
                 pass
             rec.issues.append(Issue(Problem.ORPHAN_CAPTION, "no image named " + stem + ".*"))
+            if (link := _link_issue(cap, "it")) is not None:
+                rec.issues.append(link)
             out.append(rec)
     out.sort(key=lambda r: r.rel)
     return out

@@ -92,7 +92,7 @@ def _commit_locked(project, op: str, details: dict[str, Any], writes: dict[Path,
         more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
         raise UserError(f"Nothing was changed: {_rel(project, p)}{more} cannot be written because {reason}",
                         Fix("make it writable and {}", TryAgain()))
-    snap = undo_mod.Snapshot.begin(project.root, op, list(writes), details)
+    snap = undo_mod.Snapshot.begin(project.root, op, list(writes), details, planned=writes)
     try:
         for path, data in writes.items():
             write_bytes_preserving_mode(path, data)

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset.captions import caption_path
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
-from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text
+from tui_lora.core.errors import Fix, Notice, UserError
+from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text, existing_permissions
+from tui_lora.core.safepath import Outside, inside, is_link, plain_name, regular_file, shown
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui_lora.core.project import Project
@@ -74,14 +76,35 @@ class RestoreResult:
     renamed: bool = False  # a different file had taken the name: restored under a new one
     missing: list[str] = field(default_factory=list)  # files no longer in the trash folder
     set_aside: list[str] = field(default_factory=list)  # trash ids of edited files that stood in the way
+    refused: str | None = None  # why nothing of this entry was restored (its manifest cannot be trusted)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.entry.id, "name": self.entry.name, "restored": [str(p) for p in self.restored],
-                "renamed": self.renamed, "missing": self.missing, "set_aside": self.set_aside}
+                "renamed": self.renamed, "missing": self.missing, "set_aside": self.set_aside,
+                "refused": self.refused}
+
+    @property
+    def refusal(self) -> Notice | None:
+        """The refused entry and what to do, or None."""
+        if self.refused is None:
+            return None
+        name = shown(self.entry.folder.name)
+        return Notice(f"The trash entry {name} was not restored because {self.refused} (tui-lora never writes such "
+                      "an entry)",
+                      Fix(f"delete dataset/.trash/{name} unless you trust where the project came from"))
 
 
 def trash_dir(dataset_dir: Path) -> Path:
     return dataset_dir / ".trash"
+
+
+def _real_trash_dir(dataset_dir: Path) -> Path:
+    """dataset/.trash, refusing one that is a link (files put there would land elsewhere)."""
+    root = trash_dir(dataset_dir)
+    if is_link(root):
+        raise UserError(f"{root} is a symbolic link, so trashed files would leave the project",
+                        Fix("replace it with a real folder"))
+    return root
 
 
 def _sha(path: Path) -> str:
@@ -90,11 +113,18 @@ def _sha(path: Path) -> str:
 
 
 def _rel(path: Path, dataset_dir: Path) -> str:
-    return path.resolve().relative_to(dataset_dir.resolve()).as_posix()
+    """``path`` relative to dataset/, refusing links: tui-lora never moves or rewrites through one."""
+    rel = Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(dataset_dir))).as_posix()
+    try:
+        inside(dataset_dir, rel)
+    except Outside:
+        raise UserError(f"{path} is (or lies in) a symbolic link to somewhere else, and tui-lora leaves links alone",
+                        Fix("remove or replace it yourself")) from None
+    return rel
 
 
 def _new_entry_folder(dataset_dir: Path) -> tuple[str, Path]:
-    root = trash_dir(dataset_dir)
+    root = _real_trash_dir(dataset_dir)
     root.mkdir(parents=True, exist_ok=True)
     while True:
         entry_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
@@ -131,12 +161,14 @@ def trash_files(dataset_dir: Path, paths: Sequence[Path], *, reason: str,
     entries = []
     for path in paths:
         path = Path(path)
-        if not path.exists():
+        if not path.exists() and not is_link(path):
             continue
+        _rel(path, dataset_dir)  # a link is refused before anything moves
         group = [path]
         shared = False
         cap = caption_path(path, caption_extension)
-        if with_captions and path.suffix.lower() != caption_extension.lower() and cap.exists():
+        if (with_captions and path.suffix.lower() != caption_extension.lower() and cap.exists()
+                and not is_link(cap)):  # a linked caption stays where it is, like a linked image
             group.append(cap)
             shared = _siblings_share_caption(path)
         entry_id, folder = _new_entry_folder(dataset_dir)
@@ -163,6 +195,9 @@ class Replacement:
 
 def replace_files(dataset_dir: Path, items: Sequence[Replacement], *, reason: str) -> TrashEntry:
     """Replace files with new contents as one trash entry (e.g. a fixed image and its caption)."""
+    for it in items:  # links are refused before anything moves
+        _rel(it.original, dataset_dir)
+        _rel(it.new_path or it.original, dataset_dir)
     entry_id, folder = _new_entry_folder(dataset_dir)
     files = []
     for it in items:
@@ -173,16 +208,21 @@ def replace_files(dataset_dir: Path, items: Sequence[Replacement], *, reason: st
     entry = TrashEntry(entry_id, time.time(), reason, files, folder)
     _write_manifest(entry)
     for it, f in zip(items, files):
+        mode = existing_permissions(it.original)  # the replacement keeps the original's permissions
         _move(it.original, folder / f.stored)
-        atomic_write_bytes(it.new_path or it.original, it.data)
+        atomic_write_bytes(it.new_path or it.original, it.data, permissions=mode)
     return entry
 
 
 # ----- looking ---------------------------------------------------------------------------------
 def list_entries(dataset_dir: Path) -> list[TrashEntry]:
-    """Every entry in the trash, newest first; folders without a readable manifest are skipped."""
+    """Every entry in the trash, newest first; folders without a readable manifest are skipped.
+
+    Entries are listed as their manifests say; :func:`restore_entries` checks every path before
+    it touches anything (see :func:`entry_problem`).
+    """
     root = trash_dir(dataset_dir)
-    if not root.is_dir():
+    if not root.is_dir() or is_link(root):
         return []
     out = []
     for folder in root.iterdir():
@@ -192,7 +232,7 @@ def list_entries(dataset_dir: Path) -> list[TrashEntry]:
         try:
             data = json.loads(m.read_text(encoding="utf-8"))
             files = [TrashedFile(**f) for f in data["files"]]
-            out.append(TrashEntry(data["id"], float(data["time"]), data["reason"], files, folder))
+            out.append(TrashEntry(str(data["id"]), float(data["time"]), str(data["reason"]), files, folder))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     out.sort(key=lambda e: (e.time, e.id), reverse=True)
@@ -227,8 +267,41 @@ def restore_entries(dataset_dir: Path, entries: Sequence[TrashEntry]) -> list[Re
     return [_restore_one(dataset_dir, e) for e in ordered]
 
 
+def entry_problem(dataset_dir: Path, entry: TrashEntry) -> str | None:
+    """Why ``entry`` must not be restored, or None: every path its manifest names has to stay in its
+    own area (originals and replacements in dataset/, stored files in the entry's folder) without
+    passing through a symbolic link, because a project folder can come from someone else."""
+    if is_link(entry.folder) or is_link(entry.folder / MANIFEST):
+        return "its folder or manifest is a symbolic link"
+    if not entry.files:
+        return "its manifest lists no files"
+    try:
+        for f in entry.files:
+            plain_name(f.stored, what="stored name")
+            if f.stored == MANIFEST:
+                raise Outside(f"its stored name {f.stored!r} is the manifest itself")
+            for rel, what in ((f.original, "original path"), (f.replacement, "replacement path")):
+                if rel is None and what == "replacement path":
+                    continue
+                inside(dataset_dir, rel, what=what)
+                if str(rel).split("/", 1)[0] == ".trash":
+                    raise Outside(f"its {what} {rel!r} is inside the trash itself")
+            for value in (f.sha256, f.replacement_sha256):
+                if value is not None and not isinstance(value, str):
+                    raise Outside("its manifest holds a hash that is not text")
+            stored = entry.folder / f.stored
+            if os.path.lexists(stored) and not regular_file(stored):
+                raise Outside(f"its stored file {f.stored!r} is not a regular file")
+    except Outside as exc:
+        return str(exc)
+    return None
+
+
 def _restore_one(dataset_dir: Path, entry: TrashEntry) -> RestoreResult:
     result = RestoreResult(entry, [])
+    result.refused = entry_problem(dataset_dir, entry)
+    if result.refused:
+        return result
     present = [f for f in entry.files if (entry.folder / f.stored).exists()]
     result.missing = [f.original for f in entry.files if f not in present]
     # Our own replacements go first, while they are still exactly what we wrote.
@@ -236,7 +309,7 @@ def _restore_one(dataset_dir: Path, entry: TrashEntry) -> RestoreResult:
         if f.replacement:
             rp = dataset_dir / f.replacement
             with contextlib.suppress(OSError):
-                if rp.is_file() and _sha(rp) == f.replacement_sha256:
+                if regular_file(rp) and _sha(rp) == f.replacement_sha256:
                     rp.unlink()
     primary = present[0] if present else None
     stem_change: str | None = None

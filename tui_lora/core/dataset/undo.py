@@ -32,7 +32,8 @@ from typing import Any
 
 from tui_lora.core.dataset.captions import read_only_reason, write_bytes_preserving_mode
 from tui_lora.core.errors import Fix, NothingToUndo, RunAction, TryAgain, UndoConflict, UserError
-from tui_lora.core.fsutil import atomic_write_text
+from tui_lora.core.fsutil import atomic_write_text, open_append
+from tui_lora.core.safepath import Outside, inside, is_link, permission_bits, plain_name, regular_file, shown
 
 HISTORY_DIR = Path("logs") / "caption-history"
 LOG_FILE = Path("logs") / "caption-ops.jsonl"
@@ -80,6 +81,16 @@ def history_dir(root: Path) -> Path:
     return root / HISTORY_DIR
 
 
+def _real_history_dir(root: Path) -> Path:
+    """logs/caption-history, refusing a link (snapshots would be read from and written elsewhere)."""
+    hist = history_dir(root)
+    for p in (root / "logs", hist):
+        if is_link(p):
+            raise UserError(f"{p} is a symbolic link, so undo snapshots would leave the project",
+                            Fix("replace it with a real folder"))
+    return hist
+
+
 def log_path(root: Path) -> Path:
     return root / LOG_FILE
 
@@ -119,9 +130,14 @@ class Snapshot:
         return int(self.manifest["id"])
 
     @classmethod
-    def begin(cls, root: Path, op: str, paths: list[Path], details: dict[str, Any] | None = None) -> "Snapshot":
-        """Copy the current bytes of ``paths`` (files inside ``root``) into a new snapshot."""
-        hist = history_dir(root)
+    def begin(cls, root: Path, op: str, paths: list[Path], details: dict[str, Any] | None = None,
+              planned: dict[Path, bytes] | None = None) -> "Snapshot":
+        """Copy the current bytes of ``paths`` (files inside ``root``) into a new snapshot.
+
+        ``planned`` (the bytes the operation is about to write, when known) lets an undo after a
+        crash midway tell the operation's own writes from later hand edits.
+        """
+        hist = _real_history_dir(root)
         hist.mkdir(parents=True, exist_ok=True)
         new_id = _next_id(root)
         files = []
@@ -130,6 +146,8 @@ class Snapshot:
             for i, path in enumerate(paths):
                 rel = _relative(root, path)
                 entry: dict[str, Any] = {"path": rel, "blob": None, "before": None, "after": None, "mode": None}
+                if planned is not None and path in planned:
+                    entry["planned"] = _sha(planned[path])
                 try:
                     data = path.read_bytes()
                     mode = stat.S_IMODE(path.stat().st_mode)
@@ -191,10 +209,11 @@ def _relative(root: Path, path: Path) -> str:
 
 
 def _snapshot_folders(root: Path) -> list[Path]:
-    hist = history_dir(root)
+    hist = _real_history_dir(root)
     if not hist.is_dir():
         return []
-    out = [p for p in hist.iterdir() if p.is_dir() and p.name[:6].isdigit() and (p / "manifest.json").is_file()]
+    out = [p for p in hist.iterdir() if p.name[:6].isdigit() and not is_link(p) and p.is_dir()
+           and regular_file(p / "manifest.json")]
     return sorted(out, key=lambda p: int(p.name[:6]))
 
 
@@ -220,7 +239,7 @@ def _next_id(root: Path) -> int:
 def _append_log(root: Path, entry: dict[str, Any]) -> None:
     path = log_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    with open_append(path, encoding="utf-8") as fh:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -234,10 +253,53 @@ def _prune(root: Path) -> None:
 
 def _load_manifest(folder: Path) -> dict[str, Any]:
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UserError(f"The undo snapshot {folder} is damaged ({exc})",
                         Fix("remove that folder to undo older operations")) from None
+    problem = _manifest_problem(folder, m)
+    if problem is None:
+        for e in m["files"]:
+            for k in ("blob", "before", "after", "mode"):
+                e.setdefault(k, None)
+    else:
+        raise UserError(f"The undo snapshot {shown(folder.name)} was not used because {problem} (tui-lora never "
+                        "writes such a snapshot)",
+                        Fix(f"remove {HISTORY_DIR.as_posix()}/{shown(folder.name)} to undo older operations"))
+    return m
+
+
+def _manifest_problem(folder: Path, m: Any) -> str | None:
+    """Why a snapshot manifest cannot be trusted, or None. A project folder may come from someone
+    else: every path must stay inside the project without passing a link, every blob must be a
+    plain file of the snapshot, every mode plain permission bits."""
+    if not isinstance(m, dict) or not isinstance(m.get("id"), int) or not isinstance(m.get("files"), list):
+        return "its manifest is not an undo manifest"
+    root = folder.parent.parent.parent
+    try:
+        for e in m["files"]:
+            if not isinstance(e, dict):
+                raise Outside("its manifest lists something that is not a file")
+            target = inside(root, e.get("path"))
+            if os.path.lexists(target) and not regular_file(target):
+                raise Outside(f"its path {e['path']!r} is not a regular file")
+            if e.get("blob") is not None:
+                plain_name(e["blob"], what="blob name")
+                if not regular_file(folder / e["blob"]):
+                    raise Outside(f"its blob {e['blob']!r} is not a regular file of the snapshot")
+            for k in ("before", "after", "planned"):
+                if e.get(k) is not None and not isinstance(e[k], str):
+                    raise Outside(f"its {k} hash is not text")
+            if e.get("mode") is not None and permission_bits(e["mode"]) is None:
+                raise Outside(f"its mode {e['mode']!r} is not a number")
+            if (e.get("blob") is None) != (e.get("before") is None):
+                raise Outside("it lists a file without its saved bytes")
+    except Outside as exc:
+        return str(exc)
+    for k, kind in (("op", str), ("time", (int, float))):
+        if k in m and not isinstance(m[k], kind):
+            return f"its {k} is of the wrong type"
+    return None
 
 
 def history(root: Path) -> list[HistoryEntry]:
@@ -281,11 +343,16 @@ def undo(root: Path, *, force: bool = False) -> UndoResult:
             if current == e["before"]:
                 continue
             pending.append(e)
-            if m.get("complete") and current != e["after"]:
+            # A finished operation left each file as "after"; an interrupted one (killed midway) left it
+            # as before or as planned. Anything else is a later hand edit that undo must not lose.
+            ours = (e["after"],) if m.get("complete") else (e.get("planned", e["before"]),)
+            if current not in ours:
                 conflicts.append(e["path"])
         if conflicts and not force:
+            interrupted = "" if m.get("complete") else " (which was interrupted)"
             raise UndoConflict(
-                f"{len(conflicts)} file(s) changed after the {m.get('op')} operation (first: {conflicts[0]})",
+                f"{len(conflicts)} file(s) changed after the {m.get('op')} operation{interrupted} (first: "
+                f"{shown(conflicts[0])})",
                 Fix("undo with {} to restore them anyway, losing those later edits",
                     RunAction("tags.undo_force", str(root))),
                 files=tuple(conflicts), op=str(m.get("op", "")))
@@ -316,11 +383,12 @@ def _restore(root: Path, folder: Path, m: dict[str, Any], result: UndoResult) ->
             raise UserError(f"The undo snapshot {folder} is damaged ({e['blob']} does not match its hash); "
                             "nothing more was restored")
         try:
-            same = path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) == e["mode"]
+            same = path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) == permission_bits(e["mode"])
         except FileNotFoundError:
             same = False
         if not same:
-            write_bytes_preserving_mode(path, data, e["mode"])
+            # Only the permission bits: never setuid, setgid or sticky, whatever the manifest says.
+            write_bytes_preserving_mode(path, data, permission_bits(e["mode"]))
             result.restored.append(e["path"])
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import FreeDisk, Fix, Notice, RunAction, UserError
 from tui_lora.core.fsutil import atomic_open
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.record import RunRecord, dataset_fingerprint, read_record, write_record
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
+    from tui_lora.core.train.trainer import Trainer
 
 
 def _portable(state: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +68,15 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return _native(state)
 
 
+def remove_leftovers(state_dir: Path) -> None:
+    """Delete half-written checkpoints (``.checkpoint-*.pt.*.tmp``) that a kill during a save left; only
+    called by the process that holds the training lock, so no other save can be under way."""
+    for p in Path(state_dir).glob(".checkpoint-*.pt.*.tmp"):
+        if p.is_file() and not p.is_symlink():
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
 def remove_checkpoints(state_dir: Path, keep: str | None = None) -> None:
     for p in Path(state_dir).glob("checkpoint-*.pt"):
         if p.name != keep:
@@ -74,7 +87,7 @@ def remove_checkpoints(state_dir: Path, keep: str | None = None) -> None:
 class StateKeeper:
     """Writes the run's record and checkpoints for one :class:`Trainer` (see module docstring)."""
 
-    def __init__(self, trainer, project, record: RunRecord) -> None:
+    def __init__(self, trainer: Trainer, project: Project, record: RunRecord) -> None:
         self.trainer = trainer
         self.project = project
         self.record = record
@@ -82,9 +95,12 @@ class StateKeeper:
         self._files_seen = len(trainer.files)
 
     @classmethod
-    def attach(cls, trainer, project, *, overrides: list[str], resume: bool, gpus: int = 1) -> "StateKeeper":
+    def attach(cls, trainer: Trainer, project: Project, *, overrides: list[str], resume: bool,
+               gpus: int = 1) -> StateKeeper:
         """Load the checkpoint when resuming (else start a new record), and hook into the epochs."""
         s = trainer.s
+        if trainer.s.accelerator.is_main_process:
+            remove_leftovers(project.state_dir)
         previous = read_record(project)
         if resume:
             record = previous
@@ -100,7 +116,7 @@ class StateKeeper:
                 remove_checkpoints(project.state_dir)
         images, captions = dataset_fingerprint(project, s.settings)
         record.overrides, record.gpus = list(overrides), gpus
-        record.settings, record.dataset, record.captions = s.settings, images, captions
+        record.settings, record.dataset, record.captions = s.settings.to_dict(), images, captions
         record.total_steps, record.epochs = s.total_steps, s.epochs
         keeper = cls(trainer, project, record)
         keeper._write()
@@ -131,9 +147,15 @@ class StateKeeper:
         try:
             write_checkpoint(state_dir / name, state)
         except OSError as exc:
-            raise UserError(f"Cannot write the training state to {state_dir} ({exc.strerror or exc}); the last state "
-                            "is kept", Fix("{}, then resume with {}", FreeDisk(str(state_dir)),
-                                           RunAction("train.resume", str(self.project.root)))) from None
+            root = str(self.project.root)
+            failed = f"Cannot write the training state to {state_dir} ({exc.strerror or exc})"
+            if self.record.checkpoint is None:  # nothing to resume from: say so, not "the last state is kept"
+                raise UserError(f"{failed}; no state had been saved yet",
+                                Fix("{}, then start the training again with {}", FreeDisk(str(state_dir)),
+                                    RunAction("train.start", root))) from None
+            raise UserError(f"{failed}; the state of step {self.record.step} is kept",
+                            Fix("{}, then resume with {}", FreeDisk(str(state_dir)),
+                                RunAction("train.resume", root))) from None
         self.record.checkpoint, self.record.step, self.record.epoch = name, step, t.state.epoch
         self._write()
         remove_checkpoints(state_dir, keep=name)
@@ -145,7 +167,7 @@ class StateKeeper:
                                 family=s.family, mixed_precision=s.mixed_precision, last_good=last)
 
     # ----- events of the run --------------------------------------------------------------------
-    def on_epoch_end(self, trainer, epoch: int, last: bool) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, last: bool) -> None:
         self._note_files()
         if not last:
             self.save_checkpoint()
@@ -178,7 +200,7 @@ class StateKeeper:
         self._write()
 
 
-def stop_message(project, step: int, total: int, epoch: int, epochs: int, *, resumable: bool) -> Notice:
+def stop_message(project: Project, step: int, total: int, epoch: int, epochs: int, *, resumable: bool) -> Notice:
     root = str(project.root)
     if not resumable:
         return Notice("Training stopped before anything was saved",

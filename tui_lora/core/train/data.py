@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_lora.core.train.captions import process_caption, read_caption, step_rng, tag_frequency
 from tui_lora.core.train.images import UnreadableImage, load_rgb, to_bucket, to_tensor
 from tui_lora.core.train.layout import DatasetLayout
+
+if TYPE_CHECKING:
+    import torch
+
+    from tui_lora.core.settings import DatasetSettings
 
 
 @dataclass(frozen=True)
@@ -24,8 +29,8 @@ class CaptionOptions:
     flip: bool = False
 
     @classmethod
-    def from_settings(cls, d: dict[str, Any]) -> "CaptionOptions":
-        return cls(d["shuffle_caption"], d["keep_tokens"], d["caption_dropout_rate"], d["flip_aug"])
+    def from_settings(cls, d: DatasetSettings) -> CaptionOptions:
+        return cls(d.shuffle_caption, d.keep_tokens, d.caption_dropout_rate, d.flip_aug)
 
     @property
     def varies_per_step(self) -> bool:
@@ -73,7 +78,7 @@ def batch_items(batch: list[int], captions: list[str], opts: CaptionOptions, *, 
     return items
 
 
-def sdxl_time_ids(layout: DatasetLayout, items: list[BatchItem]):
+def sdxl_time_ids(layout: DatasetLayout, items: list[BatchItem]) -> torch.Tensor:
     """SDXL's size / crop conditioning per sample: (orig_h, orig_w, crop_top, crop_left, target_h, target_w)."""
     import torch
 
@@ -87,7 +92,7 @@ def sdxl_time_ids(layout: DatasetLayout, items: list[BatchItem]):
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def load_pixels(layout: DatasetLayout, items: list[BatchItem]) -> tuple[list, list[int]]:
+def load_pixels(layout: DatasetLayout, items: list[BatchItem]) -> tuple[list[torch.Tensor], list[int]]:
     """(3, H, W) tensors for ``items`` read from disk now; returns (tensors, unreadable item positions)."""
     out, bad = [], []
     for pos, it in enumerate(items):

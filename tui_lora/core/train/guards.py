@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui_lora.core.errors import ChangeSetting, Fix, Notice, OperationFailed
+from tui_lora.core.registry import optimizers
+from tui_lora.core.settings import Settings
 
 _FP16_FIXED_VAE = ("fp16-fix", "fp16_fix", "fp16fix")
 
@@ -29,28 +31,28 @@ def tensors_finite(tensors: dict[str, Any]) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
 
 
-def likely_causes(settings: dict[str, Any], family: str, mixed_precision: str) -> list[str]:
+def likely_causes(settings: Settings, family: str, mixed_precision: str) -> list[str]:
     """What usually makes a LoRA run diverge, given these settings (most likely first)."""
-    t, m = settings["training"], settings["model"]
+    t = settings.training
     causes = []
-    vae = str(m.get("vae") or "")
+    vae = settings.model.vae
     if family == "sdxl" and mixed_precision == "fp16" and not any(s in vae.lower() for s in _FP16_FIXED_VAE):
         causes.append('the SDXL VAE overflows in fp16: set training.mixed_precision = "bf16", or model.vae to an '
                       "fp16-fixed VAE such as madebyollin/sdxl-vae-fp16-fix")
     elif mixed_precision == "fp16":
         causes.append('fp16 overflow: try training.mixed_precision = "bf16" if the GPU supports it')
-    lr = t["unet_lr"] or t["text_encoder_lr"]
-    if t["optimizer_type"] in ("Prodigy", "DAdaptAdam"):
-        causes.append(f"{t['optimizer_type']} with a step size that grew too large: keep the learning rate at 1.0 "
+    lr = t.unet_lr or t.text_encoder_lr
+    if optimizers.get(t.optimizer_type).self_tuning:
+        causes.append(f"{t.optimizer_type} with a step size that grew too large: keep the learning rate at 1.0 "
                       "and add optimizer_args such as \"d_coef=0.5\"")
     else:
         causes.append(f"a learning rate that is too high: lower training.unet_lr (now {lr:g}), e.g. to 1e-4")
-    if t.get("optimizer_args"):
-        causes.append("training.optimizer_args (" + ", ".join(t["optimizer_args"]) + ")")
+    if t.optimizer_args:
+        causes.append("training.optimizer_args (" + ", ".join(t.optimizer_args) + ")")
     return causes
 
 
-def diverged_message(*, what: str, step: int, epoch: int, settings: dict[str, Any], family: str,
+def diverged_message(*, what: str, step: int, epoch: int, settings: Settings, family: str,
                      mixed_precision: str, last_good: str | None) -> Notice:
     """One sentence for a run stopped because ``what`` ("the loss", "the LoRA weights") is NaN or infinite."""
     kept = (f"the last good LoRA is {last_good}" if last_good
@@ -79,43 +81,39 @@ class Change:
     text: str
 
 
-def _estimate(s: dict[str, Any], family: str) -> float:
-    from tui_lora.core.plan import estimate_vram
+def _estimate(s: Settings, family: str) -> float:
+    from dataclasses import replace
 
-    t, n, d = s["training"], s["network"], s["dataset"]
-    return estimate_vram(
-        family=family, resolution=d["resolution"], batch_size=t["train_batch_size"], network_dim=n["network_dim"],
-        conv_dim=n["conv_dim"] if n["network_type"] == "locon" else 0, mixed_precision=t["mixed_precision"],
-        gradient_checkpointing=t["gradient_checkpointing"], optimizer=t["optimizer_type"],
-        train_text_encoder=not n["network_train_unet_only"] and t["text_encoder_lr"] > 0,
-        cache_latents=d["cache_latents"]).total_gb
+    from tui_lora.core.plan import PlanInput, vram_for
+
+    return vram_for(replace(PlanInput.from_settings(s), family=family)).total_gb
 
 
-def _candidates(s: dict[str, Any]) -> list[Change]:
+def _candidates(s: Settings) -> list[Change]:
     """Changes that save memory, cheapest in quality first (one step each; applied in turn)."""
-    t, n, d = s["training"], s["network"], s["dataset"]
+    t, n, d = s.training, s.network, s.dataset
     out = []
-    if not d["cache_latents"]:
+    if not d.cache_latents:
         out.append(Change("dataset.cache_latents", True, "dataset.cache_latents = true"))
-    if not t["gradient_checkpointing"]:
+    if not t.gradient_checkpointing:
         out.append(Change("training.gradient_checkpointing", True, "training.gradient_checkpointing = true"))
-    if t["mixed_precision"] == "no":
+    if t.mixed_precision == "no":
         out.append(Change("training.mixed_precision", "bf16", 'training.mixed_precision = "bf16"'))
-    eight = {"AdamW": "AdamW8bit", "Lion": "Lion8bit"}.get(t["optimizer_type"])
+    eight = optimizers.eight_bit_twin(t.optimizer_type)
     if eight:
         out.append(Change("training.optimizer_type", eight, f'training.optimizer_type = "{eight}"'))
-    batch = t["train_batch_size"]
+    batch = t.train_batch_size
     while batch > 1:
         batch //= 2
         out.append(Change("training.train_batch_size", batch, f"training.train_batch_size = {batch}"))
-    dim = n["network_dim"]
+    dim = n.network_dim
     while dim > 8:
         dim //= 2
         out.append(Change("network.network_dim", dim, f"network.network_dim = {dim}"))
     return out
 
 
-def memory_advice(settings: dict[str, Any], family: str, card_gb: float) -> tuple[list[str], float, float]:
+def memory_advice(settings: Settings, family: str, card_gb: float) -> tuple[list[str], float, float]:
     """(changes, estimate before, estimate after): changes taken in order of least harm to the LoRA
     (caching, checkpointing, precision, 8-bit states, then batch and dim halved) until the planner's
     VRAM estimate fits the card with 10 % headroom. When the estimate already claims
@@ -124,10 +122,8 @@ def memory_advice(settings: dict[str, Any], family: str, card_gb: float) -> tupl
     return [c.text for c in changes], before, after
 
 
-def _memory_changes(settings: dict[str, Any], family: str, card_gb: float) -> tuple[list[Change], float, float]:
-    import copy
-
-    s = copy.deepcopy(settings)
+def _memory_changes(settings: Settings, family: str, card_gb: float) -> tuple[list[Change], float, float]:
+    s = settings
     before = _estimate(s, family)
     target = min(card_gb * 0.9, before * 0.8)
     chosen: dict[str, Change] = {}
@@ -135,14 +131,13 @@ def _memory_changes(settings: dict[str, Any], family: str, card_gb: float) -> tu
     for change in _candidates(s):
         if after <= target:
             break
-        section, name = change.key.split(".")
-        s[section][name] = change.value
+        s = s.with_values({change.key: change.value})
         chosen[change.key] = change  # a later halving replaces an earlier one of the same key
         after = _estimate(s, family)
     return list(chosen.values()), before, after
 
 
-def oom_message(settings: dict[str, Any], *, family: str, step: int, card_gb: float | None, card: str = "") -> Notice:
+def oom_message(settings: Settings, *, family: str, step: int, card_gb: float | None, card: str = "") -> Notice:
     """One sentence for a CUDA out-of-memory error, with the changes that make the estimate fit."""
     where = f"at step {step}" if step else "before the first step"
     if not card_gb:
@@ -185,14 +180,13 @@ def _cuda_card() -> tuple[float | None, str]:
         return None, ""
 
 
-def failure_message(exc: BaseException, settings: dict[str, Any], trainer) -> Notice | None:
-    """The sentence for a failure users can fix that arrives as a library exception (out of memory)."""
+def failure_message(exc: BaseException, settings: Settings, *, step: int, family: str) -> Notice | None:
+    """The sentence for a failure users can fix that arrives as a library exception (out of memory)
+    at ``step`` (0: before the first) of a run on a ``family`` model."""
     kind = out_of_memory_kind(exc)
     if kind is None:
         return None
-    step = trainer.state.global_step if trainer is not None else 0
     if kind == "cpu":
         return ram_message(step)
-    family = trainer.s.family if trainer is not None else settings["project"]["family"]
     card_gb, card = _cuda_card()
     return oom_message(settings, family=family, step=step, card_gb=card_gb, card=card)

@@ -4,15 +4,20 @@ centre crop, optional mirror; a tensor in [-1, 1]."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_lora.core.dataset.buckets import Placement
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
 
 
 class UnreadableImage(Exception):
     """The file cannot be decoded (truncated, corrupt, not an image)."""
 
 
-def load_rgb(path: Path):
+def load_rgb(path: Path) -> Image.Image:
     from PIL import Image, ImageOps
 
     try:
@@ -28,7 +33,7 @@ def load_rgb(path: Path):
         raise UnreadableImage(f"{path.name}: {exc}") from None
 
 
-def to_bucket(img, placement: Placement):
+def to_bucket(img: Image.Image, placement: Placement) -> Image.Image:
     """Resize ``img`` (PIL) to cover the bucket and centre-crop it; returns a PIL image."""
     from PIL import Image
 
@@ -40,7 +45,7 @@ def to_bucket(img, placement: Placement):
     return img.crop((left, top, left + bw, top + bh))
 
 
-def to_tensor(img):
+def to_tensor(img: Image.Image) -> torch.Tensor:
     import numpy as np
     import torch
 
@@ -48,6 +53,6 @@ def to_tensor(img):
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
-def load_for_bucket(path: Path, placement: Placement):
+def load_for_bucket(path: Path, placement: Placement) -> torch.Tensor:
     """(3, H, W) float tensor in [-1, 1] for ``path`` placed in its bucket."""
     return to_tensor(to_bucket(load_rgb(path), placement))

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+Namer = Callable[[str], str]  # a diffusers module path → its kohya LoRA module name
 
 _RESNET_SGM = {"conv1": "in_layers.2", "conv2": "out_layers.3", "time_emb_proj": "emb_layers.1",
                "conv_shortcut": "skip_connection"}
@@ -41,7 +43,7 @@ def te_path(path: str) -> str:
     return path if path.startswith("text_model.") else f"text_model.{path}"
 
 
-def te_namer(family: str, index: int):
+def te_namer(family: str, index: int) -> Namer:
     prefix = te_prefix(family, index)
     return lambda path: kohya_name(prefix, te_path(path))
 
@@ -113,7 +115,7 @@ def _join(a: str, b: str) -> str:
     return f"{a}.{b}" if b else a
 
 
-def unet_namer(family: str, unet_config: dict[str, Any]):
+def unet_namer(family: str, unet_config: dict[str, Any]) -> Namer:
     """A function: diffusers UNet module path → kohya LoRA module name (without suffix)."""
     if family == "sdxl":
         sgm = SgmMapper(unet_config)

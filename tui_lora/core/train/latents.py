@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_lora.core.dataset.buckets import Placement
 from tui_lora.core.fsutil import atomic_write_bytes
 from tui_lora.core.train.images import UnreadableImage, load_rgb, to_bucket, to_tensor
 
+if TYPE_CHECKING:
+    import torch
+    from diffusers import AutoencoderKL
 
-def vae_fingerprint(vae) -> str:
+
+def vae_fingerprint(vae: AutoencoderKL) -> str:
     """Identifies the VAE's weights cheaply: its config and its first and last convolutions."""
     import json
 
@@ -42,7 +46,8 @@ def cache_key(digest: str, placement: Placement, vae_fp: str) -> str:
     return f"{digest[:32]}_{bw}x{bh}_{rw}x{rh}_{placement.crop_left}_{placement.crop_top}_{vae_fp}"
 
 
-def encode_images(vae, images: list, *, device, dtype):
+def encode_images(vae: AutoencoderKL, images: list[torch.Tensor], *, device: torch.device,
+                  dtype: torch.dtype) -> torch.Tensor:
     """Posterior means for a list of (3, H, W) tensors of one size."""
     import torch
 
@@ -54,17 +59,18 @@ def encode_images(vae, images: list, *, device, dtype):
 class LatentCache:
     """Latents (and mirrored latents when flip_aug is on) per dataset entry index."""
 
-    def __init__(self, vae, *, device, dtype, disk_dir: Path | None, flip: bool) -> None:
+    def __init__(self, vae: AutoencoderKL, *, device: torch.device, dtype: torch.dtype, disk_dir: Path | None,
+                 flip: bool) -> None:
         self.vae = vae
         self.device = device
         self.dtype = dtype
         self.disk_dir = disk_dir
         self.flip = flip
         self.fingerprint = vae_fingerprint(vae)
-        self.latents: dict[int, Any] = {}
-        self.flipped: dict[int, Any] = {}
+        self.latents: dict[int, torch.Tensor] = {}
+        self.flipped: dict[int, torch.Tensor] = {}
 
-    def get(self, index: int, flipped: bool = False):
+    def get(self, index: int, flipped: bool = False) -> torch.Tensor:
         return (self.flipped if flipped else self.latents)[index]
 
     def build(self, entries: list, placements: list[Placement], *, batch_size: int = 4,

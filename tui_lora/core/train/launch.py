@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+from typing import IO
 
 from tui_lora.core.errors import ChangeInput, Fix, Given, UserError, Words, verbatim
 
@@ -59,7 +60,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launcher_command(root, *, gpus: int, device: str | None, resume: bool, overrides: list[str]) -> list[str]:
+def launcher_command(root: str | os.PathLike[str], *, gpus: int, device: str | None, resume: bool, overrides: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(gpus),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "--main_process_port", str(free_port()), "-m", "tui_lora", "train", str(root), "--gpus", str(gpus)]
@@ -80,7 +81,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def start_launcher(cmd: list[str], *, gpus: int, stdout=None) -> subprocess.Popen:
+def start_launcher(cmd: list[str], *, gpus: int, stdout: IO[bytes] | int | None = None) -> subprocess.Popen:
     env = dict(os.environ)
     env[WORKER_ENV] = "1"
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // gpus)))

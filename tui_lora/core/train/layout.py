@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset.buckets import (
     BucketSpec,
@@ -20,9 +20,12 @@ from tui_lora.core.dataset.buckets import (
     epoch_batches,
     group_by_bucket,
     reg_repeats,
-    steps_per_epoch,
 )
-from tui_lora.core.dataset.folders import list_concepts
+from tui_lora.core.dataset.folders import check_repeats, list_concepts
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
+    from tui_lora.core.settings import DatasetSettings
 
 _EXIF_ORIENTATION = 0x0112
 _SIZE_CACHE: dict[tuple[str, int, int], Size | None] = {}
@@ -65,7 +68,7 @@ class DatasetLayout:
         return bucket_sample_counts([p.bucket for p in self.placements], self.repeats)
 
     def steps_per_epoch(self, global_batch: int) -> int:
-        return steps_per_epoch(self.groups(), global_batch)
+        return sum(-(-n // global_batch) for n in self.bucket_samples())  # from counts: no sample lists
 
     def epoch_batches(self, global_batch: int, seed: int, epoch: int) -> list[list[int]]:
         return epoch_batches(self.groups(), global_batch, seed, epoch)
@@ -124,6 +127,7 @@ def read_image_size(path: Path) -> Size | None:
 def _entries(root: Path, is_reg: bool, unreadable: list[Path]) -> list[ImageEntry]:
     out = []
     for c in list_concepts(root):
+        check_repeats(c.folder, c.repeats)
         for p in c.images():
             size = read_image_size(p)
             if size is None:
@@ -149,13 +153,13 @@ def resolve_reg_dir(project_root: Path, reg_data_dir: str) -> Path | None:
     return p if p.is_absolute() else project_root / p
 
 
-def project_layout(project, dataset_settings: dict[str, Any]) -> DatasetLayout:
+def project_layout(project: Project, dataset_settings: DatasetSettings) -> DatasetLayout:
     """The project's dataset/ and its regularization folder (``dataset.reg_data_dir``), scanned."""
-    reg_dir = resolve_reg_dir(project.root, dataset_settings["reg_data_dir"])
+    reg_dir = resolve_reg_dir(project.root, dataset_settings.reg_data_dir)
     return scan_layout(project.dataset_dir, dataset_settings, reg_dir=reg_dir)
 
 
-def scan_layout(dataset_dir: Path, dataset_settings: dict[str, Any], *, reg_dir: Path | None = None) -> DatasetLayout:
+def scan_layout(dataset_dir: Path, dataset_settings: DatasetSettings, *, reg_dir: Path | None = None) -> DatasetLayout:
     """Scan ``dataset/<N>_<name>/`` (and the regularization folder) into an epoch layout."""
     spec = BucketSpec.from_settings(dataset_settings)
     unreadable: list[Path] = []

@@ -12,12 +12,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import ChangeSetting, Fix, ModelNotCached, UserError
 from tui_lora.core.models import ONLY_SD, family_from_checkpoint_keys, inspect_model, read_safetensors_header
 
 MODEL_KEY = "model.pretrained_model_name_or_path"
+
+if TYPE_CHECKING:
+    import torch
 
 # What training reads from a diffusers repo: no safety checker, no duplicate fp16 / .bin / .ckpt weights.
 REPO_PATTERNS = [
@@ -196,7 +199,7 @@ def _load_vae(ref: str, log: Callable[[str], None]):
                     Fix("{} or leave it empty", ChangeSetting("model.vae", verb="fix")))
 
 
-def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtype=None,
+def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtype: torch.dtype | None = None,
                     single_file_config: str | None = None,
                     log: Callable[[str], None] = lambda m: None,
                     warn: Callable[[str], None] = lambda m: None) -> BaseModel:

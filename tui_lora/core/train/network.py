@@ -3,9 +3,10 @@
 Targets (kohya's rules, by module class):
 - UNet ``Transformer2DModel``: every Linear and Conv2d inside (attention q/k/v/out, proj_in /
   proj_out, feed-forward) at network_dim / network_alpha.
-- LoCon adds ``ResnetBlock2D``, ``Downsample2D``, ``Upsample2D``: their 3×3 convolutions at
-  conv_dim / conv_alpha; their Linear and 1×1 children (time_emb_proj, conv_shortcut) at
-  network_dim / network_alpha.
+- Types that train convolutions (LoCon; ``conv`` in :mod:`tui_lora.core.registry.networks`) add
+  ``ResnetBlock2D``, ``Downsample2D``, ``Upsample2D``: their 3×3 convolutions at conv_dim /
+  conv_alpha; their Linear and 1×1 children (time_emb_proj, conv_shortcut) at network_dim /
+  network_alpha.
 - Text encoders: Linear layers of the CLIP attention and MLP blocks (q/k/v/out_proj, fc1/fc2).
 
 An alpha of 0 means "alpha = rank" (no scaling), as in kohya. peft's scale is alpha / rank,
@@ -15,8 +16,16 @@ exactly kohya's, so the in-training model equals the saved file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tui_lora.core.registry import networks
+
+if TYPE_CHECKING:
+    import torch
+
+    from tui_lora.core.settings import NetworkSettings
 
 UNET_BLOCKS = ("Transformer2DModel",)
 UNET_CONV_BLOCKS = ("ResnetBlock2D", "Downsample2D", "Upsample2D")
@@ -26,16 +35,16 @@ ADAPTER = "default"
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    network_type: str = "lora"  # "lora" | "locon"
+    network_type: str = "lora"  # a name of the network registry
     dim: int = 16
     alpha: float = 8.0
     conv_dim: int = 8
     conv_alpha: float = 4.0
 
     @classmethod
-    def from_settings(cls, network: dict[str, Any]) -> "NetworkSpec":
-        return cls(network["network_type"], int(network["network_dim"]), float(network["network_alpha"]),
-                   int(network["conv_dim"]), float(network["conv_alpha"]))
+    def from_settings(cls, network: NetworkSettings) -> NetworkSpec:
+        return cls(network.network_type, network.network_dim, network.network_alpha, network.conv_dim,
+                   network.conv_alpha)
 
     @property
     def effective_alpha(self) -> float:
@@ -47,7 +56,7 @@ class NetworkSpec:
 
     @property
     def uses_conv(self) -> bool:
-        return self.network_type == "locon" and self.conv_dim > 0
+        return networks.get(self.network_type).uses_conv(self.conv_dim)
 
 
 @dataclass(frozen=True)
@@ -70,11 +79,11 @@ class LoraModule:
     module: Any = field(repr=False, default=None)  # the peft LoraLayer
 
     @property
-    def down(self):
+    def down(self) -> torch.nn.Parameter:
         return self.module.lora_A[ADAPTER].weight
 
     @property
-    def up(self):
+    def up(self) -> torch.nn.Parameter:
         return self.module.lora_B[ADAPTER].weight
 
 
@@ -86,7 +95,7 @@ def _conv_kernel(m) -> tuple[int, int] | None:
     return tuple(m.kernel_size) if type(m).__name__ == "Conv2d" else None
 
 
-def unet_targets(unet, spec: NetworkSpec) -> list[Target]:
+def unet_targets(unet: torch.nn.Module, spec: NetworkSpec) -> list[Target]:
     blocks = UNET_BLOCKS + (UNET_CONV_BLOCKS if spec.uses_conv else ())
     out: dict[str, Target] = {}
     for name, block in unet.named_modules():
@@ -104,7 +113,7 @@ def unet_targets(unet, spec: NetworkSpec) -> list[Target]:
     return list(out.values())
 
 
-def text_encoder_targets(text_encoder, spec: NetworkSpec) -> list[Target]:
+def text_encoder_targets(text_encoder: torch.nn.Module, spec: NetworkSpec) -> list[Target]:
     out: dict[str, Target] = {}
     for name, block in text_encoder.named_modules():
         cls = type(block).__name__
@@ -117,7 +126,7 @@ def text_encoder_targets(text_encoder, spec: NetworkSpec) -> list[Target]:
     return list(out.values())
 
 
-def inject(model, targets: list[Target]) -> None:
+def inject(model: torch.nn.Module, targets: list[Target]) -> None:
     """Add a peft LoRA adapter on exactly ``targets`` (ranks and alphas per module)."""
     from peft import LoraConfig, inject_adapter_in_model
 
@@ -148,7 +157,8 @@ def inject(model, targets: list[Target]) -> None:
     inject_adapter_in_model(config, model, adapter_name=ADAPTER)
 
 
-def collect_modules(model, component: str, targets: list[Target], namer) -> list[LoraModule]:
+def collect_modules(model: torch.nn.Module, component: str, targets: list[Target],
+                    namer: Callable[[str], str]) -> list[LoraModule]:
     """The injected peft layers of ``model`` with their kohya names, checking ranks and scales."""
     by_path = {t.path: t for t in targets}
     modules = dict(model.named_modules())
@@ -165,7 +175,7 @@ def collect_modules(model, component: str, targets: list[Target], namer) -> list
     return out
 
 
-def lora_parameters(modules: list[LoraModule]) -> list:
+def lora_parameters(modules: list[LoraModule]) -> list[torch.nn.Parameter]:
     params = []
     for m in modules:
         params.append(m.down)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from diffusers import DDPMScheduler
 
 
-def make_noise(latents, generator, *, noise_offset: float = 0.0, multires_iterations: int = 0,
-               multires_discount: float = 0.3):
+def make_noise(latents: torch.Tensor, generator: torch.Generator, *, noise_offset: float = 0.0,
+               multires_iterations: int = 0, multires_discount: float = 0.3) -> torch.Tensor:
     """Gaussian noise like ``latents``, with kohya's optional offset and pyramid (multires) noise.
 
     Every random draw comes from ``generator``, so a step's noise is a function of its seed.
@@ -29,17 +34,18 @@ def make_noise(latents, generator, *, noise_offset: float = 0.0, multires_iterat
     return noise
 
 
-def sample_timesteps(batch: int, generator, device, num_train_timesteps: int = 1000):
+def sample_timesteps(batch: int, generator: torch.Generator, device: torch.device | str,
+                     num_train_timesteps: int = 1000) -> torch.Tensor:
     import torch
 
     return torch.randint(0, num_train_timesteps, (batch,), generator=generator, device=device).long()
 
 
-def all_snr(alphas_cumprod):
+def all_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
     return alphas_cumprod / (1.0 - alphas_cumprod)
 
 
-def snr_weights(timesteps, snr_table, gamma: float, v_prediction: bool):
+def snr_weights(timesteps: torch.Tensor, snr_table: torch.Tensor, gamma: float, v_prediction: bool) -> torch.Tensor:
     """Min-SNR-γ weights: min(SNR, γ)/SNR for ε-prediction, min(SNR, γ)/(SNR+1) for v-prediction."""
     import torch
 
@@ -48,13 +54,14 @@ def snr_weights(timesteps, snr_table, gamma: float, v_prediction: bool):
     return clipped / (snr + 1) if v_prediction else clipped / snr
 
 
-def target_for(scheduler, latents, noise, timesteps, v_prediction: bool):
+def target_for(scheduler: DDPMScheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor,
+               v_prediction: bool) -> torch.Tensor:
     if v_prediction:
         return scheduler.get_velocity(latents, noise, timesteps)
     return noise
 
 
-def training_scheduler(scheduler_config: dict, v_prediction: bool):
+def training_scheduler(scheduler_config: dict[str, Any], v_prediction: bool) -> DDPMScheduler:
     """The DDPM noise schedule kohya trains with (SD's scaled-linear betas), from the model's config."""
     from diffusers import DDPMScheduler
 

@@ -1,17 +1,17 @@
-"""Optimizers (kohya's names) and learning-rate schedules (diffusers' implementations)."""
+"""Optimizers (kohya's names) and learning-rate schedules (diffusers' implementations), built from
+their registries (:mod:`tui_lora.core.registry.optimizers`, :mod:`~tui_lora.core.registry.schedulers`)."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import ChangeSetting, ConfigError, Fix, InstallPackage, UserError
+from tui_lora.core.errors import ChangeSetting, ConfigError, Fix
+from tui_lora.core.registry import optimizers, schedulers
 
-_PIP_HINT = {
-    "AdamW8bit": "bitsandbytes", "Lion": "bitsandbytes", "Lion8bit": "bitsandbytes",
-    "Prodigy": "prodigyopt", "DAdaptAdam": "dadaptation", "Adafactor": "transformers",
-}
+if TYPE_CHECKING:
+    import torch
 
 
 def parse_optimizer_args(items: list[str]) -> dict[str, Any]:
@@ -31,53 +31,14 @@ def parse_optimizer_args(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _missing(name: str) -> UserError:
-    pkg = _PIP_HINT.get(name, name.lower())
-    return UserError(f"The {name} optimizer needs the {pkg} package",
-                     Fix("install it with {} or {}", InstallPackage(pkg),
-                         ChangeSetting("training.optimizer_type", verb="choose another")))
-
-
 def optimizer_class(name: str, device_type: str, warn: Callable[[str], None]) -> tuple[type, str, dict[str, Any]]:
     """(class, description for ss_optimizer, default kwargs) for kohya's optimizer name."""
-    import torch
-
-    if name == "AdamW":
-        return torch.optim.AdamW, "torch.optim.adamw.AdamW", {}
-    if name in ("AdamW8bit", "Lion", "Lion8bit"):
-        try:
-            import bitsandbytes as bnb
-        except Exception:  # noqa: BLE001 - a broken CUDA setup raises more than ImportError
-            if name == "AdamW8bit":
-                warn("bitsandbytes cannot be loaded here, so AdamW8bit falls back to AdamW (more VRAM, same maths).")
-                return torch.optim.AdamW, "torch.optim.adamw.AdamW", {}
-            raise _missing(name) from None
-        cls = {"AdamW8bit": bnb.optim.AdamW8bit, "Lion": bnb.optim.Lion, "Lion8bit": bnb.optim.Lion8bit}[name]
-        return cls, f"{cls.__module__}.{cls.__name__}", {}
-    if name == "Prodigy":
-        try:
-            from prodigyopt import Prodigy
-        except ImportError:
-            raise _missing(name) from None
-        return Prodigy, "prodigyopt.prodigy.Prodigy", {}
-    if name == "DAdaptAdam":
-        try:
-            from dadaptation import DAdaptAdam
-        except ImportError:
-            raise _missing(name) from None
-        return DAdaptAdam, "dadaptation.dadapt_adam.DAdaptAdam", {}
-    if name == "Adafactor":
-        from transformers.optimization import Adafactor
-
-        # kohya's LoRA recipe: a fixed learning rate, no relative step or parameter scaling.
-        return Adafactor, "transformers.optimization.Adafactor", {
-            "scale_parameter": False, "relative_step": False, "warmup_init": False}
-    raise ConfigError(f"training.optimizer_type {name!r} is unknown",
-                      Fix("choose AdamW, AdamW8bit, Lion, Lion8bit, Prodigy, DAdaptAdam or Adafactor"))
+    loaded = optimizers.get(name).load(warn)
+    return loaded.cls, loaded.description, dict(loaded.defaults)
 
 
 def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[str], *, device_type: str,
-                    warn: Callable[[str], None]):
+                    warn: Callable[[str], None]) -> tuple[torch.optim.Optimizer, str]:
     """The optimizer over ``param_groups`` (each with its own lr). Returns (optimizer, ss_optimizer text).
 
     8-bit optimizers are for CUDA: elsewhere they become their 32-bit twins (bitsandbytes 0.50 runs
@@ -85,24 +46,26 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
     On CUDA, one trial step on a scratch parameter finds a bitsandbytes without a working backend,
     and AdamW takes over, with a warning.
     """
-    import torch
-
-    if name in ("AdamW8bit", "Lion8bit") and device_type != "cuda":
+    entry = optimizers.get(name)
+    if entry.full_precision and device_type != "cuda":
         # 8-bit states only save GPU memory; bitsandbytes' CPU kernels run, but several times slower.
-        plain = name.replace("8bit", "")
-        warn(f"{name} only saves GPU memory and is slower on the {device_type}; training uses {plain} (same maths).")
-        name = plain
+        warn(f"{name} only saves GPU memory and is slower on the {device_type}; training uses "
+             f"{entry.full_precision} (same maths).")
+        name, entry = entry.full_precision, optimizers.get(entry.full_precision)
     cls, desc, defaults = optimizer_class(name, device_type, warn)
     kwargs = {**defaults, **parse_optimizer_args(args)}
     rates = {g["lr"] for g in param_groups}
-    if name in ("Prodigy", "DAdaptAdam") and len(rates) > 1:
-        # Both refuse groups with different rates at their first step; say so before anything runs.
+    if entry.self_tuning and len(rates) > 1:
+        # They refuse groups with different rates at their first step; say so before anything runs.
         raise ConfigError(f"{name} finds the step size itself and needs one learning rate for the UNet and the text "
                           "encoder", Fix("{} equal to training.unet_lr (usually 1.0), or train the UNet only",
                                          ChangeSetting("training.text_encoder_lr")))
-    if name == "AdamW8bit" and cls is not torch.optim.AdamW and not _trial_step(cls, kwargs, param_groups):
-        warn(f"AdamW8bit does not run on {device_type} here, so training uses AdamW (same maths, more memory).")
-        cls, desc = torch.optim.AdamW, "torch.optim.adamw.AdamW"
+    twin = entry.full_precision
+    if twin and not optimizers.get(twin).package and not cls.__module__.startswith("torch.") \
+            and not _trial_step(cls, kwargs, param_groups):
+        # A bitsandbytes without a working backend here; the twin is torch's own, so it runs.
+        warn(f"{name} does not run on {device_type} here, so training uses {twin} (same maths, more memory).")
+        cls, desc, _ = optimizer_class(twin, device_type, warn)
     try:
         opt = cls(param_groups, **kwargs)
     except TypeError as exc:
@@ -112,7 +75,7 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
     return opt, desc
 
 
-def _trial_step(cls, kwargs, param_groups) -> bool:
+def _trial_step(cls: type, kwargs: dict[str, Any], param_groups: list[dict[str, Any]]) -> bool:
     import torch
 
     ref = param_groups[0]["params"][0]
@@ -126,14 +89,8 @@ def _trial_step(cls, kwargs, param_groups) -> bool:
         return False
 
 
-def build_scheduler(name: str, optimizer, *, total_steps: int, warmup_steps: int, num_cycles: int, power: float):
-    from diffusers.optimization import get_scheduler
-
-    kwargs: dict[str, Any] = {"num_warmup_steps": warmup_steps, "num_training_steps": total_steps}
-    if name == "cosine_with_restarts":
-        kwargs["num_cycles"] = num_cycles
-    if name == "polynomial":
-        kwargs["power"] = power
-    if name == "constant":
-        kwargs = {}
-    return get_scheduler(name, optimizer, **kwargs)
+def build_scheduler(name: str, optimizer: torch.optim.Optimizer, *, total_steps: int, warmup_steps: int,
+                    num_cycles: int, power: float) -> Any:
+    """The learning-rate schedule ``name`` (a diffusers LambdaLR) over ``optimizer``."""
+    return schedulers.build(name, optimizer, total_steps=total_steps, warmup_steps=warmup_steps,
+                           values={"lr_scheduler_num_cycles": num_cycles, "lr_scheduler_power": power})

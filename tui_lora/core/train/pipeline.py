@@ -14,31 +14,18 @@ import math
 import random
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tui_lora.core.registry import samplers
 from tui_lora.core.sample_prompts import SamplePrompt
 
-# kohya's sample_sampler names → (diffusers scheduler class, config overrides, webui's name).
-SAMPLER_SPECS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "ddim": ("DDIMScheduler", {}, "DDIM"),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}, "PLMS"),
-    "lms": ("LMSDiscreteScheduler", {}, "LMS"),
-    "euler": ("EulerDiscreteScheduler", {}, "Euler"),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
-    "heun": ("HeunDiscreteScheduler", {}, "Heun"),
-    "dpm_2": ("KDPM2DiscreteScheduler", {}, "DPM2"),
-    "dpm_2_a": ("KDPM2AncestralDiscreteScheduler", {}, "DPM2 a"),
-    "dpmsolver": ("DPMSolverMultistepScheduler",
-                  {"algorithm_type": "dpmsolver", "solver_order": 2, "final_sigmas_type": "sigma_min"},
-                  "DPM-Solver 2M"),
-    # What guides and the presets mean by "dpmsolver++": DPM++ 2M Karras.
-    "dpmsolver++": ("DPMSolverMultistepScheduler",
-                    {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
-                    "DPM++ 2M Karras"),
-    "dpmsingle": ("DPMSolverSinglestepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}, "DPM++ 2S"),
-}
-for _alias in ("lms", "euler", "euler_a", "dpm_2", "dpm_2_a"):
-    SAMPLER_SPECS["k_" + _alias] = SAMPLER_SPECS[_alias]  # kohya's k-diffusion spellings
+if TYPE_CHECKING:
+    import torch
+    from diffusers import AutoencoderKL, DiffusionPipeline, SchedulerMixin
+    from PIL import Image
+    from transformers import CLIPTokenizer
+
+    from tui_lora.core.train.text import Encoded
 
 # What a scheduler config from the model says about training, kept when the sampler changes.
 _BASE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "steps_offset",
@@ -48,25 +35,24 @@ _SD_DEFAULT = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0
 
 
 def sampler_label(name: str) -> str:
-    return SAMPLER_SPECS[name][2]
+    return samplers.label(name)
 
 
-def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_prediction: bool):
+def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_prediction: bool) -> SchedulerMixin:
     """A fresh diffusers scheduler for kohya's sampler ``name`` on the model's noise schedule."""
     import diffusers
 
-    cls_name, overrides, _label = SAMPLER_SPECS[name]
-    cls = getattr(diffusers, cls_name)
+    entry = samplers.SAMPLERS[name]
+    cls = getattr(diffusers, entry.scheduler)
     config = dict(_SD_DEFAULT)
     config.update({k: v for k, v in (base_config or {}).items() if k in _BASE_KEYS and v is not None})
-    config.update(overrides)
+    config.update(entry.config)
     config["prediction_type"] = "v_prediction" if v_prediction else "epsilon"
-    if cls_name in ("DDIMScheduler", "PNDMScheduler"):
-        config.update(clip_sample=False, set_alpha_to_one=False)
     return cls.from_config(config)
 
 
-def build_pipeline(family: str, *, unet, vae, text_encoders: list, tokenizers: list, scheduler):
+def build_pipeline(family: str, *, unet: torch.nn.Module, vae: AutoencoderKL, text_encoders: list[torch.nn.Module],
+                   tokenizers: list[CLIPTokenizer], scheduler: SchedulerMixin) -> DiffusionPipeline:
     """A diffusers pipeline over ``unet`` / ``vae`` / encoders as they are (no copy, no reload)."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
@@ -84,13 +70,14 @@ def build_pipeline(family: str, *, unet, vae, text_encoders: list, tokenizers: l
     return pipe
 
 
-def token_chunks(tokenizer, texts: list[str]) -> int:
+def token_chunks(tokenizer: CLIPTokenizer, texts: list[str]) -> int:
     """75-token chunks the longest of ``texts`` needs (1-3), as webui extends long prompts."""
     longest = max(len(tokenizer(t, truncation=False).input_ids) - 2 for t in texts)
     return min(3, max(1, math.ceil(longest / 75)))
 
 
-def encode_pair(family: str, tokenizers: list, text_encoders: list, clip_skip: int, prompt: str, negative: str):
+def encode_pair(family: str, tokenizers: list[CLIPTokenizer], text_encoders: list[torch.nn.Module], clip_skip: int,
+                prompt: str, negative: str) -> tuple[Encoded, Encoded]:
     """(prompt, negative) → two ``text.Encoded`` with the same token length."""
     from tui_lora.core.train.text import Encoded, TextEncoding
 
@@ -103,9 +90,10 @@ def encode_pair(family: str, tokenizers: list, text_encoders: list, clip_skip: i
             Encoded(both.hidden[1:], pooled[1:] if pooled is not None else None))
 
 
-def render(pipe, family: str, sp: SamplePrompt, *, tokenizers: list, text_encoders: list, clip_skip: int,
-           scheduler_config: dict | None, v_prediction: bool, autocast=None,
-           cancel: threading.Event | None = None):
+def render(pipe: DiffusionPipeline, family: str, sp: SamplePrompt, *, tokenizers: list[CLIPTokenizer],
+           text_encoders: list[torch.nn.Module], clip_skip: int, scheduler_config: dict[str, Any] | None,
+           v_prediction: bool, autocast: contextlib.AbstractContextManager | None = None,
+           cancel: threading.Event | None = None) -> Image.Image | None:
     """One image (PIL) for a resolved prompt, or None when ``cancel`` was set midway."""
     import torch
 
@@ -132,7 +120,7 @@ def render(pipe, family: str, sp: SamplePrompt, *, tokenizers: list, text_encode
     return decode(pipe, latents)
 
 
-def decode(pipe, latents):
+def decode(pipe: DiffusionPipeline, latents: torch.Tensor) -> Image.Image:
     """Latents → PIL image, with the VAE in its own dtype."""
     import torch
 
@@ -158,7 +146,7 @@ def a1111_parameters(sp: SamplePrompt, **extra: Any) -> str:
     return f"{sp.prompt}\nNegative prompt: {sp.negative}\n{tail}"
 
 
-def png_bytes(image, parameters: str | None = None) -> bytes:
+def png_bytes(image: Image.Image, parameters: str | None = None) -> bytes:
     import io
 
     from PIL import PngImagePlugin
@@ -189,7 +177,7 @@ def preserved_rng() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def free_memory(device) -> None:
+def free_memory(device: torch.device | str) -> None:
     import gc
 
     import torch

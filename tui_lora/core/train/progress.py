@@ -6,6 +6,7 @@ import collections
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from tui_lora.core.errors import Namer, Notice, neutral_name
@@ -79,7 +80,7 @@ class Reporter:
             self.stream.write(text + "\n")
         self.stream.flush()
 
-    def save(self, *, epoch: int, step: int, path) -> None:
+    def save(self, *, epoch: int, step: int, path: Path) -> None:
         self.emit("save", epoch=epoch, step=step, path=str(path))
         self.line(f"saved {path}")
 
@@ -96,7 +97,7 @@ class Reporter:
     def error(self, notice: Notice) -> None:
         self.emit("error", **notice.to_dict(self.name))
 
-    def done(self, *, path, steps: int, seconds: float) -> None:
+    def done(self, *, path: Path, steps: int, seconds: float) -> None:
         self.emit("done", path=str(path) if path else None, steps=steps, seconds=round(seconds, 1))
         self.line(f"done: {steps} steps in {format_duration(seconds)}; LoRA: {path}")
 

@@ -14,12 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import ChangeSetting, Fix, Notice, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
+from tui_lora.core.settings import Settings
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
 
 RECORD_NAME = "state.json"
 # Changing these between a stop and --resume does not change what the LoRA learns.
@@ -43,7 +48,7 @@ class RunRecord:
     epochs: int = 0
     checkpoint: str | None = None  # file name in state/
     overrides: list[str] = field(default_factory=list)
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None  # Settings.to_dict() of the run
     dataset: str | None = None  # fingerprint of images, folders and repeats
     captions: str | None = None  # fingerprint of the caption files
     gpus: int = 1
@@ -60,11 +65,11 @@ class RunRecord:
         return data
 
 
-def record_path(project) -> Path:
+def record_path(project: Project) -> Path:
     return Path(project.state_dir) / RECORD_NAME
 
 
-def read_record(project) -> RunRecord | None:
+def read_record(project: Project) -> RunRecord | None:
     try:
         data = json.loads(record_path(project).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -82,12 +87,12 @@ def read_record(project) -> RunRecord | None:
         return None
 
 
-def write_record(project, record: RunRecord) -> None:
+def write_record(project: Project, record: RunRecord) -> None:
     record.updated = time.time()
     atomic_write_text(record_path(project), json.dumps(record.to_dict(), indent=1, default=str))
 
 
-def update_record(project, **changes: Any) -> RunRecord | None:
+def update_record(project: Project, **changes: Any) -> RunRecord | None:
     """Change some fields of the record on disk (nothing when there is none)."""
     record = read_record(project)
     if record is None:
@@ -98,12 +103,14 @@ def update_record(project, **changes: Any) -> RunRecord | None:
     return record
 
 
-def plain(settings: dict[str, Any]) -> dict[str, Any]:
+def plain(settings: Settings | Mapping[str, Any]) -> dict[str, Any]:
     """The settings as JSON would give them back (tuples become lists), for comparisons."""
-    return json.loads(json.dumps(settings, default=str))
+    data = settings.to_dict() if isinstance(settings, Settings) else settings
+    return json.loads(json.dumps(data, default=str))
 
 
-def settings_changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+def settings_changes(old: Settings | Mapping[str, Any],
+                     new: Settings | Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """(key, old, new) for every setting that differs and matters for the training maths."""
     old, new = plain(old), plain(new)
     out = []
@@ -118,15 +125,15 @@ def settings_changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str
     return out
 
 
-def dataset_fingerprint(project, settings: dict[str, Any]) -> tuple[str, str]:
+def dataset_fingerprint(project: Project, settings: Settings) -> tuple[str, str]:
     """(images, captions): hashes of the epoch's images (path, folder, repeats, size) and of the
     caption files' bytes, from the same scan the trainer makes."""
     from tui_lora.core.train.layout import project_layout
 
-    d = settings["dataset"]
+    d = settings.dataset
     layout = project_layout(project, d)
     images, captions = hashlib.sha256(), hashlib.sha256()
-    ext = d["caption_extension"] if d["caption_extension"].startswith(".") else "." + d["caption_extension"]
+    ext = d.caption_extension if d.caption_extension.startswith(".") else "." + d.caption_extension
     root = Path(project.root)
     for entry in layout.entries:
         rel = _rel(entry.path, root)
@@ -150,7 +157,7 @@ def _show(v: Any) -> str:
     return json.dumps(v) if isinstance(v, (str, list)) else str(v)
 
 
-def check_resume(project, record: RunRecord | None, settings: dict[str, Any]) -> list[str]:
+def check_resume(project: Project, record: RunRecord | None, settings: Settings) -> list[str]:
     """Refuse (one sentence) a resume that cannot continue the recorded run; return warnings for
     changes that are allowed (captions edited). ``settings`` are the effective settings now."""
     root = str(project.root)

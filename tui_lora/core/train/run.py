@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tui_lora.core.errors import Fix, Namer, Notice, OperationFailed, RunAction, UserError, neutral_name
 from tui_lora.core.events import EventWriter
@@ -15,8 +15,14 @@ from tui_lora.core.train.record import check_resume, merge_overrides, read_recor
 from tui_lora.core.train.sampling import TrainingSampler
 from tui_lora.core.train.trainer import Trainer, TrainResult
 
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
+    from tui_lora.core.train.model import BaseModel
+    from tui_lora.core.train.record import RunRecord
 
-def make_reporter(project, *, stream: IO[str] | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
+
+def make_reporter(project: Project, *, stream: IO[str] | None = None,
+                  on_event: Callable[[dict[str, Any]], None] | None = None,
                   quiet: bool = False, log: IO[str] | None = None, name: Namer = neutral_name) -> Reporter:
     if not main_process_by_env():
         # Under a multi-GPU launcher only the main process writes events and prints progress.
@@ -24,10 +30,11 @@ def make_reporter(project, *, stream: IO[str] | None = None, on_event: Callable[
     return Reporter(EventWriter(project.events_path), stream=stream, on_event=on_event, quiet=quiet, log=log, name=name)
 
 
-def train_project(project, *, overrides: list[str] | None = None, stream: IO[str] | None = None,
+def train_project(project: Project, *, overrides: list[str] | None = None, stream: IO[str] | None = None,
                   cancel: threading.Event | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
-                  device: str | None = None, base_model=None, quiet: bool = False, resume: bool = False,
-                  gpus: int = 1, log: IO[str] | None = None, name: Namer = neutral_name) -> TrainResult:
+                  device: str | None = None, base_model: BaseModel | None = None, quiet: bool = False,
+                  resume: bool = False, gpus: int = 1, log: IO[str] | None = None,
+                  name: Namer = neutral_name) -> TrainResult:
     """Train ``project`` (with ``--set`` style ``overrides``) to the end; events go to logs/events.jsonl.
 
     ``resume`` continues from state/ (the run's own overrides are reused; new ones are added).
@@ -42,6 +49,7 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
     if record is not None:
         overrides = merge_overrides(record.overrides, overrides)
     settings = project.effective_settings(overrides)
+    project = project.with_settings(settings)  # --set output.output_name=… names this run's files
     notes = check_resume(project, record, settings) if resume else []  # refused before anything is written
     reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet, log=log, name=name)
     trainer = keeper = None
@@ -68,7 +76,8 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
     except Exception as exc:
         from tui_lora.core.train.guards import failure_message
 
-        notice = failure_message(exc, settings, trainer)
+        notice = failure_message(exc, settings, step=trainer.state.global_step if trainer is not None else 0,
+                                 family=trainer.s.family if trainer is not None else settings.project.family)
         _failed(project, keeper, reporter, OperationFailed.from_notice(
             notice or Notice(f"Training failed ({type(exc).__name__}: {exc})")))
         if notice:
@@ -76,7 +85,7 @@ def train_project(project, *, overrides: list[str] | None = None, stream: IO[str
         raise
 
 
-def _failed(project, keeper: StateKeeper | None, reporter: Reporter, exc: UserError) -> None:
+def _failed(project: Project, keeper: StateKeeper | None, reporter: Reporter, exc: UserError) -> None:
     """The run ends with an error event; its last checkpoint (from before the failure) stays."""
     reporter.error(exc.notice)
     if not main_process_by_env():
@@ -89,7 +98,7 @@ def _failed(project, keeper: StateKeeper | None, reporter: Reporter, exc: UserEr
             update_record(project, status="failed", message=exc.notice)
 
 
-def interrupted_message(project, record, step: int) -> Notice:
+def interrupted_message(project: Project, record: RunRecord | None, step: int) -> Notice:
     root = str(project.root)
     if record is not None and record.checkpoint:
         return Notice(f"Training was interrupted at step {step}",
@@ -99,7 +108,7 @@ def interrupted_message(project, record, step: int) -> Notice:
                   Fix("start it again with {}", RunAction("train.start", root)))
 
 
-def _interrupted(project, keeper: StateKeeper | None, trainer) -> Notice:
+def _interrupted(project: Project, keeper: StateKeeper | None, trainer: Trainer | None) -> Notice:
     """A hard interrupt (a second Ctrl-C, or a stop before training began): the last state stays valid."""
     record = keeper.record if keeper else read_record(project)
     message = interrupted_message(project, record, trainer.state.global_step if trainer else 0)

@@ -15,14 +15,22 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_lora.core.fsutil import atomic_write_bytes
 from tui_lora.core.sample_prompts import SamplePrompt, load_sample_prompts
 
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
+    from tui_lora.core.settings import Settings
+    from tui_lora.core.train.setup import Setup
+    from tui_lora.core.train.trainer import Trainer
 
-def sample_path(project, epoch: int, index: int) -> Path:
+
+def sample_path(project: Project, epoch: int, index: int) -> Path:
     """kohya's naming without the timestamp: a resumed run overwrites the same epoch's images."""
     return project.samples_dir / f"{project.output_name}_e{epoch:06d}_{index:02d}.png"
 
@@ -34,37 +42,38 @@ class TrainingSampler:
     at_first: bool
 
     @classmethod
-    def from_settings(cls, project, settings: dict, warn=lambda m: None) -> "TrainingSampler | None":
+    def from_settings(cls, project: Project, settings: Settings,
+                      warn: Callable[[str], None] = lambda m: None) -> TrainingSampler | None:
         """The sampler a run's settings ask for, or None. Bad prompt lines raise a one-sentence UserError
         (before anything loads)."""
-        sample = settings["sample"]
+        sample = settings.sample
         prompts = load_sample_prompts(project.root, sample)
-        wanted = sample["sample_every_n_epochs"] > 0 or sample["sample_at_first"]
+        wanted = sample.sample_every_n_epochs > 0 or sample.sample_at_first
         if not wanted:
             return None
         if not prompts:
             warn("Sample images are on but there are no sample prompts; add some to [sample] prompts in "
                  "project.toml (or set sample.prompt_file) to see them.")
             return None
-        resolved = [p.resolved(index=i, base_seed=settings["training"]["seed"],
-                               size=settings["dataset"]["resolution"], sampler=sample["sampler"])
+        resolved = [p.resolved(index=i, base_seed=settings.training.seed, size=settings.dataset.resolution,
+                               sampler=sample.sampler)
                     for i, p in enumerate(prompts)]
-        return cls(resolved, sample["sample_every_n_epochs"], sample["sample_at_first"])
+        return cls(resolved, sample.sample_every_n_epochs, sample.sample_at_first)
 
-    def attach(self, trainer) -> None:
+    def attach(self, trainer: Trainer) -> None:
         trainer.start_hooks.append(self._on_start)
         trainer.epoch_end_hooks.append(self._on_epoch_end)
 
-    def _on_start(self, trainer) -> None:
+    def _on_start(self, trainer: Trainer) -> None:
         if self.at_first and trainer.state.global_step == 0:
             self.sample(trainer, 0)
 
-    def _on_epoch_end(self, trainer, epoch: int, last: bool) -> None:
+    def _on_epoch_end(self, trainer: Trainer, epoch: int, last: bool) -> None:
         if self.every > 0 and (last or epoch % self.every == 0):
             self.sample(trainer, epoch)
 
     # ----- rendering ---------------------------------------------------------------------------
-    def sample(self, trainer, epoch: int) -> list[Path]:
+    def sample(self, trainer: Trainer, epoch: int) -> list[Path]:
         """Render every prompt now; returns the files written. Only the main process renders."""
         s = trainer.s
         acc = s.accelerator
@@ -78,7 +87,7 @@ class TrainingSampler:
         acc.wait_for_everyone()
         return written
 
-    def _render_all(self, trainer, epoch: int) -> list[Path]:
+    def _render_all(self, trainer: Trainer, epoch: int) -> list[Path]:
         from tui_lora.core.train.pipeline import (
             a1111_parameters,
             build_pipeline,
@@ -133,7 +142,7 @@ def _describe(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def ready_for_sampling(s) -> Iterator[None]:
+def ready_for_sampling(s: Setup) -> Iterator[None]:
     """The VAE and text encoders on the training device (they wait on the CPU when their outputs are
     cached), every module in eval mode; all put back afterwards, whatever happens."""
     from tui_lora.core.train.pipeline import free_memory

@@ -6,15 +6,19 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice, RunAction, UserError, Words
+from tui_lora.core.registry import schedulers
+from tui_lora.core.settings import Settings, TrainingSettings
 from tui_lora.core.train import data as D
 from tui_lora.core.train.kohya_names import te_namer, unet_namer
 from tui_lora.core.train.layout import DatasetLayout, project_layout
 from tui_lora.core.train.network import (
+    LoraModule,
     NetworkSpec,
     collect_modules,
     inject,
@@ -25,41 +29,53 @@ from tui_lora.core.train.network import (
 from tui_lora.core.train.noise import all_snr, training_scheduler, warmup_steps
 from tui_lora.core.train.progress import Reporter
 
+if TYPE_CHECKING:
+    import torch
+    from accelerate import Accelerator
+    from diffusers import AutoencoderKL, DDPMScheduler
+
+    from tui_lora.core.project import Project
+    from tui_lora.core.train.latents import LatentCache
+    from tui_lora.core.train.model import BaseModel
+    from tui_lora.core.train.text import TextEncoding
+
+    # A caption's cached text-encoder outputs: (hidden states, pooled output or None for SD1.x).
+    CachedText = tuple[torch.Tensor, torch.Tensor | None]
+
 _DTYPES = {"no": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 @dataclass
 class Setup:
-    project: Any
-    settings: dict
-    t: dict  # settings["training"]
-    base: Any  # model.BaseModel
+    project: Project
+    settings: Settings  # the run's effective settings (family and v-prediction as detected)
+    base: BaseModel
     family: str
     v_prediction: bool
-    device: Any
+    device: torch.device
     device_label: str
-    accelerator: Any
-    mixed_precision: str
-    weight_dtype: Any
-    unet: Any
-    vae: Any
-    vae_dtype: Any
+    accelerator: Accelerator
+    mixed_precision: str  # what runs: "no" on the CPU whatever training.mixed_precision says
+    weight_dtype: torch.dtype
+    unet: torch.nn.Module  # the UNet2DConditionModel, wrapped by DDP under --gpus N
+    vae: AutoencoderKL
+    vae_dtype: torch.dtype
     scaling_factor: float
-    text: Any  # text.TextEncoding
-    modules: list
-    params: list
+    text: TextEncoding
+    modules: list[LoraModule]
+    params: list[torch.nn.Parameter]
     train_unet: bool
     train_text_encoder: bool
-    optimizer: Any
+    optimizer: torch.optim.Optimizer
     optimizer_desc: str
-    lr_scheduler: Any
-    noise_scheduler: Any
-    snr_table: Any
+    lr_scheduler: torch.optim.lr_scheduler.LRScheduler
+    noise_scheduler: DDPMScheduler
+    snr_table: torch.Tensor
     layout: DatasetLayout
     captions: list[str]
     caption_opts: D.CaptionOptions
-    latent_cache: Any
-    te_cache: dict | None
+    latent_cache: LatentCache | None
+    te_cache: dict[str, CachedText] | None
     seed: int
     global_batch: int
     steps_per_epoch: int
@@ -69,8 +85,13 @@ class Setup:
     prior_loss_weight: float
     metadata: dict[str, str]
 
+    @property
+    def t(self) -> TrainingSettings:
+        """The run's [training] section, the one the loop reads most."""
+        return self.settings.training
 
-def resolve_device(device: str | None, warn=lambda m: None) -> str:
+
+def resolve_device(device: str | None, warn: Callable[[str], None] = lambda m: None) -> str:
     """``cuda`` / ``cuda:N`` / ``cpu``; without a request, the first CUDA GPU, else the CPU (with a warning)."""
     import torch
 
@@ -96,7 +117,7 @@ def resolve_device(device: str | None, warn=lambda m: None) -> str:
     return "cpu"
 
 
-def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False):
+def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False) -> Accelerator:
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.state import AcceleratorState
 
@@ -110,7 +131,7 @@ def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False):
     return Accelerator(mixed_precision=mixed_precision, cpu=cpu, kwargs_handlers=[ddp])
 
 
-def check_dataset(layout: DatasetLayout, project) -> None:
+def check_dataset(layout: DatasetLayout, project: Project) -> None:
     if layout.train_images == 0:
         extra = f" ({len(layout.unreadable)} files could not be read as images)" if layout.unreadable else ""
         raise UserError(f"The dataset has no images{extra}",
@@ -118,16 +139,16 @@ def check_dataset(layout: DatasetLayout, project) -> None:
                             RunAction("fetch", str(project.root))))
 
 
-def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threading.Event, base_model=None,
-                device: str | None = None) -> Setup:
-    t, d, n, m = settings["training"], settings["dataset"], settings["network"], settings["model"]
+def build_setup(project: Project, settings: Settings, reporter: Reporter, *, cancel: threading.Event,
+                base_model: BaseModel | None = None, device: str | None = None) -> Setup:
+    t, d, n, m = settings.training, settings.dataset, settings.network, settings.model
     # Cheap checks first: a wrong dataset or setting fails in a second, before torch is imported.
     layout = project_layout(project, d)
     check_dataset(layout, project)
-    if t["noise_offset"] and t["multires_noise_iterations"]:
+    if t.noise_offset and t.multires_noise_iterations:
         raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
                         "forbids it too)", Fix("set one of them to 0"))
-    if t["unet_lr"] <= 0 and (n["network_train_unet_only"] or t["text_encoder_lr"] <= 0):
+    if t.unet_lr <= 0 and (n.network_train_unet_only or t.text_encoder_lr <= 0):
         raise UserError("Every learning rate is 0, so nothing would train",
                         Fix("{} (e.g. 5e-4 for SD1.5, 2e-4 for SDXL)", ChangeSetting("training.unet_lr")))
     for p in layout.unreadable:
@@ -144,31 +165,31 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
 
     quiet_libraries()
     dev = resolve_device(device, reporter.warning)
-    mp = t["mixed_precision"]
+    mp = t.mixed_precision
     if dev == "cpu" and mp == "fp16":
         reporter.warning("fp16 mixed precision needs a CUDA GPU; training on the CPU in full precision (fp32).")
         mp = "no"
     weight_dtype = getattr(torch, _DTYPES[mp])
     accelerator = _accelerator(mp, cpu=dev == "cpu",
-                               find_unused=not n["network_train_unet_only"] and t["text_encoder_lr"] > 0)
+                               find_unused=not n.network_train_unet_only and t.text_encoder_lr > 0)
     device_t = accelerator.device
 
     # ----- model ---------------------------------------------------------------------------
     base = base_model or load_base_model(
-        m["pretrained_model_name_or_path"], vae=m["vae"], allow_pickle=m["allow_pickle"], dtype=weight_dtype,
+        m.pretrained_model_name_or_path, vae=m.vae, allow_pickle=m.allow_pickle, dtype=weight_dtype,
         log=reporter.line, warn=reporter.warning)
     family = base.family
-    if family != settings["project"]["family"]:
+    if family != settings.project.family:
         reporter.warning(f"The base model is {'SDXL' if family == 'sdxl' else 'SD1.x'}, not what project.family said; "
                          f"project.toml now says family = \"{family}\".")
         _update_project(project, "project.family", family)
-        settings["project"]["family"] = family
-    v_pred = bool(m["v_parameterization"] or base.v_prediction)
-    if base.v_prediction and not m["v_parameterization"]:
+        settings = settings.with_values({"project.family": family})
+    v_pred = bool(m.v_parameterization or base.v_prediction)
+    if base.v_prediction and not m.v_parameterization:
         reporter.warning("The base model predicts v (v-prediction); training with v-prediction targets and "
                          "project.toml now says v_parameterization = true.")
         _update_project(project, "model.v_parameterization", True)
-        settings["model"]["v_parameterization"] = True
+        settings = settings.with_values({"model.v_parameterization": True})
 
     unet, vae, tes = base.unet, base.vae, base.text_encoders
     for mod in [unet, vae, *tes]:
@@ -177,18 +198,18 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
 
     # ----- network -------------------------------------------------------------------------
     spec = NetworkSpec.from_settings(n)
-    train_unet = t["unet_lr"] > 0
-    train_te = not n["network_train_unet_only"] and t["text_encoder_lr"] > 0
-    torch.manual_seed(t["seed"])
-    random.seed(t["seed"])
-    np.random.seed(t["seed"] % 2**32)
+    train_unet = t.unet_lr > 0
+    train_te = not n.network_train_unet_only and t.text_encoder_lr > 0
+    torch.manual_seed(t.seed)
+    random.seed(t.seed)
+    np.random.seed(t.seed % 2**32)
     modules, groups = [], []
     if train_unet:
         targets = unet_targets(unet, spec)
         inject(unet, targets)
         um = collect_modules(unet, "unet", targets, unet_namer(family, dict(unet.config)))
         modules += um
-        groups.append({"params": lora_parameters(um), "lr": t["unet_lr"]})
+        groups.append({"params": lora_parameters(um), "lr": t.unet_lr})
     te_params = []
     for i, te in enumerate(tes):
         _place(te, device_t, weight_dtype)
@@ -199,12 +220,12 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
             modules += tm
             te_params += lora_parameters(tm)
     if te_params:
-        groups.append({"params": te_params, "lr": t["text_encoder_lr"]})
+        groups.append({"params": te_params, "lr": t.text_encoder_lr})
     params = [p for g in groups for p in g["params"]]
     for p in params:
         p.data = p.data.to(torch.float32)
         p.requires_grad_(True)
-    if t["gradient_checkpointing"]:
+    if t.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
         if train_te:
             for te in tes:
@@ -214,10 +235,10 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
         te.train(train_te)
 
     # ----- data ----------------------------------------------------------------------------
-    captions, missing = D.load_captions(layout, d["caption_extension"], settings["project"]["trigger_word"])
+    captions, missing = D.load_captions(layout, d.caption_extension, settings.project.trigger_word)
     for text, paths in missing.items():
         more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
-        reporter.warning(Notice(f"{paths[0].name}{more} have no caption file ({d['caption_extension']}); they train "
+        reporter.warning(Notice(f"{paths[0].name}{more} have no caption file ({d.caption_extension}); they train "
                                 f"with the caption \"{text}\"",
                                 Fix("tag them with {} for a better LoRA", RunAction("tag", str(project.root)))))
     caption_opts = D.CaptionOptions.from_settings(d)
@@ -225,13 +246,13 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
     _place(vae, device_t, vae_dtype)
     vae.eval()
     latent_cache = None
-    if d["cache_latents"]:
+    if d.cache_latents:
         from tui_lora.core.train.latents import LatentCache
 
-        disk = project.cache_dir / "latents" if d["cache_latents_to_disk"] else None
-        latent_cache = LatentCache(vae, device=device_t, dtype=vae_dtype, disk_dir=disk, flip=d["flip_aug"])
+        disk = project.cache_dir / "latents" if d.cache_latents_to_disk else None
+        latent_cache = LatentCache(vae, device=device_t, dtype=vae_dtype, disk_dir=disk, flip=d.flip_aug)
         reporter.line(f"caching latents of {len(layout.entries)} images")
-        bad = latent_cache.build(layout.entries, layout.placements, batch_size=max(1, t["train_batch_size"]),
+        bad = latent_cache.build(layout.entries, layout.placements, batch_size=max(1, t.train_batch_size),
                                  cancelled=cancel.is_set)
         if cancel.is_set():
             raise KeyboardInterrupt
@@ -244,10 +265,10 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
         vae.to("cpu")  # the VAE leaves the GPU; sampling (issue #9) brings it back when needed
         _free(dev)
 
-    text = TextEncoding(family, base.tokenizers, tes, clip_skip=t["clip_skip"] if family == "sd15" else 1,
-                        max_token_length=t["max_token_length"])
+    text = TextEncoding(family, base.tokenizers, tes, clip_skip=t.clip_skip if family == "sd15" else 1,
+                        max_token_length=t.max_token_length)
     te_cache = None
-    if d["cache_text_encoder_outputs"]:
+    if d.cache_text_encoder_outputs:
         if train_te:
             reporter.warning("dataset.cache_text_encoder_outputs is ignored while the text encoders train.")
         elif caption_opts.varies_per_step:
@@ -260,15 +281,15 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
             _free(dev)
 
     # ----- schedule --------------------------------------------------------------------------
-    global_batch = t["train_batch_size"] * accelerator.num_processes
-    spe, epochs, total = steps_for(layout, global_batch, t["max_train_epochs"], t["max_train_steps"])
-    warm = warmup_steps(total, t["lr_warmup_ratio"], t["lr_warmup_steps"])
-    if warm and t["lr_scheduler"] == "constant":
-        reporter.warning("The constant scheduler ignores warmup; use constant_with_warmup to warm up.")
-    optimizer, opt_desc = build_optimizer(t["optimizer_type"], groups, t["optimizer_args"],
+    global_batch = t.train_batch_size * accelerator.num_processes
+    spe, epochs, total = steps_for(layout, global_batch, t.max_train_epochs, t.max_train_steps)
+    warm = warmup_steps(total, t.lr_warmup_ratio, t.lr_warmup_steps)
+    if warm and not schedulers.SCHEDULERS[t.lr_scheduler].warmup:
+        reporter.warning(f"The {t.lr_scheduler} scheduler ignores warmup; use constant_with_warmup to warm up.")
+    optimizer, opt_desc = build_optimizer(t.optimizer_type, groups, t.optimizer_args,
                                           device_type=device_t.type, warn=reporter.warning)
-    lr_scheduler = build_scheduler(t["lr_scheduler"], optimizer, total_steps=total, warmup_steps=warm,
-                                   num_cycles=t["lr_scheduler_num_cycles"], power=t["lr_scheduler_power"])
+    lr_scheduler = build_scheduler(t.lr_scheduler, optimizer, total_steps=total, warmup_steps=warm,
+                                   num_cycles=t.lr_scheduler_num_cycles, power=t.lr_scheduler_power)
     prepared = accelerator.prepare(unet, *(tes if train_te else []), optimizer)
     unet, optimizer = prepared[0], prepared[-1]
     if train_te:
@@ -278,24 +299,24 @@ def build_setup(project, settings: dict, reporter: Reporter, *, cancel: threadin
 
     metadata = build_metadata(
         settings=settings, family=family, v_prediction=v_pred, model_name=base.name,
-        vae_name=Path(m["vae"]).name if m["vae"] else "", output_name=project.output_name, layout=layout,
+        vae_name=Path(m.vae).name if m.vae else "", output_name=project.output_name, layout=layout,
         tag_frequency=D.folder_tag_frequency(layout, captions), steps_per_epoch=spe, total_steps=total,
         epochs=epochs, warmup_steps=warm, optimizer_desc=opt_desc, mixed_precision=mp, train_unet=train_unet,
         train_text_encoder=train_te, session_id=random.Random(time.time_ns()).randrange(2**31),
-        started_at=time.time(), global_batch=global_batch, trigger_word=settings["project"]["trigger_word"])
+        started_at=time.time(), global_batch=global_batch, trigger_word=settings.project.trigger_word)
     label = dev if dev == "cpu" else f"{dev} ({torch.cuda.get_device_name(device_t)})" if dev.startswith("cuda") else dev
     return Setup(
-        project=project, settings=settings, t=t, base=base, family=family, v_prediction=v_pred, device=device_t,
+        project=project, settings=settings, base=base, family=family, v_prediction=v_pred, device=device_t,
         device_label=label, accelerator=accelerator, mixed_precision=mp, weight_dtype=weight_dtype, unet=unet,
         vae=vae, vae_dtype=vae_dtype, scaling_factor=float(vae.config.scaling_factor), text=text, modules=modules,
         params=params, train_unet=train_unet, train_text_encoder=train_te, optimizer=optimizer,
         optimizer_desc=opt_desc, lr_scheduler=lr_scheduler, noise_scheduler=noise_scheduler, snr_table=snr_table,
         layout=layout, captions=captions, caption_opts=caption_opts, latent_cache=latent_cache, te_cache=te_cache,
-        seed=t["seed"], global_batch=global_batch, steps_per_epoch=spe, epochs=epochs, total_steps=total,
-        warmup=warm, prior_loss_weight=d["prior_loss_weight"], metadata=metadata)
+        seed=t.seed, global_batch=global_batch, steps_per_epoch=spe, epochs=epochs, total_steps=total,
+        warmup=warm, prior_loss_weight=d.prior_loss_weight, metadata=metadata)
 
 
-def _place(module, device, dtype) -> None:
+def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> None:
     """Move to ``device``; cast only when the dtype differs (loading already used the right one)."""
     if next(module.parameters()).dtype != dtype:
         module.to(dtype=dtype)
@@ -316,7 +337,7 @@ def quiet_libraries() -> None:
     huggingface_hub.utils.enable_progress_bars()  # transformers turned the hub's off too; downloads show theirs
 
 
-def _update_project(project, dotted: str, value) -> None:
+def _update_project(project: Project, dotted: str, value: object) -> None:
     try:
         project.set(dotted, value)
         project.save()
@@ -324,7 +345,8 @@ def _update_project(project, dotted: str, value) -> None:
         pass  # the run goes on with the detected value; the file is only a convenience
 
 
-def _drop(layout: DatasetLayout, captions: list[str], cache, bad: set[int]):
+def _drop(layout: DatasetLayout, captions: list[str], cache: LatentCache,
+          bad: set[int]) -> tuple[DatasetLayout, list[str]]:
     keep = [i for i in range(len(layout.entries)) if i not in bad]
     new_layout = layout.without(bad)
     cache.latents = {new: cache.latents[old] for new, old in enumerate(keep)}
@@ -333,7 +355,8 @@ def _drop(layout: DatasetLayout, captions: list[str], cache, bad: set[int]):
     return new_layout, [captions[i] for i in keep]
 
 
-def _encode_all(text, captions: list[str], accelerator, dtype) -> dict:
+def _encode_all(text: TextEncoding, captions: list[str], accelerator: Accelerator,
+                dtype: torch.dtype) -> dict[str, CachedText]:
     import torch
 
     out = {}

@@ -4,15 +4,20 @@ SDXL's two encoders (penultimate layers concatenated, pooled output of the secon
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import CLIPTokenizer
 
 
 @dataclass
 class Encoded:
-    hidden: "object"  # (B, tokens, dim) tensor
-    pooled: "object | None" = None  # (B, dim) for SDXL
+    hidden: torch.Tensor  # (B, tokens, dim)
+    pooled: torch.Tensor | None = None  # (B, dim) for SDXL
 
 
-def tokenize(tokenizer, captions: list[str], max_token_length: int):
+def tokenize(tokenizer: CLIPTokenizer, captions: list[str], max_token_length: int) -> torch.Tensor:
     """(B, chunks, 77) token ids; ``max_token_length`` 75 gives one chunk, 150 two, 225 three."""
     import torch
 
@@ -55,7 +60,7 @@ def _merge_chunks(hidden, batch: int, chunks: int):
     return torch.cat(parts, dim=1)
 
 
-def encode_sd15(text_encoder, ids, clip_skip: int) -> Encoded:
+def encode_sd15(text_encoder: torch.nn.Module, ids: torch.Tensor, clip_skip: int) -> Encoded:
     b, n, t = ids.shape
     flat = ids.reshape(b * n, t).to(_inner(text_encoder).device)
     if clip_skip <= 1:
@@ -69,7 +74,7 @@ def encode_sd15(text_encoder, ids, clip_skip: int) -> Encoded:
     return Encoded(_merge_chunks(hidden, b, n))
 
 
-def encode_sdxl(text_encoders, ids_pair) -> Encoded:
+def encode_sdxl(text_encoders: list[torch.nn.Module], ids_pair: list[torch.Tensor]) -> Encoded:
     import torch
 
     te1, te2 = text_encoders
@@ -86,7 +91,8 @@ def encode_sdxl(text_encoders, ids_pair) -> Encoded:
 class TextEncoding:
     """Captions → UNet conditioning for one family."""
 
-    def __init__(self, family: str, tokenizers: list, text_encoders: list, *, clip_skip: int = 1,
+    def __init__(self, family: str, tokenizers: list[CLIPTokenizer], text_encoders: list[torch.nn.Module], *,
+                 clip_skip: int = 1,
                  max_token_length: int = 75) -> None:
         self.family = family
         self.tokenizers = tokenizers
@@ -94,10 +100,10 @@ class TextEncoding:
         self.clip_skip = clip_skip
         self.max_token_length = max_token_length
 
-    def tokenize(self, captions: list[str]) -> list:
+    def tokenize(self, captions: list[str]) -> list[torch.Tensor]:
         return [tokenize(tok, captions, self.max_token_length) for tok in self.tokenizers]
 
-    def encode_ids(self, ids: list) -> Encoded:
+    def encode_ids(self, ids: list[torch.Tensor]) -> Encoded:
         if self.family == "sdxl":
             return encode_sdxl(self.text_encoders, ids)
         return encode_sd15(self.text_encoders[0], ids[0], self.clip_skip)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, RunAction, UserError, neutral_name
 from tui_lora.core.train import data as D
@@ -31,6 +31,14 @@ from tui_lora.core.train.noise import make_noise, sample_timesteps, snr_weights,
 from tui_lora.core.train.progress import LossMeter, Reporter, Speed
 from tui_lora.core.train.saving import kohya_state_dict, per_save_metadata, save_lora
 from tui_lora.core.train.setup import Setup, build_setup
+
+if TYPE_CHECKING:
+    import torch
+
+    from tui_lora.core.project import Project
+    from tui_lora.core.settings import Settings
+    from tui_lora.core.train.layout import DatasetLayout
+    from tui_lora.core.train.model import BaseModel
 
 
 @dataclass
@@ -85,8 +93,8 @@ class Trainer:
         self.last_loss: float | None = None
 
     @classmethod
-    def create(cls, project, settings: dict, reporter: Reporter, *, cancel: threading.Event | None = None,
-               base_model=None, device: str | None = None) -> "Trainer":
+    def create(cls, project: Project, settings: Settings, reporter: Reporter, *, cancel: threading.Event | None = None,
+               base_model: BaseModel | None = None, device: str | None = None) -> Trainer:
         cancel = cancel or threading.Event()
         return cls(build_setup(project, settings, reporter, cancel=cancel, base_model=base_model, device=device),
                    reporter, cancel=cancel)
@@ -142,9 +150,10 @@ class Trainer:
         items, rows = [items[k] for k in kept], [rows[k] for k in kept]
         lat = lat.to(s.device, torch.float32) * s.scaling_factor
         full_shape = (global_batch_size, *lat.shape[1:])
-        noise = make_noise(torch.empty(full_shape, device=s.device), generator, noise_offset=s.t["noise_offset"],
-                           multires_iterations=s.t["multires_noise_iterations"],
-                           multires_discount=s.t["multires_noise_discount"])
+        t = s.t
+        noise = make_noise(torch.empty(full_shape, device=s.device), generator, noise_offset=t.noise_offset,
+                           multires_iterations=t.multires_noise_iterations,
+                           multires_discount=t.multires_noise_discount)
         timesteps = sample_timesteps(global_batch_size, generator, s.device, s.noise_scheduler.config.num_train_timesteps)
         noise, timesteps = noise[rows], timesteps[rows]
         noisy = s.noise_scheduler.add_noise(lat, noise, timesteps)
@@ -160,8 +169,8 @@ class Trainer:
         weights = torch.tensor([s.prior_loss_weight if s.layout.entries[it.index].is_reg else 1.0 for it in items],
                                device=s.device)
         loss = loss * weights
-        if s.t["min_snr_gamma"]:
-            loss = loss * snr_weights(timesteps, s.snr_table, s.t["min_snr_gamma"], s.v_prediction)
+        if t.min_snr_gamma:
+            loss = loss * snr_weights(timesteps, s.snr_table, t.min_snr_gamma, s.v_prediction)
         return loss.mean()
 
     def train_step(self, batch: list[int], epoch: int, batch_index: int) -> float | None:
@@ -186,8 +195,8 @@ class Trainer:
             s.accelerator.backward(loss * (weight * len(rows) * procs / len(items)))
         else:
             s.accelerator.backward(loss)
-        if s.t["max_grad_norm"] > 0 and s.accelerator.sync_gradients:
-            s.accelerator.clip_grad_norm_(s.params, s.t["max_grad_norm"])
+        if s.t.max_grad_norm > 0 and s.accelerator.sync_gradients:
+            s.accelerator.clip_grad_norm_(s.params, s.t.max_grad_norm)
         s.optimizer.step()
         if not s.accelerator.optimizer_step_was_skipped:
             s.lr_scheduler.step()
@@ -284,15 +293,15 @@ class Trainer:
                            eta_s=remaining / speed if speed else None)
 
     def _end_epoch(self, finished: int) -> None:
-        every = self.s.settings["output"]["save_every_n_epochs"]
+        every = self.s.settings.output.save_every_n_epochs
         if every > 0 and finished % every == 0:
             self.save(self.s.project.epoch_file(finished), epoch=finished)
         for hook in self.epoch_end_hooks:
             hook(self, finished, False)
 
     # ----- saving -----------------------------------------------------------------------------
-    def lora_tensors(self, precision: str | None = None) -> dict[str, Any]:
-        return kohya_state_dict(self.s.modules, precision or self.s.settings["output"]["save_precision"])
+    def lora_tensors(self, precision: str | None = None) -> dict[str, torch.Tensor]:
+        return kohya_state_dict(self.s.modules, precision or self.s.settings.output.save_precision)
 
     def save(self, path: Path, *, epoch: int) -> Path:
         """Write the LoRA as it is now (kohya format, atomic) and emit a ``save`` event."""
@@ -301,7 +310,7 @@ class Trainer:
         meta = per_save_metadata(self.s.metadata, epoch=epoch, step=self.state.global_step, finished_at=time.time())
         tensors = self.lora_tensors()
         if not tensors_finite(tensors):  # never overwrite a good file with NaN (or fp16-overflowed) weights
-            precision = self.s.settings["output"]["save_precision"]
+            precision = self.s.settings.output.save_precision
             raise TrainingDiverged.from_notice(self._diverged(f"the LoRA weights (saved as {precision})"))
         try:
             save_lora(path, tensors, meta)
@@ -372,7 +381,7 @@ class Trainer:
         self.files = [Path(p) for p in state.get("files", [])]
 
 
-def steps_for(layout, global_batch: int, epochs: int, max_train_steps: int) -> tuple[int, int, int]:
+def steps_for(layout: DatasetLayout, global_batch: int, epochs: int, max_train_steps: int) -> tuple[int, int, int]:
     """(steps per epoch, epochs, total steps): max_train_epochs wins over max_train_steps, as in kohya."""
     spe = layout.steps_per_epoch(global_batch)
     if epochs > 0:

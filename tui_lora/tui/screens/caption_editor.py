@@ -11,6 +11,7 @@ from textual.widgets import Static, TextArea
 
 from tui_lora.core.dataset.captions import format_tags, parse_tags
 from tui_lora.core.dataset.tokens import approximate_tokens
+from tui_lora.core.safepath import printable
 from tui_lora.tui.screens.dialog import Dialog
 
 
@@ -31,7 +32,7 @@ class CaptionEditor(Dialog):
         super().__init__()
         self.image, self.limit = image, limit
         self.TITLE_TEXT = f"Caption of {label}"
-        self.initial = format_tags(tags)
+        self.initial = format_tags([printable(t) for t in tags])  # an escape sequence never reaches the screen
 
     def compose_dialog(self) -> ComposeResult:
         yield TextArea(self.initial, id="caption-text", soft_wrap=True, show_line_numbers=False,

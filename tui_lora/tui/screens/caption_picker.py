@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tui_lora.core.safepath import printable
 from tui_lora.tui.screens.dialog import Dialog
 
 LINE_WIDTH = 70  # the dialog's inner width at 80 columns
@@ -37,7 +38,7 @@ class CaptionPicker(Dialog):
         for i, (image, tags) in enumerate(self.images):
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(_rel(image, self.root), style="bold")
-            t.append("  " + (", ".join(tags) or "(no caption)"), style="dim")
+            t.append("  " + (printable(", ".join(tags)) or "(no caption)"), style="dim")
             t.truncate(LINE_WIDTH, overflow="ellipsis")  # one line per image (OptionList would wrap)
             options.append(Option(t, id=str(i)))
         yield OptionList(*options, id="picker", compact=True)

@@ -142,7 +142,9 @@ class FetchScreen(WizardScreen):
             with Horizontal():
                 yield Field("Folder", text_input("folder", f.folder, placeholder="e.g. 10_reimu"), label_width=10)
                 yield Field("Base URL", text_input("base_url", f.base_url), label_width=10)
-            yield AccountFields(id="account")
+            account = AccountFields(id="account")
+            account.base_url = f.base_url  # saved accounts belong to one site address
+            yield account
         yield Static("", id="fetch-count", markup=False)
         yield BooruPreview(id="preview")
         yield Static("", id="fetch-progress")
@@ -188,7 +190,7 @@ class FetchScreen(WizardScreen):
         """(query, credentials, where the credentials came from) or a UserError."""
         f = self._read_form()
         account = self.query_one(AccountFields)
-        creds, origin = F.credentials(f.source, account.user_id, account.api_key)
+        creds, origin = F.credentials(f.source, account.user_id, account.api_key, f.base_url)
         return F.build(f, authenticated=creds is not None), creds, origin
 
     @on(Input.Changed)
@@ -199,6 +201,8 @@ class FetchScreen(WizardScreen):
             return
         if name in ("min_score", "limit"):
             self._number_note(name)
+        if name == "base_url":
+            self.query_one(AccountFields).base_url = event.value.strip()
         if name != "limit":
             self._schedule_search()
 
@@ -226,10 +230,11 @@ class FetchScreen(WizardScreen):
                 self._status("")
 
     def _source_changed_ui(self) -> None:
-        from tui_lora.core.booru import DEFAULT_BASE_URLS
+        from tui_lora.core.registry.boorus import SITES
 
         source = self.form.source
-        self.query_one("#base_url", Input).placeholder = f"{DEFAULT_BASE_URLS.get(source, '')} (default)"
+        site = SITES.get(source)
+        self.query_one("#base_url", Input).placeholder = f"{site.base_url if site else ''} (default)"
         self.query_one(AccountFields).set_source(source)
 
     @on(Checkbox.Changed, "#remember")

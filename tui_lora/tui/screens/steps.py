@@ -14,13 +14,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Select, Static
 
-from tui_lora.core import settings as S
 from tui_lora.core.dataset.folders import Concept
 from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.core.plan import FolderCount, Plan, plan_for_project, plan_from_settings
 from tui_lora.core.presets import load_preset
 from tui_lora.core.project import validate
+from tui_lora.core.registry import optimizers
+from tui_lora.core.settings import Settings
 from tui_lora.tui.fixes import say
 from tui_lora.tui.repeats import parse_repeats, set_repeats
 from tui_lora.tui.screens.base import WizardScreen
@@ -93,7 +94,7 @@ class StepsScreen(WizardScreen):
         self.plan: Plan | None = None
         base = plan_for_project(self.project)  # once: regularization images and the last run's speed
         self._reg_images, self._it_per_s = base.input.reg_images, base.input.it_per_s
-        self._preset: tuple[int, dict] | bool | None = None  # (repeats, settings), False if unreadable
+        self._preset: tuple[int, Settings] | bool | None = None  # (repeats, settings), False if unreadable
         self._other_diff: list[tuple[str, object, object]] = []
 
     def compose_body(self) -> ComposeResult:
@@ -108,7 +109,7 @@ class StepsScreen(WizardScreen):
                 for input_id, dotted, label in EDITABLE:
                     yield Field(label, text_input(input_id, format_value(self.project.get(dotted)), numeric=True),
                                 label_width=LABEL_WIDTH)
-                yield Field("Optimizer", Select([(o, o) for o in S.OPTIMIZERS], id="optimizer", compact=True,
+                yield Field("Optimizer", Select([(o, o) for o in optimizers.NAMES], id="optimizer", compact=True,
                                                 allow_blank=False, value=self.project.get(OPTIMIZER_KEY)),
                             label_width=LABEL_WIDTH)
             with VerticalScroll(id="steps-plan"):
@@ -237,7 +238,7 @@ class StepsScreen(WizardScreen):
         return out + self._other_diff
 
 
-def _read_preset(name: str) -> tuple[int, dict] | bool:
+def _read_preset(name: str) -> tuple[int, Settings] | bool:
     if not name:
         return False
     try:

@@ -1,4 +1,5 @@
-"""Booru account fields: user id (Gelbooru) or login (Danbooru) and API key, with where to get them.
+"""Booru account fields: user id (Gelbooru) or login (Danbooru) and API key, with where to get them
+(labels and notes from the booru registry, core/registry/boorus.py).
 
 The key is typed into a password field and never shown again: saved credentials show as
 "saved account (key hidden)" and stay out of the fields, so they cannot be read off the screen.
@@ -13,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Static
 
 from tui_lora.core.errors import UserError
+from tui_lora.core.registry.boorus import DEFAULT_SOURCE, SITES
 from tui_lora.tui.fetchform import ACCOUNT_LABELS, credentials
 from tui_lora.tui.fixes import say
 from tui_lora.tui.format import short_path
@@ -43,7 +45,8 @@ class AccountFields(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.source = "safebooru"
+        self.source = DEFAULT_SOURCE
+        self.base_url = ""  # the form's Base URL: saved accounts belong to one site address
         self._saved: tuple | None = None  # (site, Credentials) saved this session, and where
         self._saved_path: Path | None = None
 
@@ -92,7 +95,6 @@ class AccountFields(Vertical):
     def refresh_note(self) -> None:
         """Where the account comes from, or where to get one."""
         from tui_lora.core.booru import Credentials
-        from tui_lora.core.booru.credentials import WHERE_TO_GET
 
         source = self.source
         if source not in ACCOUNT_LABELS:
@@ -107,18 +109,21 @@ class AccountFields(Vertical):
                 self._note("Used for this session only (Remember is off).")
             return
         try:
-            creds, origin = credentials(source, "", "")
+            creds, origin = credentials(source, "", "", self.base_url)
         except UserError as exc:
             self._note(say(exc, "fetch"), error=True)
             return
+        from tui_lora.core.booru.credentials import withheld_note
+
+        withheld = withheld_note(source, self.base_url or None) if creds is None else None
         if origin == "saved" and creds is not None:
             self._note(f"Using your saved account (user {creds.user_id}, key hidden); type new ones to replace it.")
         elif origin == "environment":
             self._note("Using the account from the TUI_LORA_* environment variables.")
-        elif source == "danbooru":
-            self._note(f"Optional: anonymous searches allow 2 tags. Key: {WHERE_TO_GET[source]}.")
+        elif withheld:
+            self._note(say(withheld, "fetch"))
         else:
-            self._note(f"Gelbooru needs an account. Get both at {WHERE_TO_GET[source]}.")
+            self._note(SITES[source].account_note())
 
     def _note(self, text: str, error: bool = False) -> None:
         show_line(self.query_one("#account-note", Static), text, error=error)

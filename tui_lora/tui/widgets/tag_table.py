@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from tui_lora.core.safepath import printable
+
 SORTS = ("count", "name")
 
 
@@ -63,7 +65,7 @@ class TagTable(DataTable):
         rows = sorted(self._rows, key=lambda r: r.tag.casefold()) if self.sort_by == "name" else self._rows
         self.clear()
         for r in rows:
-            self.add_row(self._mark(r.tag), Text(r.tag, no_wrap=True, overflow="ellipsis"),
+            self.add_row(self._mark(r.tag), Text(printable(r.tag), no_wrap=True, overflow="ellipsis"),
                          Text(str(r.images), justify="right"), Text(f"{r.percent:.0f}", justify="right"), key=r.tag)
         if keep is not None and keep in {r.tag for r in rows}:
             self.move_cursor(row=self.get_row_index(keep), animate=False)

@@ -1,0 +1,96 @@
+"""The VRAM estimate: peak training memory as a sum of parts, from parameter counts measured on
+the real models, the network type's and the optimizer's facts (their registries), and activation
+figures per image. Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui_lora.core.registry import networks, optimizers
+from tui_lora.core.settings import Settings
+
+_DEFAULTS = Settings()  # arguments left out take the schema's defaults
+
+
+@dataclass
+class VramEstimate:
+    total_gb: float
+    parts: dict[str, float]
+
+
+# Parameter counts in millions (measured from the diffusers configs of the real models).
+_PARAMS_M = {
+    "sd15": {"unet": 859.5, "te": 123.1, "vae": 83.7},
+    "sdxl": {"unet": 2567.5, "te": 123.1 + 693.0, "vae": 83.7},
+}
+# LoRA parameters per unit of rank, in millions (kohya's default target layers).
+_LORA_PER_RANK_M = {
+    "sd15": {"unet": 0.424, "conv": 0.579, "te": 0.166},
+    "sdxl": {"unet": 2.660, "conv": 0.379, "te": 0.166 + 0.737},
+}
+# UNet activation memory (GB) for one image at the family's native resolution in half
+# precision: (without, with) gradient checkpointing. Uncalibrated guesses from published
+# kohya figures; calibrated on a GPU later (benchmarks/RESULTS.md).
+_NATIVE_RES = {"sd15": 512, "sdxl": 1024}
+_ACT_GB = {"sd15": (2.6, 0.6), "sdxl": (12.0, 2.4)}
+# Optimizer state bytes per trainable parameter come from the optimizer registry.
+_CUDA_OVERHEAD_GB = 0.6
+
+
+def estimate_vram(
+    *,
+    family: str,
+    resolution: int,
+    batch_size: int,
+    network_dim: int,
+    conv_dim: int = 0,
+    network_type: str = _DEFAULTS.network.network_type,
+    mixed_precision: str = _DEFAULTS.training.mixed_precision,
+    gradient_checkpointing: bool = _DEFAULTS.training.gradient_checkpointing,
+    optimizer: str = _DEFAULTS.training.optimizer_type,
+    train_text_encoder: bool = True,
+    cache_latents: bool = _DEFAULTS.dataset.cache_latents,
+) -> VramEstimate:
+    """Peak training VRAM in GB, as a sum of parts:
+
+    frozen weights  = (UNet + text encoders [+ VAE unless latents are cached]) × bytes/param
+                      (2 for fp16/bf16, 4 for fp32); the text encoders stay on the GPU because
+                      shuffled captions are encoded every step
+    LoRA            = rank × LoRA-params-per-rank × the network type's params_per_rank
+                      × (4 B weights + 4 B grads + the optimizer's state B); the conv term only for
+                      types that train convolutions (``conv_dim`` 0 turns it off)
+    activations     = per-image activations at the native resolution (with or without gradient
+                      checkpointing) × batch × (resolution / native)², ×2 in fp32, plus 15 %
+                      for the text encoders when they train
+    VAE encode      = when latents are not cached: the VAE's activations for one batch
+    overhead        = CUDA context and allocator slack (0.6 GB + 8 %)
+    """
+    fam = family if family in _PARAMS_M else "sd15"
+    bpp = 4 if mixed_precision == "no" else 2
+    p = _PARAMS_M[fam]
+    frozen_m = p["unet"] + p["te"] + (0 if cache_latents else p["vae"])
+    parts: dict[str, float] = {"weights": frozen_m * 1e6 * bpp / 2**30}
+
+    r = _LORA_PER_RANK_M[fam]
+    net = networks.get(network_type)
+    conv = conv_dim if net.uses_conv(conv_dim) else 0
+    lora_m = net.params_per_rank * (network_dim * r["unet"] + conv * r["conv"]
+                                    + (network_dim * r["te"] if train_text_encoder else 0))
+    opt = optimizers.find(optimizer)
+    state = opt.state_bytes if opt is not None else 8
+    parts["lora+optimizer"] = lora_m * 1e6 * (4 + 4 + state) / 2**30
+
+    scale = batch_size * (resolution / _NATIVE_RES[fam]) ** 2
+    act = _ACT_GB[fam][1 if gradient_checkpointing else 0] * scale
+    if mixed_precision == "no":
+        act *= 2
+    if train_text_encoder:
+        act *= 1.15
+    parts["activations"] = act
+    if not cache_latents:
+        parts["vae_encode"] = 0.9 * scale * (2 if mixed_precision == "no" else 1)
+    subtotal = sum(parts.values())
+    parts["overhead"] = _CUDA_OVERHEAD_GB + 0.08 * subtotal
+    parts = {k: round(v, 2) for k, v in parts.items()}
+    return VramEstimate(round(sum(parts.values()), 1), parts)
