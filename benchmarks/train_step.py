@@ -24,13 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_REPO), str(_REPO / "tests")]  # tests/support: helpers shared with the test suite
 
 
 def make_trainer(root: Path, model: Path, family: str, settings: dict, device: str, images: int, size):
     from tui_lora.core.train.run import make_reporter
     from tui_lora.core.train.trainer import Trainer
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(root, model, family=family, images=images, size=size, settings=settings)
     trainer = Trainer.create(project, project.effective_settings(), make_reporter(project, stream=io.StringIO()),
@@ -153,7 +154,7 @@ def compare(name: str, model: Path, family: str, settings: dict, *, device: str,
 def cpu_table(args) -> None:
     import torch
 
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
@@ -176,7 +177,7 @@ def cpu_table(args) -> None:
 def gpu_table(args) -> None:
     import torch
 
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
         work = Path(tmp)

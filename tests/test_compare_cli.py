@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from conftest import cli_env
 from tui_lora.cli import main
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from tui_lora.core.jobs import job_status
 from tui_lora.core.train.checkpoint import read_checkpoint
 from tui_lora.core.train.record import read_record
 from tui_lora.core.train.run import train_project
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 RESUME_SETTINGS = {
     "training.train_batch_size": 1, "training.max_train_epochs": 3, "training.lr_scheduler": "cosine_with_restarts",

@@ -61,7 +61,7 @@ def test_check_resume_refuses_in_one_sentence(make_project):
     image = project.concepts()[0].images()[0]
     image.with_suffix(".txt").write_text("ohwx, edited")
     assert "Captions changed" in check_resume(project, rec, settings)[0]
-    from tui_lora.testing.datasets import make_image
+    from tui_lora.demo.datasets import make_image
 
     make_image(7, (128, 128)).save(image.with_name("new.png"))
     with pytest.raises(UserError, match="The dataset changed since the training stopped"):

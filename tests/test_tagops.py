@@ -232,7 +232,7 @@ def test_second_operation_while_one_runs_is_refused(proj):
 
 
 def test_token_warning_uses_the_models_tokenizer_when_local(proj, tmp_path):
-    from tui_lora.testing.tiny_models import write_tiny_tokenizer
+    from tui_lora.demo.tiny_models import write_tiny_tokenizer
 
     model = tmp_path / "model"
     write_tiny_tokenizer(model / "tokenizer")

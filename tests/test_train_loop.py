@@ -9,7 +9,7 @@ import pytest
 
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import read_events, summarize
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -46,7 +46,7 @@ def test_loss_on_a_fixed_batch_drops_after_a_short_overfit(tmp_path, request, fa
 
 def test_steps_events_and_files_match_the_plan(tmp_path, tiny_sd15):
     from tui_lora.core.plan import plan_for_project
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     project = make_train_project(tmp_path / "p", tiny_sd15, images=5, repeats=2,
                                  size=[(64, 64), (128, 64), (64, 128), (96, 64)], settings={
@@ -105,7 +105,7 @@ def test_latent_disk_cache_is_reused_and_follows_image_changes(tmp_path, tiny_sd
     assert {p.name: p.stat().st_mtime_ns for p in (project.cache_dir / "latents").iterdir()} == files
     for i in range(3):
         assert torch.equal(first.s.latent_cache.get(i), second.s.latent_cache.get(i))
-    from tui_lora.testing.datasets import make_image
+    from tui_lora.demo.datasets import make_image
 
     make_image(999, (64, 64)).save(project.concepts()[0].images()[0])
     third = create(project)

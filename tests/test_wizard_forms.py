@@ -5,11 +5,11 @@ import pytest
 from tui_lora.core.booru.credentials import Credentials, save_credentials
 from tui_lora.core.dataset import tagops
 from tui_lora.core.errors import UserError
-from tui_lora.tui import fetchform as F
-from tui_lora.tui.helptext import explain
-from tui_lora.tui.screens.fetch import FetchScreen
-from tui_lora.tui.screens.tags import TagsScreen
-from tui_lora.tui.tag_work import describe_op, describe_undo, load_summary
+from tui_lora.tui.common.helptext import explain
+from tui_lora.tui.fetch import fetchform as F
+from tui_lora.tui.fetch.screen import FetchScreen
+from tui_lora.tui.tags.screen import TagsScreen
+from tui_lora.tui.tags.tag_work import describe_op, describe_undo, load_summary
 
 
 def test_every_help_item_of_the_new_screens_explains_itself():

@@ -8,12 +8,12 @@ import pytest
 from textual.widgets import Input, TextArea
 
 from tui_lora.core.project import Project
-from tui_lora.testing.datasets import write_dataset
-from tui_lora.testing.tiny_tagger import build_tiny_wd14
+from tui_lora.demo.datasets import write_dataset
+from tui_lora.demo.tiny_tagger import build_tiny_wd14
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.confirm import ConfirmScreen
-from tui_lora.tui.screens.tags import TagsScreen
-from tui_lora.tui.widgets.tag_table import TagTable
+from tui_lora.tui.common.confirm import ConfirmScreen
+from tui_lora.tui.tags.screen import TagsScreen
+from tui_lora.tui.tags.tag_table import TagTable
 from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 
@@ -244,7 +244,7 @@ async def test_every_pruning_action_with_keys_and_undo_byte_for_byte(wizard_proj
 async def test_blip_captions_in_a_child_process_from_the_tags_screen(wizard_project, tmp_path):
     """BLIP needs torch, which the wizard never imports: choosing it in the panel runs
     `tui-lora tag --backend blip` as a child, with the same status sentence, table and undo."""
-    from tui_lora.testing.tiny_tagger import build_tiny_blip
+    from support.tiny_blip import build_tiny_blip
 
     blip = build_tiny_blip(tmp_path / "blip")
     project = make(wizard_project, 3, captions_too=False, model=blip)

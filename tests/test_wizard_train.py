@@ -12,16 +12,16 @@ from tui_lora.core import joblock, jobs
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events
 from tui_lora.core.project import Project
-from tui_lora.testing.train import make_train_project
-from tui_lora.tui import images
+from support.train import make_train_project
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.monitor import Earlier
+from tui_lora.tui.common import images
+from tui_lora.tui.common.confirm import ConfirmScreen
+from tui_lora.tui.common.image_preview import ImagePreview
 from tui_lora.tui.navigation import STEP_INDEX, available
-from tui_lora.tui.screens.confirm import ConfirmScreen
-from tui_lora.tui.screens.train import RunUpdated, TrainScreen
-from tui_lora.tui.train_text import start_question
-from tui_lora.tui.widgets.image_preview import ImagePreview
-from tui_lora.tui.widgets.loss_chart import LossCurve, curve_rows
+from tui_lora.tui.train.loss_chart import LossCurve, curve_rows
+from tui_lora.tui.train.monitor import Earlier
+from tui_lora.tui.train.screen import RunUpdated, TrainScreen
+from tui_lora.tui.train.train_text import start_question
 
 JOB_S = 120  # a detached run on the tiny model: ~5 s to import and load, then a fraction of a second a step
 
@@ -299,7 +299,7 @@ def test_a_burst_of_updates_collapses_into_one_message():
 
     from tui_lora.core.events import RunSummary
     from tui_lora.core.jobs import JobStatus
-    from tui_lora.tui.monitor import Snapshot
+    from tui_lora.tui.train.monitor import Snapshot
 
     a = RunUpdated(Snapshot(RunSummary(), (), (), JobStatus("none", RunSummary()), version=1))
     b = RunUpdated(Snapshot(RunSummary(), (), (), JobStatus("none", RunSummary()), version=2))
@@ -344,7 +344,7 @@ async def test_a_new_runs_chart_forgets_the_previous_range():
     from textual.app import App
 
     from tui_lora.core.events import RunSummary
-    from tui_lora.tui.widgets.loss_chart import LossChart
+    from tui_lora.tui.train.loss_chart import LossChart
 
     class One(App):
         def compose(self):

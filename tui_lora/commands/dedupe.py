@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_float
-from tui_lora.commands._review import progress_line
+from tui_lora.commands._progress import progress_line
 from tui_lora.core.humanize import file_size as human_size
 
 HELP = "find near-duplicate images (dry run unless --apply)"

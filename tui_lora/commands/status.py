@@ -10,6 +10,7 @@ import time
 from tui_lora.commands._common import add_project_arg, emit, load_project
 from tui_lora.commands._fixes import say, step_words
 from tui_lora.core.errors import Notice
+from tui_lora.core.humanize import duration
 
 HELP = "show a training run: state, step, loss, ETA"
 DESCRIPTION = (
@@ -35,12 +36,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _duration(seconds) -> str:
-    from tui_lora.core.train.progress import format_duration
-
-    return format_duration(seconds)
-
-
 def _progress(s) -> str:
     parts = [f"epoch {s.epoch}/{s.epochs}", f"step {s.step}/{s.total_steps}"]
     if s.loss is not None:
@@ -60,7 +55,7 @@ def render(project, status) -> list[str]:
         how = "in the background" if status.detached else "in a terminal"
         lines.append(f"running {how} (pid {status.pid}) on {s.device or '…'}")
         if s.total_steps:
-            lines.append(_progress(s) + (f"  ETA {_duration(s.eta_s)}" if s.eta_s is not None else ""))
+            lines.append(_progress(s) + (f"  ETA {duration(s.eta_s)}" if s.eta_s is not None else ""))
         else:
             lines.append("starting (loading the model, caching latents)")
     elif status.state == "finished":
@@ -91,7 +86,7 @@ def _follow(project, args) -> None:
                 if now - last_print < 2.0:
                     continue
                 last_print = now
-                eta = f"  ETA {_duration(ev.get('eta_s'))}" if ev.get("eta_s") is not None else ""
+                eta = f"  ETA {duration(ev.get('eta_s'))}" if ev.get("eta_s") is not None else ""
                 loss = f"  loss {ev['loss']:.4f}" if isinstance(ev.get("loss"), (int, float)) else ""
                 print(f"epoch {ev['epoch']}  step {ev['step']}{loss}{eta}", flush=True)
             elif kind == "start":

@@ -139,7 +139,7 @@ def _undo(args: argparse.Namespace, project) -> int:
     from tui_lora.core.dataset import tagops
 
     done = []
-    for i in range(args.undo):
+    for _ in range(args.undo):
         try:
             done.append(tagops.undo(project, force=args.force))
         except NothingToUndo:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_lora.core.errors import ChangeInput, Fix, UserError
+from tui_lora.core.hub import is_repo_id, looks_like_path
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 ONLY_SD = Fix("tui-lora trains SD1.5 and SDXL models only")
-_REPO_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 # Repos a beginner is likely to type; anything else falls back to the name heuristic.
 KNOWN_REPOS: dict[str, str] = {
@@ -59,25 +59,16 @@ def inspect_model(ref: str) -> ModelInfo:
         if path.is_dir():
             return _inspect_folder(path)
         return _inspect_file(path)
-    if _looks_like_path(ref):
+    if looks_like_path(ref):
         raise UserError(f"The base model path {ref} does not exist",
                         Fix(f"check the path or give a Hugging Face repo id such as {DEFAULT_BASE_MODELS['sd15']}"))
-    if not _REPO_RE.match(ref):
+    if not is_repo_id(ref):
         raise UserError(f"{ref!r} is neither an existing path nor a Hugging Face repo id (owner/name)",
                         Fix(f"give one of those, e.g. {DEFAULT_BASE_MODELS['sdxl']}"))
     family = KNOWN_REPOS.get(ref.lower())
     if family is None:
         family = "sdxl" if re.search(r"xl|illustrious|pony|noob", ref, re.I) else None
     return ModelInfo(ref, "repo", family, None, detected=False)
-
-
-def _looks_like_path(ref: str) -> bool:
-    return (
-        ref.startswith(("/", "./", "../", "~", "\\"))
-        or ref.lower().endswith(SINGLE_FILE_SUFFIXES)
-        or ref.count("/") > 1
-        or (len(ref) > 1 and ref[1] == ":")
-    )
 
 
 def _inspect_folder(path: Path) -> ModelInfo:

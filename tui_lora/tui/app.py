@@ -2,7 +2,7 @@
 
 Step screens are created once per open project and kept (installed), so going back and
 forth keeps what was typed; what is valid is also saved to project.toml when a screen is
-left. See navigation.py for the steps and screens/base.py for how workers report errors.
+left. See navigation.py for the steps and common/base.py for how workers report errors.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class WizardApp(App[int]):
 
     # ----- projects and steps -------------------------------------------------------------------
     def show_start(self) -> None:
-        from tui_lora.tui.screens.start import StartScreen
+        from tui_lora.tui.start.screen import StartScreen
 
         self._commit_all()
         self.is_demo = False
@@ -80,7 +80,7 @@ class WizardApp(App[int]):
         status = await asyncio.to_thread(job_status, project)
         if not status.running or project is not self.project or getattr(self.screen, "STEP_ID", None) == "train":
             return  # nothing going on, another project by now, or already watching it
-        from tui_lora.tui.screens.confirm import ConfirmScreen
+        from tui_lora.tui.common.confirm import ConfirmScreen
 
         s = status.summary
         where = (f"step {s.step}/{s.total_steps}, epoch {s.epoch}/{s.epochs}" if s.state == "running"
@@ -182,9 +182,9 @@ class WizardApp(App[int]):
 
 
 def run_wizard(project: Project | None = None) -> int:
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
-    images.finish_detection()  # before Textual owns the terminal (see images.py)
+    images.finish_detection()  # before Textual owns the terminal (see common/images.py)
     app = WizardApp(project)
     app.run()
     return app.return_code or 0

@@ -6,21 +6,35 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import requests
 
 from tui_lora.core.booru import netguard
 from tui_lora.core.booru.errors import host_of
 from tui_lora.core.booru.files import is_disk_full, open_part, part_size
-from tui_lora.core.booru.http import Cancelled, parse_retry_after
+from tui_lora.core.booru.http import Cancelled, RateLimiter, parse_retry_after
 from tui_lora.core.humanize import file_size as human_size
 
-if TYPE_CHECKING:  # pragma: no cover
-    from tui_lora.core.booru.downloader import _Run
-
 CHUNK = 64 * 1024
+
+
+class _Run(Protocol):
+    """What a transfer needs from the download run (downloader._Run), named here so this module does not
+    import the downloader that imports it."""
+
+    options: Any  # downloader.DownloadOptions: deadline, timeout, max_bytes
+    session: requests.Session
+    limiter: RateLimiter
+    policy: netguard.HostPolicy | None
+    stop: threading.Event
+    lock: Any  # a threading.Lock
+    active: set[requests.Response]
+    parts: set[Path]
+
+    def add_bytes(self, n: int) -> None: ...
 
 
 class RetryLater(Exception):

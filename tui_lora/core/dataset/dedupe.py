@@ -14,6 +14,7 @@ the highest resolution, then the largest file.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -225,6 +226,13 @@ def quality_key(r: FileRecord) -> tuple:
     return (-(r.width * r.height), -r.size_bytes, r.rel)
 
 
+def _member(records: Sequence[FileRecord], near_ref: dict[int, float], k: int, *, ref: int, keeper_i: int) -> Member:
+    """Record ``k`` of a group around ``ref``: its distance to ``ref`` and whether it is a byte copy of the keeper."""
+    r, keeper = records[k], records[keeper_i]
+    exact = k != keeper_i and r.sha256 is not None and r.sha256 == keeper.sha256
+    return Member(r, 0.0 if k == ref else near_ref[k], exact, is_reference=k == ref)
+
+
 def group_pairs(records: Sequence[FileRecord], pairs: Pairs, threshold: float) -> list[DuplicateGroup]:
     """Reference-centred groups from close pairs (see the module docstring)."""
     near: dict[int, dict[int, float]] = defaultdict(dict)
@@ -244,13 +252,7 @@ def group_pairs(records: Sequence[FileRecord], pairs: Pairs, threshold: float) -
         idx = [ref, *others]
         taken.update(idx)
         keeper_i = min(idx, key=lambda k: quality_key(records[k]))
-        keeper = records[keeper_i]
-
-        def member(k: int) -> Member:
-            r = records[k]
-            exact = k != keeper_i and r.sha256 is not None and r.sha256 == keeper.sha256
-            return Member(r, 0.0 if k == ref else near[ref][k], exact, is_reference=k == ref)
-
+        member = functools.partial(_member, records, near[ref], ref=ref, keeper_i=keeper_i)
         rest = sorted((member(k) for k in idx if k != keeper_i), key=lambda m: (m.distance, quality_key(m.record)))
         groups.append(DuplicateGroup(member(keeper_i), rest, records[ref].path))
     groups.sort(key=lambda g: g.keeper.record.rel)

@@ -70,14 +70,8 @@ def family_of(unet_config: dict, n_text_encoders: int) -> str | None:
 
 def _download(repo_id: str, log: Callable[[str], None]) -> Path:
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
 
-    from tui_lora.core.hub import local_only, quiet_hub
+    from tui_lora.core.hub import download_failure, local_only, quiet_hub
 
     offline = local_only()  # no network: straight to the cache, without 25 s of retries
     if not offline:
@@ -85,19 +79,12 @@ def _download(repo_id: str, log: Callable[[str], None]) -> Path:
     try:
         with quiet_hub():
             folder = Path(snapshot_download(repo_id, allow_patterns=REPO_PATTERNS, local_files_only=offline))
-    except GatedRepoError:
-        raise UserError(f"{repo_id} is gated", Fix("accept its license on huggingface.co and log in with "
-                                                   "`hf auth login` (or set HF_TOKEN), then train again")) from None
-    except RepositoryNotFoundError:
-        raise UserError(f"There is no Hugging Face repo {repo_id} (or it is private)",
-                        Fix("check the owner/name, or log in with `hf auth login` if it is yours")) from None
-    except RevisionNotFoundError:
-        raise UserError(f"{repo_id} has no main revision", Fix("give a repo id that has one")) from None
-    except (LocalEntryNotFoundError, OSError) as exc:
-        raise ModelNotCached(
-            f"Cannot download {repo_id}: the Hugging Face hub is unreachable and the model is not in the local "
-            f"cache ({type(exc).__name__})", Fix("check the connection, or {} to a local diffusers folder or "
-                                                 ".safetensors file", ChangeSetting(MODEL_KEY))) from None
+    except Exception as exc:
+        failure = download_failure(exc, repo_id, local_fix=Fix("{} to a local diffusers folder or .safetensors file",
+                                                               ChangeSetting(MODEL_KEY)))
+        if failure is None:
+            raise
+        raise failure from None
     if not (folder / "model_index.json").is_file() or not (folder / "unet" / "config.json").is_file():
         raise UserError(f"{repo_id} is not a diffusers model repo (no model_index.json / unet)",
                         Fix("download its .safetensors checkpoint and {} at the file",

@@ -11,15 +11,7 @@ from typing import IO, Any
 
 from tui_lora.core.errors import Namer, Notice, neutral_name
 from tui_lora.core.events import EventWriter
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "?"
-    s = int(seconds + 0.5)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+from tui_lora.core.humanize import duration
 
 
 class Reporter:
@@ -64,7 +56,7 @@ class Reporter:
         last = step == total
         speed = f"{it_per_s:.2f} it/s" if it_per_s else "- it/s"
         text = (f"epoch {epoch}/{epochs}  step {step}/{total}  loss {loss:.4f} (avg {avg_loss:.4f})  "
-                f"lr {lr:.2e}  {speed}  eta {format_duration(eta_s)}")
+                f"lr {lr:.2e}  {speed}  eta {duration(eta_s)}")
         if self.log is not None and (last or now - self._last_log >= self.interval):
             self._last_log = now
             self._to_log(text)
@@ -99,7 +91,7 @@ class Reporter:
 
     def done(self, *, path: Path, steps: int, seconds: float) -> None:
         self.emit("done", path=str(path) if path else None, steps=steps, seconds=round(seconds, 1))
-        self.line(f"done: {steps} steps in {format_duration(seconds)}; LoRA: {path}")
+        self.line(f"done: {steps} steps in {duration(seconds)}; LoRA: {path}")
 
     # ----- plain lines ----------------------------------------------------------------------
     def line(self, text: str, *, err: bool = False) -> None:

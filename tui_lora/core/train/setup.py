@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice, RunAction, UserError, Words
+from tui_lora.core.plan import epochs_and_steps
 from tui_lora.core.registry import schedulers
 from tui_lora.core.settings import Settings, TrainingSettings
 from tui_lora.core.train import data as D
@@ -161,7 +162,6 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     from tui_lora.core.train.optim import build_optimizer, build_scheduler
     from tui_lora.core.train.saving import build_metadata
     from tui_lora.core.train.text import TextEncoding
-    from tui_lora.core.train.trainer import steps_for
 
     quiet_libraries()
     dev = resolve_device(device, reporter.warning)
@@ -282,7 +282,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
 
     # ----- schedule --------------------------------------------------------------------------
     global_batch = t.train_batch_size * accelerator.num_processes
-    spe, epochs, total = steps_for(layout, global_batch, t.max_train_epochs, t.max_train_steps)
+    spe = layout.steps_per_epoch(global_batch)
+    epochs, total = epochs_and_steps(spe, t.max_train_epochs, t.max_train_steps)
     warm = warmup_steps(total, t.lr_warmup_ratio, t.lr_warmup_steps)
     if warm and not schedulers.SCHEDULERS[t.lr_scheduler].warmup:
         reporter.warning(f"The {t.lr_scheduler} scheduler ignores warmup; use constant_with_warmup to warm up.")

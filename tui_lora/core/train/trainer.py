@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from tui_lora.core.project import Project
     from tui_lora.core.settings import Settings
-    from tui_lora.core.train.layout import DatasetLayout
     from tui_lora.core.train.model import BaseModel
 
 
@@ -379,11 +378,3 @@ class Trainer:
         for v in state.get("losses", []):
             self._losses.add(v)
         self.files = [Path(p) for p in state.get("files", [])]
-
-
-def steps_for(layout: DatasetLayout, global_batch: int, epochs: int, max_train_steps: int) -> tuple[int, int, int]:
-    """(steps per epoch, epochs, total steps): max_train_epochs wins over max_train_steps, as in kohya."""
-    spe = layout.steps_per_epoch(global_batch)
-    if epochs > 0:
-        return spe, epochs, spe * epochs
-    return spe, math.ceil(max_train_steps / spe) if spe else 0, max_train_steps
