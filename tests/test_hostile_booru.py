@@ -83,7 +83,8 @@ def test_saved_https_credentials_are_not_sent_over_plain_http():
     assert booru.resolve_credentials("danbooru", base_url="https://booru.example:8443/") is not None
     assert booru.resolve_credentials("danbooru", base_url="http://booru.example:8443") is None
     assert booru.resolve_credentials("danbooru", base_url="https://booru.example") is None
-    assert "none were sent to http://booru.example:8443" in str(booru.withheld_note("danbooru", "http://booru.example:8443"))
+    withheld = booru.withheld_note("danbooru", "http://booru.example:8443")
+    assert "none were sent to http://booru.example:8443" in str(withheld)
 
 
 def test_a_key_on_the_command_line_is_warned_about_once(run_cli, project, booru_server):

@@ -25,8 +25,8 @@ from tui_lora.core.schema import (BOOL, CHOICE, FLOAT, INT, OVERRIDE, STR, STR_L
 __all__ = [
     "BOOL", "CHOICE", "FLOAT", "INT", "STR", "STR_LIST", "DEFAULT_JUNK_TAGS", "KEYS", "KEY_INDEX", "OPTIMIZERS",
     "SAMPLERS", "SCHEDULERS", "SECTIONS", "DatasetSettings", "Key", "ModelSettings", "NetworkSettings", "Override",
-    "OVERRIDE", "OutputSettings", "ProjectSettings", "SampleSettings", "Settings", "TagsSettings", "TrainingSettings", "coerce",
-    "key", "parse_override", "parse_text",
+    "OVERRIDE", "OutputSettings", "ProjectSettings", "SampleSettings", "Settings", "TagsSettings", "TrainingSettings",
+    "coerce", "key", "parse_override", "parse_text",
 ]
 
 OPTIMIZERS = optimizers.NAMES

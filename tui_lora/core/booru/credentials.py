@@ -93,7 +93,8 @@ def withheld_note(source: str, base_url: str | None) -> Notice | None:
     elsewhere = sorted(o for o, e in _saved_sites().items() if e.get("source", "") == source and o != here)
     if not elsewhere:
         return None
-    return Notice(f"Your saved {source} credentials are for {_shown(elsewhere[0])}, so none were sent to {_shown(here)}",
+    return Notice(f"Your saved {source} credentials are for {_shown(elsewhere[0])}, so none were sent to "
+                  f"{_shown(here)}",
                   Fix("{} to use an account there ({} keeps them)", ChangeInput("booru.credentials"),
                       Given("booru.remember")))
 

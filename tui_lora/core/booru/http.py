@@ -201,7 +201,8 @@ class Http:
                     raise AuthError(f"{self.site} refused the request (HTTP {resp.status_code})",
                                     Fix("{}", ChangeInput("booru.credentials", verb="check")))
                 if resp.status_code not in RETRY_STATUS:
-                    raise ServerError(f"{host} answered HTTP {resp.status_code} {printable(resp.reason or '')}".rstrip(),
+                    answer = f"HTTP {resp.status_code} {printable(resp.reason or '')}".rstrip()
+                    raise ServerError(f"{host} answered {answer}",
                                       Fix("{} and {}, or {} later", ChangeInput("booru.tags", verb="check"),
                                           ChangeInput("booru.base_url", verb="check"), TryAgain()))
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))

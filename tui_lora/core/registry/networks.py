@@ -55,4 +55,5 @@ def get(name: str) -> NetworkType:
     try:
         return NETWORKS[name]
     except KeyError:
-        raise ConfigError(f"network.network_type {name!r} is unknown", Fix(f"choose one of {', '.join(NAMES)}")) from None
+        raise ConfigError(f"network.network_type {name!r} is unknown",
+                          Fix(f"choose one of {', '.join(NAMES)}")) from None
