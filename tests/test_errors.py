@@ -25,7 +25,7 @@ from tui_lora.core.errors import (
     UserError,
     Words,
 )
-from tui_lora.tui import fixes as wizard
+from tui_lora.tui.common import fixes as wizard
 
 PACKAGE = Path(tui_lora.__file__).parent
 

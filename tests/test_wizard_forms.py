@@ -45,7 +45,7 @@ def test_core_booru_fixes_name_the_fetch_screens_fields():
     from tui_lora.commands._fixes import say as cli_says
     from tui_lora.core import booru
     from tui_lora.core.booru.clients import GelbooruClient, check_base_url
-    from tui_lora.tui.fixes import say
+    from tui_lora.tui.common.fixes import say
 
     client = GelbooruClient(base_url="http://127.0.0.1:1")
     errors = [client._auth_error()]

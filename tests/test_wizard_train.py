@@ -321,7 +321,7 @@ def test_core_training_fixes_read_as_this_screens_keys():
     from tui_lora.core.jobrun import resume_or_restart
     from tui_lora.core.train.checkpoint import stop_message
     from tui_lora.core.train.run import interrupted_message
-    from tui_lora.tui.fixes import say
+    from tui_lora.tui.common.fixes import say
 
     project = SimpleNamespace(root="/home/u/proj")
     stopped = stop_message(project, 6, 12, 2, 4, resumable=True)

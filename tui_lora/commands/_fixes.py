@@ -1,6 +1,6 @@
 """The CLI's words for the steps a fix names (core.errors): the one place where an action becomes a
 command line (`tui-lora train mia --resume`) and an input a flag (--base-url). The wizard says the
-same steps as keys and fields (tui/fixes.py)."""
+same steps as keys and fields (tui/common/fixes.py)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ action, change a setting, give a command another value, install a package, free 
 again); a problem may name what the user gave the same way (:class:`Given`: "--epochs two").
 Core never names an interface: each front end names the steps in its own words, in one
 place (the CLI in ``commands/_fixes.py``: "`tui-lora train mia --resume`"; the wizard in
-``tui/fixes.py``: "r (Resume)"). A :class:`Notice` keeps such a sentence as data where it outlives
+``tui/common/fixes.py``: "r (Resume)"). A :class:`Notice` keeps such a sentence as data where it outlives
 its process (the training's events and record, a child's JSON). Conditions callers act on have
 their own class (:class:`UndoConflict`, :class:`JobRunning` …), so no caller reads message text.
 

@@ -1,5 +1,5 @@
 """How the wizard reports errors: a ``UserError`` as its own sentence (its fix in the wizard's words,
-tui/fixes.py), anything else as one line naming the log file that holds the traceback. Never a
+tui/common/fixes.py), anything else as one line naming the log file that holds the traceback. Never a
 traceback on screen."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 
 from tui_lora.core.errors import UserError
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 LOG_NAME = "wizard.log"
 

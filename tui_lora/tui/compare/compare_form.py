@@ -12,7 +12,7 @@ from tui_lora.core.compare import EpochFile, list_epoch_files, parse_epochs, par
 from tui_lora.core.compare.files import MAX_WEIGHT
 from tui_lora.core.errors import UserError
 from tui_lora.core.sample_prompts import DEFAULT_STEPS, MAX_STEPS, load_sample_prompts, parse_prompt_line
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 FIELDS = ("prompt", "negative", "epochs", "weights", "seed", "steps")
 DEFAULT_WEIGHTS_TEXT = "0.6,0.8,1.0"

@@ -32,7 +32,7 @@ from tui_lora.tui.compare import compare_form
 from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child, run_pick
 from tui_lora.tui.compare.compare_grid import CompareGridView
 from tui_lora.tui.compare.compare_grids import GridInfo, best_says, list_grids, read_grid
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 if TYPE_CHECKING:
     from tui_lora.tui.compare.compare_zoom import CompareZoom

@@ -18,7 +18,7 @@ from tui_lora.core.registry.boorus import DEFAULT_SOURCE, SITES
 from tui_lora.tui.common.field import Field, FieldInput, show_line
 from tui_lora.tui.common.format import short_path
 from tui_lora.tui.fetch.fetchform import ACCOUNT_LABELS, credentials
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 
 class AccountFields(Vertical):

@@ -9,7 +9,7 @@ from rich.text import Text
 from tui_lora.core.humanize import clock
 from tui_lora.core.humanize import file_size as size
 from tui_lora.tui.common.progress_text import bar_with_text
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 
 def _n(n: int, noun: str) -> str:

@@ -1,5 +1,5 @@
 """The Fetch screen's form as plain data: reading it into a booru query, credentials and a dataset
-folder, and remembering it per project (core's errors name their fix as data; tui/fixes.py says it
+folder, and remembering it per project (core's errors name their fix as data; tui/common/fixes.py says it
 in the wizard's words).
 
 No textual here (like core/): the screen fills a :class:`FetchForm` from its widgets and calls

@@ -33,7 +33,7 @@ from tui_lora.tui.fetch.account_fields import AccountFields
 from tui_lora.tui.fetch.booru_preview import BooruPreview
 from tui_lora.tui.fetch.booru_session import BooruSession, Outcome
 from tui_lora.tui.fetch.fetch_text import count_line, outcome_lines, progress_line
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 SEARCH_DELAY_S = 0.6  # wait this long after the last keystroke: the site is not hammered while typing
 

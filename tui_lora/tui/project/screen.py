@@ -19,7 +19,7 @@ from tui_lora.core.jobs import JobStatus, job_status
 from tui_lora.core.project import family_label
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.format import short_path
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.navigation import STEPS, available
 
 

@@ -14,7 +14,7 @@ from tui_lora.core.dataset.checks import Severity
 from tui_lora.core.humanize import duration
 from tui_lora.core.humanize import file_size as human_size
 from tui_lora.tui.common.item import Item
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.review.review_model import ReviewData, advice, view_label
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from tui_lora.core.project import Project, family_label
 from tui_lora.tui.common.base import NO_PROJECT_KEYS, WizardScreen
 from tui_lora.tui.common.field import Field, text_input
 from tui_lora.tui.common.format import resolve_user_path, short_path
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 INSPECT_DELAY_S = 0.25  # wait for a pause in typing before reading the disk
 

@@ -16,7 +16,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.project import PROJECT_FILE, Project
 from tui_lora.tui.common.field import Field, text_input
 from tui_lora.tui.common.format import resolve_user_path, short_path
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 
 class FolderSuggester(Suggester):

@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 from tui_lora.core.errors import UserError
 from tui_lora.core.project import Project, family_label
 from tui_lora.tui.common.format import fit, short_path
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.field import Field, text_input
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.steps.plan_view import PlanView
 from tui_lora.tui.steps.repeats import parse_repeats, set_repeats
 

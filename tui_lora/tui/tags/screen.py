@@ -31,7 +31,7 @@ from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.child import Child, ChildEvent
 from tui_lora.tui.common.field import show_line
 from tui_lora.tui.common.progress_text import bar_with_text
-from tui_lora.tui.fixes import namer, say
+from tui_lora.tui.common.fixes import namer, say
 from tui_lora.tui.tags import tag_work
 from tui_lora.tui.tags.tag_table import TagTable
 from tui_lora.tui.tags.tagger_panel import TaggerPanel

@@ -17,7 +17,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.tagging.blip import DEFAULT_BLIP_MODEL
 from tui_lora.core.tagging.wd14 import DEFAULT_WD14_MODEL
 from tui_lora.tui.common.field import Field, text_input
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 
 KEYS = {"tag_model": "tags.tagger_model", "threshold": "tags.threshold", "char_threshold": "tags.character_threshold"}
 MODES = (("overwrite", "overwrite"), ("append", "append"), ("missing only", "missing"))

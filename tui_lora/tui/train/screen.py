@@ -32,7 +32,7 @@ from tui_lora.tui.common.image_preview import ImagePreview
 from tui_lora.tui.common.item import Item
 from tui_lora.tui.common.progress_text import progress_bar
 from tui_lora.tui.common.thumb_loader import ThumbLoader, ThumbRequest
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.navigation import STEP_INDEX, available
 from tui_lora.tui.train import train_text
 from tui_lora.tui.train.log_tail import LogTail

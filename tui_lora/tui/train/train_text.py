@@ -13,7 +13,7 @@ from tui_lora.core.gpu import GpuReport
 from tui_lora.core.jobs import JobStatus
 from tui_lora.core.humanize import duration
 from tui_lora.tui.common.format import short_path
-from tui_lora.tui.fixes import say
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.train.monitor import Earlier, Snapshot, resume_epoch
 
 # What the screen itself is doing to the job (the files cannot say it yet).
