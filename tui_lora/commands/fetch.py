@@ -13,11 +13,11 @@ from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
 from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import clock, file_size
-from tui_lora.core.project import Project
 from tui_lora.core.registry import boorus
 
 if TYPE_CHECKING:
     from tui_lora.core import booru
+    from tui_lora.core.project import Project
 
 HELP = "search a booru and download images with their tags as captions"
 DESCRIPTION = (

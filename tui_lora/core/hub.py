@@ -12,10 +12,8 @@ Every model setting (base model, VAE, tagger, captioner) takes a local path or a
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,6 +43,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     port = url.port or (443 if url.scheme != "http" else 80)
     key = f"{host}:{port}"
     if key not in _REACHABLE:
+        import socket  # here, not at the top: `tui-lora --help` and the wizard's start never need it
+
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 _REACHABLE[key] = True
@@ -56,6 +56,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 @contextlib.contextmanager
 def quiet_hub() -> Iterator[None]:
     """Silence huggingface_hub's per-retry warnings; our callers report failures themselves."""
+    import logging
+
     log = logging.getLogger("huggingface_hub")
     old = log.level
     log.setLevel(logging.ERROR)
