@@ -8,6 +8,8 @@ import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
+from tui_lora.commands._fixes import say, step_words
+from tui_lora.core.errors import Notice
 from tui_lora.core.humanize import duration
 
 HELP = "show a training run: state, step, loss, ETA"
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.follow:
         _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(), render(project, status))
+    emit(args, status.to_dict(step_words), render(project, status))
     return 0
 
 
@@ -59,7 +61,8 @@ def render(project, status) -> list[str]:
     elif status.state == "finished":
         lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
     else:
-        lines.append(f"{status.state}: " + (status.message or s.error or ""))
+        notice = status.message or s.error
+        lines.append(f"{status.state}: " + (say(notice) if notice else ""))
         if s.total_steps:
             lines.append(_progress(s))
     if status.files:
@@ -91,7 +94,7 @@ def _follow(project, args) -> None:
             elif kind in ("save", "sample"):
                 print(f"{kind}: {ev['path']}", flush=True)
             elif kind in ("warning", "error"):
-                print(f"{kind}: {ev['message']}", flush=True)
+                print(f"{kind}: {say(Notice.from_dict(ev))}", flush=True)
             elif kind == "done":
                 print(f"done: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, UserError
 
 if TYPE_CHECKING:
     import torch
@@ -173,8 +173,9 @@ class WeightMerger:
         modules = group(sd)
         missing = [name for name in modules if name not in self.index]
         if missing:
-            raise UserError(f"{label} has {len(missing)} module(s) this base model does not have (e.g. {missing[0]}); "
-                            "compare it on the model it was trained on.")
+            raise UserError(f"{label} has {len(missing)} module(s) this base model does not have (e.g. {missing[0]})",
+                            Fix("compare it on the model it was trained on ({} or {})",
+                                ChangeSetting("model.pretrained_model_name_or_path", verb=""), Given("base_model")))
         with torch.no_grad():
             for name, parts in modules.items():
                 layer = self.index[name]
@@ -182,8 +183,9 @@ class WeightMerger:
                     new = merged(parts, layer.weight, strength)
                 except (ValueError, RuntimeError, KeyError) as exc:
                     self.restore()
-                    raise UserError(f"{label} cannot be applied ({name}: {exc}); retrain that epoch or leave it "
-                                    "out with --epochs.") from None
+                    raise UserError(f"{label} cannot be applied ({name}: {exc})",
+                                    Fix("retrain that epoch or {}",
+                                        ChangeInput("compare.epochs", verb="leave it out with"))) from None
                 self._originals[name] = layer.weight.detach().to("cpu", copy=True)
                 layer.weight.copy_(new.to(layer.weight.dtype))
 

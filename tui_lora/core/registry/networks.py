@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ConfigError, Fix
 
 LYCORIS = "lycoris.kohya"  # ss_network_module of every LyCORIS run (sd-scripts writes --network_module)
 
@@ -98,4 +98,5 @@ def get(name: str) -> NetworkType:
     try:
         return NETWORKS[name]
     except KeyError:
-        raise ConfigError(f"network.network_type {name!r} is unknown; choose one of {', '.join(NAMES)}.") from None
+        raise ConfigError(f"network.network_type {name!r} is unknown",
+                          Fix(f"choose one of {', '.join(NAMES)}")) from None
