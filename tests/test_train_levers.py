@@ -80,9 +80,9 @@ def test_each_lever_keeps_the_loss_curve_and_the_file(tmp_path, tiny_sd15, refer
         assert losses == ref_losses  # TF32 does nothing on the CPU; reading later reads the same numbers
     else:
         assert losses == pytest.approx(ref_losses, rel=1e-4)
-    if lever == "fused_optimizer":  # the CPU gets torch's foreach step, the GPU its fused one
-        assert all(g["foreach"] for g in trainer.s.optimizer.param_groups)
-        assert not any(g["foreach"] for g in ref_trainer.s.optimizer.param_groups)
+    if lever == "fused_optimizer":  # torch's fused AdamW step runs on the CPU too (torch 2.4+)
+        assert all(g["fused"] for g in trainer.s.optimizer.param_groups)
+        assert not any(g["fused"] or g["foreach"] for g in ref_trainer.s.optimizer.param_groups)
     if lever == "loss_reads":
         # losses waited on the device for the whole epoch: every step still has its event, before the save
         kinds = [e["event"] for e in events]
@@ -122,7 +122,7 @@ def test_resume_is_bitwise_with_the_speed_levers_and_a_changed_lever_may_resume(
     assert settings_changes(project.effective_settings(), project.effective_settings(["training.fp8_base=true"]))
     third = create(project, ["training.fused_optimizer=false"])
     third.load_state_dict(read_checkpoint(tmp_path / "state.pt"))
-    assert not any(g["foreach"] for g in third.s.optimizer.param_groups)
+    assert not any(g["fused"] or g["foreach"] for g in third.s.optimizer.param_groups)
     third.fit()
     c = third.lora_tensors("float")
     assert all(torch.allclose(a[k], c[k], rtol=1e-4, atol=1e-6) for k in a)
@@ -221,7 +221,8 @@ def _micro_sd15(tiny_sd15, root):
 def test_compiled_blocks_give_the_eager_loss_curve(tmp_path, tiny_sd15):
     model = _micro_sd15(tiny_sd15, tmp_path)
     settings = {**OFF, "training.max_train_epochs": 0, "training.max_train_steps": 3,
-                "network.network_train_unet_only": True, "training.text_encoder_lr": 0.0}
+                "network.network_train_unet_only": True, "training.text_encoder_lr": 0.0,
+                "training.gradient_checkpointing": True}  # compiled blocks run inside checkpointed segments
     _, eager, _ = trained(tmp_path / "eager", model, settings, images=1)
     compiled, losses, _ = trained(tmp_path / "compiled", model, {**settings, "training.torch_compile": "blocks"},
                                   images=1)
@@ -236,11 +237,29 @@ def test_the_optimizer_step_kernel():
 
     adamw = optimizers.get("AdamW")
     assert step_kernel(adamw, {}, device_type="cuda", fused=True) == {"fused": True}
-    assert step_kernel(adamw, {}, device_type="cpu", fused=True) == {"foreach": True}
+    assert step_kernel(adamw, {}, device_type="cpu", fused=True) == {"fused": True}  # torch 2.4+
+    assert step_kernel(adamw, {}, device_type="meta", fused=True) == {"foreach": True}  # no fused kernel there
     assert step_kernel(adamw, {}, device_type="cuda", fused=False) == {"fused": False, "foreach": False}
     assert step_kernel(adamw, {"foreach": False}, device_type="cuda", fused=True) == {}  # optimizer_args win
     for name in ("AdamW8bit", "Prodigy", "Lion", "Adafactor"):  # they keep their own step
         assert step_kernel(optimizers.get(name), {}, device_type="cuda", fused=True) == {}
+
+
+def test_tf32_is_set_on_cuda_only_and_keeps_torch_precision_readable():
+    from tui_lora.core.train.levers import set_tf32
+
+    before = torch.get_float32_matmul_precision()
+    try:
+        assert not set_tf32("cpu", True) and torch.get_float32_matmul_precision() == before
+        assert set_tf32("cuda", True)  # the switches exist without a GPU
+        assert torch.get_float32_matmul_precision() == "high"  # readable: inductor's autotuning reads it
+        assert torch.backends.cudnn.conv.fp32_precision == "tf32"
+        set_tf32("cuda", False)
+        assert torch.get_float32_matmul_precision() == "highest"
+        assert torch.backends.cudnn.conv.fp32_precision == "ieee"
+    finally:
+        torch.set_float32_matmul_precision(before)
+        torch.backends.cudnn.conv.fp32_precision = "tf32"  # torch's default
 
 
 def test_host_sync_helpers():

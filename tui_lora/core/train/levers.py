@@ -24,19 +24,21 @@ RECOMPILE_LIMIT = 64
 
 def set_tf32(device_type: str, on: bool) -> bool:
     """TF32 for fp32 matrix products and cuDNN convolutions on CUDA (Ampere and newer use it, older
-    GPUs ignore it). Returns whether anything was set: nothing on the CPU."""
+    GPUs ignore it). Returns whether anything was set: nothing on the CPU.
+
+    Matrix products through ``set_float32_matmul_precision`` ("high" / "highest"), which keeps torch's
+    old and new precision switches consistent: setting only the new per-backend one makes
+    ``get_float32_matmul_precision()`` (which inductor's autotuning reads) raise."""
     if device_type != "cuda":
         return False
     import torch
 
-    matmul = torch.backends.cuda.matmul
-    if hasattr(matmul, "fp32_precision"):  # torch 2.9+: the new per-backend switch (mixing APIs is an error)
-        value = "tf32" if on else "ieee"
-        matmul.fp32_precision = value
-        torch.backends.cudnn.conv.fp32_precision = value
+    torch.set_float32_matmul_precision("high" if on else "highest")
+    cudnn = torch.backends.cudnn
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):  # torch 2.9+
+        cudnn.conv.fp32_precision = "tf32" if on else "ieee"
     else:
-        matmul.allow_tf32 = on
-        torch.backends.cudnn.allow_tf32 = on
+        cudnn.allow_tf32 = on
     return True
 
 
