@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_REPO), str(_REPO / "tests")]  # tests/support: helpers shared with the test suite
 
 
 def sync(device: str) -> None:
@@ -44,7 +45,7 @@ def run_case(family: str, model: Path, work: Path, *, size: int, steps: int, rou
 
     from tui_lora.core.compare import ComparePipeline, plan_compare, run_compare
     from tui_lora.core.sample_prompts import SamplePrompt
-    from tui_lora.testing.lora_files import make_lora_files
+    from support.lora_files import make_lora_files
 
     settings = {"dataset.resolution": size, "dataset.max_bucket_reso": max(size, 256), "training.clip_skip": 1,
                 "network.network_dim": 8, "network.network_alpha": 4.0}
@@ -98,7 +99,7 @@ def main() -> None:
 
     import torch
 
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     torch.set_num_threads(args.threads)
     rows = []

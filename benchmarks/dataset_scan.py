@@ -58,7 +58,7 @@ def _make_one(args) -> None:
     import numpy as np
     from PIL import Image
 
-    from tui_lora.testing.datasets import make_caption, make_image
+    from tui_lora.demo.datasets import make_caption, make_image
 
     grain = _TILE if _TILE is not None else _grain_tile()
     w, h = SIZES[i % len(SIZES)]

@@ -1,6 +1,6 @@
 """Booru fetch: parallel download vs one at a time, against the local fake booru.
 
-200 images served from tui_lora/testing/booru_server.py on 127.0.0.1 with 50 ms latency added to every
+200 images served from tui_lora/demo/booru_server.py on 127.0.0.1 with 50 ms latency added to every
 request (a stand-in for a real site's round trip). Every row verifies md5s and writes captions,
 except the naive loop, which is what a notebook script does (requests.get, write, no checks).
 
@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import requests  # noqa: E402
+import requests  # noqa: E402 - after sys.path is set
 
-from tui_lora.testing.booru_server import BooruServer, make_catalogue  # noqa: E402
-from tui_lora.core import booru  # noqa: E402
+from tui_lora.demo.booru_server import BooruServer, make_catalogue  # noqa: E402 - after sys.path is set
+from tui_lora.core import booru  # noqa: E402 - after sys.path is set
 
 
 def naive(posts, dest: Path) -> None:

@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_REPO), str(_REPO / "tests")]  # tests/support: helpers shared with the test suite
 
 
 def _free() -> None:
@@ -41,7 +42,7 @@ def _free() -> None:
 
 
 def project(root: Path, model: Path, family: str, settings: dict, images: int = 4):
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     size = (settings.get("dataset.resolution", 64),) * 2
     return make_train_project(root, model, family=family, images=images, size=size, settings=settings)
@@ -186,7 +187,7 @@ def main() -> None:
     transformers.utils.logging.set_verbosity_error()
     if not args.smoke and not torch.cuda.is_available():
         p.error("no CUDA GPU here; run with --smoke to check the script on the CPU")
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     parts = args.only or ["speed", "nan", "oom", "vram"]
     with tempfile.TemporaryDirectory(prefix="tui-lora-jobs-cuda-") as tmp:

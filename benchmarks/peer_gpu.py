@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]  # tests/support: helpers shared with the test suite
 
 # kohya's tokenizer ids; kohya loads them from --tokenizer_cache_dir/<id with / as _> when present, as
 # the slow CLIPTokenizer (vocab.json + merges.txt). The models' tokenizers are the builder's generated
@@ -91,8 +91,8 @@ def kohya_args(family: str, c: dict, *, model: Path, data: Path, out: Path, toke
 def prepare(work: Path, family: str, c: dict, real_size: bool, model: Path | None = None) -> tuple[Path, Path]:
     """(model folder, tui-lora project) for ``family``; the model is built once per work folder
     (or given)."""
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl, write_tiny_tokenizer
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl, write_tiny_tokenizer
 
     model = model or work / "models" / family
     if not (model / "model_index.json").is_file():
@@ -142,7 +142,6 @@ def main() -> None:
     if bool(args.kohya_python) != bool(args.kohya_dir) or not (args.smoke or args.kohya_python):
         p.error("give --kohya-python and --kohya-dir (benchmarks/peer_gpu.sh does), or --smoke")
     mode = "smoke" if args.smoke else "cpu-check" if args.cpu_check else "gpu"
-    on_cpu = mode != "gpu"
     work = args.work or Path(tempfile.mkdtemp(prefix="tui-lora-peer-"))
     work.mkdir(parents=True, exist_ok=True)
     (work / "results").mkdir(exist_ok=True)
@@ -153,16 +152,7 @@ def main() -> None:
             continue
         model, project = prepare(work, family, c, mode != "smoke", given.get(family))
         res = work / "results"
-
-        def run_ours(name: str, folder: Path) -> dict | None:
-            print(f"{family}: {name} …", flush=True)
-            cmd = [sys.executable, measure_py, str(res / f"{name}.json"), "--warmup", str(c["warmup"]), "--",
-                   "-m", "tui_lora", "train", str(folder), *(["--device", "cpu"] if on_cpu else [])]
-            # tiny models on a CPU run fastest on one thread (benchmarks/RESULTS.md, "Training step")
-            return measure(cmd, res / f"{name}.json", res / f"{name}.log",
-                           {"OMP_NUM_THREADS": "1"} if mode == "smoke" else None)
-
-        ours = run_ours(f"{family}-tui-lora", project)
+        ours = run_ours(f"{family}-tui-lora", project, res, warmup=c["warmup"], mode=mode)
         kohya = None
         if args.kohya_python:
             print(f"{family}: kohya sd-scripts …", flush=True)
@@ -176,10 +166,20 @@ def main() -> None:
         te = "text-encoder outputs cached" if family == "sdxl" else "text encoder run every step"
         rows.append(row(f"{label}, {te} (matched)", ours, kohya, not args.kohya_python))
         if family == "sd15":  # tui-lora's lever kohya lacks for SD1.5, against the same kohya run
-            cached = run_ours("sd15-tui-lora-te-cache", prepare_cached(project))
+            cached = run_ours("sd15-tui-lora-te-cache", prepare_cached(project), res, warmup=c["warmup"], mode=mode)
             rows.append(row(f"{label}, tui-lora caches text-encoder outputs (kohya cannot for SD1.5)", cached, kohya,
                             not args.kohya_python))
     print_table(rows, work=work)
+
+
+def run_ours(name: str, project: Path, res: Path, *, warmup: int, mode: str) -> dict | None:
+    """``tui-lora train PROJECT`` through peer_measure.py; results and log in ``res``."""
+    print(f"{name} …", flush=True)
+    cmd = [sys.executable, str(HERE / "peer_measure.py"), str(res / f"{name}.json"), "--warmup", str(warmup), "--",
+           "-m", "tui_lora", "train", str(project), *(["--device", "cpu"] if mode != "gpu" else [])]
+    # tiny models on a CPU run fastest on one thread (benchmarks/RESULTS.md, "Training step")
+    return measure(cmd, res / f"{name}.json", res / f"{name}.log",
+                   {"OMP_NUM_THREADS": "1"} if mode == "smoke" else None)
 
 
 def prepare_cached(project: Path) -> Path:
@@ -213,7 +213,8 @@ def print_table(rows: list[dict], *, work: Path) -> None:
         ours, kohya = r["ours"], r["kohya"]
         if r["skipped"]:
             k = "skipped: --smoke does not install kohya"
-            print(f"| {r['label']} | {num(ours, 's_per_step', '.3f')} | {k} | – | {num(ours, 'peak_gib', '.2f')} | – | – |")
+            print(f"| {r['label']} | {num(ours, 's_per_step', '.3f')} | {k} | – | {num(ours, 'peak_gib', '.2f')} "
+                  "| – | – |")
             continue
         speed = f"{kohya['s_per_step'] / ours['s_per_step']:.2f}" if ours and kohya else "–"
         vram = (f"{ours['peak_gib'] / kohya['peak_gib']:.2f}" if ours and kohya and ours.get("peak_gib")

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 def make_project(folder: Path, n: int):
     from tui_lora.core.dataset.scan import scan
     from tui_lora.core.project import Project
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     project = Project.create(folder / "bench", preset="sd15-anime-character", base_model="x/y", trigger="ohwx")
     project.set("dataset.resolution", 64)
@@ -53,9 +53,9 @@ async def settle(pilot) -> None:
 async def ours(project, size, pages: int, downs: int) -> dict:
     from tui_lora.core.project import Project
     from tui_lora.tui.app import WizardApp
-    from tui_lora.tui.widgets.thumb_cell import ThumbCell
+    from tui_lora.tui.review.thumb_cell import ThumbCell
 
-    from tui_lora.tui.widgets.thumb_grid import ThumbGrid
+    from tui_lora.tui.review.thumb_grid import ThumbGrid
 
     first: list[float] = []
     set_content = ThumbGrid.set_content
@@ -106,7 +106,7 @@ async def naive(project, size, pages: int, downs: int) -> dict:
 
     from tui_lora.core.dataset import thumbs
     from tui_lora.core.dataset.scan import scan
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
     records = scan(project).images
     widget_class = images.widget_class()
@@ -167,7 +167,7 @@ def main() -> None:
     args = ap.parse_args()
     size = tuple(int(x) for x in args.size.split("x"))
     os.environ.setdefault("TUI_LORA_CONFIG_DIR", tempfile.mkdtemp(prefix="tui-lora-bench-cfg-"))
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
     images.set_mode(args.mode)
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 
 Each program runs in a real pseudo-terminal (80×24, xterm-256color); the clock stops when the
 terminal receives the first screen's text. The wizard asks the terminal about graphics before it
-starts (images.py); the pty answers those queries as xterm does (device attributes without sixel,
+starts (tui/common/images.py); the pty answers those queries as xterm does (device attributes without sixel,
 the cell size in pixels, silence to kitty's graphics query), and a second row measures a terminal
 that answers nothing, the worst case (each query then waits out its 0.1 s timeout). Baselines: `python -c pass` (the interpreter alone)
 and a bare Textual app that paints one word (what any Textual program pays). Goal: < 1 s.

@@ -41,9 +41,10 @@ def main() -> None:
     import numpy as np
     import onnxruntime as ort
 
-    from tui_lora.core.tagger import WD14Tagger, default_workers, iter_tags
-    from tui_lora.testing.datasets import make_image
-    from tui_lora.testing.tiny_tagger import build_tiny_wd14
+    from tui_lora.core.tagging.pipeline import default_workers, iter_tags
+    from tui_lora.core.tagging.wd14 import WD14Tagger
+    from tui_lora.demo.datasets import make_image
+    from tui_lora.demo.tiny_tagger import build_tiny_wd14
 
     w, h = (int(x) for x in args.image_size.split("x"))
     with tempfile.TemporaryDirectory(prefix="tagbench-") as tmp:

@@ -29,13 +29,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_REPO), str(_REPO / "tests")]  # tests/support: helpers shared with the test suite
 
 
 def make_trainer(root: Path, model: Path, family: str, settings: dict, device: str, images: int, size):
     from tui_lora.core.train.run import make_reporter
     from tui_lora.core.train.trainer import Trainer
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(root, model, family=family, images=images, size=size, settings=settings)
     trainer = Trainer.create(project, project.effective_settings(), make_reporter(project, stream=io.StringIO()),
@@ -160,7 +161,7 @@ def compare(name: str, model: Path, family: str, settings: dict, *, device: str,
 def cpu_table(args) -> None:
     import torch
 
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
@@ -193,7 +194,7 @@ REAL_CASES = {
 
 
 def builders():
-    from tui_lora.testing.tiny_models import build_tiny_sd15, build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     return {"sd15": build_tiny_sd15, "sdxl": build_tiny_sdxl}
 
@@ -281,27 +282,30 @@ def levers_table(cases: dict, *, device: str, steps: int, warmup: int, workdir: 
     rows = []
     for family, (res, base) in cases.items():
         model = (models or {}).get(family) or builders()[family](workdir / f"model-{family}", **build_kw)
-        runs: dict[str, dict] = {}
-
-        def measure(extra: dict) -> dict:
-            settings = {**base, **extra}
-            key = repr(sorted(settings.items()))
-            if key not in runs:
-                runs[key] = lever_run(settings, model=model, family=family, device=device, size=(res, res),
-                                      steps=steps, warmup=warmup, workdir=workdir, name=f"{family}-{len(runs)}")
-            return runs[key]
-
+        runs: dict[str, dict] = {}  # settings → result: the base run serves several rows
         for label, on, off in LEVERS:
             if label in skip:
                 rows.append(f"| {family} {res} px | {label} | – | – | {skip[label]} | – | – |")
                 print(rows[-1], flush=True)
                 continue
-            a, b = measure(off), measure(on)
-            peak = (lambda r: f"{r['peak']:.2f}" if r["peak"] is not None else "–")
+            a, b = (measured(runs, {**base, **extra}, model=model, family=family, device=device, size=(res, res),
+                             steps=steps, warmup=warmup, workdir=workdir) for extra in (off, on))
             rows.append(f"| {family} {res} px | {label} | {a['s']:.3f} | {b['s']:.3f} | {a['s'] / b['s']:.2f} | "
-                        f"{peak(a)} | {peak(b)} |")
+                        f"{_gib(a['peak'])} | {_gib(b['peak'])} |")
             print(rows[-1], flush=True)
     return rows
+
+
+def measured(runs: dict[str, dict], settings: dict, *, family: str, **kw) -> dict:
+    """:func:`lever_run` of ``settings``, once per distinct settings (kept in ``runs``)."""
+    key = repr(sorted(settings.items()))
+    if key not in runs:
+        runs[key] = lever_run(settings, family=family, name=f"{family}-{len(runs)}", **kw)
+    return runs[key]
+
+
+def _gib(peak: float | None) -> str:
+    return f"{peak:.2f}" if peak is not None else "–"
 
 
 TABLE_HEAD = ("| model | lever | off s/step | on s/step | off / on | off peak GiB | on peak GiB |\n"

@@ -6,7 +6,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from tui_lora.testing.datasets import make_caption, make_image
+from tui_lora.demo.datasets import make_caption, make_image
 
 SIZE = (160, 160)
 

@@ -26,7 +26,7 @@ def _isolated_user_config(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_sd15(tmp_path_factory) -> Path:
     """A tiny random-weights SD1.5 diffusers folder (built once per session)."""
-    from tui_lora.testing.tiny_models import build_tiny_sd15
+    from tui_lora.demo.tiny_models import build_tiny_sd15
 
     return build_tiny_sd15(tmp_path_factory.mktemp("models") / "tiny-sd15")
 
@@ -34,7 +34,7 @@ def tiny_sd15(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sdxl(tmp_path_factory) -> Path:
     """A tiny random-weights SDXL diffusers folder (built once per session)."""
-    from tui_lora.testing.tiny_models import build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sdxl
 
     return build_tiny_sdxl(tmp_path_factory.mktemp("models") / "tiny-sdxl")
 
@@ -43,7 +43,7 @@ def tiny_sdxl(tmp_path_factory) -> Path:
 def make_project(tmp_path):
     """Create a project from a preset with a generated dataset: make_project(images=8, ...)."""
     from tui_lora.core.project import Project
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     def make(*, preset: str = "sd15-anime-character", base_model: str | Path | None = None,
              images: int = 8, trigger: str = "ohwx", name: str = "proj", size=(128, 128),
@@ -84,8 +84,8 @@ def run_cli():
 
 @pytest.fixture
 def booru_server():
-    """A started fake booru with the default catalogue (tui_lora/testing/booru_server.py)."""
-    from tui_lora.testing.booru_server import BooruServer
+    """A started fake booru with the default catalogue (tui_lora/demo/booru_server.py)."""
+    from tui_lora.demo.booru_server import BooruServer
 
     with BooruServer() as srv:
         yield srv

@@ -27,7 +27,7 @@ def test_new_scripted_then_steps(run_cli, tmp_path):
                 "stable-diffusion-v1-5/stable-diffusion-v1-5", "--trigger", "miaxyz")
     assert r.returncode == 0, r.stderr
     assert (proj / "project.toml").is_file() and (proj / "dataset" / "10_miaxyz").is_dir()
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     write_dataset(proj / "dataset" / "10_miaxyz", 20, trigger="miaxyz")
     r = run_cli("steps", proj)

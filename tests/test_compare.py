@@ -25,8 +25,8 @@ from tui_lora.core.compare import (
 from tui_lora.core.compare.grid import BACKGROUND, draw_grid, layout_grid
 from tui_lora.core.errors import UserError
 from tui_lora.core.sample_prompts import SamplePrompt
-from tui_lora.testing.lora_files import make_lora_files
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.lora_files import make_lora_files
+from support.train import make_train_project, torch_threads
 
 PROMPT = SamplePrompt("ohwx, red hair", negative="lowres", width=64, height=64, steps=2, cfg=5.0, seed=7,
                       sampler="euler_a")

@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from conftest import cli_env
 from tui_lora.cli import main
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,8 @@ def test_progress_json_then_sigterm_cancels_without_a_grid(project):
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr[-2000:]
-    assert json.loads(stdout) == {"error": "Comparison cancelled; no grid was written.", "exit_code": 130}
+    data = json.loads(stdout)
+    assert (data["error"], data["exit_code"], data["fix"]) == ("Comparison cancelled; no grid was written.", 130, None)
     assert events[0] == {"event": "log", "message": "comparing 2 epoch(s) x 2 weight(s) + no LoRA, 64x64, "
                                                     "400 steps, seed 42"}
     assert {"event": "log", "message": "loading the base model"} in events

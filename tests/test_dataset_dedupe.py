@@ -44,7 +44,7 @@ def copies_dataset(tmp_path_factory):
         img = textured(s, ORIG if s < 4 or s % 4 else (384, 576))  # copies are cut from square ones
         save(img, ds / "5_a" / f"orig {s:02}.png", f"tags {s}")
         if s < 4:
-            for k, (name, make) in enumerate(COPIES.items()):
+            for name, make in COPIES.items():
                 save(make(img), ds / "5_a" / f"copy {s:02} {name}.png", f"tags {s}")
     save(textured(1, ORIG), ds / "3_other ü" / "exact copy of 01.png")
     return root

@@ -68,7 +68,10 @@ def test_focus_keeps_the_salient_region_where_centre_cuts_it():
         _, centre, _ = crop_image(img, (1, 1), 256, "center")
         _, focus, _ = crop_image(img, (1, 1), 256, "focus")
         obj = (20, 215) if side == "left" else (700, 895)
-        inside = lambda box: box[0] <= obj[0] and obj[1] <= box[2]  # noqa: E731
+
+        def inside(box, obj=obj):
+            return box[0] <= obj[0] and obj[1] <= box[2]
+
         assert not inside(centre) and inside(focus), (side, centre, focus)
 
 

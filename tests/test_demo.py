@@ -15,10 +15,10 @@ from conftest import cli_env
 from tui_lora.core.dataset.scan import scan
 from tui_lora.core.plan import plan_for_project
 from tui_lora.core.project import Project
-from tui_lora.testing import demo
+from tui_lora.demo import project as demo
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.widgets.plan_view import PlanView
-from wizard_support import flat, home, run, screen_text, wait_for  # noqa: F401
+from tui_lora.tui.steps.plan_view import PlanView
+from wizard_support import flat, home, run, screen_text, wait_for  # noqa: F401 - fixtures
 
 
 def demo_cli(*args, config_dir) -> subprocess.CompletedProcess:
@@ -117,7 +117,7 @@ async def test_wizard_walks_every_live_step_of_the_demo(built, home):
         await wait_for(pilot, lambda: not tags.busy, what="the tagger to finish")
 
         await pilot.press("ctrl+n")  # Steps
-        plan = lambda: " ".join(app.screen.query_one(PlanView).text.plain.split())  # noqa: E731
+        plan = lambda: " ".join(app.screen.query_one(PlanView).text.plain.split())  # noqa: E731 - local helper
         await wait_for(pilot, lambda: "26 images × 2 repeats × 8 epochs ÷ batch 2 = 208 steps" in plan(),
                        what="the plan")
         await pilot.press("ctrl+n")  # Train
@@ -131,8 +131,8 @@ async def test_wizard_walks_every_live_step_of_the_demo(built, home):
 
 
 def test_demo_modules_keep_torch_out_of_the_wizard():
-    code = ("import tui_lora.commands.demo, tui_lora.testing.demo, tui_lora.tui.demo_session, "
-            "tui_lora.tui.screens.review\nimport sys; print('\\n'.join(sys.modules))")
+    code = ("import tui_lora.commands.demo, tui_lora.demo.project, tui_lora.tui.demo_session, "
+            "tui_lora.tui.review.screen\nimport sys; print('\\n'.join(sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(),
                          check=True).stdout.split()
     assert not [m for m in ("torch", "diffusers", "transformers", "onnx", "onnxruntime") if m in out]

@@ -121,7 +121,7 @@ def test_half_written_checkpoints_are_cleaned_and_a_full_disk_says_what_is_kept(
 
     from conftest import cli_env
 
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(tmp_path / "p", tiny_sd15, images=2, settings={"training.max_train_epochs": 2})
     leftover = project.state_dir / ".checkpoint-00000001.pt.x1y2z3.tmp"

@@ -224,7 +224,7 @@ def test_set_keys_that_training_ignores_are_refused(make_project, run_cli):
 
 @pytest.mark.slow
 def test_set_output_name_is_honoured_by_train(tmp_path, tiny_sd15, run_cli):
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(tmp_path / "p", tiny_sd15, images=2)
     res = run_cli("train", project.root, "--device", "cpu", "--json", "--set", "output.output_name=custom")

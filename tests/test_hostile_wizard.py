@@ -10,8 +10,8 @@ from wizard_support import flat, home, run, screen_text, wait_for, wizard_projec
 from tui_lora.core.booru import Post
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.tags import TagsScreen
-from tui_lora.tui.widgets.booru_preview import BooruPreview
+from tui_lora.tui.fetch.booru_preview import BooruPreview
+from tui_lora.tui.tags.screen import TagsScreen
 
 MARKUP = "[bold red]boom[/]"
 

@@ -14,7 +14,7 @@ from conftest import cli_env
 from tui_lora.core.events import read_events
 from tui_lora.core.jobs import job_status
 from tui_lora.core.train.run import train_project
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 # 3 images in one bucket: each epoch has a full global batch of 2 and a short one of 1, which
 # leaves the second process without a row (it must still join the gradient sync).

@@ -21,7 +21,7 @@ from tui_lora.core.jobrun import StopRequest
 from tui_lora.core.train.record import read_record
 from tui_lora.core.events import read_events
 from tui_lora.core.train.run import train_project
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 SETTINGS = {"training.train_batch_size": 1, "training.max_train_epochs": 12, "training.lr_scheduler": "cosine",
             "dataset.flip_aug": True, "dataset.shuffle_caption": True, "output.save_every_n_epochs": 4,

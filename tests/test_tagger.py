@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from tui_lora.core.dataset import tagops
-from tui_lora.core.dataset.autotag import merge_caption, tag_dataset
 from tui_lora.core.errors import UserError
-from tui_lora.core.tagger import WD14Tagger, create_session, iter_tags, read_tag_csv
-from tui_lora.testing.tiny_tagger import EXPECTED_RED_SQUARE, TAGS, build_tiny_wd14
+from tui_lora.core.tagging.autotag import merge_caption, tag_dataset
+from tui_lora.core.tagging.pipeline import iter_tags
+from tui_lora.core.tagging.wd14 import WD14Tagger, create_session, read_tag_csv
+from tui_lora.demo.tiny_tagger import EXPECTED_RED_SQUARE, TAGS, build_tiny_wd14
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -260,7 +261,7 @@ def test_empty_dataset_is_one_sentence(make_project, model_dir):
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "P", "CMYK", "I;16", "LA", "RGBA", "PA"])
 def test_opaque_shortcut_gives_the_reference_pixels(mode):
-    from tui_lora.core.tagger import flatten_on_white
+    from tui_lora.core.tagging.wd14 import flatten_on_white
 
     rng = np.random.default_rng(0)
     base = Image.fromarray(rng.integers(0, 256, (24, 40, 4), dtype=np.uint8), "RGBA")

@@ -6,11 +6,11 @@ import pytest
 from PIL import Image
 
 from tui_lora.core.dataset import tagops
-from tui_lora.core.dataset.autotag import tag_dataset
 from tui_lora.core.errors import UserError
-from tui_lora.core.tagger import iter_tags, load_tagger
-from tui_lora.core.tagger_blip import clean_sentence
-from tui_lora.testing.tiny_tagger import build_tiny_blip
+from tui_lora.core.tagging.autotag import tag_dataset
+from tui_lora.core.tagging.blip import clean_sentence
+from tui_lora.core.tagging.pipeline import iter_tags, load_tagger
+from support.tiny_blip import build_tiny_blip
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import os
 
 from PIL import Image
 
-from tui_lora.testing.tiny_tagger import EXPECTED_RED_SQUARE, build_tiny_wd14
+from tui_lora.demo.tiny_tagger import EXPECTED_RED_SQUARE, build_tiny_wd14
 
 
 def test_tag_command_json_and_text(run_cli, make_project, tmp_path):
@@ -66,7 +66,7 @@ def test_sigterm_stops_after_the_batch_keeps_the_captions_and_reports_json_progr
     from conftest import cli_env
 
     from tui_lora.core.dataset import tagops
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     slow = build_tiny_wd14(tmp_path / "slow", size=448, mlp_layers=3, mlp_width=512)  # ~0.1 s an image here
     project = make_project(images=0, trigger="ohwx")

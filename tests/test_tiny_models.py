@@ -33,7 +33,7 @@ def test_families_are_detected(tiny_sd15, tiny_sdxl, tmp_path):
     assert inspect_model(str(tiny_sd15)).family == "sd15"
     info = inspect_model(str(tiny_sdxl))
     assert info.family == "sdxl" and info.detected and info.v_prediction is False
-    from tui_lora.testing.tiny_models import build_tiny_sd15
+    from tui_lora.demo.tiny_models import build_tiny_sd15
 
     v = build_tiny_sd15(tmp_path / "v", v_prediction=True)
     assert inspect_model(str(v)).v_prediction is True

@@ -94,7 +94,7 @@ def test_reg_repeats_balance_like_kohya():
 def test_planner_counts_buckets_like_the_trainer(make_project, enable_bucket):
     from tui_lora.core.plan import plan_for_project
     from tui_lora.core.train.layout import scan_layout
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     sizes = [(512, 512), (768, 512), (512, 768), (640, 512), (1024, 256)]
     proj = make_project(images=0, settings={"dataset.enable_bucket": enable_bucket, "training.train_batch_size": 3})
@@ -116,7 +116,7 @@ def test_planner_counts_buckets_like_the_trainer(make_project, enable_bucket):
 def test_planner_counts_regularization_like_the_trainer(make_project):
     from tui_lora.core.plan import plan_for_project
     from tui_lora.core.train.layout import scan_layout
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     proj = make_project(images=6, settings={"training.train_batch_size": 4})
     reg = proj.root / "reg"

@@ -13,7 +13,7 @@ from conftest import cli_env
 from tui_lora.cli import main
 from tui_lora.core.events import read_events, summarize
 from tui_lora.core.joblock import lock_path
-from tui_lora.testing.train import make_train_project
+from support.train import make_train_project
 
 
 def run_train(*args, timeout=300):

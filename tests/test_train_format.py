@@ -9,7 +9,7 @@ import pytest
 from safetensors import safe_open
 
 from tui_lora.core.train.kohya_names import SgmMapper, te_path, unet_namer
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 KEY_RE = re.compile(r"^lora_(unet|te|te1|te2)_[A-Za-z0-9_]+\.(lora_down\.weight|lora_up\.weight|alpha)$")
 

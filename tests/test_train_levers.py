@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 
 from tui_lora.core.events import read_events
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 # Every speed lever off: the reference curve.
 OFF = {"training.allow_tf32": False, "training.fused_optimizer": False, "training.channels_last": False,

@@ -8,7 +8,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 
 @pytest.fixture(autouse=True, scope="module")

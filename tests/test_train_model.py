@@ -38,7 +38,7 @@ def test_unreachable_repo_id_is_one_sentence(monkeypatch, tmp_path):
 
 
 def test_pickles_need_consent(tmp_path, tiny_sd15):
-    from tui_lora.testing.single_file import save_single_file
+    from support.single_file import save_single_file
 
     ckpt = save_single_file(tiny_sd15, tmp_path / "model.ckpt")
     with pytest.raises(UserError, match="pickle checkpoint, which can run code"):

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import read_events, summarize
 from tui_lora.core.settings import SAMPLERS
-from tui_lora.testing.train import make_train_project, torch_threads
+from support.train import make_train_project, torch_threads
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -10,7 +10,7 @@ import torch
 from tui_lora.core.errors import UserError
 from tui_lora.core.models import inspect_model
 from tui_lora.core.train.model import load_base_model
-from tui_lora.testing.single_file import save_single_file
+from support.single_file import save_single_file
 
 
 def same_weights(a, b):
@@ -23,7 +23,7 @@ def same_weights(a, b):
 def tiny_sdxl_wide(tmp_path_factory):
     """A tiny SDXL whose second text encoder is wider than the first, as in the real model; diffusers'
     single-file loader tells the two encoders apart by their widths."""
-    from tui_lora.testing.tiny_models import build_tiny_sdxl
+    from tui_lora.demo.tiny_models import build_tiny_sdxl
 
     return build_tiny_sdxl(tmp_path_factory.mktemp("models") / "tiny-sdxl-wide", te2_width=48)
 

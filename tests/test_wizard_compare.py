@@ -9,13 +9,13 @@ import shutil
 
 import pytest
 from safetensors import safe_open
-from wizard_support import assert_snapshot, flat, home, run, screen_text, settle, wait_for  # noqa: F401
+from wizard_support import assert_snapshot, flat, home, run, screen_text, settle, wait_for  # noqa: F401 - fixtures
 
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.compare import CompareScreen
-from tui_lora.tui.screens.compare_zoom import CompareZoom
-from tui_lora.tui.screens.confirm import ConfirmScreen
+from tui_lora.tui.common.confirm import ConfirmScreen
+from tui_lora.tui.compare.compare_zoom import CompareZoom
+from tui_lora.tui.compare.screen import CompareScreen
 
 STAMP = "compare-20250102-030405"
 
@@ -26,8 +26,8 @@ def lora_template(tmp_path_factory, tiny_sd15):
     in-process at a fixed name (the 'earlier grid' and the snapshot's list)."""
     from tui_lora.core.compare import plan_compare, run_compare
     from tui_lora.core.sample_prompts import SamplePrompt
-    from tui_lora.testing.lora_files import make_lora_files
-    from tui_lora.testing.train import torch_threads
+    from support.lora_files import make_lora_files
+    from support.train import torch_threads
 
     with torch_threads(1):
         project = make_lora_files(tmp_path_factory.mktemp("cmpw") / "proj", tiny_sd15, "sd15")
@@ -162,7 +162,7 @@ async def test_cancel_while_rendering_leaves_no_grid(lora_project):
 
 
 async def test_reopen_an_earlier_grid_and_pick_the_winner(lora_project):
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
     images.set_mode("halfcell")  # pictures drawn as coloured half-blocks, as over SSH
     try:
@@ -192,7 +192,7 @@ async def test_reopen_an_earlier_grid_and_pick_the_winner(lora_project):
 
 
 async def test_no_saved_epochs_says_train_first(home, tiny_sd15):
-    from tui_lora.testing.train import make_train_project
+    from support.train import make_train_project
 
     project = make_train_project(home / "fresh", tiny_sd15, images=1)
     app = WizardApp(project, frozen=True)
@@ -215,7 +215,7 @@ async def test_the_project_screen_suggests_compare(lora_project):
 
 def test_the_child_protocol():
     from tui_lora.core.errors import UserError
-    from tui_lora.tui.compare_child import ChildEvent, parse_event, parse_result
+    from tui_lora.tui.compare.compare_child import ChildEvent, parse_event, parse_result
 
     assert parse_event('{"event": "progress", "done": 2, "total": 5, "what": "epoch 1 at weight 1"}\n') == \
         ChildEvent("progress", 2, 5, "epoch 1 at weight 1")
@@ -258,7 +258,7 @@ async def test_the_form_is_remembered_for_the_project(lora_project):
 def test_cells_are_cropped_from_one_decode_and_scaled_to_fit(tmp_path):
     from PIL import Image
 
-    from tui_lora.tui.compare_grids import crop_cell, crop_cells
+    from tui_lora.tui.compare.compare_grids import crop_cell, crop_cells
 
     grid = Image.new("RGB", (40, 20), "white")
     grid.paste((255, 0, 0), (0, 0, 20, 20))

@@ -5,8 +5,8 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.userconfig import user_log_dir
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.errors import describe
-from tui_lora.tui.screens.start import StartScreen
-from wizard_support import flat, home, run, wait_for, wizard_project  # noqa: F401
+from tui_lora.tui.start.screen import StartScreen
+from wizard_support import flat, home, run, wait_for, wizard_project  # noqa: F401 - fixtures
 
 
 def broken() -> None:
@@ -55,7 +55,7 @@ async def test_a_failed_worker_is_one_notification_on_every_step(wizard_project)
     """Textual runs an ``on_worker_state_changed`` of every class in the MRO: a screen that also
     called the base's handler itself showed each error twice."""
     from tui_lora.core.project import Project
-    from tui_lora.tui.screens.new_project import NewProjectScreen
+    from tui_lora.tui.start.new_project import NewProjectScreen
 
     project = wizard_project("proj")
     app = WizardApp(Project.load(project.root), frozen=True)
@@ -66,7 +66,8 @@ async def test_a_failed_worker_is_one_notification_on_every_step(wizard_project)
             await pilot.pause()
             before = len(app._notifications)
             app.screen.run_worker(user_mistake, thread=True, exit_on_error=False)
-            await wait_for(pilot, lambda: len(app._notifications) > before, what=f"the error on step {key}")
+            await wait_for(pilot, lambda before=before: len(app._notifications) > before,
+                           what=f"the error on step {key}")
             await pilot.pause(0.2)
             shown = [n.message for n in list(app._notifications)[before:]]
             assert shown == [message], (key, shown)

@@ -1,4 +1,4 @@
-"""Pilot tests of the Fetch screen against the fake booru (tui_lora/testing/booru_server.py): the live count
+"""Pilot tests of the Fetch screen against the fake booru (tui_lora/demo/booru_server.py): the live count
 while typing (debounced), the preview, credentials, the one-sentence errors, download and cancel."""
 
 import hashlib
@@ -10,10 +10,10 @@ from tui_lora.core.booru.credentials import CREDENTIALS_FILE
 from tui_lora.core.project import Project
 from tui_lora.core.userconfig import user_config_dir
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.fetch import FetchScreen
-from tui_lora.tui.screens.project import ProjectScreen
-from tui_lora.tui.widgets.booru_preview import BooruPreview
-from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
+from tui_lora.tui.fetch.booru_preview import BooruPreview
+from tui_lora.tui.fetch.screen import FetchScreen
+from tui_lora.tui.project.screen import ProjectScreen
+from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401 - fixtures
 
 
 SOURCE_ORDER = ("safebooru", "gelbooru", "danbooru")  # as the Source list shows them

@@ -7,12 +7,13 @@ from wizard_support import job_lock
 from tui_lora.core import settings as S
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter
-from tui_lora.tui.format import duration, fit, number, short_path
-from tui_lora.tui.helptext import FIELDS, explain
-from tui_lora.tui.monitor import Earlier, RunMonitor, downsample, earlier_results, log_lines
+from tui_lora.core.humanize import duration
+from tui_lora.tui.common.format import fit, number, short_path
+from tui_lora.tui.common.helptext import FIELDS, explain
 from tui_lora.tui.navigation import STEPS, available, neighbour
-from tui_lora.tui.repeats import parse_repeats, set_repeats
-from tui_lora.tui.screens.steps import EDITABLE
+from tui_lora.tui.steps.repeats import parse_repeats, set_repeats
+from tui_lora.tui.steps.screen import EDITABLE
+from tui_lora.tui.train.monitor import Earlier, RunMonitor, downsample, earlier_results, log_lines
 
 
 def start(w, total=100):
@@ -54,7 +55,8 @@ def test_a_run_whose_process_is_gone_is_not_running(make_project):
     start(w)
     step(w, 3)
     snap = RunMonitor(p).poll()
-    assert not snap.running and snap.status.state == "failed" and "ended unexpectedly at step 3" in snap.status.message
+    assert not snap.running and snap.status.state == "failed"
+    assert "ended unexpectedly at step 3" in snap.status.message.problem.text()
 
 
 def test_earlier_results_name_what_a_new_run_replaces(make_project):
@@ -150,7 +152,7 @@ def test_formatters(monkeypatch, tmp_path):
 def test_the_resume_epoch_is_the_one_the_resume_step_was_in():
     from tui_lora.core.events import RunSummary
     from tui_lora.core.jobs import JobStatus
-    from tui_lora.tui.monitor import resume_epoch
+    from tui_lora.tui.train.monitor import resume_epoch
 
     def status(step, epoch, resume_step, done):
         return JobStatus("stopped", RunSummary(step=step, epoch=epoch), resumable=True, resume_step=resume_step,

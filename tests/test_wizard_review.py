@@ -8,11 +8,11 @@ from PIL import Image
 
 from tui_lora.core.dataset.trash import list_trash
 from tui_lora.core.project import Project
-from tui_lora.testing.datasets import write_dataset, write_problem_images
+from tui_lora.demo.datasets import write_dataset, write_problem_images
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.review import ReviewScreen
-from tui_lora.tui.widgets.thumb_cell import ThumbCell
-from wizard_support import assert_snapshot, flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
+from tui_lora.tui.review.screen import ReviewScreen
+from tui_lora.tui.review.thumb_cell import ThumbCell
+from wizard_support import assert_snapshot, flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401 - fixtures
 
 
 def make(wizard_project, n: int = 6, name: str = "proj"):

@@ -6,10 +6,10 @@ import threading
 import pytest
 
 from tui_lora.core.dataset.checks import Problem
-from tui_lora.testing.datasets import write_dataset, write_problem_images
-from tui_lora.tui import images
-from tui_lora.tui import review_model as M
-from tui_lora.tui.thumb_loader import FAILED, ThumbLoader, ThumbRequest
+from tui_lora.demo.datasets import write_dataset, write_problem_images
+from tui_lora.tui.common import images
+from tui_lora.tui.common.thumb_loader import FAILED, ThumbLoader, ThumbRequest
+from tui_lora.tui.review import review_model as M
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def project(make_project):
 
 def test_views_filters_and_duplicate_rows(project):
     data = M.load(project)
-    names = lambda view: [it.name for it in data.items(view)]  # noqa: E731
+    names = lambda view: [it.name for it in data.items(view)]  # noqa: E731 - local helper
     assert len(names("all")) == 9
     assert names("problems") == ["tiny.png", "transparent.png", "truncated.png"]
     assert names("problem:corrupt") == ["truncated.png"]
@@ -69,7 +69,7 @@ def test_loader_reads_only_what_is_asked_and_newest_wishes_win(project):
     data = M.load(project)
     items = {it.name: it for it in data.items("all")}
     loader = ThumbLoader(project)
-    req = lambda name, box=(16, 16): ThumbRequest(items[name].thumb_key, items[name].path,  # noqa: E731
+    req = lambda name, box=(16, 16): ThumbRequest(items[name].thumb_key, items[name].path,  # noqa: E731 - helper
                                                   items[name].sha256, box)
     assert loader.want([req("img_0000.png"), req("img_0001.png")]) is True  # start a worker
     assert loader.want([req("img_0002.png")]) is False  # one is already due: this replaces the wish

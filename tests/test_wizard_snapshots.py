@@ -9,7 +9,7 @@ from textual.widgets import Input
 
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
-from wizard_support import (  # noqa: F401
+from wizard_support import (  # noqa: F401 - fixtures
     assert_snapshot, flat, gpu_12gb, home, run, screen_text, settle, wait_for, wizard_project, write_finished_run,
 )
 

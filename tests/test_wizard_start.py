@@ -8,11 +8,13 @@ from textual.widgets import Input, Select
 from tui_lora.core.events import EventWriter
 from tui_lora.core.userconfig import recent_projects
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.new_project import NewProjectScreen
-from tui_lora.tui.screens.project import ProjectScreen
-from tui_lora.tui.screens.start import StartScreen
-from tui_lora.tui.screens.train import TrainScreen
-from wizard_support import flat, home, job_lock, run, screen_text, settle, wait_for, wizard_project  # noqa: F401
+from tui_lora.tui.project.screen import ProjectScreen
+from tui_lora.tui.start.new_project import NewProjectScreen
+from tui_lora.tui.start.screen import StartScreen
+from tui_lora.tui.train.screen import TrainScreen
+from wizard_support import (  # noqa: F401 - fixtures
+    flat, home, job_lock, run, screen_text, settle, wait_for, wizard_project,
+)
 
 
 async def type_into(pilot, selector: str, text: str) -> None:

@@ -7,10 +7,12 @@ from textual.widgets import Input, Select
 
 from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
-from tui_lora.tui.screens.steps import StepsScreen
-from tui_lora.tui.widgets.field import Field
-from tui_lora.tui.widgets.plan_view import PlanView
-from wizard_support import screen_text, flat, gpu_12gb, home, no_gpu, run, settle, wait_for, wizard_project  # noqa: F401
+from tui_lora.tui.common.field import Field
+from tui_lora.tui.steps.plan_view import PlanView
+from tui_lora.tui.steps.screen import StepsScreen
+from wizard_support import (  # noqa: F401 - fixtures
+    screen_text, flat, gpu_12gb, home, no_gpu, run, settle, wait_for, wizard_project,
+)
 
 
 def plan(app) -> str:

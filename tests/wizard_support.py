@@ -112,7 +112,7 @@ def no_gpu(tmp_path, monkeypatch) -> None:
 def wizard_project(home):
     """A project under ~ with images: wizard_project(name="proj", images=8, ...)."""
     from tui_lora.core.project import Project
-    from tui_lora.testing.datasets import write_dataset
+    from tui_lora.demo.datasets import write_dataset
 
     def make(name: str = "proj", *, images: int = 8, preset: str = "sd15-anime-character",
              trigger: str = "ohwx", remember: bool = True) -> Project:

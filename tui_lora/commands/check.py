@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
-from tui_lora.commands._review import progress_line
+from tui_lora.commands._progress import progress_line
 
 HELP = "validate images: corrupt, tiny, extreme aspect, alpha"
 DESCRIPTION = (

@@ -6,7 +6,7 @@ import argparse
 import fnmatch
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
-from tui_lora.commands._review import progress_line
+from tui_lora.commands._progress import progress_line
 from tui_lora.core.errors import UserError
 
 HELP = "crop images to a fixed aspect for training without buckets"

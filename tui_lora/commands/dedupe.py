@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_float
-from tui_lora.commands._review import progress_line
+from tui_lora.commands._progress import progress_line
 from tui_lora.core.humanize import file_size as human_size
 
 HELP = "find near-duplicate images (dry run unless --apply)"
@@ -40,10 +40,8 @@ def run(args: argparse.Namespace) -> int:
     options = {"model": args.clip_model} if args.backend == "clip" else {}
     backend = get_backend(args.backend, **options)
     why = backend.unavailable()
-    if why:
-        from tui_lora.core.errors import UserError
-
-        raise UserError(why)
+    if why is not None:
+        raise why
     with progress_line(args, "Reading images") as cb:
         scanned = scan(project, progress=cb)
     with progress_line(args, "Comparing") as cb:

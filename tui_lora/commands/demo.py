@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tui_lora.testing import demo
+    from tui_lora.demo import project as demo
 
     if args.json and not args.no_open:
         raise UserError("The wizard is interactive and has no --json output; add --no-open to only build the demo.")
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         emit(args, data, lines)
         return 0
     emit(args, data, lines)
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
     images.start_detection()
     from tui_lora.core.userconfig import remember_project

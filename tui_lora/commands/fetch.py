@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.commands._common import add_project_arg, emit, is_interactive, load_project, positive_int
+from tui_lora.commands._fixes import say, step_words
+from tui_lora.commands._progress import CliProgress
 from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
 from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import clock, file_size
-from tui_lora.core.project import Project
 from tui_lora.core.registry import boorus
 
 if TYPE_CHECKING:
     from tui_lora.core import booru
+    from tui_lora.core.project import Project
 
 HELP = "search a booru and download images with their tags as captions"
 DESCRIPTION = (
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--save-credentials stores --user-id and --api-key; pass both with it.")
         withheld = booru.withheld_note(query.source, args.base_url) if creds is None else None
         if withheld:
-            notes.append(withheld)
+            notes.append(say(withheld))
     client = booru.open_client(query.source, base_url=args.base_url, credentials=creds)
     if not args.json:  # before the search, which may fail for want of the account held back
         for line in notes:
@@ -109,10 +110,14 @@ def run(args: argparse.Namespace) -> int:
         _confirm(args, folder, project)
     folder = resolve_folder(project, args.folder, create=True)
 
-    printer = _ProgressPrinter(quiet=args.json)
-    coll = booru.collect(query, args.limit, client=client, progress=printer.listing)
-    printer.end()
-    data["collect"] = coll.to_dict()
+    # On a terminal a bar (with --json too: it goes to stderr); in a log a line every 5 s, unless --json.
+    printer = CliProgress(log_every=None if args.json else 5.0, transient=False)
+    try:
+        coll = booru.collect(query, args.limit, client=client,
+                             progress=lambda p: printer.update("Listing posts", p.found, p.wanted, f"page {p.pages}"))
+    finally:
+        printer.close()
+    data["collect"] = coll.to_dict(step_words)
     if not args.json:
         for line in collect_lines(coll):
             print(line)
@@ -122,9 +127,12 @@ def run(args: argparse.Namespace) -> int:
         captions=not args.no_captions,
         caption_extension=project.get("dataset.caption_extension") or ".txt",
     )
-    report = booru.download(coll.posts, folder, jobs=args.jobs, options=options, progress=printer.download,
-                            session=client.http.session, base_url=client.base_url)
-    printer.end()
+    try:
+        report = booru.download(coll.posts, folder, jobs=args.jobs, options=options,
+                                progress=lambda p: printer.update("Downloading", p.done, p.total, _download_detail(p)),
+                                session=client.http.session, base_url=client.base_url)
+    finally:
+        printer.close()
     data["download"] = report.to_dict()
     message, code = _outcome(report)
     if args.json:
@@ -187,7 +195,7 @@ def collect_lines(coll: booru.Collection) -> list[str]:
     lines = [f"Listed {_count(len(coll.posts), 'usable post')} in {_count(coll.pages, 'page')}" + (
         "; passed over " + ", ".join(f"{n} {reason}" for reason, n in sorted(coll.skipped.items())) if coll.skipped else "")
         + "."]
-    lines += [f"warning: {w}" for w in coll.warnings]
+    lines += [f"warning: {say(w)}" for w in coll.warnings]
     return lines
 
 
@@ -216,7 +224,7 @@ def _outcome(report: booru.DownloadReport) -> tuple[str, int]:
     failed = report.failed
     if not failed:
         return "", 0
-    if not report.downloaded and all("connect" in i.reason for i in failed):
+    if not report.downloaded and all(i.connection_failed for i in failed):
         return ("Could not reach the image server for any file; check the internet connection and re-run "
                 "the same command.", 2)
     return (f"{len(failed)} of {report.total} images could not be downloaded; re-run the same command to retry "
@@ -227,48 +235,6 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-class _ProgressPrinter:
-    """One updating line on a terminal; a line every few seconds when stderr is a file."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.tty = sys.stderr.isatty()
-        self.quiet = quiet and not self.tty
-        self.last = 0.0
-        self.open = False
-        self.shown = ""
-        self.finished = False
-
-    def _show(self, text: str, final: bool = False) -> None:
-        if self.quiet or text == self.shown:
-            return
-        now = time.monotonic()
-        if self.tty:
-            sys.stderr.write("\r\x1b[K" + text)
-            self.open = True
-        elif final or now - self.last >= 5:
-            sys.stderr.write(text + "\n")
-            self.last = now
-        else:
-            return
-        self.shown = text
-        sys.stderr.flush()
-
-    def listing(self, p: booru.CollectProgress) -> None:
-        self._show(f"Listing posts: {p.found}/{p.wanted} (page {p.pages})")
-
-    def download(self, p: booru.Progress) -> None:
-        text = (f"Downloading: {p.done}/{p.total} · {file_size(p.bytes)} · {file_size(int(p.bytes_per_s))}/s · "
-                f"ETA {clock(p.eta_s)}")
-        if p.failed:
-            text += f" · {p.failed} failed"
-        if p.done == p.total:
-            if self.finished:
-                return
-            self.finished = True
-        self._show(text, final=p.done == p.total)
-
-    def end(self) -> None:
-        if self.open:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.open = False
+def _download_detail(p: booru.Progress) -> str:
+    text = f"{file_size(p.bytes)} · {file_size(int(p.bytes_per_s))}/s · ETA {clock(p.eta_s)}"
+    return text + (f" · {p.failed} failed" if p.failed else "")

@@ -32,7 +32,7 @@ def open_wizard(directory: str | None) -> int:
         project = Project.load(directory)  # a bad folder is one sentence here, before the screen opens
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("The wizard needs a terminal; in scripts use the headless commands (tui-lora --help).")
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
     images.start_detection()  # asks the terminal about graphics while the app's modules import
     from tui_lora.tui.app import run_wizard

@@ -8,6 +8,9 @@ import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
+from tui_lora.commands._fixes import say, step_words
+from tui_lora.core.errors import Notice
+from tui_lora.core.humanize import duration
 
 HELP = "show a training run: state, step, loss, ETA"
 DESCRIPTION = (
@@ -29,14 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if args.follow:
         _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(), render(project, status))
+    emit(args, status.to_dict(step_words), render(project, status))
     return 0
-
-
-def _duration(seconds) -> str:
-    from tui_lora.core.train.progress import format_duration
-
-    return format_duration(seconds)
 
 
 def _progress(s) -> str:
@@ -58,13 +55,14 @@ def render(project, status) -> list[str]:
         how = "in the background" if status.detached else "in a terminal"
         lines.append(f"running {how} (pid {status.pid}) on {s.device or '…'}")
         if s.total_steps:
-            lines.append(_progress(s) + (f"  ETA {_duration(s.eta_s)}" if s.eta_s is not None else ""))
+            lines.append(_progress(s) + (f"  ETA {duration(s.eta_s)}" if s.eta_s is not None else ""))
         else:
             lines.append("starting (loading the model, caching latents)")
     elif status.state == "finished":
         lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
     else:
-        lines.append(f"{status.state}: " + (status.message or s.error or ""))
+        notice = status.message or s.error
+        lines.append(f"{status.state}: " + (say(notice) if notice else ""))
         if s.total_steps:
             lines.append(_progress(s))
     if status.files:
@@ -88,7 +86,7 @@ def _follow(project, args) -> None:
                 if now - last_print < 2.0:
                     continue
                 last_print = now
-                eta = f"  ETA {_duration(ev.get('eta_s'))}" if ev.get("eta_s") is not None else ""
+                eta = f"  ETA {duration(ev.get('eta_s'))}" if ev.get("eta_s") is not None else ""
                 loss = f"  loss {ev['loss']:.4f}" if isinstance(ev.get("loss"), (int, float)) else ""
                 print(f"epoch {ev['epoch']}  step {ev['step']}{loss}{eta}", flush=True)
             elif kind == "start":
@@ -96,7 +94,7 @@ def _follow(project, args) -> None:
             elif kind in ("save", "sample"):
                 print(f"{kind}: {ev['path']}", flush=True)
             elif kind in ("warning", "error"):
-                print(f"{kind}: {ev['message']}", flush=True)
+                print(f"{kind}: {say(Notice.from_dict(ev))}", flush=True)
             elif kind == "done":
                 print(f"done: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_float, positive_int
 from tui_lora.core.dataset.folders import MAX_REPEATS
 from tui_lora.core.errors import UserError
+from tui_lora.core.humanize import duration
 from tui_lora.core.settings import key
 
 if TYPE_CHECKING:
@@ -73,15 +74,9 @@ def render(plan: Plan) -> list[str]:
     lines = list(plan.breakdown)
     lines.append(f"{plan.total_steps} steps in {plan.epochs} epochs, {plan.saved_files} LoRA files saved")
     if plan.seconds is not None:
-        lines.append(f"about {_duration(plan.seconds)} at {plan.input.it_per_s:.2f} it/s")
+        lines.append(f"about {duration(plan.seconds)} at {plan.input.it_per_s:.2f} it/s")
     if plan.vram:
         lines.append(f"estimated VRAM: {plan.vram.total_gb:.1f} GB per GPU")
     for issue in plan.issues:
         lines.append(f"{issue.level}: {issue.message} {issue.fix}")
     return lines
-
-
-def _duration(seconds: float) -> str:
-    m, s = divmod(int(seconds + 0.5), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else (f"{m} min {s:02d} s" if m else f"{s} s")

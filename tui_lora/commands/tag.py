@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
+from tui_lora.commands._progress import CliProgress
 
 HELP = "auto-tag images with a WD14 tagger (or caption them with BLIP)"
 DESCRIPTION = (
@@ -52,26 +53,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui_lora.core.dataset.autotag import tag_dataset
+    from tui_lora.core.tagging.autotag import tag_dataset
 
     project = load_project(args)
-    if args.progress_json:
-        show: Callable[[int, int], None] | None = _json_progress
-    else:
-        show = _progress_printer() if not args.json and sys.stderr.isatty() else None
+    bar = CliProgress(enabled=not args.json and not args.progress_json, transient=False)
+    show: Callable[[int, int], None] = (_json_progress if args.progress_json
+                                        else lambda done, total: bar.update("tagging", done, total))
     cancel, tagging = threading.Event(), threading.Event()
 
     def progress(done: int, total: int) -> None:
         tagging.set()
-        if show is not None:
-            show(done, total)
+        show(done, total)
 
-    with _stop_on_signals(cancel, tagging):
-        result = tag_dataset(project, backend=args.backend, model=args.model, threshold=args.threshold,
-                             character_threshold=args.character_threshold, mode=args.mode, batch_size=args.batch,
-                             device=args.device, progress=progress, cancel=cancel, add_trigger=not args.no_trigger)
-    if show is not None and not args.progress_json:
-        print(file=sys.stderr)
+    try:
+        with _stop_on_signals(cancel, tagging):
+            result = tag_dataset(project, backend=args.backend, model=args.model, threshold=args.threshold,
+                                 character_threshold=args.character_threshold, mode=args.mode,
+                                 batch_size=args.batch, device=args.device, progress=progress, cancel=cancel,
+                                 add_trigger=not args.no_trigger)
+    finally:
+        bar.close()
     data = result.to_dict(project.root)
     lines = []
     if result.total == 0:
@@ -113,10 +114,3 @@ def _stop_on_signals(cancel: threading.Event, tagging: threading.Event):
         cancel.set()
 
     return route_signals(on_signal)
-
-
-def _progress_printer():
-    def show(done: int, total: int) -> None:
-        print(f"\rtagging {done}/{total}", end="", file=sys.stderr, flush=True)
-
-    return show

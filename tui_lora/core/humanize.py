@@ -15,6 +15,17 @@ def file_size(n: float | None) -> str:
     return f"{n:.0f} B"
 
 
+def duration(seconds: float | None) -> str:
+    """``59 s``, ``1 min 01 s``, ``1 h 01 min``; ``–`` while unknown (None, negative or NaN)."""
+    if seconds is None or not seconds >= 0:
+        return "–"
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
 def clock(seconds: float | None) -> str:
     """``0:42`` / ``1:02:03``; ``--:--`` while unknown (an ETA before the first file)."""
     if seconds is None or seconds < 0:

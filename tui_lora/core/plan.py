@@ -179,17 +179,20 @@ def steps_per_epoch(inp: PlanInput) -> int:
     return per_epoch
 
 
+def epochs_and_steps(spe: int, epochs: int, max_train_steps: int) -> tuple[int, int]:
+    """(epochs, total steps) for ``spe`` steps per epoch: max_train_epochs wins over max_train_steps, as in
+    kohya. The trainer calls this too, so the plan and the run agree."""
+    if epochs > 0:
+        return epochs, spe * epochs
+    return (math.ceil(max_train_steps / spe) if spe else 0), max_train_steps
+
+
 def make_plan(inp: PlanInput) -> Plan:
     gb = inp.batch_size * max(1, inp.gpus)
     images = sum(f.images for f in inp.folders)
     samples = sum(f.images * f.repeats for f in inp.folders)
     spe = steps_per_epoch(inp)
-    if inp.epochs > 0:
-        epochs = inp.epochs
-        total = spe * epochs
-    else:
-        total = inp.max_train_steps
-        epochs = math.ceil(total / spe) if spe else 0
+    epochs, total = epochs_and_steps(spe, inp.epochs, inp.max_train_steps)
     views = max((f.repeats for f in inp.folders if f.images), default=0) * epochs
     saved = _saved_files(epochs, inp.save_every_n_epochs)
     plan = Plan(

@@ -2,19 +2,23 @@
 
 Step screens are created once per open project and kept (installed), so going back and
 forth keeps what was typed; what is valid is also saved to project.toml when a screen is
-left. See navigation.py for the steps and screens/base.py for how workers report errors.
+left. See navigation.py for the steps and common/base.py for how workers report errors.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui_lora.core.project import Project
 from tui_lora.tui.errors import describe, log_exception
 from tui_lora.tui.navigation import STEP_INDEX, STEPS, available, load_screen_class, neighbour
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project  # loaded by whoever opens one, not by the start screen
 
 
 class WizardApp(App[int]):
@@ -45,7 +49,7 @@ class WizardApp(App[int]):
 
     # ----- projects and steps -------------------------------------------------------------------
     def show_start(self) -> None:
-        from tui_lora.tui.screens.start import StartScreen
+        from tui_lora.tui.start.screen import StartScreen
 
         self._commit_all()
         self.is_demo = False
@@ -80,7 +84,7 @@ class WizardApp(App[int]):
         status = await asyncio.to_thread(job_status, project)
         if not status.running or project is not self.project or getattr(self.screen, "STEP_ID", None) == "train":
             return  # nothing going on, another project by now, or already watching it
-        from tui_lora.tui.screens.confirm import ConfirmScreen
+        from tui_lora.tui.common.confirm import ConfirmScreen
 
         s = status.summary
         where = (f"step {s.step}/{s.total_steps}, epoch {s.epoch}/{s.epochs}" if s.state == "running"
@@ -169,7 +173,7 @@ class WizardApp(App[int]):
     # ----- errors ------------------------------------------------------------------------------
     def show_error(self, error: BaseException) -> None:
         """One sentence for a UserError, one line + a log file for anything else."""
-        self.notify(describe(error), severity="error", timeout=10, markup=False)
+        self.notify(describe(error, getattr(self.screen, "STEP_ID", None)), severity="error", timeout=10, markup=False)
 
     def _fatal_error(self) -> None:
         # Textual would print a full traceback on exit; log it and leave one line instead.
@@ -182,9 +186,9 @@ class WizardApp(App[int]):
 
 
 def run_wizard(project: Project | None = None) -> int:
-    from tui_lora.tui import images
+    from tui_lora.tui.common import images
 
-    images.finish_detection()  # before Textual owns the terminal (see images.py)
+    images.finish_detection()  # before Textual owns the terminal (see common/images.py)
     app = WizardApp(project)
     app.run()
     return app.return_code or 0

@@ -1,7 +1,7 @@
 """The wizard's steps, in order, and which of them exist yet.
 
-A step with a ``screen`` opens that screen class (``module:Class`` under tui/screens, imported
-when first opened so startup stays fast). A step whose core is still being built has
+A step with a ``screen`` opens that screen class (``module:Class`` under tui/, the step's own
+package, imported when first opened so startup stays fast). A step whose core is still being built has
 ``screen=None`` and a ``coming`` sentence: the step bar shows it dimmed and says so instead of
 opening a screen that pretends to work. Adding a step's screen is one line here.
 """
@@ -15,18 +15,18 @@ from dataclasses import dataclass
 class Step:
     id: str
     label: str
-    screen: str | None  # "module:Class" in tui_lora.tui.screens, or None while it is being built
+    screen: str | None  # "package.module:Class" in tui_lora.tui, or None while it is being built
     coming: str = ""  # why the step is not available yet, and what to do meanwhile
 
 
 STEPS: tuple[Step, ...] = (
-    Step("project", "Project", "project:ProjectScreen"),
-    Step("fetch", "Fetch", "fetch:FetchScreen"),
-    Step("review", "Review", "review:ReviewScreen"),
-    Step("tags", "Tags", "tags:TagsScreen"),
-    Step("steps", "Steps", "steps:StepsScreen"),
-    Step("train", "Train", "train:TrainScreen"),
-    Step("compare", "Compare", "compare:CompareScreen"),
+    Step("project", "Project", "project.screen:ProjectScreen"),
+    Step("fetch", "Fetch", "fetch.screen:FetchScreen"),
+    Step("review", "Review", "review.screen:ReviewScreen"),
+    Step("tags", "Tags", "tags.screen:TagsScreen"),
+    Step("steps", "Steps", "steps.screen:StepsScreen"),
+    Step("train", "Train", "train.screen:TrainScreen"),
+    Step("compare", "Compare", "compare.screen:CompareScreen"),
 )
 
 STEP_INDEX: dict[str, Step] = {s.id: s for s in STEPS}
@@ -52,4 +52,4 @@ def load_screen_class(step: Step):
 
     assert step.screen is not None
     module, _, cls = step.screen.partition(":")
-    return getattr(importlib.import_module(f"tui_lora.tui.screens.{module}"), cls)
+    return getattr(importlib.import_module(f"tui_lora.tui.{module}"), cls)

@@ -6,33 +6,52 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import requests
 
 from tui_lora.core.booru import netguard
 from tui_lora.core.booru.errors import host_of
 from tui_lora.core.booru.files import is_disk_full, open_part, part_size
-from tui_lora.core.booru.http import Cancelled, parse_retry_after
+from tui_lora.core.booru.http import Cancelled, RateLimiter, parse_retry_after
 from tui_lora.core.humanize import file_size as human_size
-
-if TYPE_CHECKING:  # pragma: no cover
-    from tui_lora.core.booru.downloader import _Run
 
 CHUNK = 64 * 1024
 
 
+class _Run(Protocol):
+    """What a transfer needs from the download run (downloader._Run), named here so this module does not
+    import the downloader that imports it."""
+
+    options: Any  # downloader.DownloadOptions: deadline, timeout, max_bytes
+    session: requests.Session
+    limiter: RateLimiter
+    policy: netguard.HostPolicy | None
+    stop: threading.Event
+    lock: Any  # a threading.Lock
+    active: set[requests.Response]
+    parts: set[Path]
+
+    def add_bytes(self, n: int) -> None: ...
+
+
 class RetryLater(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    """A try failed in a way the next may not; ``connection_failed`` when the site could not be
+    reached (the report then says so as data, not in words to search)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, *, connection_failed: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.connection_failed = reason, retry_after, connection_failed
 
 
 class GiveUp(Exception):
-    def __init__(self, status: str, reason: str) -> None:
+    """No try will fetch this file; ``too_large`` when it passed the size cap (its sample may not)."""
+
+    def __init__(self, status: str, reason: str, *, too_large: bool = False) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.too_large = status, reason, too_large
 
 
 def transfer(run: "_Run", url: str, part: Path) -> int:
@@ -93,7 +112,7 @@ def _stream(run: "_Run", url: str, part: Path, offset: int, headers: dict[str, s
         start = offset if append else 0
         length = resp.headers.get("Content-Length")
         if cap and length and length.isdigit() and start + int(length) > cap:
-            raise GiveUp("skipped", f"larger than the size cap ({human_size(start + int(length))})")
+            raise GiveUp("skipped", f"larger than the size cap ({human_size(start + int(length))})", too_large=True)
         written = start
         with run.lock:
             run.parts.add(part)
@@ -105,7 +124,7 @@ def _stream(run: "_Run", url: str, part: Path, offset: int, headers: dict[str, s
                 written += len(chunk)
                 run.add_bytes(len(chunk))
                 if cap and written > cap:
-                    raise GiveUp("skipped", f"larger than the size cap ({human_size(written)})")
+                    raise GiveUp("skipped", f"larger than the size cap ({human_size(written)})", too_large=True)
             fh.flush()
             os.fsync(fh.fileno())
         return written
@@ -116,9 +135,9 @@ def _request_problem(exc: Exception, url: str) -> Exception:
     if isinstance(exc, requests.exceptions.Timeout):
         return RetryLater(f"timed out talking to {host}")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return RetryLater(f"the connection to {host} dropped mid-file")
+        return RetryLater(f"the connection to {host} dropped mid-file", connection_failed=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return RetryLater(f"could not connect to {host}")
+        return RetryLater(f"could not connect to {host}", connection_failed=True)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
         return GiveUp("failed", "the site gave an invalid file URL")

@@ -14,6 +14,7 @@ the highest resolution, then the largest file.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -30,7 +31,7 @@ import numpy as np
 from tui_lora.core.dataset import fingerprint as F
 from tui_lora.core.dataset.records import FileRecord
 from tui_lora.core.dataset.scan import default_workers
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui_lora.core.dataset.records import ScanReport
@@ -46,8 +47,8 @@ class Backend(Protocol):
     default_threshold: float
     unit: str  # what the threshold counts, for messages
 
-    def unavailable(self) -> str | None:
-        """None when usable, else one sentence saying why not and what to do."""
+    def unavailable(self) -> UserError | None:
+        """None when usable, else the error that says why not and what to do."""
 
     def close_pairs(self, records: Sequence[FileRecord], threshold: float, *,
                     progress: Progress | None = None, cancel: threading.Event | None = None) -> Pairs:
@@ -70,7 +71,7 @@ class HashBackend:
     # spot, near-flat images) apart.
     colour_tolerance = 24
 
-    def unavailable(self) -> str | None:
+    def unavailable(self) -> UserError | None:
         return None
 
     def close_pairs(self, records: Sequence[FileRecord], threshold: float, *,
@@ -225,6 +226,13 @@ def quality_key(r: FileRecord) -> tuple:
     return (-(r.width * r.height), -r.size_bytes, r.rel)
 
 
+def _member(records: Sequence[FileRecord], near_ref: dict[int, float], k: int, *, ref: int, keeper_i: int) -> Member:
+    """Record ``k`` of a group around ``ref``: its distance to ``ref`` and whether it is a byte copy of the keeper."""
+    r, keeper = records[k], records[keeper_i]
+    exact = k != keeper_i and r.sha256 is not None and r.sha256 == keeper.sha256
+    return Member(r, 0.0 if k == ref else near_ref[k], exact, is_reference=k == ref)
+
+
 def group_pairs(records: Sequence[FileRecord], pairs: Pairs, threshold: float) -> list[DuplicateGroup]:
     """Reference-centred groups from close pairs (see the module docstring)."""
     near: dict[int, dict[int, float]] = defaultdict(dict)
@@ -244,13 +252,7 @@ def group_pairs(records: Sequence[FileRecord], pairs: Pairs, threshold: float) -
         idx = [ref, *others]
         taken.update(idx)
         keeper_i = min(idx, key=lambda k: quality_key(records[k]))
-        keeper = records[keeper_i]
-
-        def member(k: int) -> Member:
-            r = records[k]
-            exact = k != keeper_i and r.sha256 is not None and r.sha256 == keeper.sha256
-            return Member(r, 0.0 if k == ref else near[ref][k], exact, is_reference=k == ref)
-
+        member = functools.partial(_member, records, near[ref], ref=ref, keeper_i=keeper_i)
         rest = sorted((member(k) for k in idx if k != keeper_i), key=lambda m: (m.distance, quality_key(m.record)))
         groups.append(DuplicateGroup(member(keeper_i), rest, records[ref].path))
     groups.sort(key=lambda g: g.keeper.record.rel)
@@ -264,7 +266,7 @@ def get_backend(name: str, **options: Any) -> Backend:
         from tui_lora.core.dataset.clip_backend import ClipBackend
 
         return ClipBackend(**options)
-    raise UserError(f"Unknown duplicate-finding backend {name!r}; use hash (the default) or clip.")
+    raise UserError(f"Unknown duplicate-finding backend {name!r}", Fix("use hash (the default) or clip"))
 
 
 def find_duplicates(
@@ -279,8 +281,8 @@ def find_duplicates(
     """Group near-duplicate images of the project's dataset (scanning it first if needed)."""
     be = get_backend(backend) if isinstance(backend, str) else backend
     why = be.unavailable()
-    if why:
-        raise UserError(why)
+    if why is not None:
+        raise why
     if scan_report is None:
         from tui_lora.core.dataset.scan import scan
 

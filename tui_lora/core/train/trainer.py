@@ -15,7 +15,6 @@ Design for resuming (issue #4) and sampling (issue #9):
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 import threading
 import time
@@ -24,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, RunAction, UserError, neutral_name
 from tui_lora.core.train import data as D
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.hostsync import PendingLosses, StepFacts, first_bad, read_seconds, take_rows, to_device
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
     from tui_lora.core.project import Project
     from tui_lora.core.settings import Settings
-    from tui_lora.core.train.layout import DatasetLayout
     from tui_lora.core.train.model import BaseModel
 
 
@@ -66,12 +64,13 @@ class TrainResult:
     files: list[Path] = field(default_factory=list)
     stopped: bool = False
     loss: float | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
+        """As JSON; ``name`` names the steps of the warnings' fixes (a front end's words)."""
         return {"path": str(self.path) if self.path else None, "steps": self.steps, "epochs": self.epochs,
                 "seconds": round(self.seconds, 1), "files": [str(p) for p in self.files],
-                "stopped": self.stopped, "loss": self.loss, "warnings": self.warnings}
+                "stopped": self.stopped, "loss": self.loss, "warnings": [w.text(name) for w in self.warnings]}
 
 
 def derived_seed(seed: int, tag: str, n: int) -> int:
@@ -289,9 +288,9 @@ class Trainer:
             self._report(facts, value)
         if self._any_process(bad is not None):
             step = read[bad][0].step if bad is not None else self.state.global_step
-            raise TrainingDiverged(self._diverged("the loss", step=step))
+            raise TrainingDiverged.from_notice(self._diverged("the loss", step=step))
 
-    def _diverged(self, what: str, step: int | None = None) -> str:
+    def _diverged(self, what: str, step: int | None = None) -> Notice:
         s = self.s
         return diverged_message(what=what, step=self.state.global_step if step is None else step,
                                 epoch=self.state.epoch + 1,
@@ -330,12 +329,13 @@ class Trainer:
         tensors = self.lora_tensors()
         if not tensors_finite(tensors):  # never overwrite a good file with NaN (or fp16-overflowed) weights
             precision = self.s.settings.output.save_precision
-            raise TrainingDiverged(self._diverged(f"the LoRA weights (saved as {precision})"))
+            raise TrainingDiverged.from_notice(self._diverged(f"the LoRA weights (saved as {precision})"))
         try:
             save_lora(path, tensors, meta)
         except OSError as exc:
-            raise UserError(f"Cannot write {path} ({exc.strerror or exc}); free disk space or fix the folder's "
-                            "permissions, then train again.") from None
+            raise UserError(f"Cannot write {path} ({exc.strerror or exc})",
+                            Fix("{} or fix the folder's permissions, then train again", FreeDisk(str(path.parent)))) \
+                from None
         self.files.append(path)
         self.reporter.save(epoch=epoch, step=self.state.global_step, path=path)
         return path
@@ -363,13 +363,16 @@ class Trainer:
             "files": [str(p) for p in self.files],
         }
 
+    def _start_over(self) -> Fix:
+        return Fix("start over with {}", RunAction("train.restart", str(self.s.project.root)))
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         import numpy as np
         import torch
 
         s = self.s
         if state.get("format") != 1:
-            raise UserError("The saved training state has an unknown format; start the training again without --resume.")
+            raise UserError("The saved training state has an unknown format", self._start_over())
         lora = state["lora"]
         with torch.no_grad():
             for m in s.modules:
@@ -377,7 +380,7 @@ class Trainer:
                     key = f"{m.kohya}.{part}"
                     if key not in lora or tuple(lora[key].shape) != tuple(getattr(m, part).shape):
                         raise UserError("The saved training state does not match this network (dim, type or model "
-                                        "changed); start the training again without --resume.")
+                                        "changed)", self._start_over())
                     getattr(m, part).copy_(lora[key])
         load_optimizer_state(s.optimizer, state["optimizer"])
         s.lr_scheduler.load_state_dict(state["lr_scheduler"])
@@ -394,11 +397,3 @@ class Trainer:
         for v in state.get("losses", []):
             self._losses.add(v)
         self.files = [Path(p) for p in state.get("files", [])]
-
-
-def steps_for(layout: DatasetLayout, global_batch: int, epochs: int, max_train_steps: int) -> tuple[int, int, int]:
-    """(steps per epoch, epochs, total steps): max_train_epochs wins over max_train_steps, as in kohya."""
-    spe = layout.steps_per_epoch(global_batch)
-    if epochs > 0:
-        return spe, epochs, spe * epochs
-    return spe, math.ceil(max_train_steps / spe) if spe else 0, max_train_steps

@@ -1,0 +1,413 @@
+"""The Compare step: render one prompt with every saved epoch at several LoRA weights, look at the
+grid in the terminal, zoom into a cell, and keep the winner as output/<name>-best.safetensors.
+
+Rendering runs `tui-lora compare … --json --progress-json` in a child process (compare_child.py)
+from a thread worker, so torch never loads here; esc sends it SIGTERM, which the command turns into
+a clean cancel (no grid written). Picking runs `compare --pick` the same way. A finished grid is
+read back from its JSON index (compare_grids.py), and earlier grids are listed to reopen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import ContentSwitcher, Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker
+
+from tui_lora.core.compare import best_file, list_epoch_files
+from tui_lora.core.errors import UserError
+from tui_lora.tui.common.base import WizardScreen
+from tui_lora.tui.common.field import Field, FieldInput, show_line, text_input
+from tui_lora.tui.common.format import short_path
+from tui_lora.tui.common.progress_text import bar_with_text
+from tui_lora.tui.compare import compare_form
+from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child, run_pick
+from tui_lora.tui.compare.compare_grid import CompareGridView
+from tui_lora.tui.compare.compare_grids import GridInfo, best_says, list_grids, read_grid
+from tui_lora.tui.common.fixes import say
+
+if TYPE_CHECKING:
+    from tui_lora.tui.compare.compare_zoom import CompareZoom
+
+
+class CompareProgress(Message):
+    """The child's newest line; a burst of them is one redraw."""
+
+    def __init__(self, event: ChildEvent) -> None:
+        super().__init__()
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, CompareProgress) and self.event.kind != "warning"
+
+
+class Rendered(Message):
+    def __init__(self, info: GridInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
+class Picked(Message):
+    def __init__(self, result: dict) -> None:
+        super().__init__()
+        self.result = result
+
+
+class CompareScreen(WizardScreen):
+    STEP_ID = "compare"
+    HELP_TITLE = "Compare"
+    HELP_INTRO = ("Renders one prompt with each saved epoch (rows) at several LoRA weights (columns), next to "
+                  "the base model without the LoRA, all from the same seed, so the only difference between "
+                  "cells is the LoRA. ^r renders (in a separate process; esc cancels and writes nothing). "
+                  "In the grid the arrows move, z or enter zooms into a cell, and p keeps that epoch as "
+                  "output/<name>-best.safetensors, with its epoch and weight in the file's metadata. "
+                  "Grids are saved in output/samples/ and listed here to reopen.")
+    HELP_ITEMS = ("compare_prompt", "compare_epochs", "compare_weights", "compare_seed", "compare_pick")
+
+    DEFAULT_CSS = """
+    CompareScreen #compare-panes, CompareScreen #form-pane, CompareScreen #grid-pane {
+        height: 1fr;
+    }
+    CompareScreen #compare-form {
+        height: auto;
+        padding: 0 1;
+    }
+    CompareScreen #compare-form > Horizontal {
+        height: auto;
+    }
+    CompareScreen #compare-empty {
+        height: auto;
+        padding: 1 1;
+    }
+    CompareScreen #compare-status {
+        height: auto;
+        max-height: 2;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    CompareScreen #compare-status.-error {
+        color: $error;
+    }
+    CompareScreen #compare-grids {
+        height: 1fr;
+        min-height: 3;
+        margin: 0 1;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+    }
+    CompareScreen #compare-grids:focus {
+        border: round $primary;
+    }
+    CompareScreen #grid-title, CompareScreen #grid-cell {
+        height: 1;
+    }
+    CompareScreen #grid-pane {
+        padding: 0 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "render", "Render", priority=True),
+        # A subclass's key replaces the base's: every escape is listed; check_action picks one.
+        Binding("escape", "back", "Back"),
+        Binding("escape", "cancel", "Cancel render"),
+        Binding("escape", "close_grid", "Form"),
+        Binding("z,enter", "zoom", "Zoom"),
+        Binding("p", "pick", "Pick winner"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files = list_epoch_files(self.project)
+        self._defaults = compare_form.defaults(self.project, self.files)
+        self._start = self._defaults | compare_form.remembered(self.project.root)  # what the fields open with
+        self.rendering = False
+        self._child: Child | None = None
+        self._grids: list[GridInfo] = []
+
+    # ----- layout --------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        d = self._start
+        yield Static("Compare epochs and weights", classes="screen-title", id="compare-title", markup=False)
+        with ContentSwitcher(initial="form-pane", id="compare-panes"):
+            with Vertical(id="form-pane"):
+                yield Static("", id="compare-empty", markup=False)
+                with Vertical(id="compare-form"):
+                    yield Field("Prompt", FieldInput(d["prompt"], id="prompt", compact=True, select_on_focus=False),
+                                label_width=10)
+                    yield Field("Negative", text_input("negative", d["negative"], placeholder="optional"),
+                                label_width=10)
+                    with Horizontal():
+                        yield Field("Epochs", text_input("epochs", d["epochs"], placeholder="all saved"),
+                                    label_width=10)
+                        yield Field("Weights", text_input("weights", d["weights"]), label_width=9)
+                    with Horizontal():
+                        yield Field("Seed", text_input("seed", d["seed"], numeric=True), label_width=10)
+                        yield Field("Steps", text_input("steps", d["steps"], numeric=True), label_width=9)
+                yield Static("", id="compare-status", markup=False)
+                yield OptionList(id="compare-grids")
+            with Vertical(id="grid-pane"):
+                yield Static("", id="grid-title", markup=False)
+                yield CompareGridView(id="grid")
+                yield Static("", id="grid-cell", markup=False)
+
+    @property
+    def grid_view(self) -> CompareGridView:
+        return self.query_one("#grid", CompareGridView)
+
+    @property
+    def showing_grid(self) -> bool:
+        return self.query_one("#compare-panes", ContentSwitcher).current == "grid-pane"
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-grids").border_title = "earlier grids (enter reopens)"
+        self._files_changed()
+        if getattr(self.app, "frozen", False) and self.files:
+            self.query_one("#prompt", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        files = list_epoch_files(self.project)
+        if files != self.files:
+            # New epochs since: fields still holding the old defaults follow the new ones.
+            new = compare_form.defaults(self.project, files)
+            for name in compare_form.FIELDS:
+                field = self.query_one(f"#{name}", Input)
+                if field.value == self._defaults[name]:
+                    field.value = new[name]
+            self.files, self._defaults = files, new
+        self._files_changed()
+
+    def commit(self) -> None:
+        if self.is_mounted and self.files:
+            compare_form.remember(self.project.root, self._values())
+
+    def on_unmount(self) -> None:
+        if self._child is not None:
+            self._child.cancel()  # leaving the wizard never leaves a renderer running
+
+    def _files_changed(self) -> None:
+        empty = not self.files
+        self.query_one("#compare-empty", Static).update(
+            "" if not empty else f"No LoRA files are saved in {short_path(self.project.output_dir)} yet: train first "
+                                 "(6 Train); each saved epoch becomes a row of the comparison.")
+        self.query_one("#compare-empty").display = empty
+        for selector in ("#compare-form", "#compare-status", "#compare-grids"):
+            widget = self.query_one(selector)
+            widget.display = not empty
+            widget.disabled = empty  # a hidden input that kept the focus would swallow the step keys
+        if not empty:
+            self._check()
+            self._list_grids()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        grid = self.showing_grid
+        if action == "back":
+            return not self.rendering and not grid
+        if action == "cancel":
+            return self.rendering
+        if action in ("close_grid", "zoom", "pick"):
+            return grid
+        if action == "render":
+            return bool(self.files) and not self.rendering and not grid
+        return True
+
+    # ----- the form ------------------------------------------------------------------------------
+    def _values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#{name}", Input).value for name in compare_form.FIELDS}
+
+    def _check(self) -> compare_form.FormCheck:
+        result = compare_form.check(self.project, self._values(), self.files)
+        for name in compare_form.FIELDS:
+            field = self.query_one(f"#field-{name}", Field)
+            if name in result.errors:
+                field.set_note(result.errors[name], "error")
+            else:
+                field.set_note(result.notes.get(name, ""))
+        if not self.rendering:
+            status = self.query_one("#compare-status", Static)
+            if result.ok:
+                show_line(status, f"{result.cells} images (no LoRA + epochs × weights); ^r renders the grid.")
+            else:
+                show_line(status, "Fix the field marked in red to render.", error=True)
+        return result
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_render()
+
+    # ----- rendering -----------------------------------------------------------------------------
+    def action_render(self) -> None:
+        if self.rendering or not self.files:
+            return
+        result = self._check()
+        if not result.ok:
+            first = next(iter(result.errors.values()))
+            self.notify(first, severity="warning", markup=False)
+            return
+        self.rendering = True
+        self.refresh_bindings()
+        show_line(self.query_one("#compare-status", Static), "Starting the renderer…")
+        self.render_grid(self.project.root, result.args)
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def render_grid(self, root: Path, args: list[str]) -> None:
+        def started(child: Child) -> None:
+            self._child = child
+
+        try:
+            result = run_compare_child(root, args, lambda e: self.post_message(CompareProgress(e)), started)
+        finally:
+            self._child = None
+        self.post_message(Rendered(read_grid(Path(result["index"]))))
+
+    def on_compare_progress(self, message: CompareProgress) -> None:
+        e = message.event
+        status = self.query_one("#compare-status", Static)
+        if e.kind == "warning":
+            self.notify(e.what, severity="warning", markup=False)
+        elif e.kind == "log" and self.rendering:
+            show_line(status, e.what[:1].upper() + e.what[1:] + "…")
+        elif e.kind == "progress" and self.rendering:
+            width = max(20, status.size.width or 76)
+            what = "writing the grid" if e.done >= e.total else f"{e.done + 1}/{e.total}: {e.what}"
+            show_line(status, bar_with_text(e.done, e.total, width, what))
+
+    def action_cancel(self) -> None:
+        child = self._child
+        if child is not None:
+            child.cancel()
+            show_line(self.query_one("#compare-status", Static), "Cancelling…")
+
+    def on_rendered(self, message: Rendered) -> None:
+        self._render_ended()
+        self.notify(f"Grid saved: {short_path(message.info.png)}", markup=False)
+        self._list_grids()
+        self.open_grid(message.info)
+
+    def _render_ended(self) -> None:
+        self.rendering = False
+        self.refresh_bindings()
+        self._check()
+
+    def worker_failed(self, worker: Worker, error: BaseException) -> bool:
+        if worker.group != "compare":
+            return False
+        self._render_ended()
+        if isinstance(error, UserError) and error.exit_code == 130:
+            show_line(self.query_one("#compare-status", Static), "Cancelled; no grid was written.")
+            return True
+        if isinstance(error, UserError):
+            show_line(self.query_one("#compare-status", Static), say(error, self.STEP_ID), error=True)
+        return False  # and a notification
+
+    # ----- earlier grids -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="grids", exit_on_error=False)
+    def _list_grids(self) -> None:
+        grids = list_grids(self.project)
+        self.app.call_from_thread(self._show_grids, grids)
+
+    def _show_grids(self, grids: list[GridInfo]) -> None:
+        self._grids = grids
+        box = self.query_one("#compare-grids", OptionList)
+        box.clear_options()
+        if not grids:
+            box.add_option(Option(Text("none yet: the grids you render are kept in output/samples/", style="dim"),
+                                  disabled=True))
+            return
+        box.add_options([Option(Text(g.summary(), no_wrap=True, overflow="ellipsis"), id=str(g.index))
+                         for g in grids])
+        box.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#compare-grids")
+    def _reopen(self, event: OptionList.OptionSelected) -> None:
+        chosen = next((g for g in self._grids if str(g.index) == event.option.id), None)
+        if chosen is not None:
+            self.open_grid(chosen)
+
+    # ----- the grid ------------------------------------------------------------------------------
+    def open_grid(self, info: GridInfo) -> None:
+        self.query_one("#compare-panes", ContentSwitcher).current = "grid-pane"
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"{info.when} · seed {info.seed} · {info.steps} steps · ", style="dim")
+        t.append(info.prompt, style="bold")
+        self.query_one("#grid-title", Static).update(t)
+        self.grid_view.show(info)
+        self.grid_view.focus()
+        self.refresh_bindings()
+
+    def on_compare_grid_view_cursor_moved(self, message: CompareGridView.CursorMoved) -> None:
+        self.query_one("#grid-cell", Static).update(self.grid_view.label_line())
+
+    def action_close_grid(self) -> None:
+        self.query_one("#compare-panes", ContentSwitcher).current = "form-pane"
+        self.query_one("#compare-grids", OptionList).focus()
+        self.refresh_bindings()
+
+    def action_zoom(self) -> None:
+        from tui_lora.tui.compare.compare_zoom import CompareZoom
+
+        grid = self.grid_view
+        if grid.current is None or grid.info is None:
+            return
+        zoom = CompareZoom(grid.current, grid.info, grid.label_line(), lambda what: self._zoom_act(zoom, what))
+        self.app.push_screen(zoom, lambda picked: self.action_pick() if picked else None)
+
+    def _zoom_act(self, zoom: CompareZoom, what: str) -> None:
+        """A key pressed in the zoom: ? is this screen's help; an arrow moves the grid's cursor, and the
+        zoom shows the cell it lands on."""
+        if what == "help":
+            self.action_help()
+            return
+        grid = self.grid_view
+        grid.action_move(*{"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}[what])
+        if grid.current is None or grid.info is None:
+            zoom.dismiss(False)
+        else:
+            zoom.show(grid.current, grid.info, grid.label_line())
+
+    def action_pick(self) -> None:
+        cell = self.grid_view.current
+        if cell is None:
+            return
+        if not cell.lora or cell.epoch is None:
+            self.notify("The no-LoRA column is the base model alone; pick a cell with a weight.", markup=False)
+            return
+        target = best_file(self.project)
+        if not target.exists():
+            self._pick(cell.epoch, cell.weight)
+            return
+        from tui_lora.tui.common.confirm import ConfirmScreen
+
+        epoch, weight = cell.epoch, cell.weight
+        question = (f"{short_path(target)} already exists{best_says(target)}. Replace it with epoch {epoch} at "
+                    f"weight {weight:g}?")
+        self.app.push_screen(ConfirmScreen(question, yes="Replace", no="Keep it"),
+                             lambda yes: self._pick(epoch, weight) if yes else None)
+
+    def _pick(self, epoch: int, weight: float) -> None:
+        self.notify(f"Keeping epoch {epoch} at weight {weight:g}…", markup=False)
+        self.pick_worker(self.project.root, epoch, weight)
+
+    @work(thread=True, exclusive=True, group="pick", exit_on_error=False)
+    def pick_worker(self, root: Path, epoch: int, weight: float) -> None:
+        self.post_message(Picked(run_pick(root, epoch, weight)))
+
+    def on_picked(self, message: Picked) -> None:
+        r = message.result
+        path = Path(r["best"])
+        self.notify(f"Kept epoch {r['epoch']} at weight {r['weight']:g} as {path.name}. In a prompt: "
+                    f"<lora:{path.stem}:{r['weight']:g}>", title="Winner saved", timeout=20, markup=False)
+

@@ -1,0 +1,1 @@
+"""Step 1, Project: what the open project holds and what to do next."""

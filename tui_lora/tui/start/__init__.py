@@ -1,0 +1,1 @@
+"""The first screen: recent projects, a new project, or an existing folder."""

@@ -1,0 +1,1 @@
+"""Step 6, Train: start, stop and resume the detached training job, and follow it from its files."""
