@@ -226,20 +226,21 @@ def gpu_table(args) -> None:
 
 
 # ----- the levers ---------------------------------------------------------------------------------
-# (row, settings with the lever on, with it off); the rest of a run is the case at tui-lora's defaults.
+# (--lever name, row, settings with the lever on, with it off); the rest of a run is the case at
+# tui-lora's defaults.
 # "losses read" is not a setting: the trainer's PendingLosses.seconds (0 reads every step; 1.0 is
 # hostsync.READ_SECONDS, CUDA's default).
 LEVERS = [
-    ("TF32 (allow_tf32)", {"training.allow_tf32": True}, {"training.allow_tf32": False}),
-    ("fused AdamW step (fused_optimizer; AdamW on both sides)",
+    ("tf32", "TF32 (allow_tf32)", {"training.allow_tf32": True}, {"training.allow_tf32": False}),
+    ("fused", "fused AdamW step (fused_optimizer; AdamW on both sides)",
      {"training.fused_optimizer": True, "training.optimizer_type": "AdamW"},
      {"training.fused_optimizer": False, "training.optimizer_type": "AdamW"}),
-    ("losses read about once a second, not every step", {"read_seconds": 1.0}, {"read_seconds": 0.0}),
-    ("channels_last", {"training.channels_last": True}, {"training.channels_last": False}),
-    ("torch_compile = blocks", {"training.torch_compile": "blocks"}, {"training.torch_compile": "off"}),
-    ("text-encoder outputs cached", {"dataset.cache_text_encoder_outputs": True},
+    ("reads", "losses read about once a second, not every step", {"read_seconds": 1.0}, {"read_seconds": 0.0}),
+    ("channels_last", "channels_last", {"training.channels_last": True}, {"training.channels_last": False}),
+    ("compile", "torch_compile = blocks", {"training.torch_compile": "blocks"}, {"training.torch_compile": "off"}),
+    ("te_cache", "text-encoder outputs cached", {"dataset.cache_text_encoder_outputs": True},
      {"dataset.cache_text_encoder_outputs": False}),
-    ("low_vram (fp8 base weights, checkpointing, AdamW8bit)", {"training.low_vram": True},
+    ("low_vram", "low_vram (fp8 base weights, checkpointing, AdamW8bit)", {"training.low_vram": True},
      {"training.low_vram": False}),
 ]
 
@@ -275,17 +276,20 @@ def lever_run(settings: dict, *, model: Path, family: str, device: str, size, st
 
 
 def levers_table(cases: dict, *, device: str, steps: int, warmup: int, workdir: Path, build_kw: dict,
-                 skip: dict[str, str] | None = None, models: dict[str, Path] | None = None) -> list[str]:
+                 skip: dict[str, str] | None = None, models: dict[str, Path] | None = None,
+                 only: list[str] | None = None) -> list[str]:
     """The lever table's rows, one per (family, lever); equal runs are measured once. ``models``:
-    diffusers folders already built, by family (else they are built here)."""
+    diffusers folders already built, by family (else they are built here); ``only``: lever names."""
     skip = skip or {}
     rows = []
     for family, (res, base) in cases.items():
         model = (models or {}).get(family) or builders()[family](workdir / f"model-{family}", **build_kw)
         runs: dict[str, dict] = {}  # settings → result: the base run serves several rows
-        for label, on, off in LEVERS:
-            if label in skip:
-                rows.append(f"| {family} {res} px | {label} | – | – | {skip[label]} | – | – |")
+        for name, label, on, off in LEVERS:
+            if only and name not in only:
+                continue
+            if name in skip:
+                rows.append(f"| {family} {res} px | {label} | – | – | {skip[name]} | – | – |")
                 print(rows[-1], flush=True)
                 continue
             a, b = (measured(runs, {**base, **extra}, model=model, family=family, device=device, size=(res, res),
@@ -325,7 +329,7 @@ def gpu_levers(args) -> None:
     print(TABLE_HEAD, flush=True)
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
         levers_table(cases, device=args.device, steps=args.steps, warmup=args.warmup, workdir=Path(tmp),
-                     build_kw={"real_size": True})
+                     build_kw={"real_size": True}, only=args.lever)
 
 
 def smoke_levers(args) -> None:
@@ -344,8 +348,8 @@ def smoke_levers(args) -> None:
     print(TABLE_HEAD, flush=True)
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
         levers_table(cases, device="cpu", steps=args.steps, warmup=1, workdir=Path(tmp), build_kw={},
-                     skip={"torch_compile = blocks": "skipped in --smoke: inductor takes minutes on a CPU"},
-                     models=dict(args.model or []))
+                     skip={"compile": "skipped in --smoke: inductor takes minutes on a CPU"},
+                     models=dict(args.model or []), only=args.lever)
 
 
 def main() -> None:
@@ -360,6 +364,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (CPU mode)")
     p.add_argument("--mixed-precision", choices=("fp16", "bf16"), help="override both cases' precision (GPU mode)")
     p.add_argument("--family", choices=("sd15", "sdxl"), action="append", help="only this model (levers; repeatable)")
+    p.add_argument("--lever", choices=[name for name, *_ in LEVERS], action="append",
+                   help="only this lever's rows (repeatable), e.g. to give compile a run of its own")
     p.add_argument("--model", nargs=2, action="append", metavar=("FAMILY", "DIR"),
                    help="use this tiny model folder for FAMILY instead of building one (--smoke)")
     args = p.parse_args()
