@@ -215,9 +215,9 @@ class TrainingSettings(Section):
               "A100, H100): much faster, with fp16-like rounding, as PyTorch recommends for training. No effect "
               "on the CPU or older GPUs.")
     fused_optimizer: bool = setting(
-        True, "Update all LoRA weights in one fused kernel (AdamW on a GPU) or a few batched ones (foreach, "
-              "elsewhere) instead of one small update per tensor. 8-bit optimizers, Prodigy and the others "
-              "keep their own update.")
+        True, "Update all LoRA weights with torch's fused AdamW kernel (on the GPU, and the CPU with torch "
+              "2.4+) or a few batched ones (foreach, elsewhere) instead of one small update per tensor. "
+              "8-bit optimizers, Prodigy and the others keep their own update.")
     torch_compile: Literal["off", "blocks"] = setting(
         "off", "blocks compiles each transformer and ResNet block of the UNet with torch.compile: faster "
                "steps after a compile of a minute or more at the start (each new bucket size compiles once "
