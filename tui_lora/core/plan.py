@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tui_lora.core.model_checks import model_info, model_issues
 from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
+from tui_lora.core.speed import text_encoders_cached, with_low_vram
 from tui_lora.core.vram import VramEstimate, estimate_vram
 
 __all__ = ["FolderCount", "Issue", "Plan", "PlanInput", "VramEstimate", "estimate_vram", "make_plan", "model_info",
@@ -101,6 +102,8 @@ class PlanInput:
     mixed_precision: str = _DEFAULTS.training.mixed_precision
     gradient_checkpointing: bool = _DEFAULTS.training.gradient_checkpointing
     cache_latents: bool = _DEFAULTS.dataset.cache_latents
+    fp8_base: bool = _DEFAULTS.training.fp8_base
+    text_encoders_cached: bool = False  # speed.text_encoders_cached: asked for and possible
     reg_images: int = 0
     # samples (images × repeats) per bucket, across folders, with the balanced regularization
     # samples already in them (as the trainer batches them); None before buckets are computed
@@ -111,6 +114,7 @@ class PlanInput:
     def from_settings(cls, settings: Settings, folders: tuple[FolderCount, ...] | list[FolderCount] = (), *,
                       gpus: int = 1, reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
                       it_per_s: float | None = None, model: ModelInfo | None = None) -> PlanInput:
+        settings = with_low_vram(settings)  # the run's settings: low_vram / fp8_base turn others on
         t, n, d, m = settings.training, settings.network, settings.dataset, settings.model
         return cls(
             folders=tuple(folders), batch_size=t.train_batch_size, epochs=t.max_train_epochs,
@@ -125,7 +129,8 @@ class PlanInput:
             model_zero_terminal_snr=model.zero_terminal_snr if model else None,
             resolution=d.resolution, save_every_n_epochs=settings.output.save_every_n_epochs,
             mixed_precision=t.mixed_precision, gradient_checkpointing=t.gradient_checkpointing,
-            cache_latents=d.cache_latents, reg_images=reg_images, bucket_samples=bucket_samples, it_per_s=it_per_s,
+            cache_latents=d.cache_latents, fp8_base=t.fp8_base, text_encoders_cached=text_encoders_cached(settings),
+            reg_images=reg_images, bucket_samples=bucket_samples, it_per_s=it_per_s,
         )
 
     @property
@@ -373,7 +378,8 @@ def vram_for(inp: PlanInput) -> VramEstimate:
         family=inp.family, resolution=inp.resolution, batch_size=inp.batch_size, network_dim=inp.network_dim,
         conv_dim=inp.conv_dim, network_type=inp.network_type, dora=inp.dora, mixed_precision=inp.mixed_precision,
         gradient_checkpointing=inp.gradient_checkpointing, optimizer=inp.optimizer,
-        train_text_encoder=inp.trains_text_encoder, cache_latents=inp.cache_latents)
+        train_text_encoder=inp.trains_text_encoder, cache_latents=inp.cache_latents, fp8_base=inp.fp8_base,
+        text_encoders_cached=inp.text_encoders_cached)
 
 
 def plan_from_settings(settings: Settings, folders: list[FolderCount], *, gpus: int = 1,

@@ -84,12 +84,14 @@ def debiased_weights(timesteps: torch.Tensor, snr_table: torch.Tensor, v_predict
 
 def training_loss(pred: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor, *, t: TrainingSettings,
                   alphas_cumprod: torch.Tensor, num_train_timesteps: int, snr_table: torch.Tensor,
-                  v_prediction: bool, sample_weights: torch.Tensor) -> torch.Tensor:
-    """The batch's loss (a scalar) as kohya's ``train_network.py`` computes it (module docstring)."""
+                  v_prediction: bool, sample_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The batch's loss (a scalar) as kohya's ``train_network.py`` computes it (module docstring);
+    ``sample_weights`` None means all 1 (nothing to multiply, nothing to copy to the device)."""
     c = huber_threshold(t.loss_type, t.huber_schedule, t.huber_c, t.huber_scale, timesteps, alphas_cumprod,
                         num_train_timesteps)
     loss = elementwise_loss(pred.float(), target.float(), t.loss_type, c).mean(dim=list(range(1, pred.ndim)))
-    loss = loss * sample_weights
+    if sample_weights is not None:
+        loss = loss * sample_weights
     if t.min_snr_gamma:
         loss = loss * snr_weights(timesteps, snr_table, t.min_snr_gamma, v_prediction)
     if t.debiased_estimation_loss:
