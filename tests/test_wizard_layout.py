@@ -5,6 +5,7 @@ DEMO badge apart from the steps, the sample full screen."""
 
 import json
 
+from tui_lora.core.errors import Fix, Notice, RunAction
 from tui_lora.core.project import Project
 from tui_lora.core.train.record import RunRecord, write_record
 from tui_lora.tui.app import WizardApp
@@ -81,13 +82,13 @@ async def test_train_screen_at_80x24_and_160x48(wizard_project):
 async def test_a_failed_runs_sentence_is_never_cut_and_the_sample_opens_full_screen(wizard_project):
     project = wizard_project("marisa", images=8)
     stopped_run(project)
-    message = ("Out of GPU memory at step 25 with batch size 2 at 1024 px; lower training.train_batch_size to 1, "
-               "turn on training.gradient_checkpointing, or train at dataset.resolution 768, then continue it with "
-               f"`tui-lora train {project.root} --resume`.")
+    message = Notice("Out of GPU memory at step 25 with batch size 2 at 1024 px",
+                     Fix("lower training.train_batch_size to 1, turn on training.gradient_checkpointing, or train at "
+                         "dataset.resolution 768, then continue it with {}", RunAction("train.resume", str(project.root))))
     write_record(project, RunRecord(status="failed", message=message, step=20, epoch=2, total_steps=40, epochs=4,
                                     checkpoint="checkpoint-00000025.pt"))
     with open(project.events_path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"event": "error", "time": 1_700_000_030.0, "message": message}) + "\n")
+        fh.write(json.dumps({"event": "error", "time": 1_700_000_030.0, **message.to_dict()}) + "\n")
     app = WizardApp(Project.load(project.root), frozen=True)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await open_train(pilot)

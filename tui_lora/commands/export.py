@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, UserError
 
 HELP = "copy the LoRA into ComfyUI / AUTOMATIC1111 / Forge (or a folder) and print how to use it"
 DESCRIPTION = (
@@ -36,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = export_lora(project, args.to, epoch=epoch, best=args.best, force=args.force)
     except TargetExists as exc:
-        raise UserError(f"{exc.target} already exists and is a different file; pass --force to replace it, or "
-                        "give another --to.") from None
+        raise UserError(exc.problem, Fix("pass --force to replace it, or give another --to")) from None
     verb = "Copied" if result.copied else "Already there (the same file):"
     where = f" ({result.ui}'s LoRA folder)" if result.ui else ""
     weight = "the weight you picked" if result.weight_picked else "a usual start; compare weights to pick yours"
@@ -58,4 +57,4 @@ def _epoch(text: str | None) -> int | str | None:
     try:
         return int(t)
     except ValueError:
-        raise UserError(f"--epoch {text} is not an epoch number; give a number such as 4, or final.") from None
+        raise UserError(f"--epoch {text} is not an epoch number", Fix("give a number such as 4, or final")) from None

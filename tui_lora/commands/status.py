@@ -8,6 +8,8 @@ import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
+from tui_lora.commands._fixes import say, step_words
+from tui_lora.core.errors import Notice
 from tui_lora.core.humanize import duration
 from tui_lora.core.outputs import stop_save_step
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.follow:
         said = _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(), render(project, status, said=said))
+    emit(args, status.to_dict(step_words), render(project, status, said=said))
     return EXIT_CODES[status.state]
 
 
@@ -66,7 +68,8 @@ def render(project, status, *, said: set[str] = frozenset()) -> list[str]:
         if "done" not in said:
             lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
     else:
-        message = status.message or s.error or ""
+        notice = status.message or s.error
+        message = say(notice) if notice else ""
         lines.append(status.state + (f": {message}" if message and message not in said else ""))
         if s.total_steps:
             lines.append(_progress(s))
@@ -106,8 +109,9 @@ def _follow(project, args) -> set[str]:
             elif kind in ("save", "sample"):
                 print(f"{kind}: {ev['path']}", flush=True)
             elif kind in ("warning", "error"):
-                said.add(str(ev["message"]))
-                print(f"{kind}: {ev['message']}", flush=True)
+                sentence = say(Notice.from_dict(ev))
+                said.add(sentence)
+                print(f"{kind}: {sentence}", flush=True)
             elif kind == "done":
                 said.add("done")
                 print(f"finished: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_float
+from tui_lora.commands._fixes import step_words
 from tui_lora.commands.status import render
 
 HELP = "stop a running training gracefully (saves state and the LoRA)"
@@ -35,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
                  f"`tui-lora stop {project.root} --force`."]
     else:
         lines = (["Training killed."] if result.forced else []) + render(project, result.status)
-    emit(args, result.to_dict(), lines)
+    emit(args, result.to_dict(step_words), lines)
     return 0 if result.stopped or not result.was_running else 1

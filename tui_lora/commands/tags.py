@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from tui_lora.commands._common import add_project_arg, csv_list, emit, load_project, positive_int, warn_if_training
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import NothingToUndo, UserError
 from tui_lora.core.humanize import count
 from tui_lora.core.safepath import printable
 
@@ -151,11 +151,14 @@ def _undo(args: argparse.Namespace, project) -> int:
     for _ in range(args.undo):
         try:
             done.append(tagops.undo(project, force=args.force))
-        except UserError as exc:
-            if done and exc.message.startswith("There is nothing to undo"):
+        except NothingToUndo:
+            if done:
                 break
+            raise
+        except UserError as exc:
             if done:  # report what was undone before the failure, then fail
-                raise UserError(f"Undid {count(len(done), 'operation')}, then stopped: {exc.message}") from None
+                raise UserError(exc.problem.prefixed(f"Undid {count(len(done), 'operation')}, then stopped: "),
+                                exc.fix, exit_code=exc.exit_code) from None
             raise
     lines = [f"Undid {r.op} (#{r.id}): restored {count(len(r.restored), 'file')}"
              + (f", removed {len(r.removed)} it had created" if r.removed else "")

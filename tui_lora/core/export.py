@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, FreeDisk, RunAction, UserError
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -60,8 +60,8 @@ class TargetExists(UserError):
     """A different file already has the target's name; each front end offers its way to replace it."""
 
     def __init__(self, target: Path) -> None:
-        super().__init__(f"{target} already exists and is a different file; give another name or folder, or "
-                         "replace it.")
+        super().__init__(f"{target} already exists and is a different file",
+                         Fix("give another name or folder, or replace it"))
         self.target = target
 
 
@@ -93,14 +93,14 @@ def choose_file(project: Project, *, epoch: int | str | None = None, best: bool 
     from tui_lora.core.compare.files import find_epoch
 
     if best and epoch is not None:
-        raise UserError("Give either an epoch or the best file, not both.")
+        raise UserError("An epoch and the best file were both asked for", Fix("give one of them"))
     if epoch is not None:
         return find_epoch(project, epoch).path
     winner = best_file(project)
     if best:
         if not winner.is_file():
-            raise UserError(f"No winner has been kept yet ({winner.name} is missing); pick one in a comparison "
-                            "first, or export an epoch.")
+            raise UserError(f"No winner has been kept yet ({winner.name} is missing)",
+                            Fix("pick one in a comparison first, or export an epoch"))
         return winner
     if winner.is_file():
         return winner
@@ -108,7 +108,8 @@ def choose_file(project: Project, *, epoch: int | str | None = None, best: bool 
         return project.final_file()
     files = list_epoch_files(project)
     if not files:
-        raise UserError(f"{project.name} has no LoRA file in {project.output_dir} yet; train it first.")
+        raise UserError(f"{project.name} has no LoRA file in {project.output_dir} yet",
+                        Fix("train it first with {}", RunAction("train.start", str(project.root))))
     return files[-1].path
 
 
@@ -159,14 +160,15 @@ def resolve_target(to: str, source: Path) -> tuple[Path, str]:
         install, looked = find_ui(key)
         if install is None:
             env = ui.env[0]
-            raise UserError(f"No {ui.name} install was found (looked in {'; '.join(looked)}); set {env} to its "
-                            f"folder, or give the folder to copy into.")
+            raise UserError(f"No {ui.name} install was found (looked in {'; '.join(looked)})",
+                            Fix(f"set {env} to its folder, or give the folder to copy into instead"))
         return install / ui.lora_dir / source.name, ui.name
     path = Path(to).expanduser()
     if path.suffix.lower() == ".safetensors" and not path.is_dir():
         return path, ""
     if path.exists() and not path.is_dir():
-        raise UserError(f"{path} is a file that is not a .safetensors; give a folder or a .safetensors file name.")
+        raise UserError(f"{path} is a file that is not a .safetensors",
+                        Fix("give a folder or a .safetensors file name"))
     return path / source.name, ""
 
 
@@ -180,12 +182,12 @@ def export_lora(project: Project, to: str, *, epoch: int | str | None = None, be
     result = ExportResult(source, target, True, weight if weight is not None else DEFAULT_WEIGHT, weight is not None,
                           project.settings["project"]["trigger_word"] or "", ui)
     if target.resolve() == source.resolve():
-        raise UserError(f"{target} is the file itself; give another folder to copy it into.")
+        raise UserError(f"{target} is the file itself", Fix("give another folder to copy it into"))
     if target.exists():
         if target.is_file() and _same_file(source, target):
             return ExportResult(**{**result.__dict__, "copied": False})
         if target.is_dir():
-            raise UserError(f"{target} is a folder; give another name.")
+            raise UserError(f"{target} is a folder", Fix("give another name"))
         if not force:
             raise TargetExists(target)
     _copy_atomic(source, target)
@@ -214,5 +216,5 @@ def _copy_atomic(source: Path, target: Path) -> None:
         with open(source, "rb") as src, atomic_open(target, "wb", permissions=0o644) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     except OSError as exc:
-        raise UserError(f"Cannot write {target} ({exc.strerror or exc}); free disk space or pick a folder you can "
-                        "write to.") from None
+        raise UserError(f"Cannot write {target} ({exc.strerror or exc})",
+                        Fix("{} or pick a folder you can write to", FreeDisk(str(target.parent)))) from None

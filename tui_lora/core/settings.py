@@ -17,15 +17,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ChangeInput, ConfigError, Fix, Given, Words
 from tui_lora.core.registry import networks, optimizers, samplers, schedulers
-from tui_lora.core.schema import BOOL, CHOICE, FLOAT, INT, STR, STR_LIST, Key, Section, coerce, parse_text, setting
+from tui_lora.core.schema import (BOOL, CHOICE, FLOAT, INT, OVERRIDE, STR, STR_LIST, Key, Section, coerce, parse_text,
+                                  setting)
 
 __all__ = [
     "BOOL", "CHOICE", "FLOAT", "INT", "STR", "STR_LIST", "DEFAULT_JUNK_TAGS", "KEYS", "KEY_INDEX", "OPTIMIZERS",
     "SAMPLERS", "SCHEDULERS", "SECTIONS", "DatasetSettings", "Key", "ModelSettings", "NetworkSettings", "Override",
-    "OutputSettings", "ProjectSettings", "SampleSettings", "Settings", "TagsSettings", "TrainingSettings", "coerce",
-    "key", "parse_override", "parse_text",
+    "OVERRIDE", "OutputSettings", "ProjectSettings", "SampleSettings", "Settings", "TagsSettings", "TrainingSettings",
+    "coerce", "key", "parse_override", "parse_text",
 ]
 
 OPTIMIZERS = optimizers.NAMES
@@ -70,6 +71,10 @@ class ModelSettings(Section):
     v_parameterization: bool = setting(
         False, "True for v-prediction models (SD2.x 768, some SDXL finetunes); detected from the model's "
                "scheduler config when possible.")
+    zero_terminal_snr: bool = setting(
+        False, "Rescale the noise schedule to zero terminal SNR (kohya's --zero_terminal_snr), as v-prediction "
+               "models like NoobAI-XL v-pred were trained; needs v_parameterization. Detected from the model "
+               "when it says so; samples then use trailing timesteps and the rescaled schedule.")
     vae: str = setting(
         "", "An optional separate VAE (repo id, folder or file); SDXL's stock VAE overflows in fp16, "
             "so an fp16-fixed VAE or bf16 avoids NaNs.")
@@ -135,15 +140,25 @@ class NetworkSettings(Section):
     SECTION: ClassVar[str] = "network"
     network_type: str = setting(
         "lora", "lora trains attention and feed-forward layers; locon also trains the convolutions "
-                "(ResNet blocks), which helps styles and textures.", choices=networks.NAMES)
+                "(ResNet blocks), which helps styles and textures; loha (LyCORIS) packs a style into a small "
+                "dim; lokr (LyCORIS) makes the smallest files.", choices=networks.NAMES)
+    dora: bool = setting(
+        False, "DoRA (weight-decomposed LoRA) for lora and locon: also learns each output row's magnitude, "
+               "which keeps fine detail at the same dim, for about 30 % more time and memory. Loads in "
+               "ComfyUI, Forge and LyCORIS; AUTOMATIC1111 applies it wrongly.")
+    lokr_factor: int = setting(
+        -1, "LoKr only: the side of its small full matrix (LyCORIS's factor); -1 picks the most balanced split "
+            "of each layer, larger values give smaller files.", minimum=-1, maximum=1024)
     network_dim: int = setting(
         16, "LoRA rank: capacity of the LoRA and its file size. 8-32 is plenty for a character; "
             "more memorises noise.", minimum=1, maximum=1024)
     network_alpha: float = setting(
         8.0, "Scales the LoRA's effect by alpha/dim; half of dim is the common choice. "
              "A lower alpha needs a higher learning rate.", minimum=0.0, maximum=1024.0)
-    conv_dim: int = setting(8, "Rank of the convolution layers (LoCon only).", minimum=0, maximum=1024)
-    conv_alpha: float = setting(4.0, "Alpha of the convolution layers (LoCon only).", minimum=0.0, maximum=1024.0)
+    conv_dim: int = setting(8, "Rank of the 3×3 convolution layers (locon, loha, lokr); 0 leaves them out.",
+                            minimum=0, maximum=1024)
+    conv_alpha: float = setting(4.0, "Alpha of the convolution layers (locon, loha, lokr).", minimum=0.0,
+                                maximum=1024.0)
     network_train_unet_only: bool = setting(
         False, "Train only the UNet, not the text encoder(s). Standard for SDXL (its text encoders are "
                "big and easy to break); saves VRAM.")
@@ -200,6 +215,24 @@ class TrainingSettings(Section):
     min_snr_gamma: float = setting(
         0.0, "Min-SNR loss weighting: stops the easy low-noise steps from dominating; 5 speeds up "
              "convergence. 0 is off.", minimum=0.0, maximum=100.0)
+    loss_type: Literal["l2", "l1", "huber", "smooth_l1"] = setting(
+        "l2", "The loss (kohya's --loss_type): l2 (mean squared error) is the standard; huber and smooth_l1 "
+              "weigh outliers less, which helps with noisy or mixed-quality datasets.")
+    huber_schedule: Literal["snr", "exponential", "constant"] = setting(
+        "snr", "How huber / smooth_l1 set their threshold per timestep: snr (kohya's default) is squared-error-like "
+               "at low noise and robust at high noise; constant uses huber_c throughout.")
+    huber_c: float = setting(
+        0.1, "The Huber threshold (kohya's --huber_c): below it the loss is quadratic, above it linear.",
+        minimum=0.0001, maximum=1.0)
+    huber_scale: float = setting(
+        1.0, "Scales the Huber threshold of the exponential and constant schedules (kohya's --huber_scale).",
+        minimum=0.0001, maximum=100.0)
+    debiased_estimation_loss: bool = setting(
+        False, "Weight each step's loss by 1/√SNR (1/(SNR+1) for v-prediction), kohya's debiased estimation: "
+               "less weight on the easy low-noise steps, often crisper detail. An alternative to min_snr_gamma.")
+    ip_noise_gamma: float = setting(
+        0.0, "Input perturbation noise: the noisy input gets this much extra noise the target does not know of, "
+             "a regulariser against overfitting; 0.1 is the paper's value. 0 is off.", minimum=0.0, maximum=1.0)
     clip_skip: int = setting(
         1, "Use the text encoder's n-th last layer. 2 for anime models descended from NovelAI, "
            "1 for realistic SD1.5; ignored for SDXL.", minimum=1, maximum=12)
@@ -208,6 +241,30 @@ class TrainingSettings(Section):
         allowed=(75, 150, 225))
     max_grad_norm: float = setting(
         1.0, "Clips the gradient norm to tame spikes; 0 is off.", minimum=0.0, maximum=1000.0)
+    # Speed levers (tui_lora.core.speed): how fast a step runs, not what it learns (but fp8_base / low_vram).
+    allow_tf32: bool = setting(
+        True, "Let fp32 matrix products and convolutions use TensorFloat-32 on Ampere and newer GPUs (RTX 30xx, "
+              "A100, H100): much faster, with fp16-like rounding, as PyTorch recommends for training. No effect "
+              "on the CPU or older GPUs.")
+    fused_optimizer: bool = setting(
+        True, "Update all LoRA weights with torch's fused AdamW kernel (on the GPU, and the CPU with torch "
+              "2.4+) or a few batched ones (foreach, elsewhere) instead of one small update per tensor. "
+              "8-bit optimizers, Prodigy and the others keep their own update.")
+    torch_compile: Literal["off", "blocks"] = setting(
+        "off", "blocks compiles each transformer and ResNet block of the UNet with torch.compile: faster "
+               "steps after a compile of a minute or more at the start (each new bucket size compiles once "
+               "more). off until measured on a GPU (benchmarks/RESULTS.md).")
+    channels_last: bool = setting(
+        False, "Lay out the UNet's and the VAE's images channels-last, the layout GPU tensor cores prefer for "
+               "fp16/bf16 convolutions. off until measured on a GPU (benchmarks/RESULTS.md).")
+    fp8_base: bool = setting(
+        False, "Keep the frozen UNet's weights in 8 bits (fp8 on RTX 40xx / H100 and newer and on the CPU, "
+               "int8 on older GPUs), widened per layer while it runs: half the UNet's VRAM, slightly "
+               "rounded weights; turns on gradient_checkpointing too. The LoRA itself trains in full "
+               "precision. kohya's --fp8_base.")
+    low_vram: bool = setting(
+        False, "SDXL on 8-12 GB cards: turns on fp8_base, gradient_checkpointing and 8-bit optimizer states "
+               "(AdamW becomes AdamW8bit) for the run; slower steps, far less VRAM.")
 
 
 @dataclass(frozen=True)
@@ -225,6 +282,9 @@ class SampleSettings(Section):
     sample_every_n_epochs: int = setting(
         0, "Render the sample prompts every n epochs so you can watch the LoRA learn; 0 is off.", minimum=0)
     sample_at_first: bool = setting(False, "Also render samples before the first step, as a baseline.")
+    guidance_rescale: float = setting(
+        0.0, "CFG rescale (diffusers' guidance_rescale, the zero-terminal-SNR paper's fix for over-exposed "
+             "images at high CFG): 0.7 for zero_terminal_snr models, 0 otherwise.", minimum=0.0, maximum=1.0)
     sampler: str = setting(
         "euler_a", "The sampler for sample images and comparison grids (kohya's names): euler_a is Euler a, "
                    "dpmsolver++ is DPM++ 2M Karras, ddim is DDIM.", choices=samplers.NAMES)
@@ -299,14 +359,14 @@ class Settings(Mapping[str, Section]):
         values: dict[str, Any] = {}
         for section, table in data.items():
             if section not in SECTIONS:
-                raise ConfigError(f"{where}: " + _unknown_key_message(section + "."))
+                raise ConfigError(*_unknown_key_message(section + "."), where=where)
             if not isinstance(table, Mapping):
-                raise ConfigError(f"{where}: [{section}] must be a table of settings, not a single value; "
-                                  f"write it as a [{section}] header with keys below it.")
+                raise ConfigError(f"[{section}] must be a table of settings, not a single value",
+                                  Fix(f"write it as a [{section}] header with keys below it"), where=where)
             for name, value in table.items():
                 k = KEY_INDEX.get(f"{section}.{name}")
                 if k is None:
-                    raise ConfigError(f"{where}: " + _unknown_key_message(f"{section}.{name}"))
+                    raise ConfigError(*_unknown_key_message(f"{section}.{name}"), where=where)
                 values[k.dotted] = coerce(k, value, where=where)
         out = cls().with_values(values)
         out.check(where=where)
@@ -331,22 +391,22 @@ class Settings(Mapping[str, Section]):
     def with_overrides(self, overrides: list[str]) -> "Settings":
         """A copy with ``section.key=value`` overrides, validated the same way as the file."""
         out = self.with_values({ov.key.dotted: ov.value for ov in map(parse_override, overrides)})
-        out.check(where="--set")
+        out.check(where=OVERRIDE)
         return out
 
-    def check(self, *, where: str = "project.toml") -> None:
+    def check(self, *, where: str | Given = "project.toml") -> None:
         """Rules that involve two keys at once."""
-        d, t = self.dataset, self.training
+        d, t, n = self.dataset, self.training, self.network
+        if n.lokr_factor == 0:
+            raise ConfigError("network.lokr_factor = 0 is not a factor",
+                              Fix("use -1 (auto) or a size such as 4, 8 or 16"), where=where)
         if d.min_bucket_reso > d.max_bucket_reso:
             raise ConfigError(
-                f"{where}: dataset.min_bucket_reso = {d.min_bucket_reso} is larger than dataset.max_bucket_reso = "
-                f"{d.max_bucket_reso}; make the minimum smaller than the maximum."
-            )
+                f"dataset.min_bucket_reso = {d.min_bucket_reso} is larger than dataset.max_bucket_reso = "
+                f"{d.max_bucket_reso}", Fix("make the minimum smaller than the maximum"), where=where)
         if t.max_train_epochs == 0 and t.max_train_steps == 0:
-            raise ConfigError(
-                f"{where}: training.max_train_epochs and training.max_train_steps are both 0; set one of them "
-                "(e.g. max_train_epochs = 10)."
-            )
+            raise ConfigError("training.max_train_epochs and training.max_train_steps are both 0",
+                              Fix("set one of them (e.g. max_train_epochs = 10)"), where=where)
 
 
 SECTION_CLASSES: tuple[type[Section], ...] = tuple(f.type for f in dataclasses.fields(Settings))  # type: ignore[misc]
@@ -361,15 +421,16 @@ def key(dotted: str) -> Key:
     try:
         return KEY_INDEX[dotted]
     except KeyError:
-        raise ConfigError(_unknown_key_message(dotted)) from None
+        raise ConfigError(*_unknown_key_message(dotted)) from None
 
 
-def _unknown_key_message(dotted: str) -> str:
+def _unknown_key_message(dotted: str) -> tuple[str, Fix]:
+    """(problem, fix) for an unknown section or key, with the nearest known name."""
     section, _, name = dotted.partition(".")
     if section not in SECTIONS:
         guess = difflib.get_close_matches(section, SECTIONS, n=1)
-        hint = f"did you mean [{guess[0]}]?" if guess else "sections are " + ", ".join(SECTIONS) + "."
-        return f"Unknown section [{section}]; {hint}"
+        hint = f"did you mean [{guess[0]}]?" if guess else "sections are " + ", ".join(SECTIONS)
+        return f"Unknown section [{section}]", Fix(hint)
     names = [k.name for k in KEYS if k.section == section]
     guess = difflib.get_close_matches(name, names, n=1)
     if guess:
@@ -377,8 +438,8 @@ def _unknown_key_message(dotted: str) -> str:
     else:
         guess = difflib.get_close_matches(name, [k.name for k in KEYS], n=1)
         hint = (f"did you mean {KEY_INDEX_BY_NAME[guess[0]].dotted}?" if guess
-                else f"[{section}] has {', '.join(names)}.")
-    return f"Unknown key {section}.{name}; {hint}"
+                else f"[{section}] has {', '.join(names)}")
+    return f"Unknown key {section}.{name}", Fix(hint)
 
 
 @dataclass
@@ -393,8 +454,7 @@ def parse_override(text: str) -> Override:
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or "." not in name:
-        raise ConfigError(
-            f"--set {text!r} is not of the form section.key=value; write e.g. --set training.unet_lr=1e-4."
-        )
+        raise ConfigError(Words("{} is not of the form section.key=value", Given("override", repr(text))),
+                          Fix("{}", ChangeInput("override", "training.unet_lr=1e-4", verb="write e.g.")))
     k = key(name)
-    return Override(k, parse_text(k, raw, where="--set"), text)
+    return Override(k, parse_text(k, raw, where=OVERRIDE), text)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_lora.core.childenv import child_env
-from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.errors import Fix, InstallPackage, OperationFailed, UserError
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -92,12 +92,12 @@ def _complete(root: Path) -> bool:
 def prepare_folder(root: Path, *, reset: bool) -> bool:
     """Check ``root`` may hold the demo; True when a finished demo is already there to reuse."""
     if root.exists() and not root.is_dir():
-        raise UserError(f"{root} is a file; pick a folder for the demo (or leave DIR out).")
+        raise UserError(f"{root} is a file", Fix("pick a folder for the demo (or none: it makes its own)"))
     if not root.exists() or not any(root.iterdir()):
         return False
     if not is_demo(root):
-        raise UserError(f"{root} is not empty and is not a tui-lora demo, so the demo will not touch it; "
-                        "pick a new folder (or leave DIR out).")
+        raise UserError(f"{root} is not empty and is not a tui-lora demo, so the demo will not touch it",
+                        Fix("pick a new folder (or none: the demo makes its own)"))
     if _complete(root) and not reset:
         return True
     shutil.rmtree(root)  # a demo (marker checked above): rebuilt from scratch
@@ -146,10 +146,11 @@ def build_models(folder: Path) -> None:
         if missing:  # name the package that is really missing, not a guess
             package = PACKAGES.get(missing.group(1).split(".")[0], missing.group(1).split(".")[0])
             raise OperationFailed(f"Building the demo's tiny models needs the Python package {package}, which is "
-                                  f"not installed; install it with `pip install {package}` (or reinstall "
-                                  "tui-lora, which depends on it).")
-        raise OperationFailed(f"Building the demo's tiny models failed ({last}); check that torch, diffusers, "
-                              "transformers and onnx are installed.")
+                                  "not installed",
+                                  Fix("install it with {} (tui-lora depends on it: reinstalling tui-lora installs "
+                                      "it too)", InstallPackage(package)))
+        raise OperationFailed(f"Building the demo's tiny models failed ({last})",
+                              Fix("check that torch, diffusers, transformers and onnx are installed"))
 
 
 def _fill(project: "Project") -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import ChangeSetting, ConfigError, Fix, InstallPackage, UserError
 
 Warn = Callable[[str], None]
 
@@ -34,11 +34,15 @@ class Optimizer(NamedTuple):
     full_precision: str = ""  # an 8-bit optimizer's 32-bit twin (same maths): used off CUDA
     max_lr: float = 1e-3  # the planner warns above this rate
     lr_note: str = ""  # the planner's reason when max_lr is lower than AdamW's
+    # torch's multi-tensor step implementations the class takes as keyword flags ("fused", "foreach"):
+    # training.fused_optimizer picks fused on CUDA, foreach elsewhere; the others keep their own step.
+    kernels: tuple[str, ...] = ()
 
     def missing(self) -> UserError:
         pkg = self.package or self.name.lower()
-        return UserError(f"The {self.name} optimizer needs the {pkg} package; install it with `pip install {pkg}` "
-                         "or choose another training.optimizer_type.")
+        return UserError(f"The {self.name} optimizer needs the {pkg} package",
+                         Fix("install it with {} or {}", InstallPackage(pkg),
+                             ChangeSetting("training.optimizer_type", verb="choose another")))
 
 
 def _adamw(warn: Warn) -> Loaded:
@@ -98,7 +102,7 @@ _LION_NOTE = "Lion, which wants 3-10× lower rates than AdamW"
 
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
     Optimizer("AdamW", "The reference optimizer: reliable, two 32-bit states per weight.", _adamw,
-              state_bytes=8),
+              state_bytes=8, kernels=("fused", "foreach")),
     Optimizer("AdamW8bit", "AdamW with 8-bit states: the same results with less VRAM (CUDA only).",
               _bitsandbytes("AdamW8bit"), package="bitsandbytes", state_bytes=2, full_precision="AdamW"),
     Optimizer("Lion", "One state per weight and sign-based updates: less memory than AdamW, 3-10× lower rates.",
@@ -128,8 +132,8 @@ def get(name: str) -> Optimizer:
     """The entry for ``name``; an unknown name is a ConfigError listing the choices."""
     found = find(name)
     if found is None:
-        raise ConfigError(f"training.optimizer_type {name!r} is unknown; choose {', '.join(NAMES[:-1])} or "
-                          f"{NAMES[-1]}.")
+        raise ConfigError(f"training.optimizer_type {name!r} is unknown",
+                          Fix(f"choose {', '.join(NAMES[:-1])} or {NAMES[-1]}"))
     return found
 
 

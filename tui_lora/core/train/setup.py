@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice, RunAction, UserError, Words
 from tui_lora.core.plan import epochs_and_steps
-from tui_lora.core.registry import schedulers
+from tui_lora.core.registry import networks, schedulers
 from tui_lora.core.settings import Settings, TrainingSettings
+from tui_lora.core.speed import describe_changes, low_vram_changes
 from tui_lora.core.train import data as D
 from tui_lora.core.train.kohya_names import te_namer, unet_namer
 from tui_lora.core.train.layout import DatasetLayout, project_layout
@@ -99,17 +100,18 @@ def resolve_device(device: str | None, warn: Callable[[str], None] = lambda m: N
     if device:
         if device.startswith("cuda"):
             if not torch.cuda.is_available():
-                raise UserError(f"--device {device} was asked for but no CUDA GPU is available here; drop --device "
-                                "to train on the CPU, or check the NVIDIA driver with nvidia-smi.")
+                raise UserError(Words("{} was asked for but no CUDA GPU is available here", Given("device", device)),
+                                Fix("{} to train on the CPU, or check the NVIDIA driver with nvidia-smi",
+                                    ChangeInput("device", verb="drop")))
             if ":" in device:
                 index = int(device.split(":", 1)[1]) if device.split(":", 1)[1].isdigit() else -1
                 if not 0 <= index < torch.cuda.device_count():
                     raise UserError(f"There is no GPU {device}; this machine has {torch.cuda.device_count()} "
-                                    "(cuda:0 … ), see nvidia-smi.")
+                                    "(cuda:0 … )", Fix("see nvidia-smi"))
                 torch.cuda.set_device(index)  # accelerate then places everything on it
             return device
         if device != "cpu":
-            raise UserError(f"--device {device} is not supported; use cuda, cuda:N or cpu.")
+            raise UserError(Words("{} is not supported", Given("device", device)), Fix("use cuda, cuda:N or cpu"))
         return device
     if torch.cuda.is_available():
         return "cuda"
@@ -134,34 +136,44 @@ def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False) -> 
 def check_dataset(layout: DatasetLayout, project: Project) -> None:
     if layout.train_images == 0:
         extra = f" ({len(layout.unreadable)} files could not be read as images)" if layout.unreadable else ""
-        raise UserError(f"The dataset has no images{extra}; fetch some with `tui-lora fetch {project.root}` or copy "
-                        "15-50 images into dataset/<N>_<name>/.")
+        raise UserError(f"The dataset has no images{extra}",
+                        Fix("fetch some with {} or copy 15-50 images into dataset/<N>_<name>/",
+                            RunAction("fetch", str(project.root))))
 
 
 def build_setup(project: Project, settings: Settings, reporter: Reporter, *, cancel: threading.Event,
                 base_model: BaseModel | None = None, device: str | None = None) -> Setup:
+    low_vram = low_vram_changes(settings)  # what training.low_vram / fp8_base turn on, for this run
+    settings = settings.with_values(low_vram) if low_vram else settings
     t, d, n, m = settings.training, settings.dataset, settings.network, settings.model
     # Cheap checks first: a wrong dataset or setting fails in a second, before torch is imported.
     layout = project_layout(project, d)
     check_dataset(layout, project)
     if t.noise_offset and t.multires_noise_iterations:
         raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
-                        "forbids it too); set one of them to 0.")
+                        "forbids it too)", Fix("set one of them to 0"))
+    if n.dora and not networks.get(n.network_type).dora:
+        raise UserError(f"network.dora works with lora and locon, not {n.network_type}",
+                        Fix("{} or {}", ChangeSetting("network.dora", "false"),
+                            ChangeSetting("network.network_type", '"locon"')))
     if t.unet_lr <= 0 and (n.network_train_unet_only or t.text_encoder_lr <= 0):
-        raise UserError("Every learning rate is 0, so nothing would train; set training.unet_lr "
-                        "(e.g. 5e-4 for SD1.5, 2e-4 for SDXL).")
+        raise UserError("Every learning rate is 0, so nothing would train",
+                        Fix("{} (e.g. 5e-4 for SD1.5, 2e-4 for SDXL)", ChangeSetting("training.unet_lr")))
     for p in layout.unreadable:
         reporter.warning(f"{p.name} is not a readable image; it is skipped.", once=str(p))
 
     import numpy as np
     import torch
 
+    from tui_lora.core.train import levers
     from tui_lora.core.train.model import load_base_model
     from tui_lora.core.train.optim import build_optimizer, build_scheduler
     from tui_lora.core.train.saving import build_metadata
     from tui_lora.core.train.text import TextEncoding
 
     quiet_libraries()
+    if low_vram:
+        reporter.line(f"{'low_vram' if t.low_vram else 'fp8_base'}: {describe_changes(low_vram)}")
     dev = resolve_device(device, reporter.warning)
     mp = t.mixed_precision
     if dev == "cpu" and mp == "fp16":
@@ -171,6 +183,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     accelerator = _accelerator(mp, cpu=dev == "cpu",
                                find_unused=not n.network_train_unet_only and t.text_encoder_lr > 0)
     device_t = accelerator.device
+    levers.set_tf32(device_t.type, t.allow_tf32)
 
     # ----- model ---------------------------------------------------------------------------
     base = base_model or load_base_model(
@@ -188,6 +201,16 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
                          "project.toml now says v_parameterization = true.")
         _update_project(project, "model.v_parameterization", True)
         settings = settings.with_values({"model.v_parameterization": True})
+    ztsnr = bool(m.zero_terminal_snr or base.zero_terminal_snr)
+    if base.zero_terminal_snr and not m.zero_terminal_snr:
+        reporter.warning("The base model was trained with zero terminal SNR; training on its rescaled noise schedule "
+                         "and project.toml now says zero_terminal_snr = true.")
+        _update_project(project, "model.zero_terminal_snr", True)
+        settings = settings.with_values({"model.zero_terminal_snr": True})
+    if ztsnr and not v_pred:
+        reporter.warning(Notice("model.zero_terminal_snr is on without v-prediction: the last timestep is pure noise, "
+                                "which an epsilon model cannot denoise",
+                                Fix("{} for a v-prediction model", ChangeSetting("model.v_parameterization", "true"))))
 
     unet, vae, tes = base.unet, base.vae, base.text_encoders
     for mod in [unet, vae, *tes]:
@@ -204,8 +227,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     modules, groups = [], []
     if train_unet:
         targets = unet_targets(unet, spec)
-        inject(unet, targets)
-        um = collect_modules(unet, "unet", targets, unet_namer(family, dict(unet.config)))
+        inject(unet, targets, spec)
+        um = collect_modules(unet, "unet", targets, unet_namer(family, dict(unet.config)), spec)
         modules += um
         groups.append({"params": lora_parameters(um), "lr": t.unet_lr})
     te_params = []
@@ -213,8 +236,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         _place(te, device_t, weight_dtype)
         if train_te:
             targets = text_encoder_targets(te, spec)
-            inject(te, targets)
-            tm = collect_modules(te, ["text_encoder", "text_encoder_2"][i], targets, te_namer(family, i))
+            inject(te, targets, spec)
+            tm = collect_modules(te, ["text_encoder", "text_encoder_2"][i], targets, te_namer(family, i), spec)
             modules += tm
             te_params += lora_parameters(tm)
     if te_params:
@@ -228,6 +251,17 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         if train_te:
             for te in tes:
                 te.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if t.channels_last:
+        levers.to_channels_last(unet, vae)
+    if t.fp8_base:
+        from tui_lora.core.train.lowbit import device_format, store_8bit
+
+        fmt = device_format(device_t)
+        before, after = store_8bit(unet, fmt, weight_dtype)
+        reporter.line(f"fp8_base: the UNet's weights are stored in {fmt} "
+                      f"({before / 2**30:.2f} → {after / 2**30:.2f} GiB)")
+    if t.torch_compile == "blocks":
+        levers.compile_blocks(unet, log=reporter.line)
     unet.train()
     for te in tes:
         te.train(train_te)
@@ -236,8 +270,9 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     captions, missing = D.load_captions(layout, d.caption_extension, settings.project.trigger_word)
     for text, paths in missing.items():
         more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
-        reporter.warning(f"{paths[0].name}{more} have no caption file ({d.caption_extension}); they train with the "
-                         f"caption \"{text}\". Tag them (tui-lora tag) for a better LoRA.")
+        reporter.warning(Notice(f"{paths[0].name}{more} have no caption file ({d.caption_extension}); they train "
+                                f"with the caption \"{text}\"",
+                                Fix("tag them with {} for a better LoRA", RunAction("tag", str(project.root)))))
     caption_opts = D.CaptionOptions.from_settings(d)
     vae_dtype = torch.float32 if (mp == "no" or vae.config.get("force_upcast", False)) else weight_dtype
     _place(vae, device_t, vae_dtype)
@@ -276,6 +311,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
             for te in tes:
                 te.to("cpu")
             _free(dev)
+    if device_t.type == "cuda":
+        levers.pin_caches(latent_cache, te_cache)
 
     # ----- schedule --------------------------------------------------------------------------
     global_batch = t.train_batch_size * accelerator.num_processes
@@ -285,15 +322,17 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     if warm and not schedulers.SCHEDULERS[t.lr_scheduler].warmup:
         reporter.warning(f"The {t.lr_scheduler} scheduler ignores warmup; use constant_with_warmup to warm up.")
     optimizer, opt_desc = build_optimizer(t.optimizer_type, groups, t.optimizer_args,
-                                          device_type=device_t.type, warn=reporter.warning)
+                                          device_type=device_t.type, warn=reporter.warning, fused=t.fused_optimizer)
     lr_scheduler = build_scheduler(t.lr_scheduler, optimizer, total_steps=total, warmup_steps=warm,
                                    num_cycles=t.lr_scheduler_num_cycles, power=t.lr_scheduler_power)
     prepared = accelerator.prepare(unet, *(tes if train_te else []), optimizer)
     unet, optimizer = prepared[0], prepared[-1]
     if train_te:
         text.text_encoders = list(prepared[1:-1])  # the wrapped ones, so gradients sync under DDP
-    noise_scheduler = training_scheduler(base.scheduler_config, v_pred)
-    snr_table = all_snr(noise_scheduler.alphas_cumprod)
+    noise_scheduler = training_scheduler(base.scheduler_config, v_pred, ztsnr)
+    # kohya takes the SNR of the schedule before the zero-terminal-SNR rescale (core/train/loss.py).
+    snr_table = all_snr(training_scheduler(base.scheduler_config, v_pred).alphas_cumprod if ztsnr
+                        else noise_scheduler.alphas_cumprod).to(device_t)  # indexed on the device every step
 
     metadata = build_metadata(
         settings=settings, family=family, v_prediction=v_pred, model_name=base.name,
@@ -372,10 +411,13 @@ def _encode_all(text: TextEncoding, captions: list[str], accelerator: Accelerato
 
 
 def _free(dev: str) -> None:
+    """Give the GPU memory of models moved off it back to the driver (a no-op on the CPU, where a full
+    garbage collection would only cost a second)."""
+    if not dev.startswith("cuda"):
+        return
     import gc
 
     import torch
 
     gc.collect()
-    if dev.startswith("cuda"):
-        torch.cuda.empty_cache()
+    torch.cuda.empty_cache()

@@ -32,6 +32,7 @@ from tui_lora.tui.compare import compare_form
 from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child, run_pick
 from tui_lora.tui.compare.compare_grid import CompareGridView
 from tui_lora.tui.compare.compare_grids import GridInfo, best_says, list_grids, read_grid
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.compare.export_actions import ExportActions
 
 if TYPE_CHECKING:
@@ -329,7 +330,7 @@ class CompareScreen(ExportActions, WizardScreen):
             show_line(self.query_one("#compare-status", Static), "Cancelled; no grid was written.")
             return True
         if isinstance(error, UserError):
-            show_line(self.query_one("#compare-status", Static), error.message, error=True)
+            show_line(self.query_one("#compare-status", Static), say(error, self.STEP_ID), error=True)
         return False  # and a notification
 
     # ----- earlier grids -------------------------------------------------------------------------

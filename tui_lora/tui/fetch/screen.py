@@ -35,6 +35,7 @@ from tui_lora.tui.fetch.booru_preview import BooruPreview
 from tui_lora.tui.common.thumb_loader import ThumbLoader
 from tui_lora.tui.fetch.booru_session import BooruSession, Outcome
 from tui_lora.tui.fetch.fetch_text import count_line, outcome_lines, progress_line
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.fetch.pictures import FetchPictures
 from tui_lora.tui.fetch.preview_strip import PreviewStrip
 
@@ -230,7 +231,7 @@ class FetchScreen(FetchPictures, WizardScreen):
         except UserError as exc:
             control.add_class("-invalid")  # (Input itself clears it on the next change)
             self._bad_numbers.add(name)
-            self._status(exc.message, error=True)
+            self._status(say(exc, self.STEP_ID), error=True)
         else:
             if name in self._bad_numbers:
                 self._bad_numbers.discard(name)
@@ -254,7 +255,7 @@ class FetchScreen(FetchPictures, WizardScreen):
         try:
             folder = fetchform.resolve_folder(self.project, self.query_one("#folder", Input).value, create=False)
         except UserError as exc:
-            field.set_note(exc.message, "error")
+            field.set_note(say(exc, self.STEP_ID), "error")
             title.update("Fetch images")
             return
         field.set_note()
@@ -279,7 +280,7 @@ class FetchScreen(FetchPictures, WizardScreen):
         try:
             self._query()
         except UserError as exc:
-            self._count(exc.message, error=True)
+            self._count(say(exc, self.STEP_ID), error=True)
             self.query_one(BooruPreview).show([])
             self.clear_pictures()
             self.result = None
@@ -301,7 +302,7 @@ class FetchScreen(FetchPictures, WizardScreen):
         try:
             query, creds, origin = self._query()
         except UserError as exc:
-            self._count(exc.message, error=True)
+            self._count(say(exc, self.STEP_ID), error=True)
             return
         self._count("Searching…", dim=True)
         self._search_cancel = threading.Event()
@@ -319,7 +320,7 @@ class FetchScreen(FetchPictures, WizardScreen):
             return
         except UserError as exc:
             if not cancel.is_set():
-                self.post_message(SearchAnswered(seq, error=fetchform.wizard_wording(exc.message)))
+                self.post_message(SearchAnswered(seq, error=say(exc, self.STEP_ID)))
             return
         if not cancel.is_set() and not get_current_worker().is_cancelled:
             self.post_message(SearchAnswered(seq, result=(result, saved_to, creds)))
@@ -353,8 +354,8 @@ class FetchScreen(FetchPictures, WizardScreen):
             limit = fetchform.parse_limit(self.form.limit)
             folder = fetchform.resolve_folder(self.project, self.form.folder, create=True)
         except UserError as exc:
-            self._status(exc.message, error=True)
-            self.notify(exc.message, severity="error", markup=False)
+            self._status(say(exc, self.STEP_ID), error=True)
+            self.notify(say(exc, self.STEP_ID), severity="error", markup=False)
             return
         self.downloading = True
         self.action_leave_field()  # keys typed while it runs (3 Review …) act on the screen, not in a field
@@ -396,7 +397,7 @@ class FetchScreen(FetchPictures, WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if worker.group == "download" and isinstance(error, UserError):
-            message = fetchform.wizard_wording(error.message)
+            message = say(error, self.STEP_ID)
             self._status(message, error=True)
             self.notify(message, severity="error", timeout=10, markup=False)
             return True

@@ -13,6 +13,7 @@ from tui_lora.core.models import check_base_model
 from tui_lora.core.project import family_label
 from tui_lora.tui.common.dialog import Dialog
 from tui_lora.tui.common.field import Field, text_input
+from tui_lora.tui.common.fixes import say
 
 
 def describe(info) -> str:
@@ -57,7 +58,7 @@ class BaseModelDialog(Dialog):
         try:
             info = check_base_model(ref, self.family)
         except UserError as exc:
-            field.set_note(exc.message, "error")
+            field.set_note(say(exc, "project"), "error")
             return False
         field.set_note(describe(info), "ok")
         return True

@@ -14,6 +14,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.project import Project
 from tui_lora.core.userconfig import recent_projects
 from tui_lora.tui.common.base import NO_PROJECT_KEYS, WizardScreen
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.start.recent_list import RecentInfo, RecentList, describe_recent
 
 
@@ -143,7 +144,7 @@ class StartScreen(WizardScreen):
             project, _ = demo.build_demo(demo.default_dir(),
                                          progress=lambda text: self.post_message(self.DemoProgress(text)))
         except UserError as exc:
-            self.post_message(self.DemoProgress(exc.message, error=True))
+            self.post_message(self.DemoProgress(say(exc, None), error=True))
             return
         self.post_message(self.DemoReady(project.root))
 
