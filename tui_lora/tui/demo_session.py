@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 BANNER = ("DEMO PROJECT · generated images, a tiny random-weights model and a local fake booru: every "
           "step works with no account, GPU or internet, training takes about a minute on a CPU, and the "
-          "LoRA it makes is not useful. Walk the steps: 2 Fetch, 3 Review, 4 Tags, 5 Steps, 6 Train.")
+          "LoRA it makes is not useful. Walk the steps: 2 Fetch, 3 Review, 4 Tags, 5 Steps, 6 Train, 7 Compare "
+          "(p keeps the best, e exports it as you would a real one).")
 DEMO_SEARCH = "hakurei_reimu solo"
 
 _server: "BooruServer | None" = None

@@ -17,11 +17,12 @@ from tui_lora.tui.common.dialog import Dialog
 def choices(images: int, captioned: int) -> list[tuple[str, str, str]]:
     """(mode, key, what it does with the counts) in the order shown; "append" first (the default)."""
     without = images - captioned
+    new = f"; {count(without, 'image')} without one get{'s' if without == 1 else ''} a new caption" if without else ""
     return [
-        ("append", "a", f"Add new tags: keep the {count(captioned, 'caption')} and add the tagger's tags to "
-                        f"them; {count(without, 'image')} without one get{'s' if without == 1 else ''} a new caption"),
+        ("append", "a", f"Add new tags: keep the {count(captioned, 'caption')} and add the tagger's tags to them{new}"),
         ("missing", "m", f"Only images without a caption: tag {count(without, 'image')}, leave the "
-                         f"{count(captioned, 'caption')} as they are"),
+                         f"{count(captioned, 'caption')} as they are" if without else
+                         "Only images without a caption: there are none, so nothing would be tagged"),
         ("overwrite", "r", f"Replace: all {count(images, 'image')} get only the tagger's tags; the "
                            f"{count(captioned, 'caption')} there now are replaced (u undoes it)"),
     ]
