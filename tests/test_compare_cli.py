@@ -146,8 +146,8 @@ def test_progress_json_then_sigterm_cancels_without_a_grid(project):
         proc.kill()
     assert proc.returncode == 130, stderr[-2000:]
     assert json.loads(stdout) == {"error": "Comparison cancelled; no grid was written.", "exit_code": 130}
-    assert events[0] == {"event": "log", "message": "comparing 2 epoch(s) x 2 weight(s) + no LoRA, 64x64, "
-                                                    "400 steps, seed 42"}
+    assert events[0] == {"event": "log", "message": "comparing 2 epoch(s) x 2 weight(s) + no LoRA, 1 prompt(s) x "
+                                                    "seeds 42, 43, 64x64, 400 steps"}
     assert {"event": "log", "message": "loading the base model"} in events
-    assert events[-1] == {"event": "progress", "done": 0, "total": 5, "what": "no LoRA"}
+    assert events[-1] == {"event": "progress", "done": 0, "total": 10, "what": "no LoRA (2 pictures)"}
     assert not out.exists() and not out.with_suffix(".json").exists() and "Traceback" not in stderr

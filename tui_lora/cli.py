@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "status",
     "stop",
     "compare",
+    "sweep",
 )
 
 

@@ -10,10 +10,11 @@ import time
 from tui_lora.commands._common import add_project_arg, emit, load_project
 from tui_lora.core.humanize import duration
 
-HELP = "show a training run: state, step, loss, ETA"
+HELP = "show a training run (or a sweep's variants): state, step, loss, ETA"
 DESCRIPTION = (
     "Show the project's training: running / stopped / finished / failed / never run, with step, epoch, loss, "
-    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock."
+    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock. When the project's "
+    "latest job is a sweep, every variant: done / running step s/S / queued / stopped / failed."
 )
 
 
@@ -24,13 +25,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui_lora.commands._sweep_status import latest_is_sweep, render_sweep, follow_sweep
     from tui_lora.core import jobs
+    from tui_lora.core.sweep import sweep_status
 
     project = load_project(args)
+    sweep = sweep_status(project)
+    if sweep is not None and latest_is_sweep(project, sweep):
+        if args.follow:
+            sweep = follow_sweep(project, args)
+        status = jobs.job_status(project)
+        emit(args, {**status.to_dict(), "job": "sweep", "sweep": sweep.to_dict()}, render_sweep(project, sweep))
+        return 0
     if args.follow:
         _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(), render(project, status))
+    emit(args, {**status.to_dict(), "job": "train"}, render(project, status))
     return 0
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tui_lora.core.project import Project
     from tui_lora.core.train.model import BaseModel
     from tui_lora.core.train.record import RunRecord
+    from tui_lora.core.train.reuse import LatentShare
 
 
 def make_reporter(project: Project, *, stream: IO[str] | None = None,
@@ -33,7 +34,8 @@ def make_reporter(project: Project, *, stream: IO[str] | None = None,
 def train_project(project: Project, *, overrides: list[str] | None = None, stream: IO[str] | None = None,
                   cancel: threading.Event | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
                   device: str | None = None, base_model: BaseModel | None = None, quiet: bool = False,
-                  resume: bool = False, gpus: int = 1, log: IO[str] | None = None) -> TrainResult:
+                  resume: bool = False, gpus: int = 1, log: IO[str] | None = None,
+                  latents: LatentShare | None = None) -> TrainResult:
     """Train ``project`` (with ``--set`` style ``overrides``) to the end; events go to logs/events.jsonl.
 
     ``resume`` continues from state/ (the run's own overrides are reused; new ones are added).
@@ -41,6 +43,7 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     step, saves the LoRA and the state, and returns a result with ``stopped``. Failures end with an
     ``error`` event and are raised: a :class:`UserError` for anything the user can fix (one
     sentence; NaN and out-of-memory included), KeyboardInterrupt for a hard interrupt.
+    ``base_model`` and ``latents`` come from earlier runs in this process (a sweep: :mod:`.reuse`).
     """
     overrides = list(overrides or [])
     record = read_record(project) if resume else None
@@ -53,7 +56,8 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     trainer = keeper = None
     try:
         sampler = TrainingSampler.from_settings(project, settings, reporter.warning)  # bad prompts fail here
-        trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device)
+        trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device,
+                                 latents=latents)
         if sampler:
             sampler.attach(trainer)
         keeper = StateKeeper.attach(trainer, project, overrides=overrides, resume=resume, gpus=gpus)
