@@ -40,6 +40,8 @@ def plan_sweep(project: Project, varies: list[Vary], *, it_per_s: float | None =
     :func:`wall_seconds` says how long N at a time take)."""
     from tui_lora.core.plan import plan_for_project
 
+    if it_per_s is None:
+        it_per_s = last_speed(project)
     out = []
     for v in plan_variants(project, varies, confirmed=confirmed):
         settings = project.effective_settings([*(base_overrides or []), *v.overrides])
@@ -56,3 +58,22 @@ def wall_seconds(plan: SweepPlan, gpus: int) -> float | None:
         i = lanes.index(min(lanes))
         lanes[i] += p.seconds or 0.0
     return max(lanes)
+
+
+def last_speed(project: Project) -> float | None:
+    """The speed of the project's last run, or of its sweep's last variant (None when nothing ran)."""
+    from tui_lora.core.events import read_events
+    from tui_lora.core.sweep.manifest import read_manifest
+    from tui_lora.core.sweep.variant import VariantProject
+
+    paths = [project.events_path]
+    manifest = read_manifest(project)
+    if manifest is not None:
+        paths += [VariantProject.of(project, v.label).events_path for v in manifest.variants]
+    latest: tuple[float, float] | None = None
+    for path in paths:
+        for e in read_events(path):
+            if e.get("event") == "step" and isinstance(e.get("it_per_s"), (int, float)):
+                if latest is None or e.get("time", 0) >= latest[0]:
+                    latest = (float(e.get("time", 0)), float(e["it_per_s"]))
+    return latest[1] if latest else None
