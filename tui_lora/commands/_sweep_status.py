@@ -8,19 +8,6 @@ import sys
 import time
 
 from tui_lora.core.sweep import SweepStatus, sweep_status
-from tui_lora.core.train.record import read_record
-
-
-def latest_is_sweep(project, sweep: SweepStatus) -> bool:
-    """Whether the project's latest job is its sweep (running now, or started after the last training)."""
-    if sweep.running:
-        return True
-    from tui_lora.core import joblock
-
-    if joblock.live_lock(project) is not None:
-        return False  # a training runs now
-    record = read_record(project)
-    return record is None or record.started <= sweep.manifest.created
 
 
 def _loss(v) -> str:

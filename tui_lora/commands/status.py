@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui_lora.commands._sweep_status import latest_is_sweep, render_sweep, follow_sweep
+    from tui_lora.commands._sweep_status import follow_sweep, render_sweep
+    from tui_lora.core.sweep.status import latest_is_sweep
     from tui_lora.core import jobs
     from tui_lora.core.sweep import sweep_status
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.core import joblock
-from tui_lora.core.events import read_events, summarize
+from tui_lora.core.events import RunSummary, read_events, summarize
 from tui_lora.core.sweep.manifest import SweepManifest, read_manifest
 from tui_lora.core.sweep.variant import VariantProject
 from tui_lora.core.train.record import read_record
@@ -35,6 +35,7 @@ class VariantStatus:
     files: list[str] = field(default_factory=list)
     final: str | None = None
     losses: list[float] = field(default_factory=list)  # every step's loss, for a curve
+    summary: RunSummary | None = field(default=None, repr=False)  # its events, read as the Train screen reads a run
 
     @property
     def progress(self) -> str:
@@ -92,7 +93,7 @@ def variant_status(project: Project, manifest: SweepManifest, label: str, *, swe
     out = VariantStatus(label, describe, "queued", summary.step, summary.total_steps, summary.epoch, summary.epochs,
                         summary.avg_loss if summary.avg_loss is not None else summary.loss,
                         files=[str(e.get("path")) for e in summary.saves], final=summary.final_path,
-                        losses=list(summary.losses))
+                        losses=list(summary.losses), summary=summary)
     if record is None:
         return out
     out.resumable = record.resumable
@@ -131,3 +132,13 @@ def sweep_status(project: Project) -> SweepStatus | None:
         state = "stopped"
     return SweepStatus(state, manifest, variants, pid=lock.pid if running and lock else None,
                        detached=bool(lock.detached) if running and lock else False)
+
+
+def latest_is_sweep(project: Project, sweep: SweepStatus) -> bool:
+    """Whether the project's latest job is its sweep (running now, or started after the last training)."""
+    if sweep.running:
+        return True
+    if joblock.live_lock(project) is not None:
+        return False  # a training runs now
+    record = read_record(project)
+    return record is None or record.started <= sweep.manifest.created

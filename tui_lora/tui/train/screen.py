@@ -1,6 +1,10 @@
 """The Train step: starts, stops and resumes the project's training, and follows the run from
 logs/events.jsonl, logs/train.log and the job's lock, whoever started it.
 
+A sweep (variants of the settings, issue 17) is started here too (w, a small form) and shown as a list
+of its variants with their progress and loss (sweep_panel.py, sweep_monitor.py) whenever it is the
+project's latest job.
+
 Training runs as a detached process (:func:`tui_lora.core.jobs.start_job`): quitting the wizard
 leaves it running and reopening re-attaches from the files. A reader thread (toolong-style) polls
 them through :class:`~tui_lora.tui.train.monitor.RunMonitor` and posts :class:`RunUpdated` only when
@@ -37,6 +41,8 @@ from tui_lora.tui.train import train_text
 from tui_lora.tui.train.log_tail import LogTail
 from tui_lora.tui.train.loss_chart import LossChart
 from tui_lora.tui.train.monitor import RunMonitor, Snapshot
+from tui_lora.tui.train.sweep_monitor import SweepMonitor, SweepSnapshot
+from tui_lora.tui.train.sweep_panel import SweepPanel
 
 GPU_EVERY_S = 10.0
 
@@ -50,6 +56,15 @@ class RunUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunUpdated)
+
+
+class SweepUpdated(Message):
+    def __init__(self, snapshot: SweepSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SweepUpdated)
 
 
 class GpuSampled(Message):
@@ -90,7 +105,11 @@ class TrainScreen(WizardScreen):
         "The curve is the loss smoothed over recent steps: it should drift down and flatten; a curve that "
         "shoots up means the learning rate is too high. avg is the trainer's running average over the "
         "epoch; ETA is the trainer's estimate. Each saved epoch is a LoRA file you can compare later; the "
-        "latest sample image shows what the LoRA draws so far (set sample prompts in project.toml)."
+        "latest sample image shows what the LoRA draws so far (set sample prompts in project.toml). "
+        "w starts a sweep: every combination of the values you list for a few settings (learning rate, dim, "
+        "alpha …) trains as a variant, one after another, each with its own files in output/sweep/; the "
+        "screen then lists the variants with their progress and loss, x stops the running one (it saves), r "
+        "resumes the sweep, and 7 Compare puts the variants side by side."
     )
     HELP_ITEMS = ("training.max_train_epochs", "output.save_every_n_epochs", "sample.sample_every_n_epochs")
 
@@ -101,6 +120,7 @@ class TrainScreen(WizardScreen):
         Binding("s", "start", "Start"),
         Binding("s", "start_over", "Start over"),
         Binding("r", "resume", "Resume"),
+        Binding("w", "sweep", "Sweep"),
         Binding("x", "stop", "Stop"),
         Binding("f", "force_stop", "Force stop"),
         Binding("c", "compare", "Compare"),
@@ -155,12 +175,14 @@ class TrainScreen(WizardScreen):
         self.sample: dict | None = None  # the sample event on show
         self.loader: ThumbLoader | None = None
         self._wake = threading.Event()  # set to make the reader poll now (after a start or a stop)
+        self.sweep: SweepSnapshot | None = None
 
     def compose_body(self) -> ComposeResult:
         self.loader = ThumbLoader(self.project, capacity=8)
         yield Static("Reading logs/events.jsonl…", id="train-status", markup=False)
         yield Static("", id="train-progress")
         yield LossChart(id="loss")
+        yield SweepPanel(id="sweep")
         with Horizontal(id="train-lower"):
             yield Static("", id="train-saves")
             with Vertical(id="train-sample"):
@@ -172,16 +194,29 @@ class TrainScreen(WizardScreen):
         self.query_one("#train-sample").border_title = "latest sample"
         self.query_one("#train-sample").display = False
         self.query_one("#train-progress").display = False
+        self.query_one("#sweep").display = False
         self.follow(self.project)
 
     # ----- which keys make sense now ---------------------------------------------------------------
+    @property
+    def sweep_mode(self) -> bool:
+        """The project's latest job is its sweep: the screen shows the variants, r resumes the sweep."""
+        return self.sweep is not None and self.sweep.latest
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         snap = self.snapshot
-        if action not in ("start", "start_over", "resume", "stop", "force_stop", "compare"):
+        if action not in ("start", "start_over", "resume", "stop", "force_stop", "compare", "sweep"):
             return True
         if snap is None:
             return False
         idle = not snap.running and self.busy is None
+        if action == "sweep":
+            return idle
+        sweep = self.sweep.status if self.sweep_mode and self.sweep is not None else None
+        if sweep is not None and action == "resume":
+            return idle and sweep.state in ("stopped", "failed")
+        if sweep is not None and action == "compare":
+            return available(STEP_INDEX["compare"]) and sweep.count("done") > 0
         if action == "start":
             return idle and not snap.earlier
         if action == "start_over":
@@ -219,7 +254,42 @@ class TrainScreen(WizardScreen):
 
     def action_resume(self) -> None:
         self._set_busy(train_text.STARTING)
-        self.start_run(resume=True, restart=False)
+        if self.sweep_mode:
+            self.start_sweep(None, resume=True, restart=False)
+        else:
+            self.start_run(resume=True, restart=False)
+
+    def action_sweep(self) -> None:
+        from tui_lora.tui.train.sweep_form import SweepDialog
+
+        self.app.push_screen(SweepDialog(self.project), self._sweep_chosen)
+
+    def _sweep_chosen(self, varies: list[str] | None) -> None:
+        from tui_lora.core.sweep.spec import MAX_WITHOUT_CONFIRM, count_variants, parse_varies
+        from tui_lora.tui.common.confirm import ConfirmScreen
+
+        if not varies or not self.check_action("sweep", ()):
+            return
+        count = count_variants(parse_varies(varies))
+        waiting = self.sweep is not None and self.sweep.status is not None and self.sweep.status.state == "stopped"
+        questions = []
+        if count > MAX_WITHOUT_CONFIRM:
+            questions.append(f"This sweep trains {count} variants, each a full training.")
+        if waiting:
+            questions.append("The stopped sweep's files move to output/previous-sweeps/ and it can no longer be "
+                             "resumed.")
+        if not questions:
+            self._set_busy(train_text.STARTING)
+            self.start_sweep(varies, resume=False, restart=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.check_action("sweep", ()):
+                self._set_busy(train_text.STARTING)
+                self.start_sweep(varies, resume=False, restart=waiting, confirmed=True)
+
+        question = " ".join(questions) + " Start it?"
+        self.app.push_screen(ConfirmScreen(question, yes="Start the sweep", no="Cancel"), answered)
 
     def action_stop(self) -> None:
         self._set_busy(train_text.STOPPING)
@@ -237,6 +307,19 @@ class TrainScreen(WizardScreen):
 
         try:
             start_job(self.project, resume=resume, restart=restart)
+        except Exception as exc:  # noqa: BLE001 - a refusal's sentence (or a logged surprise) as a notification
+            self.post_message(JobActed("start", exc))
+        else:
+            self.post_message(JobActed("start"))
+
+    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
+    def start_sweep(self, varies: list[str] | None, *, resume: bool, restart: bool, confirmed: bool = False) -> None:
+        from tui_lora.core.sweep import parse_varies
+        from tui_lora.core.sweep.job import start_sweep_job
+
+        try:
+            start_sweep_job(self.project, varies=parse_varies(varies) if varies else None, resume=resume,
+                            restart=restart, confirmed=confirmed)
         except Exception as exc:  # noqa: BLE001 - a refusal's sentence (or a logged surprise) as a notification
             self.post_message(JobActed("start", exc))
         else:
@@ -290,8 +373,12 @@ class TrainScreen(WizardScreen):
     def follow(self, project) -> None:
         worker = get_current_worker()
         monitor = RunMonitor(project)
+        sweeps = SweepMonitor(project)
         next_gpu = 0.0
         while not worker.is_cancelled:
+            sweep = sweeps.poll()
+            if sweep is not None:
+                self.post_message(SweepUpdated(sweep))
             snap = monitor.poll()
             if snap is not None:
                 self.post_message(RunUpdated(snap))
@@ -318,6 +405,10 @@ class TrainScreen(WizardScreen):
         if self.busy is not None and not snap.running and self.busy != train_text.STARTING:
             self.busy = None  # stopped, whoever stopped it
         self._draw_status(layout=new_state)
+        if previous is None or _keys_state(previous) != _keys_state(snap):
+            self.refresh_bindings()
+        if self.sweep_mode:
+            return  # the events and files of the project's own training are not what is on show
         bar = self.query_one("#train-progress", Static)
         if bar.display != (s.total_steps > 0):
             bar.display = s.total_steps > 0
@@ -330,14 +421,55 @@ class TrainScreen(WizardScreen):
         self.query_one(LogTail).show(snap.log_lines)
         if previous is not None:
             self._notify_changes(previous, snap)
-        if previous is None or _keys_state(previous) != _keys_state(snap):
-            self.refresh_bindings()
+
+    def on_sweep_updated(self, message: SweepUpdated) -> None:
+        from tui_lora.tui.train import sweep_text
+        from tui_lora.tui.train.monitor import SMOOTHING, MAX_POINTS, downsample
+
+        before, self.sweep = self.sweep, message.snapshot
+        mode = self.sweep_mode
+        if before is None or before.latest != mode:
+            # The sweep's list takes the place of the run's progress bar, files, sample and log.
+            self.query_one("#sweep").display = mode
+            self.query_one("#train-lower").display = not mode
+            self.query_one("#train-progress").display = not mode and bool(
+                self.snapshot and self.snapshot.summary.total_steps)
+        status = message.snapshot.status
+        if mode and status is not None:
+            self.query_one(SweepPanel).show(status)
+            focus = sweep_text.focus_variant(status)
+            if focus is not None and focus.summary is not None:
+                ema: list[float] = []
+                for loss in focus.losses:
+                    ema.append(loss if not ema else ema[-1] + SMOOTHING * (loss - ema[-1]))
+                summary = focus.summary if focus.state == "running" else dataclasses.replace(focus.summary, eta_s=None)
+                self.query_one(LossChart).show(tuple(downsample(ema, MAX_POINTS)), summary)
+                self.query_one(LossChart).border_title = f"loss of {focus.label} (smoothed)"
+            self._notify_sweep(before.status if before else None, status)
+        if self.busy is not None and status is not None and not status.running and self.busy != train_text.STARTING:
+            self.busy = None
+        self._draw_status()
+        self.refresh_bindings()
+
+    def _notify_sweep(self, before, after) -> None:
+        if before is None or not before.running or after.running:
+            return
+        title = {"finished": "Sweep finished", "stopped": "Sweep stopped", "failed": "Sweep ended"}[after.state]
+        from tui_lora.tui.train.sweep_text import counts
+
+        self.notify(f"{counts(after)}.", title=title, severity="error" if after.state == "failed" else "information",
+                    markup=False)
 
     def on_gpu_sampled(self, message: GpuSampled) -> None:
         self.gpu = message.report
         self._draw_status(layout=False)
 
     def _draw_status(self, layout: bool = True) -> None:
+        if self.sweep_mode and self.sweep is not None and self.sweep.status is not None:
+            from tui_lora.tui.train import sweep_text
+
+            self.query_one("#train-status", Static).update(sweep_text.status_line(self.sweep.status, self.busy))
+            return
         if self.snapshot is None:
             return
         text = train_text.status_line(self.snapshot, self.busy, self.gpu, self.FORCE_AFTER_S)
