@@ -127,8 +127,8 @@ class CompareGridView(VerticalScroll, can_focus=True):
         Binding("right", "move(0, 1)", "Right", show=False),
         Binding("home", "move(0, -99)", show=False),
         Binding("end", "move(0, 99)", show=False),
-        Binding("n", "next_item", "Next picture"),
-        Binding("a", "all_items", "All pictures"),
+        Binding("n", "next_item", "Flip"),
+        Binding("a", "all_items", "All"),
     ]
 
     class CursorMoved(Message):

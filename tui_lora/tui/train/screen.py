@@ -449,7 +449,8 @@ class TrainScreen(WizardScreen):
         if self.busy is not None and status is not None and not status.running and self.busy != train_text.STARTING:
             self.busy = None
         self._draw_status()
-        self.refresh_bindings()
+        if before is None or _sweep_keys(before) != _sweep_keys(message.snapshot):
+            self.refresh_bindings()  # the footer redraws only when its keys change, not on every step
 
     def _notify_sweep(self, before, after) -> None:
         if before is None or not before.running or after.running:
@@ -518,3 +519,9 @@ class TrainScreen(WizardScreen):
 def _keys_state(snap: Snapshot) -> tuple:
     """What decides which keys the footer shows."""
     return snap.status.state, train_text.resume_point(snap.status), bool(snap.earlier), bool(snap.status.files)
+
+
+def _sweep_keys(snap: SweepSnapshot) -> tuple:
+    """What of a sweep decides which keys the footer shows."""
+    st = snap.status
+    return snap.latest, st.state if st else None, st.count("done") if st else 0
