@@ -41,7 +41,8 @@ from tui_lora.tui.train import train_text
 from tui_lora.tui.train.log_tail import LogTail
 from tui_lora.tui.train.loss_chart import LossChart
 from tui_lora.tui.train.monitor import RunMonitor, Snapshot
-from tui_lora.tui.train.sweep_monitor import SweepMonitor, SweepSnapshot
+from tui_lora.tui.train.sweep_actions import SweepActions, SweepUpdated
+from tui_lora.tui.train.sweep_monitor import SweepMonitor
 from tui_lora.tui.train.sweep_panel import SweepPanel
 
 GPU_EVERY_S = 10.0
@@ -56,15 +57,6 @@ class RunUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunUpdated)
-
-
-class SweepUpdated(Message):
-    def __init__(self, snapshot: SweepSnapshot) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SweepUpdated)
 
 
 class GpuSampled(Message):
@@ -93,7 +85,7 @@ class SampleReady(Message):
         return isinstance(message, SampleReady)
 
 
-class TrainScreen(WizardScreen):
+class TrainScreen(SweepActions, WizardScreen):
     STEP_ID = "train"
     HELP_TITLE = "Train"
     HELP_INTRO = (
@@ -175,7 +167,7 @@ class TrainScreen(WizardScreen):
         self.sample: dict | None = None  # the sample event on show
         self.loader: ThumbLoader | None = None
         self._wake = threading.Event()  # set to make the reader poll now (after a start or a stop)
-        self.sweep: SweepSnapshot | None = None
+        self.sweep = None  # the sweep's SweepSnapshot (sweep_actions.py), once the reader found one
 
     def compose_body(self) -> ComposeResult:
         self.loader = ThumbLoader(self.project, capacity=8)
@@ -198,11 +190,6 @@ class TrainScreen(WizardScreen):
         self.follow(self.project)
 
     # ----- which keys make sense now ---------------------------------------------------------------
-    @property
-    def sweep_mode(self) -> bool:
-        """The project's latest job is its sweep: the screen shows the variants, r resumes the sweep."""
-        return self.sweep is not None and self.sweep.latest
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         snap = self.snapshot
         if action not in ("start", "start_over", "resume", "stop", "force_stop", "compare", "sweep"):
@@ -259,38 +246,6 @@ class TrainScreen(WizardScreen):
         else:
             self.start_run(resume=True, restart=False)
 
-    def action_sweep(self) -> None:
-        from tui_lora.tui.train.sweep_form import SweepDialog
-
-        self.app.push_screen(SweepDialog(self.project), self._sweep_chosen)
-
-    def _sweep_chosen(self, varies: list[str] | None) -> None:
-        from tui_lora.core.sweep.spec import MAX_WITHOUT_CONFIRM, count_variants, parse_varies
-        from tui_lora.tui.common.confirm import ConfirmScreen
-
-        if not varies or not self.check_action("sweep", ()):
-            return
-        count = count_variants(parse_varies(varies))
-        waiting = self.sweep is not None and self.sweep.status is not None and self.sweep.status.state == "stopped"
-        questions = []
-        if count > MAX_WITHOUT_CONFIRM:
-            questions.append(f"This sweep trains {count} variants, each a full training.")
-        if waiting:
-            questions.append("The stopped sweep's files move to output/previous-sweeps/ and it can no longer be "
-                             "resumed.")
-        if not questions:
-            self._set_busy(train_text.STARTING)
-            self.start_sweep(varies, resume=False, restart=False)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes and self.check_action("sweep", ()):
-                self._set_busy(train_text.STARTING)
-                self.start_sweep(varies, resume=False, restart=waiting, confirmed=True)
-
-        question = " ".join(questions) + " Start it?"
-        self.app.push_screen(ConfirmScreen(question, yes="Start the sweep", no="Cancel"), answered)
-
     def action_stop(self) -> None:
         self._set_busy(train_text.STOPPING)
         self.stop_run(self.FORCE_AFTER_S)
@@ -307,19 +262,6 @@ class TrainScreen(WizardScreen):
 
         try:
             start_job(self.project, resume=resume, restart=restart)
-        except Exception as exc:  # noqa: BLE001 - a refusal's sentence (or a logged surprise) as a notification
-            self.post_message(JobActed("start", exc))
-        else:
-            self.post_message(JobActed("start"))
-
-    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
-    def start_sweep(self, varies: list[str] | None, *, resume: bool, restart: bool, confirmed: bool = False) -> None:
-        from tui_lora.core.sweep import parse_varies
-        from tui_lora.core.sweep.job import start_sweep_job
-
-        try:
-            start_sweep_job(self.project, varies=parse_varies(varies) if varies else None, resume=resume,
-                            restart=restart, confirmed=confirmed)
         except Exception as exc:  # noqa: BLE001 - a refusal's sentence (or a logged surprise) as a notification
             self.post_message(JobActed("start", exc))
         else:
@@ -422,45 +364,6 @@ class TrainScreen(WizardScreen):
         if previous is not None:
             self._notify_changes(previous, snap)
 
-    def on_sweep_updated(self, message: SweepUpdated) -> None:
-        from tui_lora.tui.train import sweep_text
-        from tui_lora.tui.train.monitor import SMOOTHING, MAX_POINTS, downsample
-
-        before, self.sweep = self.sweep, message.snapshot
-        mode = self.sweep_mode
-        if before is None or before.latest != mode:
-            # The sweep's list takes the place of the run's progress bar, files, sample and log.
-            self.query_one("#sweep").display = mode
-            self.query_one("#train-lower").display = not mode
-            self.query_one("#train-progress").display = not mode and bool(
-                self.snapshot and self.snapshot.summary.total_steps)
-        status = message.snapshot.status
-        if mode and status is not None:
-            self.query_one(SweepPanel).show(status)
-            focus = sweep_text.focus_variant(status)
-            if focus is not None and focus.summary is not None:
-                ema: list[float] = []
-                for loss in focus.losses:
-                    ema.append(loss if not ema else ema[-1] + SMOOTHING * (loss - ema[-1]))
-                summary = focus.summary if focus.state == "running" else dataclasses.replace(focus.summary, eta_s=None)
-                self.query_one(LossChart).show(tuple(downsample(ema, MAX_POINTS)), summary)
-                self.query_one(LossChart).border_title = f"loss of {focus.label} (smoothed)"
-            self._notify_sweep(before.status if before else None, status)
-        if self.busy is not None and status is not None and not status.running and self.busy != train_text.STARTING:
-            self.busy = None
-        self._draw_status()
-        if before is None or _sweep_keys(before) != _sweep_keys(message.snapshot):
-            self.refresh_bindings()  # the footer redraws only when its keys change, not on every step
-
-    def _notify_sweep(self, before, after) -> None:
-        if before is None or not before.running or after.running:
-            return
-        title = {"finished": "Sweep finished", "stopped": "Sweep stopped", "failed": "Sweep ended"}[after.state]
-        from tui_lora.tui.train.sweep_text import counts
-
-        self.notify(f"{counts(after)}.", title=title, severity="error" if after.state == "failed" else "information",
-                    markup=False)
-
     def on_gpu_sampled(self, message: GpuSampled) -> None:
         self.gpu = message.report
         self._draw_status(layout=False)
@@ -520,8 +423,3 @@ def _keys_state(snap: Snapshot) -> tuple:
     """What decides which keys the footer shows."""
     return snap.status.state, train_text.resume_point(snap.status), bool(snap.earlier), bool(snap.status.files)
 
-
-def _sweep_keys(snap: SweepSnapshot) -> tuple:
-    """What of a sweep decides which keys the footer shows."""
-    st = snap.status
-    return snap.latest, st.state if st else None, st.count("done") if st else 0
