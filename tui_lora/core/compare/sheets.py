@@ -15,7 +15,7 @@ from tui_lora.core.compare.grid import BACKGROUND, GridLayout, draw_grid, layout
 if TYPE_CHECKING:
     from PIL import Image
 
-    from tui_lora.core.compare.run import CompareResult, ComparePlan, Item
+    from tui_lora.core.compare.records import ComparePlan, CompareResult, Item
 
 
 def block_gap(width: int) -> int:
@@ -68,10 +68,17 @@ def _title_combined(plan: ComparePlan, base_name: str) -> list[str]:
     return [f"{what}: {prompts}", f"seeds (columns in each cell): {seeds} · {_details(plan.prompt, base_name)}"]
 
 
+def write_png(path, image) -> None:
+    from tui_lora.core.fsutil import atomic_write_bytes
+    from tui_lora.core.train.pipeline import png_bytes
+
+    atomic_write_bytes(path, png_bytes(image))
+
+
 def write_sheets(plan: ComparePlan, rendered: dict[tuple[int, int], list], result: CompareResult, *,
-                 base_name: str) -> None:
-    """Draw and write every sheet, then the index; fills ``result`` (cells, pictures, size)."""
-    from tui_lora.core.compare.run import Cell, Picture, write_index, write_png
+                 base_name: str) -> list[tuple[int, int]]:
+    """Draw and write every sheet; fills ``result`` (cells, pictures, size) and returns each sheet's size."""
+    from tui_lora.core.compare.records import Cell, Picture
 
     items = plan.items
     row_labels = [r.label for r in plan.rows]
@@ -125,4 +132,4 @@ def write_sheets(plan: ComparePlan, rendered: dict[tuple[int, int], list], resul
                     pictures.append(Picture(path.name, r, c, it.prompt_index, it.seed_index, it.prompt.prompt,
                                             it.prompt.seed or 0, epoch, variant, weight, file, box))
     result.cells, result.pictures, result.size = cells, pictures, sizes[0]
-    write_index(plan, result, base_name=base_name, sizes=sizes)
+    return sizes

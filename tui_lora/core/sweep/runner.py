@@ -67,7 +67,8 @@ def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threadi
                    device: str | None = None, stream: IO[str] | None = None, quiet: bool = False,
                    say: Say = lambda m: None) -> SweepResult:
     """Every variant not done yet, one after another (see the module docstring)."""
-    from tui_lora.core.train.reuse import LatentShare, ModelShare, release_network
+    from tui_lora.core.train.latents import LatentShare
+    from tui_lora.core.train.reuse import ModelShare, release_network
     from tui_lora.core.train.run import train_project
     from tui_lora.core.train.setup import resolve_device
 

@@ -4,8 +4,8 @@ latents, so each variant does not load the model and encode the dataset again.
 - :class:`ModelShare` keeps one base model for as long as the variants need the same one (same
   model, VAE and load precision); :func:`release_network` puts it back as it was loaded after a run
   (the injected LoRA layers out, accelerate's precision wrapper off, gradient checkpointing off).
-- :class:`LatentShare` keeps one :class:`~.latents.LatentCache`; a run reuses it when its images,
-  buckets, flip setting and VAE are the same (:func:`latent_key`), else builds and keeps its own.
+- :class:`~.latents.LatentShare` (in :mod:`.latents`) keeps one latent cache; a run reuses it when its
+  images, buckets, flip setting and VAE are the same, else builds and keeps its own.
 
 The model's LoRA starts from the same seeded initialisation either way, so a variant trained on a
 shared model gives the same file as the same settings trained alone.
@@ -13,7 +13,6 @@ shared model gives the same file as the same settings trained alone.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     import torch
 
     from tui_lora.core.settings import Settings
-    from tui_lora.core.train.latents import LatentCache
-    from tui_lora.core.train.layout import DatasetLayout
     from tui_lora.core.train.model import BaseModel
 
 
@@ -110,34 +107,3 @@ def _remove_tuner_layers(model: Any) -> None:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, module.get_base_layer())
-
-
-# ----- latents -----------------------------------------------------------------------------------
-def latent_key(layout: DatasetLayout, *, flip: bool, vae_fingerprint: str, dtype: Any) -> tuple:
-    """What the cached latents depend on: each image (path, size), its bucket placement, mirroring, the VAE."""
-    images = tuple((str(e.path), e.size) for e in layout.entries)
-    return images, tuple(layout.placements), bool(flip), vae_fingerprint, str(dtype)
-
-
-class LatentShare:
-    """One latent cache kept between runs, with the unreadable images its build found."""
-
-    def __init__(self) -> None:
-        self.key: tuple | None = None
-        self.cache: LatentCache | None = None
-        self.bad: list[int] = []
-        self.builds = 0
-
-    def take(self, key: tuple) -> tuple[LatentCache, list[int]] | None:
-        """A copy of the kept cache (a run may drop unreadable images from its copy) when ``key`` matches."""
-        if self.cache is None or key != self.key:
-            return None
-        cache = copy.copy(self.cache)
-        cache.latents, cache.flipped = dict(self.cache.latents), dict(self.cache.flipped)
-        return cache, list(self.bad)
-
-    def keep(self, key: tuple, cache: LatentCache, bad: list[int]) -> None:
-        kept = copy.copy(cache)
-        kept.latents, kept.flipped = dict(cache.latents), dict(cache.flipped)
-        self.key, self.cache, self.bad = key, kept, list(bad)
-        self.builds += 1

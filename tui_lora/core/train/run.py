@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tui_lora.core.project import Project
     from tui_lora.core.train.model import BaseModel
     from tui_lora.core.train.record import RunRecord
-    from tui_lora.core.train.reuse import LatentShare
+    from tui_lora.core.train.latents import LatentShare
 
 
 def make_reporter(project: Project, *, stream: IO[str] | None = None,

@@ -36,9 +36,8 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DDPMScheduler
 
     from tui_lora.core.project import Project
-    from tui_lora.core.train.latents import LatentCache
+    from tui_lora.core.train.latents import LatentCache, LatentShare
     from tui_lora.core.train.model import BaseModel
-    from tui_lora.core.train.reuse import LatentShare
     from tui_lora.core.train.text import TextEncoding
 
     # A caption's cached text-encoder outputs: (hidden states, pooled output or None for SD1.x).
@@ -253,7 +252,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         latent_cache = LatentCache(vae, device=device_t, dtype=vae_dtype, disk_dir=disk, flip=d.flip_aug)
         shared = key = None
         if latents is not None:
-            from tui_lora.core.train.reuse import latent_key
+            from tui_lora.core.train.latents import latent_key
 
             key = latent_key(layout, flip=d.flip_aug, vae_fingerprint=latent_cache.fingerprint, dtype=vae_dtype)
             shared = latents.take(key)

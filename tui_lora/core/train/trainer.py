@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tui_lora.core.project import Project
     from tui_lora.core.settings import Settings
     from tui_lora.core.train.model import BaseModel
-    from tui_lora.core.train.reuse import LatentShare
+    from tui_lora.core.train.latents import LatentShare
 
 
 @dataclass
