@@ -128,6 +128,7 @@ def test_detached_sweep_stop_resume_and_the_variants_files(tmp_path, tiny_sd15):
     starts = [e for e in read_events(view.events_path) if e["event"] == "start"]
     assert len(starts) == 2  # the stopped variant resumed (a second start in its events), not restarted
     sweep_log = (root / "logs" / "sweep" / "sweep.log").read_text()
+    assert "reusing the cached latents of 2 images" in sweep_log  # encoded once per process, not per variant
     assert f"variant 2/4 {LABELS[1]} (lr 1e-4, dim 4): resuming" in sweep_log
     assert f"variant 1/4 {LABELS[0]}" not in sweep_log.split("--job-child")[-1]  # the resumed run skipped it
 
@@ -159,9 +160,13 @@ def test_a_failing_variant_is_recorded_and_the_others_go_on(tmp_path, tiny_sd15)
     # unet_lr 0 with the text encoder off trains nothing: that variant fails at its start, the other trains
     project = make_train_project(tmp_path / "p", tiny_sd15, images=1, settings={
         "network.network_train_unet_only": True, "training.max_train_epochs": 1})
-    r = cli("sweep", project.root, "--vary", "training.unet_lr=0,1e-4", "--device", "cpu")
+    r = cli("sweep", project.root, "--vary", "training.unet_lr=0,1e-4", "--device", "cpu", "--json")
     assert r.returncode == 1, r.stderr
-    assert "1 variants done, 1 failed" in r.stdout and "failed: lr0: Every learning rate is 0" in r.stdout
+    data = json.loads(r.stdout)
+    assert list(data["failed"]) == ["lr0"] and data["failed"]["lr0"].startswith("Every learning rate is 0")
+    assert data["done"] == ["lr1e-4"]
+    # the model was loaded once (the failed variant's load served the next) and the latents cached once
+    assert data["model_loads"] == 1 and data["latent_builds"] == 1
     st = sweep_status(project)
     assert [(v.label, v.state) for v in st.variants] == [("lr0", "failed"), ("lr1e-4", "done")]
     assert "Every learning rate is 0" in st.variants[0].message and st.state == "failed"
@@ -169,7 +174,8 @@ def test_a_failing_variant_is_recorded_and_the_others_go_on(tmp_path, tiny_sd15)
     assert "lr0     failed: Every learning rate is 0" in r.stdout
     # --resume tries the failed variant again (a fixed cause, e.g. memory freed, lets it train)
     r = cli("sweep", project.root, "--resume", "--device", "cpu")
-    assert r.returncode == 1 and "1 variants done, 1 failed" in r.stdout
+    assert r.returncode == 1 and "1 variant done, 1 failed" in r.stdout
+    assert "failed: lr0: Every learning rate is 0" in r.stdout
 
 
 @pytest.mark.slow

@@ -93,7 +93,8 @@ def _foreground(project, args, varies) -> int:
     except KeyboardInterrupt:
         raise UserError(f"Sweep interrupted; finished variants are kept, and `tui-lora sweep {project.root} --resume` "
                         "continues the rest.", exit_code=130) from None
-    lines = [f"{len(result.done) + len(result.skipped)} variants done"
+    done = len(result.done) + len(result.skipped)
+    lines = [f"{done} variant{'s' if done != 1 else ''} done"
              + (f", {len(result.failed)} failed" if result.failed else "")
              + (f", {len(result.stopped)} stopped or waiting" if result.stopped else "")]
     for label, why in result.failed.items():
