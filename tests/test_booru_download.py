@@ -179,6 +179,21 @@ def test_formats_training_cannot_use_are_skipped(tmp_path):
     assert everything_under(tmp_path) == []
 
 
+def test_a_server_that_cannot_be_reached_is_told_apart_from_other_failures(booru_server, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: every connection is refused
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    posts = [Post("danbooru", 1, f"http://127.0.0.1:{closed}/a.png", None, "png")]
+    report = booru.download(posts, tmp_path / "a", options=OPTS)
+    assert [(i.status, i.connection_failed) for i in report.failed] == [("failed", True)]
+    assert "could not connect" in report.failed[0].reason
+    booru_server.quirk(1005, "404", times=1)  # reached, and answered: not a connection failure
+    post = next(p for p in listing(booru_server) if p.id == 1005)
+    report = booru.download([post], tmp_path / "b", options=OPTS)
+    assert [(i.status, i.connection_failed) for i in report.failed] == [("failed", False)]
+
 def test_not_enough_free_space_is_refused_before_starting(tmp_path):
     posts = [Post("danbooru", 1, "http://127.0.0.1:9/a.png", "0" * 32, "png", file_size=1 << 60)]
     with pytest.raises(booru.DiskFullError) as info:

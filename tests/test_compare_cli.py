@@ -145,7 +145,8 @@ def test_progress_json_then_sigterm_cancels_without_a_grid(project):
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr[-2000:]
-    assert json.loads(stdout) == {"error": "Comparison cancelled; no grid was written.", "exit_code": 130}
+    data = json.loads(stdout)
+    assert (data["error"], data["exit_code"], data["fix"]) == ("Comparison cancelled; no grid was written.", 130, None)
     assert events[0] == {"event": "log", "message": "comparing 2 epoch(s) x 2 weight(s) + no LoRA, 1 prompt(s) x "
                                                     "seeds 42, 43, 64x64, 400 steps"}
     assert {"event": "log", "message": "loading the base model"} in events

@@ -83,7 +83,8 @@ def test_saved_https_credentials_are_not_sent_over_plain_http():
     assert booru.resolve_credentials("danbooru", base_url="https://booru.example:8443/") is not None
     assert booru.resolve_credentials("danbooru", base_url="http://booru.example:8443") is None
     assert booru.resolve_credentials("danbooru", base_url="https://booru.example") is None
-    assert "none were sent to http://booru.example:8443" in booru.withheld_note("danbooru", "http://booru.example:8443")
+    withheld = booru.withheld_note("danbooru", "http://booru.example:8443")
+    assert "none were sent to http://booru.example:8443" in str(withheld)
 
 
 def test_a_key_on_the_command_line_is_warned_about_once(run_cli, project, booru_server):
@@ -137,7 +138,7 @@ def test_pages_of_unusable_posts_end_with_a_sentence(srv):
     client = booru.open_client("safebooru", base_url=srv.url, api_rate=0)
     coll = booru.collect(booru.build_query("safebooru", "touhou"), 1, client=client)
     assert coll.posts == [] and coll.pages == 20 == srv.hits("/index.php")
-    assert len(coll.warnings) == 1 and "Stopped listing after 20 pages" in one_sentence(coll.warnings[0])
+    assert len(coll.warnings) == 1 and "Stopped listing after 20 pages" in one_sentence(str(coll.warnings[0]))
 
 
 # ----- item 8: the same post twice ---------------------------------------------------------------------

@@ -23,6 +23,16 @@ def sleep_proc():
     p.wait()
 
 
+def exec_done(proc: subprocess.Popen) -> subprocess.Popen:
+    """``proc`` once its new program's environment is in /proc: Popen returns when the child's exec
+    closes its descriptors, a moment before the kernel sets up the new environment, and until then
+    /proc/<pid>/environ reads empty (so no token could be proven; seen on a loaded machine)."""
+    deadline = time.monotonic() + 10
+    while not open(f"/proc/{proc.pid}/environ", "rb").read() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return proc
+
+
 def write_lock(project, **fields) -> None:
     path = joblock.lock_path(project)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +72,7 @@ def test_a_lock_that_is_a_link_is_stale(make_project, sleep_proc, tmp_path):
 def test_a_lock_proven_by_its_token_is_live_and_stop_signals_it(make_project):
     project = make_project(images=1)
     token = joblock.new_token()
-    proc = subprocess.Popen(["sleep", "60"], env={**os.environ, joblock.TOKEN_ENV: token})
+    proc = exec_done(subprocess.Popen(["sleep", "60"], env={**os.environ, joblock.TOKEN_ENV: token}))
     try:
         write_lock(project, pid=proc.pid, start_ticks=joblock.process_start_ticks(proc.pid), token=token)
         assert joblock.live_lock(project).pid == proc.pid

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
+from tui_lora.commands._fixes import say
 from tui_lora.core import joblock
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import JobRunning, UserError
 
 
 class Proj:
@@ -77,9 +78,10 @@ def test_second_acquire_is_refused_in_one_sentence(proj):
     assert joblock.live_lock(proj).pid == os.getpid()
     data = json.loads(joblock.lock_path(proj).read_text())
     assert data["pid"] == os.getpid() and data["start_ticks"] == joblock.process_start_ticks(os.getpid())
-    with pytest.raises(UserError) as exc:
+    with pytest.raises(JobRunning) as exc:
         joblock.acquire(proj)
-    msg = exc.value.message
+    assert exc.value.pid == os.getpid()
+    msg = say(exc.value)  # as the CLI prints it
     assert "already running in the background" in msg and f"pid {os.getpid()}" in msg and "tui-lora stop" in msg
     assert "\n" not in msg
     joblock.release(proj, "not-the-token")  # someone else's release leaves it

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import cli_env
+from tui_lora.commands._fixes import say
 from tui_lora.core.errors import OperationFailed, UserError
 from tui_lora.core.events import read_events, summarize
 from tui_lora.core.jobs import job_status
@@ -94,7 +95,7 @@ def test_several_stops_and_resumes_equal_an_uninterrupted_run(tmp_path, tiny_sd1
     saves = [e["path"] for e in events if e["event"] == "save"]
     assert saves.count(str(project.epoch_file(1))) == 1 and saves.count(str(project.epoch_file(2))) == 1
     assert str(step_file) in saves and str(project.output_dir / f"{project.output_name}-step00000005.safetensors") in saves
-    warnings = summarize(events).warnings
+    warnings = [say(w) for w in summarize(events).warnings]  # as the CLI says them
     if not torch.cuda.is_available():  # no CUDA: the CPU, with a warning each session
         assert sum("No CUDA GPU found; training on the CPU" in w for w in warnings) == 3
     stop_warnings = [w for w in warnings if w.startswith("Training stopped at step")]
@@ -111,7 +112,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_files(tmp_path, tiny_sd15
         "training.optimizer_args": ["weight_decay=1e5"]})
     with pytest.raises(OperationFailed) as exc:
         train(project)
-    msg = exc.value.message
+    msg = say(exc.value)
     assert "became NaN or infinite" in msg and "learning rate" in msg and "weight_decay=1e5" in msg
     files = sorted(project.output_dir.glob("*.safetensors"))
     assert files and not project.final_file().exists()
@@ -120,7 +121,7 @@ def test_a_diverging_run_stops_and_keeps_the_last_good_files(tmp_path, tiny_sd15
     for f in files:
         assert all(torch.isfinite(t.float()).all() for t in tensors(f).values())
     st = job_status(project)
-    assert st.state == "failed" and st.message == msg and st.summary.error == msg
+    assert st.state == "failed" and say(st.message) == msg and say(st.summary.error) == msg
     # the state is the last good epoch's, and finite
     rec = read_record(project)
     state = read_checkpoint(project.state_dir / rec.checkpoint)
@@ -171,4 +172,4 @@ def test_a_full_disk_during_a_save_keeps_the_previous_file(tmp_path, tiny_sd15):
     assert {p.name: p.read_bytes() for p in project.output_dir.glob("*.safetensors")} == old
     assert not [p for p in project.output_dir.iterdir() if p.name.endswith(".tmp")]
     st = job_status(project)
-    assert st.state == "failed" and st.message == err
+    assert st.state == "failed" and say(st.message) == err

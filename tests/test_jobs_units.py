@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from tui_lora.commands._fixes import say
 from tui_lora.core import jobs, joblock
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Notice, RunAction, UserError
 from tui_lora.core.events import EventWriter
 from tui_lora.core.train import guards
 from tui_lora.core.train.record import (
@@ -52,8 +53,10 @@ def test_check_resume_refuses_in_one_sentence(make_project):
         check_resume(project, None, settings)
     rec = stopped_record(project)
     assert check_resume(project, rec, settings) == []
-    with pytest.raises(UserError, match=r"settings changed .*training.unet_lr 0.0005 → 0.001.*--restart"):
+    with pytest.raises(UserError, match=r"settings changed .*training.unet_lr 0.0005 → 0.001") as info:
         check_resume(project, rec, project.effective_settings(["training.unet_lr=1e-3"]))
+    assert info.value.fix.steps == (RunAction("train.restart", str(project.root)),)
+    assert f"`tui-lora train {project.root} --restart`" in say(info.value)
     # a caption edit is allowed, with a warning; a new image is not
     image = project.concepts()[0].images()[0]
     image.with_suffix(".txt").write_text("ohwx, edited")
@@ -72,8 +75,11 @@ def test_a_new_run_does_not_discard_a_stopped_one_without_restart(make_project):
     project = make_project(images=2)
     stopped_record(project, overrides=["training.unet_lr=1e-4"])
     EventWriter(project.events_path).emit("warning", message="old run")
-    with pytest.raises(UserError, match=r"stopped training at step 6 of 12.*--resume.*--restart"):
+    with pytest.raises(UserError, match=r"stopped training at step 6 of 12") as info:
         jobs.prepare_run(project, resume=False, restart=False, overrides=[], gpus=1)
+    assert [s.action for s in info.value.fix.steps] == ["train.resume", "train.restart"]
+    assert say(info.value).endswith(f"continue it with `tui-lora train {project.root} --resume`, or start over with "
+                                    f"`tui-lora train {project.root} --restart`.")
     # resuming reuses the run's own overrides; a bad new one is refused before anything changes
     jobs.prepare_run(project, resume=True, restart=False, overrides=[], gpus=1)
     assert read_record(project).status == "running"
@@ -91,9 +97,10 @@ def test_a_new_run_does_not_discard_a_stopped_one_without_restart(make_project):
 def test_an_empty_dataset_is_refused_before_anything_starts(make_project):
     project = make_project(images=0)
     EventWriter(project.events_path).emit("warning", message="old run")
-    with pytest.raises(UserError, match=r"^The dataset has no images; fetch some with `tui-lora fetch .*` or copy "
-                                        r"15-50 images into dataset/<N>_<name>/\.$"):
+    with pytest.raises(UserError) as info:
         jobs.start_job(project)
+    assert say(info.value) == (f"The dataset has no images; fetch some with `tui-lora fetch {project.root}` or copy "
+                               "15-50 images into dataset/<N>_<name>/.")
     assert not jobs.is_running(project) and not joblock.lock_path(project).exists()
     assert project.events_path.exists() and not (project.logs_dir / "previous").exists()  # nothing archived
     assert read_record(project) is None and not project.train_log_path.exists()
@@ -108,7 +115,7 @@ def test_status_of_every_state(make_project):
     ev.emit("start", total_steps=12, epochs=4, steps_per_epoch=3, images=2, device="cpu")
     ev.emit("step", step=6, epoch=2, loss=0.1, avg_loss=0.12, lr=1e-4, it_per_s=2.0, eta_s=3.0)
     ev.emit("save", epoch=2, step=6, path=str(project.epoch_file(2)))
-    rec = stopped_record(project, message="Training stopped at step 6 of 12.")
+    rec = stopped_record(project, message=Notice("Training stopped at step 6 of 12"))
     st = jobs.job_status(project)
     assert (st.state, st.resumable, st.resume_step, st.resume_epoch, st.message) == ("stopped", True, 6, 2,
                                                                                      rec.message)
@@ -132,13 +139,15 @@ def test_status_of_every_state(make_project):
     # the process died without a word: failed, and resumable from the last state
     st = jobs.job_status(project)
     assert st.state == "failed" and st.resumable
-    assert "ended unexpectedly at step 6" in st.message and f"tui-lora train {root} --resume" in st.message
+    assert "ended unexpectedly at step 6" in say(st.message) and f"tui-lora train {root} --resume" in say(st.message)
     joblock.release(project, info.token)
 
     ev.emit("error", message="The loss became NaN.")
     write_record(project, RunRecord(status="failed", message="The loss became NaN.", checkpoint=None))
     st = jobs.job_status(project)
-    assert (st.state, st.message, st.resumable) == ("failed", "The loss became NaN.", False)
+    # (a plain sentence, as records and events held before fixes were data, reads back as it was)
+    assert (st.state, st.message, st.resumable) == ("failed", Notice("The loss became NaN."), False)
+    assert st.summary.error == Notice("The loss became NaN.") and say(st.message) == "The loss became NaN."
 
     ev.emit("start", total_steps=12, epochs=4, steps_per_epoch=3, images=2, device="cpu")
     ev.emit("done", path=str(project.final_file()), steps=12, seconds=5.0)
@@ -166,10 +175,10 @@ def test_out_of_memory_advice_comes_from_the_planner(make_project):
     changes8, _, after8 = guards.memory_advice(s, "sdxl", 8.0)
     assert len(changes8) > len(changes) and after8 < after
     assert any("train_batch_size" in c for c in changes8)
-    msg = guards.oom_message(s, family="sdxl", step=3, card_gb=24.0, card="NVIDIA RTX 4090")
+    msg = str(guards.oom_message(s, family="sdxl", step=3, card_gb=24.0, card="NVIDIA RTX 4090"))
     assert msg.startswith("The GPU ran out of memory at step 3 on the NVIDIA RTX 4090 (24 GB)")
     assert "training.gradient_checkpointing = true" in msg and "\n" not in msg
-    tiny = guards.oom_message(s, family="sdxl", step=0, card_gb=2.0)
+    tiny = str(guards.oom_message(s, family="sdxl", step=0, card_gb=2.0))
     assert "before the first step" in tiny and "lower dataset.resolution" in tiny
 
 
@@ -187,13 +196,13 @@ def test_failures_are_recognised():
 def test_diverged_message_names_likely_causes(make_project):
     project = make_project(preset="sdxl-character", images=0)
     s = project.effective_settings(["training.mixed_precision=fp16"])
-    msg = guards.diverged_message(what="the loss", step=37, epoch=7, settings=s, family="sdxl",
-                                  mixed_precision="fp16", last_good="out/x-000006.safetensors")
+    msg = str(guards.diverged_message(what="the loss", step=37, epoch=7, settings=s, family="sdxl",
+                                      mixed_precision="fp16", last_good="out/x-000006.safetensors"))
     assert "step 37 (epoch 7)" in msg and "out/x-000006.safetensors" in msg
     assert 'mixed_precision = "bf16"' in msg and "sdxl-vae-fp16-fix" in msg and "learning rate" in msg
     s = project.effective_settings(["training.mixed_precision=bf16", "model.vae=madebyollin/sdxl-vae-fp16-fix"])
-    msg = guards.diverged_message(what="the loss", step=1, epoch=1, settings=s, family="sdxl",
-                                  mixed_precision="bf16", last_good=None)
+    msg = str(guards.diverged_message(what="the loss", step=1, epoch=1, settings=s, family="sdxl",
+                                      mixed_precision="bf16", last_good=None))
     assert "VAE" not in msg and "no LoRA file was written" in msg
 
 
@@ -266,7 +275,7 @@ def test_stop_waits_a_bounded_time_then_force_kills(make_project):
         assert res.stopped and res.forced and stubborn.wait(timeout=10) == -9
         assert not joblock.lock_path(project).exists()
         st = res.status
-        assert st.state == "stopped" and st.resumable and "killed" in st.message and "--resume" in st.message
+        assert st.state == "stopped" and st.resumable and "killed" in say(st.message) and "--resume" in say(st.message)
     finally:
         stubborn.kill()
         stubborn.wait()

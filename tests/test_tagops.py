@@ -10,7 +10,7 @@ import pytest
 
 from tui_lora.core.dataset import tagops
 from tui_lora.core.dataset.undo import KEEP_LEVELS, history_dir, log_path, project_lock
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import RunAction, UndoConflict, UserError
 from tui_lora.core.project import Project
 
 # Odd but real captions: BOM, tabs, NBSP, duplicates, underscores, unicode, CRLF, no trailing newline.
@@ -142,8 +142,11 @@ def test_undo_refuses_to_clobber_later_hand_edits_unless_forced(proj):
     tagops.remove_tags(proj, ["1girl"])
     p = proj.concepts()[0].path / "img_0001.txt"
     p.write_text("edited by hand")
-    with pytest.raises(UserError, match="changed after the remove operation.*--force"):
+    with pytest.raises(UndoConflict, match="changed after the remove operation") as info:
         tagops.undo(proj)
+    # The fix is data (the CLI says --force, the wizard asks "Undo anyway?"), the files are named.
+    assert info.value.fix.steps == (RunAction("tags.undo_force", str(proj.root)),)
+    assert info.value.files == ("dataset/10_ohwx/img_0001.txt",) and info.value.op == "remove"
     assert p.read_text() == "edited by hand"
     u = tagops.undo(proj, force=True)
     assert u.forced == ["dataset/10_ohwx/img_0001.txt"] and p.read_bytes() == CAPTIONS["img_0001"]

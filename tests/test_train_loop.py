@@ -83,8 +83,9 @@ def test_steps_events_and_files_match_the_plan(tmp_path, tiny_sd15):
     assert done["event"] == "done" and done["path"] == str(project.final_file()) and done["steps"] == plan.total_steps
     summary = summarize(events)
     assert summary.state == "finished" and summary.final_path == str(project.final_file())
-    assert any("fp16 mixed precision needs a CUDA GPU" in w for w in summary.warnings)
-    assert any("no caption file" in w for w in summary.warnings)  # the regularization images
+    warnings = [str(w) for w in summary.warnings]  # (notices: a sentence and its fix as data)
+    assert any("fp16 mixed precision needs a CUDA GPU" in w for w in warnings)
+    assert any("no caption file" in w for w in warnings)  # the regularization images
     # the progress went to the stream as readable lines
     text = out.getvalue()
     assert f"step {plan.total_steps}/{plan.total_steps}" in text and "saved" in text and "done:" in text
@@ -175,7 +176,7 @@ def test_bad_images_and_missing_captions_do_not_stop_training(tmp_path, tiny_sd1
     assert trainer.s.captions[1] == "ohwx"  # the trigger word stands in for the missing caption
     result = trainer.fit()
     assert result.path.is_file()
-    warnings = summarize(read_events(project.events_path)).warnings
+    warnings = [str(w) for w in summarize(read_events(project.events_path)).warnings]
     corrupt = [w for w in warnings if images[0].name in w]
     assert len(corrupt) == 1 and "skipped" in corrupt[0]  # met in several steps, reported once
     assert any(images[1].name in w and "no caption file" in w and '"ohwx"' in w for w in warnings)
@@ -219,7 +220,7 @@ def test_model_decides_family_and_v_prediction(tmp_path, tiny_sd15, tiny_sdxl):
     trainer = create(project)
     assert trainer.s.family == "sdxl"
     assert Project.load(project.root).get("project.family") == "sdxl"
-    warnings = summarize(read_events(project.events_path)).warnings
+    warnings = [str(w) for w in summarize(read_events(project.events_path)).warnings]
     assert any("v-prediction" in w for w in warnings) and any("family" in w for w in warnings)
 
 
@@ -235,7 +236,7 @@ def test_sdxl_text_encoder_output_cache(tmp_path, tiny_sdxl):
     assert cached.fit().path.is_file()
     shuffled = create(project, overrides=["dataset.shuffle_caption=true"])
     assert shuffled.s.te_cache is None
-    assert any("cache_text_encoder_outputs is ignored" in w for w in shuffled.reporter.warnings)
+    assert any("cache_text_encoder_outputs is ignored" in str(w) for w in shuffled.reporter.warnings)
 
 
 def test_sdxl_size_and_crop_conditioning(tmp_path, tiny_sdxl):

@@ -41,18 +41,29 @@ def test_limit_and_query_sentences():
     assert F.build(F.FetchForm(source="danbooru", tags="a b c"), authenticated=True).tags == ("a", "b", "c")
 
 
-def test_core_flags_become_field_names():
-    from tui_lora.core.booru.clients import GelbooruClient
+def test_core_booru_fixes_name_the_fetch_screens_fields():
+    from tui_lora.commands._fixes import say as cli_says
+    from tui_lora.core import booru
+    from tui_lora.core.booru.clients import GelbooruClient, check_base_url
+    from tui_lora.tui.common.fixes import say
 
     client = GelbooruClient(base_url="http://127.0.0.1:1")
-    for message in (client._auth_error().message,
-                    "Could not reach x (connection refused); check the internet connection (or --base-url) and re-run.",
-                    "--base-url 'ftp://x' is not a web address; use e.g. https://gelbooru.com.",
-                    "'-' is not a tag; remove it from --tags."):
-        worded = F.wizard_wording(message)
-        assert "--" not in worded and "re-run" not in worded, worded
-    assert F.wizard_wording(client._auth_error().message).endswith(
-        "fill in the account fields, or try Safebooru as the source.")
+    errors = [client._auth_error()]
+    for call in (lambda: check_base_url("gelbooru", "ftp://x"), lambda: booru.build_query("gelbooru", "a -"),
+                 lambda: booru.build_query("gelbooru", "  "),
+                 lambda: booru.resolve_credentials("gelbooru", user_id="1")):
+        with pytest.raises(UserError) as info:
+            call()
+        errors.append(info.value)
+    for error in errors:  # the same fix as data: flags in the CLI, fields on the Fetch screen
+        worded = say(error, "fetch")
+        assert "--" not in worded and "re-run" not in worded and "--" in cli_says(error), worded
+    assert say(errors[0], "fetch").endswith("fill in the account fields, or try Safebooru as the source.")
+    assert cli_says(errors[0]).endswith("pass --user-id ID --api-key KEY (add --save-credentials to remember them), or "
+                                        "try --source safebooru.")
+    assert say(errors[1], "fetch") == ("The base URL 'ftp://x' is not a web address; use e.g. https://gelbooru.com as "
+                                       "the Base URL.")
+    assert say(errors[2], "fetch") == "'-' is not a tag; remove it from the tags."
 
 
 def test_credentials_come_from_typing_the_environment_or_the_saved_file(monkeypatch):

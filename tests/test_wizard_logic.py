@@ -55,7 +55,8 @@ def test_a_run_whose_process_is_gone_is_not_running(make_project):
     start(w)
     step(w, 3)
     snap = RunMonitor(p).poll()
-    assert not snap.running and snap.status.state == "failed" and "ended unexpectedly at step 3" in snap.status.message
+    assert not snap.running and snap.status.state == "failed"
+    assert "ended unexpectedly at step 3" in snap.status.message.problem.text()
 
 
 def test_earlier_results_name_what_a_new_run_replaces(make_project):

@@ -11,6 +11,7 @@ from tui_lora.core.project import Project
 from tui_lora.demo.datasets import write_dataset
 from tui_lora.demo.tiny_tagger import build_tiny_wd14
 from tui_lora.tui.app import WizardApp
+from tui_lora.tui.common.confirm import ConfirmScreen
 from tui_lora.tui.tags.screen import TagsScreen
 from tui_lora.tui.tags.tag_table import TagTable
 from wizard_support import flat, home, run, screen_text, wait_for, wizard_project  # noqa: F401
@@ -120,6 +121,33 @@ async def test_stopping_the_tagger_keeps_what_it_wrote(wizard_project, tmp_path)
         await done(pilot, "Undid tag-wd14")
         assert captions(project) == {}
 
+
+async def test_undo_over_a_later_hand_edit_asks_first(wizard_project):
+    """Undo that would overwrite a caption edited since (an UndoConflict, told apart by its type, not
+    by its words) says so, then asks; "Keep them" leaves the edit, "Undo anyway" restores."""
+    project = make(wizard_project, 4, captions_too=True)
+    before = captions(project)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await open_tags(pilot)
+        removed = rows(app)[1]
+        await pilot.press("down", "space", "d")
+        await done(pilot, f"Removed {removed} from")
+        edited = next(p for p in sorted(project.concepts()[0].path.glob("*.txt")))
+        edited.write_text("edited by hand")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "1 file(s) changed after the remove operation" in flat(app) and "Undo anyway" in flat(app)
+        assert "tui-lora" not in flat(app) and "--force" not in flat(app)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, TagsScreen), what="the Tags step")
+        assert edited.read_text() == "edited by hand"
+        assert status(app).startswith("1 file(s) changed after the remove operation (first: dataset/")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
+        await pilot.press("y")
+        await done(pilot, "Undid remove")
+        assert captions(project) == before
 
 async def test_every_pruning_action_with_keys_and_undo_byte_for_byte(wizard_project):
     project = make(wizard_project, 8, captions_too=True)

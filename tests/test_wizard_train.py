@@ -9,6 +9,7 @@ import pytest
 from wizard_support import flat, home, job_lock, no_gpu, run, screen_text, wait_for, wizard_project  # noqa: F401
 
 from tui_lora.core import joblock, jobs
+from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events
 from tui_lora.core.project import Project
 from support.train import make_train_project
@@ -313,26 +314,30 @@ def test_the_curve_is_drawn_with_block_characters():
     assert curve_rows([], 5, 2) == ["", ""]
 
 
-def test_core_sentences_name_this_screens_keys_not_the_cli():
-    import re
-    from pathlib import Path
+def test_core_training_fixes_read_as_this_screens_keys():
+    from types import SimpleNamespace
 
-    import tui_lora.core
-    from tui_lora.tui.train.train_text import wizard_words
+    from tui_lora.commands._fixes import say as cli_says
+    from tui_lora.core.jobrun import resume_or_restart
+    from tui_lora.core.train.checkpoint import stop_message
+    from tui_lora.core.train.run import interrupted_message
+    from tui_lora.tui.common.fixes import say
 
-    # Every `tui-lora train …` core says in a sentence (shared with the CLI: a new run, --resume or
-    # --restart, as f-strings with the project's folder) reads as a key here.
-    quoted = [m for path in Path(tui_lora.core.__file__).parent.rglob("*.py")
-              for m in re.findall(r"`tui-lora train \{[^`]*`", path.read_text(encoding="utf-8"))]
-    assert len(quoted) >= 12
-    assert not [q for q in quoted if "tui-lora" in wizard_words(q)]
-    assert wizard_words("start it again with `tui-lora train /p-1/x`.") == "start it again with s (Start)."
-    said = wizard_words("Training was killed at step 30; `tui-lora train /home/u/proj --resume` continues from "
-                        "step 30, or start over with `tui-lora train /home/u/proj --restart`.")
-    assert said == "Training was killed at step 30; r (Resume) continues from step 30, or start over with s (Start over)."
-    assert wizard_words("start the training again without --resume.") == "start over with s."
+    project = SimpleNamespace(root="/home/u/proj")
+    stopped = stop_message(project, 6, 12, 2, 4, resumable=True)
+    assert say(stopped, "train") == ("Training stopped at step 6 of 12 (2 of 4 epochs done); continue it with "
+                                     "r (Resume).")
+    assert cli_says(stopped).endswith("continue it with `tui-lora train /home/u/proj --resume`.")
+    unsaved = interrupted_message(project, None, 3)
+    assert say(unsaved, "train").endswith("before any state was saved; start it again with s (Start).")
+    interrupted = interrupted_message(project, SimpleNamespace(checkpoint="c.pt", step=30), 31)
+    assert say(interrupted, "train") == ("Training was interrupted at step 31; r (Resume) continues from step 30, the "
+                                         "last saved state.")
+    both = UserError("This project has a stopped training at step 6 of 12", resume_or_restart(project))
+    assert say(both, "train").endswith("continue it with r (Resume), or start over with s (Start over).")
     # Read on another step (the Project overview), the key says where it is.
-    assert wizard_words("`tui-lora train /p --resume` continues", elsewhere=True) == "r (Resume on 6 Train) continues"
+    assert say(interrupted, "project").startswith(
+        "Training was interrupted at step 31; r (Resume on 6 Train) continues")
 
 
 async def test_a_new_runs_chart_forgets_the_previous_range():

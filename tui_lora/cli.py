@@ -45,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
         message = message[0].upper() + message[1:] if message else message
         hint = f"run `{self.prog} --help` for the options"
         if "--json" in sys.argv:
-            print(json.dumps({"error": f"{message}; {hint}.", "exit_code": 2}))
+            print(json.dumps({"error": f"{message}; {hint}.", "exit_code": 2, "fix": {"text": hint, "steps": []}}))
         else:
             print(f"{self.prog}: {message}; {hint}.", file=sys.stderr)
         raise SystemExit(2)
@@ -93,7 +93,13 @@ def _guarded(action: Callable[[], int], want_json: bool) -> int:
     try:
         return action()
     except UserError as exc:
-        _report(exc.message, exc.exit_code, want_json)
+        from tui_lora.commands._fixes import error_data
+
+        data = error_data(exc)
+        if want_json:
+            print(json.dumps(data, ensure_ascii=False))
+        else:
+            print(f"error: {data['error']}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         _report("Interrupted; finished work is kept and re-running the command picks up where it stopped.", 130, want_json)
@@ -108,7 +114,7 @@ def _guarded(action: Callable[[], int], want_json: bool) -> int:
 
 def _report(message: str, code: int, want_json: bool) -> None:
     if want_json:
-        print(json.dumps({"error": message, "exit_code": code}))
+        print(json.dumps({"error": message, "exit_code": code, "fix": None}))
     else:
         print(f"error: {message}", file=sys.stderr)
 

@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.project import Project
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project
 
 
 def add_project_arg(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
@@ -19,6 +20,8 @@ def add_project_arg(parser: argparse.ArgumentParser, *, optional: bool = False) 
 
 
 def load_project(args: argparse.Namespace) -> Project:
+    from tui_lora.core.project import Project  # here: `--help` never loads the settings schema
+
     return Project.load(args.dir)
 
 

@@ -40,10 +40,8 @@ def run(args: argparse.Namespace) -> int:
     options = {"model": args.clip_model} if args.backend == "clip" else {}
     backend = get_backend(args.backend, **options)
     why = backend.unavailable()
-    if why:
-        from tui_lora.core.errors import UserError
-
-        raise UserError(why)
+    if why is not None:
+        raise why
     with progress_line(args, "Reading images") as cb:
         scanned = scan(project, progress=cb)
     with progress_line(args, "Comparing") as cb:

@@ -7,16 +7,17 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.commands._common import add_project_arg, emit, is_interactive, load_project, positive_int
+from tui_lora.commands._fixes import say, step_words
 from tui_lora.commands._progress import CliProgress
 from tui_lora.core.booru.defaults import DEFAULT_JOBS, MAX_JOBS
 from tui_lora.core.dataset.folders import concept_folder_for
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import clock, file_size
-from tui_lora.core.project import Project
 from tui_lora.core.registry import boorus
 
 if TYPE_CHECKING:
     from tui_lora.core import booru
+    from tui_lora.core.project import Project
 
 HELP = "search a booru and download images with their tags as captions"
 DESCRIPTION = (
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--save-credentials stores --user-id and --api-key; pass both with it.")
         withheld = booru.withheld_note(query.source, args.base_url) if creds is None else None
         if withheld:
-            notes.append(withheld)
+            notes.append(say(withheld))
     client = booru.open_client(query.source, base_url=args.base_url, credentials=creds)
     if not args.json:  # before the search, which may fail for want of the account held back
         for line in notes:
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                              progress=lambda p: printer.update("Listing posts", p.found, p.wanted, f"page {p.pages}"))
     finally:
         printer.close()
-    data["collect"] = coll.to_dict()
+    data["collect"] = coll.to_dict(step_words)
     if not args.json:
         for line in collect_lines(coll):
             print(line)
@@ -194,7 +195,7 @@ def collect_lines(coll: booru.Collection) -> list[str]:
     lines = [f"Listed {_count(len(coll.posts), 'usable post')} in {_count(coll.pages, 'page')}" + (
         "; passed over " + ", ".join(f"{n} {reason}" for reason, n in sorted(coll.skipped.items())) if coll.skipped else "")
         + "."]
-    lines += [f"warning: {w}" for w in coll.warnings]
+    lines += [f"warning: {say(w)}" for w in coll.warnings]
     return lines
 
 
@@ -223,7 +224,7 @@ def _outcome(report: booru.DownloadReport) -> tuple[str, int]:
     failed = report.failed
     if not failed:
         return "", 0
-    if not report.downloaded and all("connect" in i.reason for i in failed):
+    if not report.downloaded and all(i.connection_failed for i in failed):
         return ("Could not reach the image server for any file; check the internet connection and re-run "
                 "the same command.", 2)
     return (f"{len(failed)} of {report.total} images could not be downloaded; re-run the same command to retry "

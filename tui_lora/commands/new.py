@@ -6,10 +6,6 @@ import argparse
 
 from tui_lora.commands._common import emit, is_interactive
 from tui_lora.core.errors import UserError
-from tui_lora.core.models import DEFAULT_BASE_MODELS
-from tui_lora.core.presets import list_presets, load_preset
-from tui_lora.core.project import Project, family_label
-from tui_lora.core.userconfig import remember_project
 
 HELP = "create a project folder from a preset"
 DESCRIPTION = (
@@ -27,6 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # here, not at the top: `tui-lora --help` never needs the schema, presets or model checks
+    from tui_lora.core.models import DEFAULT_BASE_MODELS
+    from tui_lora.core.presets import list_presets
+    from tui_lora.core.project import Project, family_label
+    from tui_lora.core.userconfig import remember_project
+
     preset, base_model, trigger = args.preset, args.base_model, args.trigger
     if preset is None or base_model is None:
         if not is_interactive() or args.json:
@@ -63,15 +65,21 @@ def _valid_model(ref: str) -> bool | str:
     """questionary validator: True, or the one-sentence problem shown under the prompt."""
     from tui_lora.core.models import inspect_model
 
+    from tui_lora.commands._fixes import say
+
     try:
         inspect_model(ref)
     except UserError as exc:
-        return exc.message
+        return say(exc)
     return True
 
 
 def _ask(preset: str | None, base_model: str | None, trigger: str | None) -> tuple[str, str, str]:
     import questionary
+
+    from tui_lora.core.models import DEFAULT_BASE_MODELS
+    from tui_lora.core.presets import list_presets, load_preset
+    from tui_lora.core.project import family_label
 
     if preset is None:
         presets = list_presets()

@@ -7,6 +7,7 @@ import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
+from tui_lora.commands._fixes import say
 from tui_lora.core.errors import UserError
 from tui_lora.core.safepath import shown
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"Nothing in the trash matches {', '.join(repr(u) for u in unmatched)}; "
                             f"run `tui-lora restore {args.dir}` to list what is there.")
     results = restore_entries(project.dataset_dir, chosen)
-    refusals = [r.refusal for r in results if r.refused]
+    refusals = [say(r.refusal) for r in results if r.refusal is not None]
     lines = []
     for r in results:
         if r.refused:

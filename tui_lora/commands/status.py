@@ -8,6 +8,8 @@ import sys
 import time
 
 from tui_lora.commands._common import add_project_arg, emit, load_project
+from tui_lora.commands._fixes import say, step_words
+from tui_lora.core.errors import Notice
 from tui_lora.core.humanize import duration
 
 HELP = "show a training run (or a sweep's variants): state, step, loss, ETA"
@@ -36,12 +38,13 @@ def run(args: argparse.Namespace) -> int:
         if args.follow:
             sweep = follow_sweep(project, args)
         status = jobs.job_status(project)
-        emit(args, {**status.to_dict(), "job": "sweep", "sweep": sweep.to_dict()}, render_sweep(project, sweep))
+        emit(args, {**status.to_dict(step_words), "job": "sweep", "sweep": sweep.to_dict()},
+             render_sweep(project, sweep))
         return 0
     if args.follow:
         _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, {**status.to_dict(), "job": "train"}, render(project, status))
+    emit(args, {**status.to_dict(step_words), "job": "train"}, render(project, status))
     return 0
 
 
@@ -70,7 +73,8 @@ def render(project, status) -> list[str]:
     elif status.state == "finished":
         lines.append(f"finished: {s.step} steps; LoRA: {s.final_path}")
     else:
-        lines.append(f"{status.state}: " + (status.message or s.error or ""))
+        notice = status.message or s.error
+        lines.append(f"{status.state}: " + (say(notice) if notice else ""))
         if s.total_steps:
             lines.append(_progress(s))
     if status.files:
@@ -102,7 +106,7 @@ def _follow(project, args) -> None:
             elif kind in ("save", "sample"):
                 print(f"{kind}: {ev['path']}", flush=True)
             elif kind in ("warning", "error"):
-                print(f"{kind}: {ev['message']}", flush=True)
+                print(f"{kind}: {say(Notice.from_dict(ev))}", flush=True)
             elif kind == "done":
                 print(f"done: {ev['steps']} steps; LoRA: {ev['path']}", flush=True)
     except KeyboardInterrupt:

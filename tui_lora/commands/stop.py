@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_float
+from tui_lora.commands._fixes import step_words
 from tui_lora.commands.status import render
 
 HELP = "stop a running training or sweep gracefully (saves state and the LoRA)"
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args)
     sweep = is_sweep_lock(joblock.live_lock(project))
     result = jobs.stop_job(project, timeout=args.timeout, force=args.force)
-    data = result.to_dict()
+    data = result.to_dict(step_words)
     if sweep and (status := sweep_status(project)) is not None:
         shown = render_sweep(project, status)
         data |= {"job": "sweep", "sweep": status.to_dict()}

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from tui_lora.commands._common import add_project_arg, csv_list, emit, load_project, positive_int
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import NothingToUndo, UserError
 from tui_lora.core.safepath import printable
 
 HELP = "tag frequency table and bulk caption edits (undoable)"
@@ -142,11 +142,14 @@ def _undo(args: argparse.Namespace, project) -> int:
     for _ in range(args.undo):
         try:
             done.append(tagops.undo(project, force=args.force))
-        except UserError as exc:
-            if done and exc.message.startswith("There is nothing to undo"):
+        except NothingToUndo:
+            if done:
                 break
+            raise
+        except UserError as exc:
             if done:  # report what was undone before the failure, then fail
-                raise UserError(f"Undid {len(done)} operation(s), then stopped: {exc.message}") from None
+                raise UserError(exc.problem.prefixed(f"Undid {len(done)} operation(s), then stopped: "), exc.fix,
+                                exit_code=exc.exit_code) from None
             raise
     lines = [f"Undid {r.op} (#{r.id}): restored {len(r.restored)} file(s)"
              + (f", removed {len(r.removed)} it had created" if r.removed else "")

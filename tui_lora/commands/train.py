@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
-from tui_lora.core.errors import UserError
+from tui_lora.commands._fixes import notice_data, step_words
+from tui_lora.core.errors import Notice, UserError
 
 HELP = "train the LoRA (foreground, or --detach to run in the background)"
 DESCRIPTION = (
@@ -46,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
     stream = sys.stderr if args.json else sys.stdout
     try:
         result = jobs.run_job(project, resume=args.resume, restart=args.restart, overrides=args.overrides,
-                              gpus=args.gpus, device=args.device, stream=stream)
+                              gpus=args.gpus, device=args.device, stream=stream, name=step_words)
     except KeyboardInterrupt:
         if is_worker():
             return 130
-        status = jobs.job_status(project)
-        raise UserError(status.message or "Training interrupted; the LoRA files saved so far are in "
-                        f"{project.output_dir}.", exit_code=130) from None
+        notice = jobs.job_status(project).message or Notice(
+            f"Training interrupted; the LoRA files saved so far are in {project.output_dir}")
+        raise UserError.from_notice(notice, exit_code=130) from None
     except UserError as exc:
         if is_worker():
             return exc.exit_code  # the launcher's parent reports it once, from the run's record
@@ -60,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if is_worker():
         return 130 if result.stopped else 0
     if result.stopped:
-        message = jobs.job_status(project).message or "Training stopped."
-        emit(args, result.to_dict() | {"message": message}, [message])
+        notice = jobs.job_status(project).message or Notice("Training stopped")
+        said = notice_data(notice)
+        emit(args, result.to_dict(step_words) | {"message": said["message"], "fix": said["fix"]}, [said["message"]])
         return 130
-    emit(args, result.to_dict(), [])
+    emit(args, result.to_dict(step_words), [])
     return 0

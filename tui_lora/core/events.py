@@ -11,6 +11,9 @@ Every object has ``event`` and ``time`` (unix seconds). Kinds and their fields (
     warning  message
     error    message
     done     path, steps, seconds
+
+``warning`` and ``error`` also carry ``problem`` and ``fix`` (core.errors.Notice.to_dict): the
+sentence as data, so the CLI and the wizard each name its fix in their own words.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_lora.core.errors import Notice
 from tui_lora.core.fsutil import open_append
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -132,8 +136,8 @@ class RunSummary:
     device: str = ""
     saves: list[dict[str, Any]] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
+    warnings: list[Notice] = field(default_factory=list)
+    error: Notice | None = None
     final_path: str | None = None
     started: float | None = None
     updated: float | None = None
@@ -163,10 +167,10 @@ class RunSummary:
         elif kind == "sample":
             self.samples.append(ev)
         elif kind == "warning":
-            self.warnings.append(str(ev.get("message", "")))
+            self.warnings.append(Notice.from_dict(ev))
         elif kind == "error":
             self.state = "failed"
-            self.error = str(ev.get("message", ""))
+            self.error = Notice.from_dict(ev)
         elif kind == "done":
             self.state = "finished"
             self.final_path = ev.get("path")

@@ -80,14 +80,14 @@ def open_append(path: str | os.PathLike[str], mode: str = "a", **kwargs) -> IO:
     following a symbolic link: a project from someone else could link its log to a file of yours."""
     import errno
 
-    from tui_lora.core.errors import UserError
+    from tui_lora.core.errors import Fix, UserError
 
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, 0o666)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UserError(f"{path} is a symbolic link, so tui-lora will not write its log through it; delete the "
-                            "link (a new log is made in its place).") from None
+            raise UserError(f"{path} is a symbolic link, so tui-lora will not write its log through it",
+                            Fix("delete the link (a new log is made in its place)")) from None
         raise
     return os.fdopen(fd, mode, **kwargs)

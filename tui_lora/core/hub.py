@@ -12,15 +12,13 @@ Every model setting (base model, VAE, tagger, captioner) takes a local path or a
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, ModelNotCached, Step, TryAgain, UserError, verbatim
 
 _REACHABLE: dict[str, bool] = {}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -45,6 +43,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     port = url.port or (443 if url.scheme != "http" else 80)
     key = f"{host}:{port}"
     if key not in _REACHABLE:
+        import socket  # here, not at the top: `tui-lora --help` and the wizard's start never need it
+
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 _REACHABLE[key] = True
@@ -56,6 +56,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 @contextlib.contextmanager
 def quiet_hub() -> Iterator[None]:
     """Silence huggingface_hub's per-retry warnings; our callers report failures themselves."""
+    import logging
+
     log = logging.getLogger("huggingface_hub")
     old = log.level
     log.setLevel(logging.ERROR)
@@ -85,33 +87,43 @@ def is_repo_id(ref: str) -> bool:
     return _REPO_ID.match(ref) is not None
 
 
-def not_cached(repo: str, *, local_fix: str) -> UserError:
+def _or(words: str, local_fix: Fix, *steps: Step) -> Fix:
+    """``words`` (naming ``steps``), then ", or " and ``local_fix`` with its own steps."""
+    return Fix(f"{words}, or {local_fix.say}", *steps, *local_fix.steps)
+
+
+def not_cached(repo: str, *, local_fix: Fix | str) -> ModelNotCached:
     """The hub cannot be reached and ``repo`` is not in the local cache."""
-    return UserError(f"Cannot download {repo}: the Hugging Face hub cannot be reached and {repo} is not "
-                     f"downloaded yet; connect to the internet once, or {local_fix}.")
+    local_fix = Fix(local_fix) if isinstance(local_fix, str) else local_fix
+    return ModelNotCached(f"Cannot download {repo}: the Hugging Face hub cannot be reached and {repo} is not "
+                          "downloaded yet", _or("connect to the internet once", local_fix))
 
 
-def download_failure(exc: BaseException, repo: str, *, local_fix: str, example: str = "") -> UserError | None:
-    """The one sentence for a failed download of ``repo`` (gated, missing, not cached while the hub is
-    unreachable, a network or disk error), ending in ``local_fix`` (how to use a local copy instead);
-    None when ``exc`` is not a download failure (the caller lets it propagate)."""
+def download_failure(exc: BaseException, repo: str, *, local_fix: Fix | str,
+                     example: str = "") -> UserError | None:
+    """The error for a failed download of ``repo`` (gated, missing, not cached while the hub is
+    unreachable, a network or disk error), its fix ending in ``local_fix`` (how to use a local copy
+    instead, naming its own steps); None when ``exc`` is not a download failure (the caller lets it
+    propagate)."""
     from huggingface_hub.errors import (
         GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
     )
 
+    local_fix = Fix(local_fix) if isinstance(local_fix, str) else local_fix
     if isinstance(exc, LocalEntryNotFoundError):  # offline and not cached
         return not_cached(repo, local_fix=local_fix)
     if isinstance(exc, GatedRepoError):
-        return UserError(f"{repo} is gated; accept its terms on huggingface.co and log in with `hf auth login` "
-                         f"(or set HF_TOKEN), or {local_fix}.")
+        return UserError(f"{repo} is gated", _or("accept its terms on huggingface.co and log in with `hf auth login` "
+                                                 "(or set HF_TOKEN)", local_fix))
     if isinstance(exc, RepositoryNotFoundError):
-        e_g = f" (e.g. {example})" if example else ""
-        return UserError(f"There is no Hugging Face repo {repo} (or it is private); check the owner/name{e_g}, log "
-                         f"in with `hf auth login` if it is yours, or {local_fix}.")
+        e_g = f" (e.g. {verbatim(example)})" if example else ""
+        return UserError(f"There is no Hugging Face repo {repo} (or it is private)",
+                         _or(f"check the owner/name{e_g}, log in with `hf auth login` if it is yours", local_fix))
     if isinstance(exc, RevisionNotFoundError):
-        return UserError(f"{repo} has no main revision; give a repo id that has one, or {local_fix}.")
+        return UserError(f"{repo} has no main revision", _or("give a repo id that has one", local_fix))
     if isinstance(exc, OSError):
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        return UserError(f"Cannot download {repo} ({detail}); check the connection and free disk space, then run "
-                         f"again (finished downloads are kept), or {local_fix}.")
+        return UserError(f"Cannot download {repo} ({detail})",
+                         _or("check the connection and free disk space, then {} (finished downloads are kept)",
+                             local_fix, TryAgain()))
     return None

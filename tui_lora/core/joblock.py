@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, JobRunning, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
 
 LOCK_NAME = "train.lock"
@@ -218,10 +218,12 @@ def guard(project):
 _guard = guard
 
 
-def running_message(project, info: LockInfo) -> str:
+def running_error(project, info: LockInfo) -> JobRunning:
     how = "in the background" if info.detached else "in another terminal"
-    return (f"A training of this project is already running {how} (pid {info.pid}); watch it with "
-            f"`tui-lora status {project.root}` or stop it with `tui-lora stop {project.root}`.")
+    root = str(project.root)
+    return JobRunning(f"A training of this project is already running {how} (pid {info.pid})",
+                      Fix("watch it with {} or stop it with {}", RunAction("job.status", root),
+                          RunAction("job.stop", root)), pid=info.pid)
 
 
 def new_token() -> str:
@@ -246,7 +248,7 @@ def acquire(project, *, pid: int | None = None, detached: bool = False, command:
             except FileExistsError:
                 held = read_lock(project)
                 if held is not None and (proven(project, held) or (not verifiable() and _alive_unverified(held))):
-                    raise UserError(running_message(project, held)) from None
+                    raise running_error(project, held) from None
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()  # stale: gone, not provably ours, or unreadable (a crash while creating it)
                 continue
@@ -255,7 +257,7 @@ def acquire(project, *, pid: int | None = None, detached: bool = False, command:
             if mine:
                 _hold(project)
             return info
-    raise UserError(f"Cannot create {path}; check that the project folder is writable.")
+    raise UserError(f"Cannot create {path}", Fix("check that the project folder is writable"))
 
 
 def hand_over(project, info: LockInfo, pid: int) -> LockInfo:
@@ -272,8 +274,8 @@ def adopt(project, token: str) -> LockInfo:
     """The detached child takes over the lock its starter created for it (matching ``token``)."""
     held = read_lock(project)
     if held is None or held.token != token:
-        raise UserError(f"The training lock {lock_path(project)} was not created for this job; start the training "
-                        "again with `tui-lora train DIR --detach`.")
+        raise UserError(f"The training lock {lock_path(project)} was not created for this job",
+                        Fix("start the training again with {}", RunAction("train.start", str(project.root))))
     return hand_over(project, held, os.getpid())
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tui_lora.core import joblock
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, Namer, Notice, RunAction, UserError, Words, neutral_name
 from tui_lora.core.events import EventWriter, read_events, summarize
 from tui_lora.core.settings import Settings
 from tui_lora.core.fsutil import open_append
@@ -44,12 +44,19 @@ def _settings_for(project, resume: bool, overrides: list[str]) -> tuple[list[str
     return merged, project.effective_settings(merged)
 
 
+def resume_or_restart(project) -> Fix:
+    root = str(project.root)
+    return Fix("continue it with {}, or start over with {}", RunAction("train.resume", root),
+               RunAction("train.restart", root))
+
+
 def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], gpus: int) -> None:
     """Checks and bookkeeping before a run starts (the caller holds the lock): a resume is checked
     against the saved state; a new run refuses to discard a resumable one unless ``restart``, then
     archives the previous run's logs and state."""
     if resume and restart:
-        raise UserError("--resume continues the stopped training and --restart discards it; use one of them.")
+        raise UserError(Words("{} continues the stopped training and {} discards it", RunAction("train.resume"),
+                              RunAction("train.restart")), Fix("use one of them"))
     check_training_overrides(overrides)
     record = read_record(project)
     if resume:
@@ -62,9 +69,8 @@ def prepare_run(project, *, resume: bool, restart: bool, overrides: list[str], g
     # A stopped or killed run is there to be resumed; after a failure (NaN, out of memory) users
     # usually change settings and start over, so that needs no --restart.
     if record is not None and record.resumable and record.status in ("stopped", "running") and not restart:
-        raise UserError(f"This project has a stopped training at step {record.step} of {record.total_steps}; "
-                        f"continue it with `tui-lora train {project.root} --resume`, or start over with "
-                        f"`tui-lora train {project.root} --restart`.")
+        raise UserError(f"This project has a stopped training at step {record.step} of {record.total_steps}",
+                        resume_or_restart(project))
     archive_logs(project)
     for p in Path(project.state_dir).glob("checkpoint-*.pt"):
         with contextlib.suppress(OSError):
@@ -140,11 +146,13 @@ def _say(text: str) -> None:
 
 
 def run_job(project, *, resume: bool = False, restart: bool = False, overrides: list[str] | tuple[str, ...] = (),
-            gpus: int = 1, device: str | None = None, stream: IO[str] | None = None, quiet: bool = False):
+            gpus: int = 1, device: str | None = None, stream: IO[str] | None = None, quiet: bool = False,
+            name: Namer = neutral_name):
     """Train in this process (or, with ``gpus`` > 1, in N launched ones) under the project's lock.
 
     Returns the :class:`~tui_lora.core.train.trainer.TrainResult` (``stopped`` after a Ctrl-C or a
     ``stop``); raises :class:`UserError` for failures and refusals, KeyboardInterrupt for a hard abort.
+    ``name`` names the steps of the warnings' fixes (the caller's words for them).
     """
     from tui_lora.core.train import launch
 
@@ -153,7 +161,7 @@ def run_job(project, *, resume: bool = False, restart: bool = False, overrides: 
     with route_signals(stop):
         if stop.worker:  # one of N processes started by the launcher: the parent holds the lock
             return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
-                               stream=stream, quiet=quiet)
+                               stream=stream, quiet=quiet, name=name)
         token = os.environ.pop(joblock.TOKEN_ENV, None)
         if token:  # the detached process: start_job created the lock and prepared the run
             lock = joblock.adopt(project, token)
@@ -169,14 +177,14 @@ def run_job(project, *, resume: bool = False, restart: bool = False, overrides: 
                                        stdout=sys.stderr if stream is sys.stderr else None)
             if token:  # detached: stdout already is logs/train.log
                 return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
-                                   stream=stream, quiet=quiet)
+                                   stream=stream, quiet=quiet, name=name)
             # In the foreground the same lines also go to logs/train.log, so `status` and the wizard's
             # Train screen show a log whoever started the run.
             project.train_log_path.parent.mkdir(parents=True, exist_ok=True)
             with open_append(project.train_log_path, encoding="utf-8") as log:
                 log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv[1:])} (foreground)\n")
                 return _train_here(project, stop, resume=resume, overrides=overrides, gpus=gpus, device=device,
-                                   stream=stream, quiet=quiet, log=log)
+                                   stream=stream, quiet=quiet, log=log, name=name)
         except KeyboardInterrupt:
             _interrupted_outside(project)
             raise
@@ -194,11 +202,11 @@ def _interrupted_outside(project) -> None:
 
 
 def _train_here(project, stop: StopRequest, *, resume: bool, overrides: list[str], gpus: int, device: str | None,
-                stream: IO[str] | None, quiet: bool, log: IO[str] | None = None):
+                stream: IO[str] | None, quiet: bool, log: IO[str] | None = None, name: Namer = neutral_name):
     from tui_lora.core.train.run import train_project
 
     return train_project(project, overrides=overrides, stream=stream, cancel=stop.cancel, on_event=stop.on_event,
-                         device=device, quiet=quiet, resume=resume, gpus=gpus, log=log)
+                         device=device, quiet=quiet, resume=resume, gpus=gpus, log=log, name=name)
 
 
 def _train_launched(project, stop: StopRequest, *, resume: bool, overrides: list[str], gpus: int,
@@ -225,15 +233,15 @@ def _launched_result(project, code: int):
     summary = summarize(read_events(project.events_path))
     record = read_record(project)
     if record is not None and record.status == "running":
-        message = (f"The training processes ended with exit code {code} before finishing; see "
-                   f"{project.train_log_path} or the output above.")
+        message = Notice(f"The training processes ended with exit code {code} before finishing",
+                         Fix(f"see {project.train_log_path} or the output above"))
         update_record(project, status="failed", message=message)
-        EventWriter(project.events_path).emit("error", message=message)
+        EventWriter(project.events_path).emit("error", **message.to_dict())
         record = read_record(project)
     status = record.status if record is not None else ("finished" if code == 0 else "failed")
     if status == "failed":
-        raise UserError(record.message if record and record.message else f"Training failed (exit code {code}).",
-                        exit_code=1 if code in (0, 1) else code)
+        notice = record.message if record and record.message else Notice(f"Training failed (exit code {code})")
+        raise UserError.from_notice(notice, exit_code=1 if code in (0, 1) else code)
     files = [Path(str(e["path"])) for e in summary.saves]
     final = Path(summary.final_path) if summary.final_path else None
     seconds = (summary.updated or 0.0) - (summary.started or summary.updated or 0.0)

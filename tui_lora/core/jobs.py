@@ -31,7 +31,7 @@ from typing import Any
 
 from tui_lora.core import joblock
 from tui_lora.core.childenv import child_env
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, Namer, Notice, RunAction, UserError, neutral_name
 from tui_lora.core.fsutil import open_append
 from tui_lora.core.events import EventTail, EventWriter, RunSummary, read_events, summarize
 from tui_lora.core.jobrun import prepare_run, run_job
@@ -63,8 +63,8 @@ class JobStatus:
     summary: RunSummary
     pid: int | None = None  # of the running job
     detached: bool = False
-    message: str | None = None  # why it stopped or failed
-    resumable: bool = False  # `tui-lora train DIR --resume` would continue it
+    message: Notice | None = None  # why it stopped or failed
+    resumable: bool = False  # resuming (the train.resume action) would continue it
     resume_step: int | None = None
     resume_epoch: int | None = None  # epochs completed at the resume point
     files: list[str] = field(default_factory=list)  # LoRA files saved by the run, oldest first
@@ -74,15 +74,19 @@ class JobStatus:
     def running(self) -> bool:
         return self.state == "running"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
+        """As JSON; ``name`` names the steps of the sentences' fixes (a front end's words)."""
         s = self.summary
-        return {"state": self.state, "pid": self.pid, "detached": self.detached, "message": self.message,
+        message = self.message
+        return {"state": self.state, "pid": self.pid, "detached": self.detached,
+                "message": message.text(name) if message else None,
+                "fix": message.fix.to_dict(name) if message and message.fix else None,
                 "resumable": self.resumable, "resume_step": self.resume_step,
                 "resume_epoch": self.resume_epoch, "step": s.step,
                 "total_steps": s.total_steps, "epoch": s.epoch, "epochs": s.epochs, "loss": s.loss,
                 "avg_loss": s.avg_loss, "lr": s.lr, "it_per_s": s.it_per_s, "eta_s": s.eta_s, "device": s.device,
-                "files": self.files, "final": s.final_path, "warnings": s.warnings, "error": s.error,
-                "last_activity": self.last_activity}
+                "files": self.files, "final": s.final_path, "warnings": [w.text(name) for w in s.warnings],
+                "error": s.error.text(name) if s.error else None, "last_activity": self.last_activity}
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,9 @@ class StopResult:
     forced: bool
     status: JobStatus
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
         return {"was_running": self.was_running, "stopped": self.stopped, "forced": self.forced,
-                **self.status.to_dict()}
+                **self.status.to_dict(name)}
 
 
 # ----- status ---------------------------------------------------------------------------------
@@ -124,15 +128,16 @@ def job_status(project, summary: RunSummary | None = None) -> JobStatus:
     elif record is not None or summary.state != "none":
         # Recorded as running (or events without an end) but no process: killed, OOM-killed, rebooted.
         status.state = "failed"
-        step = max(summary.step, record.step if record else 0)
+        step, root = max(summary.step, record.step if record else 0), str(project.root)
         if status.resumable:
-            status.message = (f"The training process ended unexpectedly at step {step} (killed, out of memory or the "
-                              f"machine restarted); `tui-lora train {project.root} --resume` continues from step "
-                              f"{status.resume_step}.")
+            status.message = Notice(f"The training process ended unexpectedly at step {step} (killed, out of memory "
+                                    "or the machine restarted)",
+                                    Fix(f"{{}} continues from step {status.resume_step}",
+                                        RunAction("train.resume", root)))
         else:
-            status.message = summary.error or (
-                f"The training process ended unexpectedly at step {step}; see {project.train_log_path} and start "
-                f"it again with `tui-lora train {project.root}`.")
+            status.message = summary.error or Notice(
+                f"The training process ended unexpectedly at step {step} (see {project.train_log_path})",
+                Fix("start it again with {}", RunAction("train.start", root)))
     return status
 
 
@@ -212,8 +217,9 @@ def stop_job(project, *, timeout: float = 120.0, force: bool = False) -> StopRes
         return StopResult(False, False, False, job_status(project))
     if not joblock.verifiable():
         raise UserError(f"This system has no /proc to prove that pid {lock.pid} is this project's training, so "
-                        f"nothing was signalled; stop it with `kill {lock.pid}` if it is, or delete "
-                        f"{joblock.lock_path(project)} if it is not.")
+                        "nothing was signalled",
+                        Fix(f"stop it with `kill {lock.pid}` if it is, or delete {joblock.lock_path(project)} if it "
+                            "is not"))
     if joblock.proven(project, lock):  # checked again right before the signal, never on a guess
         with contextlib.suppress(ProcessLookupError):
             os.kill(lock.pid, signal.SIGTERM)
@@ -247,9 +253,10 @@ def _record_kill(project) -> None:
         return
     summary = summarize(read_events(project.events_path))
     if record.resumable:
-        message = (f"Training was killed at step {summary.step}; `tui-lora train {project.root} --resume` continues "
-                   f"from step {record.step}, the last saved state.")
+        message = Notice(f"Training was killed at step {summary.step}",
+                         Fix(f"{{}} continues from step {record.step}, the last saved state",
+                             RunAction("train.resume", str(project.root))))
     else:
-        message = f"Training was killed at step {summary.step} before any state was saved."
+        message = Notice(f"Training was killed at step {summary.step} before any state was saved")
     update_record(project, status="stopped", message=message)
-    EventWriter(project.events_path).emit("warning", message=message)
+    EventWriter(project.events_path).emit("warning", **message.to_dict())

@@ -14,10 +14,11 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, Fix, UserError
 from tui_lora.core.hub import is_repo_id, looks_like_path
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+ONLY_SD = Fix("tui-lora trains SD1.5 and SDXL models only")
 
 # Repos a beginner is likely to type; anything else falls back to the name heuristic.
 KNOWN_REPOS: dict[str, str] = {
@@ -51,22 +52,19 @@ def inspect_model(ref: str) -> ModelInfo:
     """Classify ``ref``; raise UserError for a missing path or an unsupported model."""
     ref = ref.strip()
     if not ref:
-        raise UserError("No base model given; pass --base-model with a repo id, a diffusers folder or a .safetensors file.")
+        raise UserError("No base model given", Fix("{}: a repo id, a diffusers folder or a .safetensors file",
+                                                   ChangeInput("base_model")))
     path = Path(ref).expanduser()
     if path.exists():
         if path.is_dir():
             return _inspect_folder(path)
         return _inspect_file(path)
     if looks_like_path(ref):
-        raise UserError(
-            f"The base model path {ref} does not exist; check the path or give a Hugging Face repo id such as "
-            f"{DEFAULT_BASE_MODELS['sd15']}."
-        )
+        raise UserError(f"The base model path {ref} does not exist",
+                        Fix(f"check the path or give a Hugging Face repo id such as {DEFAULT_BASE_MODELS['sd15']}"))
     if not is_repo_id(ref):
-        raise UserError(
-            f"{ref!r} is neither an existing path nor a Hugging Face repo id (owner/name); "
-            f"give one of those, e.g. {DEFAULT_BASE_MODELS['sdxl']}."
-        )
+        raise UserError(f"{ref!r} is neither an existing path nor a Hugging Face repo id (owner/name)",
+                        Fix(f"give one of those, e.g. {DEFAULT_BASE_MODELS['sdxl']}"))
     family = KNOWN_REPOS.get(ref.lower())
     if family is None:
         family = "sdxl" if re.search(r"xl|illustrious|pony|noob", ref, re.I) else None
@@ -77,10 +75,9 @@ def _inspect_folder(path: Path) -> ModelInfo:
     index = path / "model_index.json"
     unet_cfg = path / "unet" / "config.json"
     if not index.is_file() and not unet_cfg.is_file():
-        raise UserError(
-            f"{path} is not a diffusers model folder (no model_index.json); point --base-model at the folder that "
-            "holds model_index.json, or at a single .safetensors checkpoint."
-        )
+        raise UserError(f"{path} is not a diffusers model folder (no model_index.json)",
+                        Fix("{} at the folder that holds model_index.json, or at a single .safetensors checkpoint",
+                            ChangeInput("base_model", verb="point")))
     family = None
     if index.is_file():
         cls = str(_read_json(index).get("_class_name", ""))
@@ -96,12 +93,9 @@ def _inspect_folder(path: Path) -> ModelInfo:
             by_unet = "sdxl"
         family = by_unet or family
         if family is None and isinstance(cross, int):
-            raise UserError(
-                f"{path} is not an SD1.x or SDXL model (cross-attention width {cross}); tui-lora trains "
-                "SD1.5 and SDXL models only."
-            )
+            raise UserError(f"{path} is not an SD1.x or SDXL model (cross-attention width {cross})", ONLY_SD)
     if family is None:
-        raise UserError(f"{path} is not an SD1.x or SDXL model; tui-lora trains SD1.5 and SDXL models only.")
+        raise UserError(f"{path} is not an SD1.x or SDXL model", ONLY_SD)
     v_pred = None
     sched = path / "scheduler" / "scheduler_config.json"
     if sched.is_file():
@@ -112,19 +106,16 @@ def _inspect_folder(path: Path) -> ModelInfo:
 def _inspect_file(path: Path) -> ModelInfo:
     suffix = path.suffix.lower()
     if suffix not in SINGLE_FILE_SUFFIXES:
-        raise UserError(
-            f"{path.name} is not a model checkpoint; give a .safetensors file, a diffusers folder or a repo id."
-        )
+        raise UserError(f"{path.name} is not a model checkpoint",
+                        Fix("give a .safetensors file, a diffusers folder or a repo id"))
     if suffix != ".safetensors":
         # Pickle files cannot be inspected without running them; the trainer asks for consent.
         return ModelInfo(str(path), "file", None, None, detected=False)
     keys, meta = read_safetensors_header(path)
     family, v_pred = family_from_checkpoint_keys(keys, meta)
     if family is None:
-        raise UserError(
-            f"{path.name} is not an SD1.x or SDXL checkpoint (is it a LoRA or an SD2/SD3/Flux model?); "
-            "tui-lora trains on SD1.5 and SDXL base checkpoints."
-        )
+        raise UserError(f"{path.name} is not an SD1.x or SDXL checkpoint (is it a LoRA or an SD2/SD3/Flux model?)",
+                        Fix("tui-lora trains on SD1.5 and SDXL base checkpoints"))
     return ModelInfo(str(path), "file", family, v_pred, detected=True)
 
 
@@ -137,7 +128,7 @@ def read_safetensors_header(path: Path) -> tuple[list[str], dict[str, str]]:
                 raise ValueError("bad header length")
             header = json.loads(fh.read(n))
     except (OSError, ValueError, struct.error) as exc:
-        raise UserError(f"{path.name} is not a readable .safetensors file ({exc}); re-download it.") from None
+        raise UserError(f"{path.name} is not a readable .safetensors file ({exc})", Fix("re-download it")) from None
     meta = header.pop("__metadata__", {}) or {}
     return list(header), {str(k): str(v) for k, v in meta.items()}
 
@@ -166,5 +157,5 @@ def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"{path} is not valid JSON ({exc}); restore the file or re-download the model.") from None
+        raise UserError(f"{path} is not valid JSON ({exc})", Fix("restore the file or re-download the model")) from None
     return data if isinstance(data, dict) else {}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tomlkit
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ConfigError, Fix
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,14 @@ def load_preset(name: str) -> Preset:
         return presets[name]
     guess = difflib.get_close_matches(name, list(presets), n=1)
     hint = f"did you mean {guess[0]}? " if guess else ""
-    raise ConfigError(f"Unknown preset {name!r}; {hint}choose one of: {', '.join(presets)}.")
+    raise ConfigError(f"Unknown preset {name!r}", Fix(f"{hint}choose one of: {', '.join(presets)}"))
 
 
 def _read(path: Path) -> Preset:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"The preset file {path} is broken ({exc}); fix or delete it.") from None
+        raise ConfigError(f"The preset file {path} is broken ({exc})", Fix("fix or delete it")) from None
     meta = data.get("preset", {})
     project = data.get("project", {})
     return Preset(

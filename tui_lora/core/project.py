@@ -19,7 +19,7 @@ import tomlkit
 
 from tui_lora.core import settings as S
 from tui_lora.core.dataset.folders import Concept, concept_folder_name, list_concepts
-from tui_lora.core.errors import ConfigError, ProjectError, UserError
+from tui_lora.core.errors import ConfigError, Fix, ProjectError, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
 from tui_lora.core.settings import Settings
 
@@ -46,21 +46,20 @@ class Project:
         root = Path(root).expanduser()
         toml_path = root / PROJECT_FILE
         if not root.exists():
-            raise ProjectError(f"The project folder {root} does not exist; create it with `tui-lora new {root}`.")
+            raise ProjectError(f"The project folder {root} does not exist",
+                               Fix("create it with {}", RunAction("project.new", str(root))))
         if not toml_path.is_file():
-            raise ProjectError(
-                f"{root} is not a tui-lora project (no {PROJECT_FILE}); create one with `tui-lora new DIR` "
-                "or pass the project folder."
-            )
+            raise ProjectError(f"{root} is not a tui-lora project (no {PROJECT_FILE})",
+                               Fix("create one with {}, or choose the project folder itself", RunAction("project.new")))
         try:
             text = toml_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ProjectError(f"Cannot read {toml_path} ({exc}); check its permissions and encoding.") from None
+            raise ProjectError(f"Cannot read {toml_path} ({exc})", Fix("check its permissions and encoding")) from None
         try:
             tomllib.loads(text)  # tomllib's messages carry line and column
             doc = tomlkit.parse(text)
         except (tomllib.TOMLDecodeError, tomlkit.exceptions.ParseError) as exc:
-            raise ConfigError(f"{toml_path} is not valid TOML ({exc}); fix that line.") from None
+            raise ConfigError(f"{toml_path} is not valid TOML ({exc})", Fix("fix that line")) from None
         settings = validate(doc.unwrap(), where=str(toml_path))
         project = cls(root.resolve(), doc, settings)
         project.ensure_layout()
@@ -85,14 +84,12 @@ class Project:
         p = load_preset(preset)
         info = inspect_model(base_model)
         if info.family and info.family != p.family and info.detected:
-            raise UserError(
-                f"The base model is {family_label(info.family)} but preset {p.name} is for "
-                f"{family_label(p.family)}; choose a {info.family}-* preset or another model."
-            )
+            raise UserError(f"The base model is {family_label(info.family)} but preset {p.name} is for "
+                            f"{family_label(p.family)}", Fix(f"choose a {info.family}-* preset or another model"))
         family = info.family or p.family
         if trigger and ("," in trigger or "/" in trigger or trigger != trigger.strip()):
-            raise UserError(f"The trigger word {trigger!r} may not contain commas, slashes or outer spaces; "
-                            "use a single rare word such as ohwx.")
+            raise UserError(f"The trigger word {trigger!r} may not contain commas, slashes or outer spaces",
+                            Fix("use a single rare word such as ohwx"))
         name = name or root.name
         doc = p.document()
         _set_doc(doc, "project", "name", name)
@@ -136,7 +133,7 @@ class Project:
     def set_text(self, dotted: str, text: str) -> None:
         """Like :meth:`set` but from user-typed text (the wizard's inputs)."""
         k = S.key(dotted)
-        self.set(dotted, S.parse_text(k, text, where=k.dotted))
+        self.set(dotted, S.parse_text(k, text, where=PROJECT_FILE))
 
     def save(self) -> None:
         atomic_write_text(self.toml_path, tomlkit.dumps(self.doc))
@@ -179,7 +176,8 @@ class Project:
             try:
                 (self.root / d).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ProjectError(f"Cannot create {self.root / d} ({exc.strerror}); check the folder's permissions.") from None
+                raise ProjectError(f"Cannot create {self.root / d} ({exc.strerror})",
+                                   Fix("check the folder's permissions")) from None
 
     @property
     def name(self) -> str:
@@ -232,13 +230,15 @@ def _safe_folder_name(name: str) -> str:
 def _check_new_folder(root: Path) -> None:
     if root.exists():
         if not root.is_dir():
-            raise ProjectError(f"{root} exists and is a file; choose a new folder name for the project.")
+            raise ProjectError(f"{root} exists and is a file", Fix("choose a new folder name for the project"))
         if (root / PROJECT_FILE).exists():
-            raise ProjectError(f"{root} is already a project; open it with `tui-lora open {root}` or pick a new folder.")
+            raise ProjectError(f"{root} is already a project",
+                               Fix("open it with {} or pick a new folder", RunAction("project.open", str(root))))
         if any(root.iterdir()):
-            raise ProjectError(f"{root} already exists and is not empty; choose a new folder for the project.")
+            raise ProjectError(f"{root} already exists and is not empty", Fix("choose a new folder for the project"))
     parent = root.parent
     if not parent.is_dir():
-        raise ProjectError(f"The parent folder {parent} does not exist; create it first or choose another location.")
+        raise ProjectError(f"The parent folder {parent} does not exist",
+                           Fix("create it first or choose another location"))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ProjectError(f"Cannot write to {parent}; choose a folder you own (e.g. under your home folder).")
+        raise ProjectError(f"Cannot write to {parent}", Fix("choose a folder you own (e.g. under your home folder)"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeSetting, Fix, UserError
 from tui_lora.core.registry.samplers import NAMES as SAMPLERS
 
 DEFAULT_STEPS = 30  # kohya's default sample steps
@@ -61,25 +61,25 @@ class SamplePrompt:
 def check_size(n: int, label: str) -> int:
     """A width or height in pixels, rounded down to a multiple of 8 (as kohya: the VAE needs it)."""
     if n < MIN_SIZE or n > MAX_SIZE:
-        raise UserError(f"{label} {n} is out of range; use {MIN_SIZE} to {MAX_SIZE} pixels.")
+        raise UserError(f"{label} {n} is out of range", Fix(f"use {MIN_SIZE} to {MAX_SIZE} pixels"))
     return n - n % 8
 
 
 def check_steps(n: int, label: str) -> int:
     if not 1 <= n <= MAX_STEPS:
-        raise UserError(f"{label} {n} is out of range; use 1 to {MAX_STEPS} steps (20-30 is usual).")
+        raise UserError(f"{label} {n} is out of range", Fix(f"use 1 to {MAX_STEPS} steps (20-30 is usual)"))
     return n
 
 
 def check_cfg(x: float, label: str) -> float:
     if not 0 <= x <= 30:  # also False for NaN
-        raise UserError(f"{label} {x:g} is not a CFG scale; use a number from 0 to 30, e.g. 7.")
+        raise UserError(f"{label} {x:g} is not a CFG scale", Fix("use a number from 0 to 30, e.g. 7"))
     return x
 
 
 def _int(value: str, label: str) -> int:
     if not re.fullmatch(r"\d+", value):
-        raise UserError(f"{label} {value!r} is not a whole number; write e.g. {label.split()[-1]} 512.")
+        raise UserError(f"{label} {value!r} is not a whole number", Fix(f"write e.g. {label.split()[-1]} 512"))
     return int(value)
 
 
@@ -89,17 +89,17 @@ def parse_prompt_line(line: str, *, where: str = "sample prompt") -> SamplePromp
     head, *parts = re.split(r"(?:^|\s+)--(?=\S)", text)
     prompt = head.strip()
     if not prompt:
-        raise UserError(f"{where} has no prompt text before its options; write the prompt first, "
-                        "e.g. \"1girl, smile --n lowres\".")
+        raise UserError(f"{where} has no prompt text before its options",
+                        Fix("write the prompt first, e.g. \"1girl, smile --n lowres\""))
     fields: dict[str, Any] = {}
     for part in parts:
         flag, _, value = part.partition(" ")
         flag, value = flag.lower(), value.strip()
         label = f"{where}: --{flag}"
         if flag not in OPTIONS:
-            raise UserError(f"{where}: --{flag} is not a sample option; use {_OPTION_HELP}.")
+            raise UserError(f"{where}: --{flag} is not a sample option", Fix(f"use {_OPTION_HELP}"))
         if flag != "n" and not value:
-            raise UserError(f"{label} needs a value, e.g. --{flag} {_EXAMPLES[flag]}.")
+            raise UserError(f"{label} needs a value", Fix(f"e.g. --{flag} {_EXAMPLES[flag]}"))
         if flag == "n":
             fields["negative"] = value
         elif flag in ("w", "h"):
@@ -112,12 +112,12 @@ def parse_prompt_line(line: str, *, where: str = "sample prompt") -> SamplePromp
             try:
                 cfg = float(value)
             except ValueError:
-                raise UserError(f"{label} {value!r} is not a number; write e.g. --l 7.") from None
+                raise UserError(f"{label} {value!r} is not a number", Fix("write e.g. --l 7")) from None
             fields["cfg"] = check_cfg(cfg, label)
         elif flag == "ss":
             name = value.lower()
             if name not in SAMPLERS:
-                raise UserError(f"{label} {value} is not a known sampler; use one of {', '.join(SAMPLERS)}.")
+                raise UserError(f"{label} {value} is not a known sampler", Fix(f"use one of {', '.join(SAMPLERS)}"))
             fields["sampler"] = name
     return SamplePrompt(prompt, **fields)
 
@@ -150,9 +150,11 @@ def load_sample_prompts(project_root: Path, sample_settings: Mapping[str, Any]) 
         try:
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise UserError(f"The sample prompt file {path} does not exist; create it (one prompt per line) "
-                            "or clear sample.prompt_file.") from None
+            raise UserError(f"The sample prompt file {path} does not exist",
+                            Fix("create it (one prompt per line) or {}",
+                                ChangeSetting("sample.prompt_file", verb="clear"))) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"Cannot read the sample prompt file {path} ({exc}); save it as UTF-8 text.") from None
+            raise UserError(f"Cannot read the sample prompt file {path} ({exc})",
+                            Fix("save it as UTF-8 text")) from None
         prompts += parse_prompt_lines(text.splitlines(), source=path.name)
     return prompts

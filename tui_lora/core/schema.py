@@ -15,8 +15,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ConfigError, Fix, Given
 from tui_lora.core.setting_rules import value_problem
+
+OVERRIDE = Given("override")  # where a --set style override was read
 
 # Kinds a value can have. "choice" is a string from ``choices``.
 STR, INT, FLOAT, BOOL, CHOICE, STR_LIST = "str", "int", "float", "bool", "choice", "list[str]"
@@ -128,13 +130,13 @@ def _kind(hint: Any, choices: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     return _KINDS[hint], ()
 
 
-def coerce(k: Key, value: Any, *, where: str = "project.toml") -> Any:
+def coerce(k: Key, value: Any, *, where: str | Given = "project.toml") -> Any:
     """Check ``value`` against ``k`` and return it normalised (ints as float for float keys…)."""
 
     def bad(reason: str | None = None) -> ConfigError:
         shown = repr(value)
         what = reason or f"it must be {k.describe_allowed()}"
-        return ConfigError(f"{where}: {k.dotted} = {shown} is not allowed; {what}.")
+        return ConfigError(f"{k.dotted} = {shown} is not allowed", Fix(what), where=where)
 
     if k.kind == BOOL:
         if not isinstance(value, bool):
@@ -183,7 +185,7 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def parse_text(k: Key, text: str, *, where: str = "--set") -> Any:
+def parse_text(k: Key, text: str, *, where: str | Given = OVERRIDE) -> Any:
     """Turn the text of an override (``--set training.unet_lr=1e-4``) into a checked value."""
     raw = text.strip()
     value: Any
@@ -194,24 +196,23 @@ def parse_text(k: Key, text: str, *, where: str = "--set") -> Any:
         elif low in _FALSE:
             value = False
         else:
-            raise ConfigError(f"{where}: {k.dotted} = {text!r} is not allowed; it must be true or false.")
+            raise ConfigError(f"{k.dotted} = {text!r} is not allowed", Fix("it must be true or false"), where=where)
     elif k.kind == INT:
         try:
             f = float(raw)
         except ValueError:
-            raise ConfigError(
-                f"{where}: {k.dotted} = {text!r} is not a number; it must be {k.describe_allowed()}."
-            ) from None
+            raise ConfigError(f"{k.dotted} = {text!r} is not a number", Fix(f"it must be {k.describe_allowed()}"),
+                              where=where) from None
         if not f.is_integer():
-            raise ConfigError(f"{where}: {k.dotted} = {text!r} is not allowed; it must be {k.describe_allowed()}.")
+            raise ConfigError(f"{k.dotted} = {text!r} is not allowed", Fix(f"it must be {k.describe_allowed()}"),
+                              where=where)
         value = int(f)
     elif k.kind == FLOAT:
         try:
             value = float(raw)
         except ValueError:
-            raise ConfigError(
-                f"{where}: {k.dotted} = {text!r} is not a number; it must be {k.describe_allowed()}."
-            ) from None
+            raise ConfigError(f"{k.dotted} = {text!r} is not a number", Fix(f"it must be {k.describe_allowed()}"),
+                              where=where) from None
     elif k.kind == STR_LIST:
         value = [] if not raw else [p.strip() for p in raw.split("|" if "|" in raw else ",")]
     else:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ChangeSetting, ConfigError, Fix, Given, Words
 
 # Extensions a caption may never have: images (fetch would overwrite them) and other media.
 _NOT_CAPTIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".avif", ".gif", ".tif", ".tiff", ".jxl",
                            ".heic", ".mp4", ".webm", ".safetensors", ".toml", ".json", ".part", ".tmp"})
 _EXTENSION = re.compile(r"\.?[A-Za-z0-9]{1,10}")
 
-# Keys that `tui-lora train --set` would accept and then ignore: training never reads them.
+# Keys that a run's overrides (`tui-lora train --set`) would accept and then ignore: training never reads them.
 _NOT_READ_BY_TRAINING = {
     "project.preset": "it only records which preset the project started from",
-    "project.subject": "it only changes the step planner's advice (`tui-lora steps`)",
+    "project.subject": "it only changes the step planner's advice",
 }
 
 
@@ -72,7 +72,7 @@ def check_training_overrides(overrides: list[str]) -> None:
         dotted = text.partition("=")[0].strip()
         why = _NOT_READ_BY_TRAINING.get(dotted)
         if why is None and dotted.startswith("tags."):
-            why = "it is a tagging setting (used by `tui-lora tag` and `tui-lora tags`)"
+            why = "it is a tagging setting (read when tagging and editing tags)"
         if why is not None:
-            raise ConfigError(f"--set {dotted} does not change training because {why}; set it in project.toml "
-                              "instead of passing it to train.")
+            raise ConfigError(Words(f"{{}} does not change training because {why}", Given("override", dotted)),
+                              Fix("{} in project.toml instead of overriding it for one run", ChangeSetting(dotted)))

@@ -17,15 +17,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ChangeInput, ConfigError, Fix, Given, Words
 from tui_lora.core.registry import networks, optimizers, samplers, schedulers
-from tui_lora.core.schema import BOOL, CHOICE, FLOAT, INT, STR, STR_LIST, Key, Section, coerce, parse_text, setting
+from tui_lora.core.schema import (BOOL, CHOICE, FLOAT, INT, OVERRIDE, STR, STR_LIST, Key, Section, coerce, parse_text,
+                                  setting)
 
 __all__ = [
     "BOOL", "CHOICE", "FLOAT", "INT", "STR", "STR_LIST", "DEFAULT_JUNK_TAGS", "KEYS", "KEY_INDEX", "OPTIMIZERS",
     "SAMPLERS", "SCHEDULERS", "SECTIONS", "DatasetSettings", "Key", "ModelSettings", "NetworkSettings", "Override",
-    "OutputSettings", "ProjectSettings", "SampleSettings", "Settings", "TagsSettings", "TrainingSettings", "coerce",
-    "key", "parse_override", "parse_text",
+    "OVERRIDE", "OutputSettings", "ProjectSettings", "SampleSettings", "Settings", "TagsSettings", "TrainingSettings",
+    "coerce", "key", "parse_override", "parse_text",
 ]
 
 OPTIMIZERS = optimizers.NAMES
@@ -299,14 +300,14 @@ class Settings(Mapping[str, Section]):
         values: dict[str, Any] = {}
         for section, table in data.items():
             if section not in SECTIONS:
-                raise ConfigError(f"{where}: " + _unknown_key_message(section + "."))
+                raise ConfigError(*_unknown_key_message(section + "."), where=where)
             if not isinstance(table, Mapping):
-                raise ConfigError(f"{where}: [{section}] must be a table of settings, not a single value; "
-                                  f"write it as a [{section}] header with keys below it.")
+                raise ConfigError(f"[{section}] must be a table of settings, not a single value",
+                                  Fix(f"write it as a [{section}] header with keys below it"), where=where)
             for name, value in table.items():
                 k = KEY_INDEX.get(f"{section}.{name}")
                 if k is None:
-                    raise ConfigError(f"{where}: " + _unknown_key_message(f"{section}.{name}"))
+                    raise ConfigError(*_unknown_key_message(f"{section}.{name}"), where=where)
                 values[k.dotted] = coerce(k, value, where=where)
         out = cls().with_values(values)
         out.check(where=where)
@@ -331,22 +332,19 @@ class Settings(Mapping[str, Section]):
     def with_overrides(self, overrides: list[str]) -> "Settings":
         """A copy with ``section.key=value`` overrides, validated the same way as the file."""
         out = self.with_values({ov.key.dotted: ov.value for ov in map(parse_override, overrides)})
-        out.check(where="--set")
+        out.check(where=OVERRIDE)
         return out
 
-    def check(self, *, where: str = "project.toml") -> None:
+    def check(self, *, where: str | Given = "project.toml") -> None:
         """Rules that involve two keys at once."""
         d, t = self.dataset, self.training
         if d.min_bucket_reso > d.max_bucket_reso:
             raise ConfigError(
-                f"{where}: dataset.min_bucket_reso = {d.min_bucket_reso} is larger than dataset.max_bucket_reso = "
-                f"{d.max_bucket_reso}; make the minimum smaller than the maximum."
-            )
+                f"dataset.min_bucket_reso = {d.min_bucket_reso} is larger than dataset.max_bucket_reso = "
+                f"{d.max_bucket_reso}", Fix("make the minimum smaller than the maximum"), where=where)
         if t.max_train_epochs == 0 and t.max_train_steps == 0:
-            raise ConfigError(
-                f"{where}: training.max_train_epochs and training.max_train_steps are both 0; set one of them "
-                "(e.g. max_train_epochs = 10)."
-            )
+            raise ConfigError("training.max_train_epochs and training.max_train_steps are both 0",
+                              Fix("set one of them (e.g. max_train_epochs = 10)"), where=where)
 
 
 SECTION_CLASSES: tuple[type[Section], ...] = tuple(f.type for f in dataclasses.fields(Settings))  # type: ignore[misc]
@@ -361,15 +359,16 @@ def key(dotted: str) -> Key:
     try:
         return KEY_INDEX[dotted]
     except KeyError:
-        raise ConfigError(_unknown_key_message(dotted)) from None
+        raise ConfigError(*_unknown_key_message(dotted)) from None
 
 
-def _unknown_key_message(dotted: str) -> str:
+def _unknown_key_message(dotted: str) -> tuple[str, Fix]:
+    """(problem, fix) for an unknown section or key, with the nearest known name."""
     section, _, name = dotted.partition(".")
     if section not in SECTIONS:
         guess = difflib.get_close_matches(section, SECTIONS, n=1)
-        hint = f"did you mean [{guess[0]}]?" if guess else "sections are " + ", ".join(SECTIONS) + "."
-        return f"Unknown section [{section}]; {hint}"
+        hint = f"did you mean [{guess[0]}]?" if guess else "sections are " + ", ".join(SECTIONS)
+        return f"Unknown section [{section}]", Fix(hint)
     names = [k.name for k in KEYS if k.section == section]
     guess = difflib.get_close_matches(name, names, n=1)
     if guess:
@@ -377,8 +376,8 @@ def _unknown_key_message(dotted: str) -> str:
     else:
         guess = difflib.get_close_matches(name, [k.name for k in KEYS], n=1)
         hint = (f"did you mean {KEY_INDEX_BY_NAME[guess[0]].dotted}?" if guess
-                else f"[{section}] has {', '.join(names)}.")
-    return f"Unknown key {section}.{name}; {hint}"
+                else f"[{section}] has {', '.join(names)}")
+    return f"Unknown key {section}.{name}", Fix(hint)
 
 
 @dataclass
@@ -393,8 +392,7 @@ def parse_override(text: str) -> Override:
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or "." not in name:
-        raise ConfigError(
-            f"--set {text!r} is not of the form section.key=value; write e.g. --set training.unet_lr=1e-4."
-        )
+        raise ConfigError(Words("{} is not of the form section.key=value", Given("override", repr(text))),
+                          Fix("{}", ChangeInput("override", "training.unet_lr=1e-4", verb="write e.g.")))
     k = key(name)
-    return Override(k, parse_text(k, raw, where="--set"), text)
+    return Override(k, parse_text(k, raw, where=OVERRIDE), text)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_lora.core.childenv import child_env
-from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.errors import Fix, OperationFailed, UserError
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -89,12 +89,12 @@ def _complete(root: Path) -> bool:
 def prepare_folder(root: Path, *, reset: bool) -> bool:
     """Check ``root`` may hold the demo; True when a finished demo is already there to reuse."""
     if root.exists() and not root.is_dir():
-        raise UserError(f"{root} is a file; pick a folder for the demo (or leave DIR out).")
+        raise UserError(f"{root} is a file", Fix("pick a folder for the demo (or none: it makes its own)"))
     if not root.exists() or not any(root.iterdir()):
         return False
     if not is_demo(root):
-        raise UserError(f"{root} is not empty and is not a tui-lora demo, so the demo will not touch it; "
-                        "pick a new folder (or leave DIR out).")
+        raise UserError(f"{root} is not empty and is not a tui-lora demo, so the demo will not touch it",
+                        Fix("pick a new folder (or none: the demo makes its own)"))
     if _complete(root) and not reset:
         return True
     shutil.rmtree(root)  # a demo (marker checked above): rebuilt from scratch
@@ -139,8 +139,8 @@ def build_models(folder: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not (folder / "tiny-sd15" / "model_index.json").is_file():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise OperationFailed(f"Building the demo's tiny model failed ({last}); check that torch, diffusers "
-                              "and transformers are installed.")
+        raise OperationFailed(f"Building the demo's tiny model failed ({last})",
+                              Fix("check that torch, diffusers and transformers are installed"))
 
 
 def _fill(project: "Project") -> None:

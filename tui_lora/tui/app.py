@@ -7,14 +7,18 @@ left. See navigation.py for the steps and common/base.py for how workers report 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from tui_lora.core.project import Project
 from tui_lora.tui.errors import describe, log_exception
 from tui_lora.tui.navigation import STEP_INDEX, STEPS, available, load_screen_class, neighbour
+
+if TYPE_CHECKING:
+    from tui_lora.core.project import Project  # loaded by whoever opens one, not by the start screen
 
 
 class WizardApp(App[int]):
@@ -169,7 +173,7 @@ class WizardApp(App[int]):
     # ----- errors ------------------------------------------------------------------------------
     def show_error(self, error: BaseException) -> None:
         """One sentence for a UserError, one line + a log file for anything else."""
-        self.notify(describe(error), severity="error", timeout=10, markup=False)
+        self.notify(describe(error, getattr(self.screen, "STEP_ID", None)), severity="error", timeout=10, markup=False)
 
     def _fatal_error(self) -> None:
         # Textual would print a full traceback on exit; log it and leave one line instead.

@@ -1,5 +1,6 @@
-"""How the wizard reports errors: a ``UserError`` as its own sentence, anything else as one line
-naming the log file that holds the traceback. Never a traceback on screen."""
+"""How the wizard reports errors: a ``UserError`` as its own sentence (its fix in the wizard's words,
+tui/common/fixes.py), anything else as one line naming the log file that holds the traceback. Never a
+traceback on screen."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import traceback
 from pathlib import Path
 
 from tui_lora.core.errors import UserError
+from tui_lora.tui.common.fixes import say
 
 LOG_NAME = "wizard.log"
 
@@ -28,10 +30,10 @@ def log_exception(exc: BaseException) -> Path | None:
         return None
 
 
-def describe(exc: BaseException) -> str:
-    """The one line a user sees for ``exc`` (unexpected errors are logged first)."""
+def describe(exc: BaseException, here: str | None = None) -> str:
+    """The one line a user sees for ``exc`` on the step ``here`` (unexpected errors are logged first)."""
     if isinstance(exc, UserError):
-        return exc.message
+        return say(exc, here)
     path = log_exception(exc)
     where = f"details are in {path}" if path else "no log could be written"
     text = str(exc).strip().splitlines()

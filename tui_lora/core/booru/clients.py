@@ -23,12 +23,13 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from tui_lora.core.booru.credentials import WHERE_TO_GET, Credentials
-from tui_lora.core.booru.errors import AuthError, QueryError, ServerError, printable
+from tui_lora.core.booru.errors import AuthError, CredentialsNeeded, QueryError, ServerError, printable
 from tui_lora.core.booru.http import Http, RateLimiter, RetryPolicy, make_session
 from tui_lora.core.booru.posts import Post, normalise_rating
 from tui_lora.core.booru.query import DANBOORU_KEY_HELP, Query, check_source
-from tui_lora.core.registry.boorus import SITES
 from tui_lora.core.booru.shapes import attributes, post_list, site_tags
+from tui_lora.core.errors import ChangeInput, Fix, TryAgain
+from tui_lora.core.registry.boorus import SITES
 
 # Per site, from the registry (core/registry/boorus.py).
 DEFAULT_BASE_URLS = {s.name: s.base_url for s in SITES.values()}
@@ -52,10 +53,15 @@ def check_base_url(source: str, base_url: str | None) -> str:
     url = (base_url or DEFAULT_BASE_URLS[source]).strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise QueryError(f"--base-url {base_url!r} is not a web address; use e.g. {DEFAULT_BASE_URLS[source]}.")
+        raise QueryError(f"The base URL {base_url!r} is not a web address",
+                         Fix("{}", ChangeInput("booru.base_url", DEFAULT_BASE_URLS[source], verb="use e.g.")))
     if parts.username or parts.password:
-        raise QueryError("--base-url may not contain a user name or password; pass --user-id and --api-key instead.")
+        raise QueryError("The base URL may not contain a user name or password",
+                         Fix("{} instead", ChangeInput("booru.credentials")))
     return url
+
+
+_CHECK_URL = Fix("{}", ChangeInput("booru.base_url", verb="check"))
 
 
 class Client:
@@ -153,11 +159,13 @@ class GelbooruClient(Client):
 
     def _auth_error(self) -> AuthError:
         if self.credentials:
-            return AuthError(f"{self.site} rejected the user id and API key; copy them again from "
-                             f"{WHERE_TO_GET['gelbooru']} and pass --user-id and --api-key.")
-        return AuthError(f"{self.site} now requires an account for API searches; copy your user id and API key "
-                         f"from {WHERE_TO_GET['gelbooru']} and pass --user-id ID --api-key KEY "
-                         "(add --save-credentials to remember them), or try --source safebooru.")
+            return AuthError(f"{self.site} rejected the user id and API key",
+                             Fix(f"copy them again from {WHERE_TO_GET['gelbooru']} and {{}}",
+                                 ChangeInput("booru.credentials")))
+        return CredentialsNeeded(f"{self.site} now requires an account for API searches",
+                                 Fix(f"copy your user id and API key from {WHERE_TO_GET['gelbooru']} and {{}}, or {{}}",
+                                     ChangeInput("booru.credentials", "gelbooru"),
+                                     ChangeInput("booru.source", "safebooru", verb="try")))
 
     def _searchsite_tags(self, query: Query, before_id: int | None) -> str:
         terms = query.terms()
@@ -173,7 +181,7 @@ class GelbooruClient(Client):
         if isinstance(data, list):  # some mirrors answer in Safebooru's shape
             return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
         if not isinstance(data, dict):
-            raise ServerError(f"{self.site} sent an answer of an unexpected shape; check --base-url.")
+            raise ServerError(f"{self.site} sent an answer of an unexpected shape", _CHECK_URL)
         posts = [p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p]
         return Page(posts, _int(attributes(data).get("count")))
 
@@ -258,7 +266,7 @@ class SafebooruClient(GelbooruClient):
             return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p],
                         _int(attributes(data).get("count")))
         if not isinstance(data, list):
-            raise ServerError(f"{self.site} sent an answer of an unexpected shape; check --base-url.")
+            raise ServerError(f"{self.site} sent an answer of an unexpected shape", _CHECK_URL)
         return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
@@ -287,8 +295,8 @@ class SafebooruClient(GelbooruClient):
         return int(m.group(1)) if m else None
 
     def _auth_error(self) -> AuthError:
-        return AuthError(f"{self.site} refused the request; it should not need an account, so check --base-url "
-                         "or try again later.")
+        return AuthError(f"{self.site} refused the request, and it should not need an account",
+                         Fix("{} or {} later", ChangeInput("booru.base_url", verb="check"), TryAgain()))
 
 
 class DanbooruClient(Client):
@@ -311,18 +319,22 @@ class DanbooruClient(Client):
             resp = self.http.get(url, params, auth=self._auth(), cancel=cancel, allow=(410, 422))
         except AuthError:
             if self.credentials:
-                raise AuthError(f"Danbooru rejected the login and API key; check them at {DANBOORU_KEY_HELP} "
-                                "and pass --user-id LOGIN --api-key KEY.") from None
-            raise AuthError("Danbooru refused the anonymous request; sign in with --user-id LOGIN --api-key KEY "
-                            f"({DANBOORU_KEY_HELP}).") from None
+                raise AuthError("Danbooru rejected the login and API key",
+                                Fix(f"check them at {DANBOORU_KEY_HELP} and {{}}",
+                                    ChangeInput("booru.credentials", "danbooru"))) from None
+            raise CredentialsNeeded("Danbooru refused the anonymous request",
+                                    Fix(f"{{}} ({DANBOORU_KEY_HELP})",
+                                        ChangeInput("booru.credentials", "danbooru", verb="sign in with"))) from None
         if resp.status_code == 422:
             message = _json_message(resp)
             if "tag" in message.lower() and ("limit" in message.lower() or "more than" in message.lower()):
                 raise QueryError(f"Danbooru lets {'your account' if self.credentials else 'anonymous users'} search "
-                                 f"only a few tags at a time ({message.rstrip('.')}); remove some tags"
-                                 + ("" if self.credentials else
-                                    f", or sign in with --user-id LOGIN --api-key KEY ({DANBOORU_KEY_HELP})") + ".")
-            raise QueryError(f"Danbooru did not accept the search ({message.rstrip('.') or 'HTTP 422'}); fix --tags.")
+                                 f"only a few tags at a time ({message.rstrip('.')})",
+                                 Fix("remove some tags") if self.credentials else
+                                 Fix(f"remove some tags, or {{}} ({DANBOORU_KEY_HELP})",
+                                     ChangeInput("booru.credentials", "danbooru", verb="sign in with")))
+            raise QueryError(f"Danbooru did not accept the search ({message.rstrip('.') or 'HTTP 422'})",
+                             Fix("{}", ChangeInput("booru.tags", verb="fix")))
         if resp.status_code == 410:
             return []  # paged past the end the site allows
         try:
@@ -338,7 +350,7 @@ class DanbooruClient(Client):
         if isinstance(data, dict) and "post" in data:  # very old Danbooru 1 mirrors
             data = data["post"]
         if not isinstance(data, list):
-            raise ServerError("Danbooru sent an answer of an unexpected shape; check --base-url.")
+            raise ServerError("Danbooru sent an answer of an unexpected shape", _CHECK_URL)
         return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:

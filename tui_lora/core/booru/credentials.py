@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from tui_lora.core.booru.errors import AuthError
 from tui_lora.core.booru.query import check_source
+from tui_lora.core.errors import ChangeInput, Fix, Given, Notice, Words
 from tui_lora.core.registry.boorus import SITES
 from tui_lora.core.userconfig import load_user_config, save_user_config
 
@@ -83,8 +84,8 @@ def stored_credentials(source: str, base_url: str | None = None) -> Credentials 
     return Credentials(uid, key) if uid and key else None
 
 
-def withheld_note(source: str, base_url: str | None) -> str | None:
-    """A sentence when credentials are saved for ``source`` but not for this origin (so none are sent)."""
+def withheld_note(source: str, base_url: str | None) -> Notice | None:
+    """A notice when credentials are saved for ``source`` but not for this origin (so none are sent)."""
     source = check_source(source)
     here = origin_of(source, base_url)
     if stored_credentials(source, base_url) is not None:
@@ -92,8 +93,10 @@ def withheld_note(source: str, base_url: str | None) -> str | None:
     elsewhere = sorted(o for o, e in _saved_sites().items() if e.get("source", "") == source and o != here)
     if not elsewhere:
         return None
-    return (f"Your saved {source} credentials are for {_shown(elsewhere[0])}, so none were sent to {_shown(here)}; "
-            "pass --user-id and --api-key (and --save-credentials) to use an account there.")
+    return Notice(f"Your saved {source} credentials are for {_shown(elsewhere[0])}, so none were sent to "
+                  f"{_shown(here)}",
+                  Fix("{} to use an account there ({} keeps them)", ChangeInput("booru.credentials"),
+                      Given("booru.remember")))
 
 
 def _shown(origin: str) -> str:
@@ -111,16 +114,17 @@ def resolve_credentials(source: str, *, user_id: str | None = None, api_key: str
     source = check_source(source)
     if user_id or api_key:
         if not (user_id and api_key):
-            missing = "--api-key" if user_id else "--user-id"
-            raise AuthError(f"{source} credentials need both --user-id and --api-key; add {missing} "
-                            f"(from {WHERE_TO_GET[source]}).")
+            missing = "booru.api_key" if user_id else "booru.user_id"
+            raise AuthError(Words(f"{source} credentials need both {{}} and {{}}", Given("booru.user_id"),
+                                  Given("booru.api_key")),
+                            Fix(f"add {{}} (from {WHERE_TO_GET[source]})", Given(missing)))
         return _checked(source, Credentials(str(user_id).strip(), str(api_key).strip()))
     uid_var, key_var = env_names(source)
     uid, key = os.environ.get(uid_var, "").strip(), os.environ.get(key_var, "").strip()
     if uid or key:
         if not (uid and key):
             missing = key_var if uid else uid_var
-            raise AuthError(f"{uid_var} and {key_var} must be set together; set {missing} too or unset both.")
+            raise AuthError(f"{uid_var} and {key_var} must be set together", Fix(f"set {missing} too or unset both"))
         return _checked(source, Credentials(uid, key))
     return stored_credentials(source, base_url)
 
@@ -128,7 +132,7 @@ def resolve_credentials(source: str, *, user_id: str | None = None, api_key: str
 def _checked(source: str, creds: Credentials) -> Credentials:
     site = SITES[source]
     if site.numeric_user_id and not creds.user_id.isdigit():
-        raise AuthError(f"{site.title}'s user id is a number, not a name; copy it from {site.where_to_get}.")
+        raise AuthError(f"{site.title}'s user id is a number, not a name", Fix(f"copy it from {site.where_to_get}"))
     return creds
 
 

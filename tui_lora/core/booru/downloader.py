@@ -49,6 +49,7 @@ from tui_lora.core.booru.http import (
 from tui_lora.core.booru.posts import Post, clean_extension, unique, unusable_reason
 from tui_lora.core.booru.report import DownloadReport, ItemResult, Progress
 from tui_lora.core.booru.transfer import GiveUp, RetryLater, interrupt, transfer
+from tui_lora.core.errors import Fix, TryAgain
 from tui_lora.core.fsutil import fsync_dir
 from tui_lora.core.humanize import file_size as human_size
 
@@ -161,10 +162,10 @@ def download(posts: Sequence[Post], dest: str | os.PathLike[str], *, jobs: int =
     try:
         dest_path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BooruError(f"Cannot create {dest_path} ({exc.strerror}); check the folder's permissions.") from None
+        raise BooruError(f"Cannot create {dest_path} ({exc.strerror})", Fix("check the folder's permissions")) from None
     dest_path = dest_path.resolve()
     if not os.access(dest_path, os.W_OK | os.X_OK):
-        raise BooruError(f"Cannot write into {dest_path}; check the folder's permissions.")
+        raise BooruError(f"Cannot write into {dest_path}", Fix("check the folder's permissions"))
     run = _Run(dest_path, len(posts), options, session or make_session(jobs + 2),
                RateLimiter(options.rate, burst=jobs), progress,
                netguard.HostPolicy(base_url) if base_url else None)
@@ -254,7 +255,7 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
         return ItemResult(post.id, "failed", reason=str(exc))
     part = run.dest / f".{final.name}.part"
 
-    last = ""
+    last, connection_failed = "", False
     size = 0
     for attempt in range(1, opts.retry.attempts + 1):
         if run.stop.is_set():
@@ -263,10 +264,10 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
         try:
             outcome = transfer(run, url, part)
         except RetryLater as r:
-            last, retry_after = r.reason, r.retry_after
+            last, retry_after, connection_failed = r.reason, r.retry_after, r.connection_failed
         except GiveUp as g:
             remove_quietly(part)
-            if g.status == "skipped" and post.sample_url and not sample and "size cap" in g.reason:
+            if g.too_large and post.sample_url and not sample:
                 url, md5, ext, sample = post.sample_url, None, url_ext(post.sample_url) or "jpg", True
                 final = safe_target(run.dest, f"{post.stem}.{clean_extension(ext)}")
                 part = run.dest / f".{final.name}.part"
@@ -287,14 +288,15 @@ def _fetch(run: _Run, post: Post) -> ItemResult:
                 _write_caption(run, post, final, only_if_missing=False)
                 return ItemResult(post.id, "downloaded", path=final, bytes=size, used_sample=sample)
             remove_quietly(part)  # a wrong checksum is not resumable: start over
-            last = problem
+            last, connection_failed = problem, False
         if attempt < opts.retry.attempts:
             delay = opts.retry.delay(attempt, retry_after)
             if retry_after is not None:
                 run.limiter.pause(delay)
             if run.stop.wait(delay):
                 raise Cancelled
-    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries")
+    return ItemResult(post.id, "failed", reason=f"{last} after {opts.retry.attempts} tries",
+                      connection_failed=connection_failed)
 
 
 def _write_caption(run: _Run, post: Post, image: Path, *, only_if_missing: bool) -> None:
@@ -315,9 +317,9 @@ def _raise_disk(run: _Run, exc: OSError, part: Path | None) -> None:
     if exc.errno in DISK_FULL:
         if part is not None:
             remove_quietly(part)
-        raise DiskFullError(f"Cannot write into {run.dest} ({exc.strerror}: the disk or your quota is full); "
-                            "free some space and re-run the same command to finish the download.") from None
-    raise BooruError(f"Cannot write into {run.dest} ({exc.strerror}); check the folder's permissions "
-                     "and re-run.") from None
+        raise DiskFullError(f"Cannot write into {run.dest} ({exc.strerror}: the disk or your quota is full)",
+                            Fix("free some space and {} to finish the download", TryAgain())) from None
+    raise BooruError(f"Cannot write into {run.dest} ({exc.strerror})",
+                     Fix("check the folder's permissions and {}", TryAgain())) from None
 
 

@@ -1,4 +1,4 @@
-"""Booru errors: each one is a single sentence naming the problem and the fix (exit code 2).
+"""Booru errors: each one is a single sentence, the problem and its fix (exit code 2).
 
 Messages never contain credentials: URLs are reduced to their host before they are quoted.
 """
@@ -26,6 +26,10 @@ class AuthError(BooruError):
     """The site wants credentials, or refused the ones given."""
 
 
+class CredentialsNeeded(AuthError):
+    """The site answers only with an account: the fix asks for credentials (or another site)."""
+
+
 class NetworkError(BooruError):
     """The site could not be reached (DNS, refused connection, timeouts after retries)."""
 
@@ -35,7 +39,7 @@ class ServerError(BooruError):
 
 
 class DiskFullError(BooruError):
-    """The dataset folder's disk (or quota) is full."""
+    """The dataset folder's disk (or quota) is full (the type says so; the fix also says to free space)."""
 
 
 def host_of(url: str) -> str:

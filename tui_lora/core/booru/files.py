@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from tui_lora.core.booru.errors import DiskFullError
 from tui_lora.core.booru.posts import Post
+from tui_lora.core.errors import ChangeInput, Fix
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
 from tui_lora.core.humanize import file_size as human_size
 
@@ -133,8 +134,9 @@ def check_free_space(dest: Path, posts: Sequence[Post], present: dict[str, Path]
         return
     free = shutil.disk_usage(dest).free
     if need > free:
-        raise DiskFullError(f"These images need about {human_size(need)} but only {human_size(free)} is free for {dest}; "
-                            "free some space or lower --limit.")
+        raise DiskFullError(f"These images need about {human_size(need)} but only {human_size(free)} is free for "
+                            f"{dest}",
+                            Fix("free some space or {}", ChangeInput("fetch.limit", verb="lower")))
 
 
 def remove_quietly(path: Path) -> None:

@@ -23,6 +23,7 @@ import requests
 from tui_lora import __version__
 from tui_lora.core.booru import netguard
 from tui_lora.core.booru.errors import AuthError, NetworkError, ServerError, host_of, printable
+from tui_lora.core.errors import ChangeInput, Fix, TryAgain, verbatim
 
 USER_AGENT = f"tui-lora/{__version__} (LoRA dataset builder; python-requests)"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524})
@@ -154,10 +155,12 @@ class Http:
                 target = requests.compat.urljoin(resp.url, location)
                 if (urlsplit(target).hostname or "") != (urlsplit(url).hostname or "") \
                         or urlsplit(target).scheme not in ("http", "https"):
-                    raise ServerError(f"{host_of(url)} sent the request on to {host_of(target)}, which is another "
-                                      f"site; if {self.site} moved there, pass --base-url with its new address.")
+                    raise ServerError(f"{host_of(url)} sent the request on to {host_of(target)}, which is another site",
+                                      Fix(f"if {verbatim(self.site)} moved there, {{}} to its new address",
+                                          ChangeInput("booru.base_url")))
                 url, params = target, None
-        raise ServerError(f"{host_of(url)} keeps redirecting the request; check --base-url.")
+        raise ServerError(f"{host_of(url)} keeps redirecting the request",
+                          Fix("{}", ChangeInput("booru.base_url", verb="check")))
 
     def get(self, url: str, params: dict[str, Any] | None = None, *, auth: Any = None,
             cancel: threading.Event | None = None, allow: tuple[int, ...] = ()) -> requests.Response:
@@ -171,17 +174,21 @@ class Http:
                 resp = self._fetch(url, params, auth)
             except netguard.DeadlineExceeded:
                 raise NetworkError(f"{host} took more than {self.deadline:g} s to answer one request, so the "
-                                   "search stopped; try again later, or check --base-url.") from None
+                                   "search stopped", Fix("{} later, or {}", TryAgain(),
+                                                         ChangeInput("booru.base_url", verb="check"))) from None
             except netguard.TooLarge:
                 raise ServerError(f"{host} sent an answer larger than {self.max_bytes // (1024 * 1024)} MB, which "
-                                  "no search page needs; check --base-url.") from None
+                                  "no search page needs",
+                                  Fix("{}", ChangeInput("booru.base_url", verb="check"))) from None
             except requests.exceptions.Timeout:
                 last = "timed out"
             except requests.exceptions.SSLError:
-                raise NetworkError(f"The secure connection to {host} failed; check the system clock and "
-                                   "certificates, or the --base-url.") from None
+                raise NetworkError(f"The secure connection to {host} failed",
+                                   Fix("check the system clock and certificates, or {}",
+                                       ChangeInput("booru.base_url", verb="check"))) from None
             except requests.exceptions.InvalidURL:
-                raise NetworkError(f"{host} is not a valid address; fix --base-url.") from None
+                raise NetworkError(f"{host} is not a valid address",
+                                   Fix("{}", ChangeInput("booru.base_url", verb="fix"))) from None
             except requests.exceptions.RequestException as exc:
                 last = _describe_connection_error(exc)
                 # Nothing listening or no such name: one quick retry, not a minute of backoff.
@@ -191,10 +198,13 @@ class Http:
                 if resp.status_code < 400 or resp.status_code in allow:
                     return resp
                 if resp.status_code in (401, 403):
-                    raise AuthError(f"{self.site} refused the request (HTTP {resp.status_code}).")
+                    raise AuthError(f"{self.site} refused the request (HTTP {resp.status_code})",
+                                    Fix("{}", ChangeInput("booru.credentials", verb="check")))
                 if resp.status_code not in RETRY_STATUS:
-                    raise ServerError(f"{host} answered HTTP {resp.status_code} {printable(resp.reason or '')}".rstrip()
-                                      + "; check the tags and --base-url, or try again later.")
+                    answer = f"HTTP {resp.status_code} {printable(resp.reason or '')}".rstrip()
+                    raise ServerError(f"{host} answered {answer}",
+                                      Fix("{} and {}, or {} later", ChangeInput("booru.tags", verb="check"),
+                                          ChangeInput("booru.base_url", verb="check"), TryAgain()))
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 last = "is rate limiting us (HTTP 429)" if resp.status_code == 429 else f"answered HTTP {resp.status_code}"
                 resp.close()
@@ -205,8 +215,11 @@ class Http:
                 self.limiter.pause(delay)
             sleep_or_cancel(delay, cancel)
         if "HTTP" in last:
-            raise ServerError(f"{host} {last} even after {self.retry.attempts} tries; wait a few minutes and re-run.")
-        raise NetworkError(f"Could not reach {host} ({last}); check the internet connection (or --base-url) and re-run.")
+            raise ServerError(f"{host} {last} even after {self.retry.attempts} tries",
+                              Fix("wait a few minutes and {}", TryAgain()))
+        raise NetworkError(f"Could not reach {host} ({last})",
+                           Fix("check the internet connection ({}) and {}", ChangeInput("booru.base_url", verb="or"),
+                               TryAgain()))
 
     def get_json(self, url: str, params: dict[str, Any] | None = None, *, auth: Any = None,
                  cancel: threading.Event | None = None, empty: Any = None) -> Any:
@@ -226,8 +239,9 @@ class Http:
                 if attempt == self.retry.attempts:
                     break
                 sleep_or_cancel(self.retry.delay(attempt), cancel)
-        raise ServerError(f"{host} keeps sending a broken answer (not valid JSON); try again later, "
-                          "or check that --base-url points at the right kind of site.")
+        raise ServerError(f"{host} keeps sending a broken answer (not valid JSON)",
+                          Fix("{} later, or {} points at the right kind of site", TryAgain(),
+                              ChangeInput("booru.base_url", verb="check that")))
 
 
 def _describe_connection_error(exc: Exception) -> str:

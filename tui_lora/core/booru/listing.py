@@ -14,6 +14,7 @@ from tui_lora.core.booru.errors import BooruError, ServerError
 from tui_lora.core.booru.http import Cancelled
 from tui_lora.core.booru.posts import Post, unique
 from tui_lora.core.booru.query import Query
+from tui_lora.core.errors import ChangeInput, Fix, Namer, Notice, neutral_name
 
 PREVIEW = 8
 SPARE_PAGES = 10  # pages a listing may read beyond what the limit needs, for posts passed over
@@ -31,7 +32,8 @@ def _page(c: Client, query: Query, index: int, *, before_id: int | None = None,
     try:
         return c.page(query, index, before_id=before_id, cancel=cancel)
     except (AttributeError, TypeError, KeyError, ValueError):
-        raise ServerError(f"{c.site} sent an answer of an unexpected shape; check --base-url.") from None
+        raise ServerError(f"{c.site} sent an answer of an unexpected shape",
+                          Fix("{}", ChangeInput("booru.base_url", verb="check"))) from None
 
 
 @dataclass
@@ -69,13 +71,14 @@ class Collection:
     posts: list[Post]
     total_count: int | None
     skipped: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     pages: int = 0
     cancelled: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
+        """As JSON; ``name`` names the steps of the warnings' fixes (a front end's words)."""
         return {"query": self.query.to_dict(), "total_count": self.total_count, "posts": len(self.posts),
-                "skipped": dict(self.skipped), "warnings": list(self.warnings), "pages": self.pages,
+                "skipped": dict(self.skipped), "warnings": [w.text(name) for w in self.warnings], "pages": self.pages,
                 "cancelled": self.cancelled}
 
 
@@ -122,7 +125,8 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
     the listing with a warning and keeps what was found.
     """
     if limit < 1:
-        raise BooruError("The limit must be at least 1; pass --limit N with N >= 1.")
+        raise BooruError("The limit must be at least 1",
+                         Fix("{} to 1 or more", ChangeInput("fetch.limit", verb="raise")))
     c = _client(query, client, credentials, base_url)
     out = Collection(query=query, posts=[], total_count=None)
     skipped: Counter[str] = Counter()
@@ -133,14 +137,15 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
         while len(out.posts) < limit:
             if out.pages >= budget:
                 passed = sum(skipped.values())
-                out.warnings.append(f"Stopped listing after {out.pages} pages: {passed} posts were passed over and "
-                                    f"only {len(out.posts)} of the {limit} wanted could be used; narrow the tags "
-                                    "(e.g. -animated) or change the filters.")
+                out.warnings.append(Notice(f"Stopped listing after {out.pages} pages: {passed} posts were passed over "
+                                           f"and only {len(out.posts)} of the {limit} wanted could be used",
+                                           Fix("{} (e.g. -animated) or change the filters",
+                                               ChangeInput("booru.tags", verb="narrow"))))
                 break
             if before_id is None and (index + 1) * c.page_size > c.max_offset:
                 if query.order != "newest" or not seen:
-                    out.warnings.append(f"{c.site} cannot list more than {c.max_offset:,} results sorted by score; "
-                                        f"stopped at {len(out.posts)} images.")
+                    out.warnings.append(Notice(f"{c.site} cannot list more than {c.max_offset:,} results sorted by "
+                                               f"score; stopped at {len(out.posts)} images."))
                     break
                 before_id = min(seen)
             try:
@@ -148,7 +153,7 @@ def collect(query: Query, limit: int, *, credentials: Credentials | None = None,
             except BooruError as exc:
                 if out.pages == 0:
                     raise
-                out.warnings.append(f"Stopped listing after {out.pages} pages: {exc.message}")
+                out.warnings.append(Notice(exc.problem.prefixed(f"Stopped listing after {out.pages} pages: "), exc.fix))
                 break
             out.pages += 1
             if page.count is not None and out.total_count is None:

@@ -183,5 +183,5 @@ class HostPolicy:
             return f"the file is on {host}, which is not one of the site's hosts"
         kind = self._kind_of(host)
         if kind != "public" and kind != self._kind_of(self.base_host):
-            return f"the file is on a {kind} address ({host}), which only a --base-url of that kind may use"
+            return f"the file is on a {kind} address ({host}), which only a site address of that kind may use"
         return None

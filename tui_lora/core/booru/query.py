@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tui_lora.core.booru.errors import QueryError
 from tui_lora.core.booru.posts import RATINGS, Post
+from tui_lora.core.errors import ChangeInput, Fix, Given
 from tui_lora.core.registry.boorus import NAMES, SITES
 
 SOURCES: tuple[str, ...] = NAMES
@@ -30,7 +31,8 @@ DANBOORU_KEY_HELP = "danbooru.donmai.us → My Account → API Key"
 def check_source(source: str) -> str:
     s = (source or "").strip().lower()
     if s not in SOURCES:
-        raise QueryError(f"Unknown source {source!r}; use one of {', '.join(SOURCES)} (--source).")
+        raise QueryError(f"Unknown source {source!r}",
+                         Fix(f"use one of {', '.join(SOURCES)} ({{}})", Given("booru.source")))
     return s
 
 
@@ -56,7 +58,8 @@ def parse_ratings(value: str | Iterable[str] | None) -> tuple[str, ...]:
             continue
         full = {r[0]: r for r in RATINGS}.get(v, v)
         if full not in RATINGS:
-            raise QueryError(f"Unknown rating {item.strip()!r}; use any of {', '.join(RATINGS)} separated by commas.")
+            raise QueryError(f"Unknown rating {item.strip()!r}",
+                             Fix(f"use any of {', '.join(RATINGS)} separated by commas"))
         if full not in out:
             out.append(full)
     return tuple(r for r in RATINGS if r in out)
@@ -145,9 +148,9 @@ class Query:
         if n > DANBOORU_ANON_TAG_LIMIT:
             raise QueryError(
                 f"Danbooru lets anonymous users search at most {DANBOORU_ANON_TAG_LIMIT} tags at a time and "
-                f'"{self.text}" counts {n} (order:score counts, rating and score filters do not); '
-                f"remove some tags, or sign in with --user-id LOGIN --api-key KEY ({DANBOORU_KEY_HELP})."
-            )
+                f'"{self.text}" counts {n} (order:score counts, rating and score filters do not)',
+                Fix(f"remove some tags, or {{}} ({DANBOORU_KEY_HELP})",
+                    ChangeInput("booru.credentials", "danbooru", verb="sign in with")))
 
     def to_dict(self) -> dict:
         return {"source": self.source, "tags": list(self.tags), "ratings": list(self.ratings),
@@ -166,15 +169,18 @@ def build_query(
     source = check_source(source)
     terms = parse_tags(tags)
     if not terms:
-        raise QueryError('The tag search is empty; give at least one tag, e.g. --tags "1girl solo -monochrome".')
+        raise QueryError("The tag search is empty",
+                         Fix("{}", ChangeInput("booru.tags", "1girl solo -monochrome",
+                                               verb="give at least one tag, e.g.")))
     bad = [t for t in terms if t in ("-", "~") or any(c in t for c in "\x00\n\r\t")]
     if bad:
-        raise QueryError(f"{bad[0]!r} is not a tag; remove it from --tags.")
+        raise QueryError(f"{bad[0]!r} is not a tag", Fix("{}", ChangeInput("booru.tags", verb="remove it from")))
     order = (order or "newest").strip().lower()
     if order in ("id", "new", "date"):
         order = "newest"
     if order not in ORDERS:
-        raise QueryError(f"Unknown order {order!r}; use --order newest or --order score.")
+        raise QueryError(f"Unknown order {order!r}", Fix("{} or {}", ChangeInput("booru.order", "newest", verb="use"),
+                                                          Given("booru.order", "score")))
     if min_score is not None and not isinstance(min_score, int):
         raise QueryError(f"The minimum score must be a whole number, not {min_score!r}.")
     return Query(source=source, tags=terms, ratings=parse_ratings(rating), min_score=min_score, order=order)

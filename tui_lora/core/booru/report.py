@@ -32,6 +32,7 @@ class ItemResult:
     reason: str = ""
     bytes: int = 0
     used_sample: bool = False
+    connection_failed: bool = False  # failed because the connection to the image server failed (refused, dropped)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.post_id, "status": self.status, "path": str(self.path) if self.path else None,

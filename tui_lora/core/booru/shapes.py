@@ -7,6 +7,7 @@ import html
 from typing import Any
 
 from tui_lora.core.booru.errors import ServerError, printable
+from tui_lora.core.errors import ChangeInput, Fix
 
 
 def site_tags(text: Any, *, unescape: bool = True) -> tuple[str, ...]:
@@ -26,8 +27,8 @@ def post_list(site: str, raw: Any) -> list[dict[str, Any]]:
     if isinstance(raw, dict):
         return [raw]
     if not isinstance(raw, list):
-        raise ServerError(f"{site} sent an answer of an unexpected shape (its post list is a "
-                          f"{type(raw).__name__}); check --base-url.")
+        raise ServerError(f"{site} sent an answer of an unexpected shape (its post list is a {type(raw).__name__})",
+                          Fix("{}", ChangeInput("booru.base_url", verb="check")))
     return [d for d in raw if isinstance(d, dict)]
 
 

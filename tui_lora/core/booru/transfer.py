@@ -38,15 +38,20 @@ class _Run(Protocol):
 
 
 class RetryLater(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    """A try failed in a way the next may not; ``connection_failed`` when the site could not be
+    reached (the report then says so as data, not in words to search)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, *, connection_failed: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.retry_after = reason, retry_after
+        self.reason, self.retry_after, self.connection_failed = reason, retry_after, connection_failed
 
 
 class GiveUp(Exception):
-    def __init__(self, status: str, reason: str) -> None:
+    """No try will fetch this file; ``too_large`` when it passed the size cap (its sample may not)."""
+
+    def __init__(self, status: str, reason: str, *, too_large: bool = False) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.too_large = status, reason, too_large
 
 
 def transfer(run: "_Run", url: str, part: Path) -> int:
@@ -107,7 +112,7 @@ def _stream(run: "_Run", url: str, part: Path, offset: int, headers: dict[str, s
         start = offset if append else 0
         length = resp.headers.get("Content-Length")
         if cap and length and length.isdigit() and start + int(length) > cap:
-            raise GiveUp("skipped", f"larger than the size cap ({human_size(start + int(length))})")
+            raise GiveUp("skipped", f"larger than the size cap ({human_size(start + int(length))})", too_large=True)
         written = start
         with run.lock:
             run.parts.add(part)
@@ -119,7 +124,7 @@ def _stream(run: "_Run", url: str, part: Path, offset: int, headers: dict[str, s
                 written += len(chunk)
                 run.add_bytes(len(chunk))
                 if cap and written > cap:
-                    raise GiveUp("skipped", f"larger than the size cap ({human_size(written)})")
+                    raise GiveUp("skipped", f"larger than the size cap ({human_size(written)})", too_large=True)
             fh.flush()
             os.fsync(fh.fileno())
         return written
@@ -130,9 +135,9 @@ def _request_problem(exc: Exception, url: str) -> Exception:
     if isinstance(exc, requests.exceptions.Timeout):
         return RetryLater(f"timed out talking to {host}")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return RetryLater(f"the connection to {host} dropped mid-file")
+        return RetryLater(f"the connection to {host} dropped mid-file", connection_failed=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return RetryLater(f"could not connect to {host}")
+        return RetryLater(f"could not connect to {host}", connection_failed=True)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
         return GiveUp("failed", "the site gave an invalid file URL")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_lora.core.compare.files import find_epoch, parse_weight
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import FreeDisk, Fix, UserError
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -51,7 +51,8 @@ def pick_best(project: Project, epoch: int | str, weight: float, *, variant: str
             meta = dict(fh.metadata() or {})
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own types for a damaged file
-        raise UserError(f"{source.path.name} cannot be read ({type(exc).__name__}); pick another epoch.") from None
+        raise UserError(f"{source.path.name} cannot be read ({type(exc).__name__})",
+                        Fix("pick another epoch")) from None
     meta = {k: v for k, v in meta.items() if not k.startswith("sshs_")}  # recomputed for the new metadata
     meta[BEST_EPOCH_KEY] = str(source.epoch)
     meta[BEST_WEIGHT_KEY] = f"{weight:g}"
@@ -63,6 +64,6 @@ def pick_best(project: Project, epoch: int | str, weight: float, *, variant: str
     try:
         save_lora(target, tensors, meta)
     except OSError as exc:
-        raise UserError(f"Cannot write {target} ({exc.strerror or exc}); free disk space or fix the folder's "
-                        "permissions.") from None
+        raise UserError(f"Cannot write {target} ({exc.strerror or exc})",
+                        Fix("{} or fix the folder's permissions", FreeDisk(str(target.parent)))) from None
     return target

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, Fix, Given, RunAction, UserError, Words
 from tui_lora.core.models import read_safetensors_header
 
 if TYPE_CHECKING:
@@ -81,21 +81,26 @@ def parse_epochs(text: str) -> list[int | str]:
         elif part.isdigit() and int(part) > 0:
             out.append(int(part))
         else:
-            raise UserError(f"--epochs {text} is not a list of epoch numbers; write e.g. --epochs 2,4,6 "
-                            "(\"final\" means the final file).")
+            raise UserError(Words("{} is not a list of epoch numbers", Given("compare.epochs", text)),
+                            Fix("{} (\"final\" means the final file)", ChangeInput("compare.epochs", "2,4,6",
+                                                                                  verb="write e.g.")))
     if not out:
-        raise UserError("--epochs is empty; give epoch numbers such as --epochs 2,4,6, or leave it out for all.")
+        raise UserError(Words("{} is empty", Given("compare.epochs")),
+                        Fix("{}, or leave it out for all", ChangeInput("compare.epochs", "2,4,6",
+                                                                        verb="give epoch numbers such as")))
     return list(dict.fromkeys(out))
 
 
-def parse_weight(text: str | float, *, flag: str = "--weight") -> float:
+def parse_weight(text: str | float, *, given: str = "compare.weight") -> float:
+    """One LoRA weight; ``given`` is the input it came from (for the sentence when it is wrong)."""
     try:
         w = float(text)
     except (TypeError, ValueError):
-        raise UserError(f"{flag} {text} is not a number; write a LoRA weight such as 0.8.") from None
+        raise UserError(Words("{} is not a number", Given(given, str(text))),
+                        Fix("write a LoRA weight such as 0.8")) from None
     if not math.isfinite(w) or abs(w) > MAX_WEIGHT:
-        raise UserError(f"{flag} {text} is out of range; LoRA weights go from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} "
-                        "(1.0 is full strength).")
+        raise UserError(Words("{} is out of range", Given(given, str(text))),
+                        Fix(f"LoRA weights go from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} (1.0 is full strength)"))
     return w
 
 
@@ -103,14 +108,16 @@ def parse_weights(text: str) -> list[float]:
     """``0.6,0.8,1.0`` → [0.6, 0.8, 1.0] (duplicates dropped)."""
     parts = [t.strip() for t in text.split(",") if t.strip()]
     if not parts:
-        raise UserError("--weights is empty; give LoRA weights such as --weights 0.6,0.8,1.0.")
+        raise UserError(Words("{} is empty", Given("compare.weights")),
+                        Fix("{}", ChangeInput("compare.weights", "0.6,0.8,1.0", verb="give LoRA weights such as")))
     out = []
     for p in parts:
         try:
             float(p)
         except ValueError:
-            raise UserError(f"--weights {text} is not a list of numbers; write e.g. --weights 0.6,0.8,1.0.") from None
-        out.append(parse_weight(p, flag="--weights"))
+            raise UserError(Words("{} is not a list of numbers", Given("compare.weights", text)),
+                            Fix("{}", ChangeInput("compare.weights", "0.6,0.8,1.0", verb="write e.g."))) from None
+        out.append(parse_weight(p, given="compare.weights"))
     return list(dict.fromkeys(out))
 
 
@@ -129,8 +136,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def no_files_error(project: Project) -> UserError:
-    return UserError(f"There are no LoRA files in {project.output_dir} yet; train first with "
-                     f"`tui-lora train {project.root}` (output.save_every_n_epochs keeps one per epoch).")
+    return UserError(f"There are no LoRA files in {project.output_dir} yet",
+                     Fix("train first with {} (output.save_every_n_epochs keeps one per epoch)",
+                         RunAction("train.start", str(project.root))))
 
 
 def select_epochs(project: Project, wanted: list[int | str] | None) -> list[EpochFile]:
@@ -148,7 +156,7 @@ def select_epochs(project: Project, wanted: list[int | str] | None) -> list[Epoc
         if f is None:
             have = ", ".join(f.label for f in files)
             missing = "final file" if w == "final" else f"file for epoch {w}"
-            raise UserError(f"There is no {missing} in {project.output_dir}; the saved ones are: {have}.")
+            raise UserError(f"There is no {missing} in {project.output_dir}", Fix(f"the saved ones are: {have}"))
         if f not in out:
             out.append(f)
     return out

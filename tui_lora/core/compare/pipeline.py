@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, UserError
 from tui_lora.core.sample_prompts import SamplePrompt
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ class ComparePipeline:
         dtype = torch.float16 if dev.startswith("cuda") else torch.float32
         ref = base_model or m.pretrained_model_name_or_path
         if not ref:
-            raise UserError("project.toml has no base model; set model.pretrained_model_name_or_path or pass "
-                            "--base-model.")
+            raise UserError("project.toml has no base model",
+                            Fix("{} or {}", ChangeSetting("model.pretrained_model_name_or_path"),
+                                ChangeInput("base_model")))
         base = load_base_model(ref, vae=m.vae, allow_pickle=m.allow_pickle, dtype=dtype, log=log, warn=warn)
         # As the trainer decides; another model (--base-model) speaks for itself.
         v_pred = bool(base.v_prediction) if base_model else bool(m.v_parameterization or base.v_prediction)
@@ -94,8 +95,9 @@ class ComparePipeline:
                 self.pipe.load_lora_weights(str(path), adapter_name=name)
             except Exception as exc:  # noqa: BLE001 - a broken or foreign file: say which
                 self._drop_partial(name)
-                raise UserError(f"{path.name} could not be loaded as a LoRA ({type(exc).__name__}); retrain that "
-                                "epoch or leave it out with --epochs.") from None
+                raise UserError(f"{path.name} could not be loaded as a LoRA ({type(exc).__name__})",
+                                Fix("retrain that epoch or {}",
+                                    ChangeInput("compare.epochs", verb="leave it out with"))) from None
             self._adapter = (path, name)
         self.pipe.set_adapters([self._adapter[1]], adapter_weights=[float(weight)])
 
@@ -105,9 +107,9 @@ class ComparePipeline:
         fam = lora_family(path)
         if fam and fam != self.family:
             label = {"sd15": "SD1.x", "sdxl": "SDXL"}
-            raise UserError(f"{path.name} is an {label[fam]} LoRA but the base model is {label[self.family]}; "
-                            "compare on the model it was trained on (model.pretrained_model_name_or_path or "
-                            "--base-model).")
+            raise UserError(f"{path.name} is an {label[fam]} LoRA but the base model is {label[self.family]}",
+                            Fix("compare on the model it was trained on ({} or {})",
+                                ChangeSetting("model.pretrained_model_name_or_path", verb=""), Given("base_model")))
 
     def _drop_partial(self, name: str) -> None:
         try:

@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, TryAgain, UserError
 from tui_lora.core.fsutil import atomic_open
 
 # WD14's list (SmilingWolf's reference app): these keep their underscores.
@@ -91,6 +91,7 @@ class CaptionFile:
     text: str = ""
     encoding: str = "utf-8"  # "utf-8", "utf-8-sig" (BOM) or "utf-16"
     error: str | None = None  # why the contents cannot be used (then ``tags`` is empty)
+    unreadable: bool = False  # the file itself cannot be read (permissions, I/O), not just its text
     tags: list[str] = field(default_factory=list)
 
     @property
@@ -131,7 +132,7 @@ def read_caption(path: str | os.PathLike[str]) -> CaptionFile:
     except FileNotFoundError:
         return cf
     except OSError as exc:
-        cf.raw = b""
+        cf.raw, cf.unreadable = b"", True
         cf.error = f"cannot be read ({exc.strerror or exc})"
         return cf
     cf.raw = raw
@@ -229,7 +230,7 @@ def write_caption(path: str | os.PathLike[str], tags: list[str] | str) -> None:
     path = Path(path)
     reason = read_only_reason(path)
     if reason:
-        raise UserError(f"Cannot write the caption {path} because {reason}; make it writable and try again.")
+        raise UserError(f"Cannot write the caption {path} because {reason}", Fix("make it writable and {}", TryAgain()))
     text = tags if isinstance(tags, str) else format_tags(tags)
     old = read_caption(path)
     data = text.encode("utf-8")
@@ -238,4 +239,5 @@ def write_caption(path: str | os.PathLike[str], tags: list[str] | str) -> None:
     try:
         write_bytes_preserving_mode(path, data)
     except OSError as exc:
-        raise UserError(f"Cannot write the caption {path} ({exc.strerror or exc}); check the disk and permissions.") from None
+        raise UserError(f"Cannot write the caption {path} ({exc.strerror or exc})",
+                        Fix("check the disk and permissions")) from None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tui_lora.core.dataset.records import FileRecord
+from tui_lora.core.errors import ChangeInput, Fix, ModelNotCached, UserError
 
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 Progress = Callable[[int, int], None]
@@ -39,16 +40,18 @@ class ClipBackend:
         except Exception:  # noqa: BLE001 - not in the cache (or not a repo id at all)
             return None
 
-    def unavailable(self) -> str | None:
+    def unavailable(self) -> UserError | None:
         # The model first: it is the usual answer, and torch takes seconds to import.
         if self._local_path() is None:
-            return (f"No CLIP model is available offline (looked for {self.model_ref}); download it once with "
-                    f"`huggingface-cli download {DEFAULT_MODEL}` or use the default hash backend (--backend hash).")
+            return ModelNotCached(f"No CLIP model is available offline (looked for {self.model_ref})",
+                                  Fix(f"download it once with `huggingface-cli download {DEFAULT_MODEL}` or {{}} "
+                                      "(the default)", ChangeInput("dedupe.backend", "hash", verb="use")))
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
         except ImportError:
-            return "The CLIP backend needs torch and transformers, which are not installed; use the default hash backend."
+            return UserError("The CLIP backend needs torch and transformers, which are not installed",
+                             Fix("{} (the default)", ChangeInput("dedupe.backend", "hash", verb="use")))
         return None
 
     def close_pairs(self, records: Sequence[FileRecord], threshold: float, *,
@@ -77,7 +80,7 @@ class ClipBackend:
         transformers.utils.logging.disable_progress_bar()
         path = self._local_path()
         if path is None:
-            raise RuntimeError(self.unavailable() or "CLIP model not found")
+            raise self.unavailable() or RuntimeError("CLIP model not found")
         model = CLIPModel.from_pretrained(path, local_files_only=True).eval()
         processor = processor_cls.from_pretrained(path, local_files_only=True)
         out = []

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tui_lora.core.dataset import trash as trash_mod
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -38,7 +38,7 @@ _W_EDGE, _W_SAT, _W_SKIN = 1.0, 0.5, 1.5
 
 def parse_aspect(text: str) -> tuple[int, int]:
     if text not in ASPECTS:
-        raise UserError(f"Unknown aspect ratio {text!r}; use one of {', '.join(ASPECTS)} (width:height).")
+        raise UserError(f"Unknown aspect ratio {text!r}", Fix(f"use one of {', '.join(ASPECTS)} (width:height)"))
     return ASPECTS[text]
 
 
@@ -120,7 +120,7 @@ def crop_image(img: "Image.Image", aspect: tuple[int, int], size: int, mode: str
     from PIL import Image
 
     if mode not in MODES:
-        raise UserError(f"Unknown crop mode {mode!r}; use one of {', '.join(MODES)}.")
+        raise UserError(f"Unknown crop mode {mode!r}", Fix(f"use one of {', '.join(MODES)}"))
     tw, th = output_size(aspect, size)
     w, h = img.size
     if mode == "pad":
@@ -205,7 +205,7 @@ def crop_images(
     size = size or int(project.settings["dataset"]["resolution"])
     ratio = parse_aspect(aspect)
     if mode not in MODES:
-        raise UserError(f"Unknown crop mode {mode!r}; use one of {', '.join(MODES)}.")
+        raise UserError(f"Unknown crop mode {mode!r}", Fix(f"use one of {', '.join(MODES)}"))
     if paths is None:
         paths = [p for c in project.concepts() for p in list_images(c.path)]
     report = CropReport(aspect, output_size(ratio, size), mode, dry_run=dry_run)

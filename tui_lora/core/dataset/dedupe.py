@@ -31,7 +31,7 @@ import numpy as np
 from tui_lora.core.dataset import fingerprint as F
 from tui_lora.core.dataset.records import FileRecord
 from tui_lora.core.dataset.scan import default_workers
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui_lora.core.dataset.records import ScanReport
@@ -47,8 +47,8 @@ class Backend(Protocol):
     default_threshold: float
     unit: str  # what the threshold counts, for messages
 
-    def unavailable(self) -> str | None:
-        """None when usable, else one sentence saying why not and what to do."""
+    def unavailable(self) -> UserError | None:
+        """None when usable, else the error that says why not and what to do."""
 
     def close_pairs(self, records: Sequence[FileRecord], threshold: float, *,
                     progress: Progress | None = None, cancel: threading.Event | None = None) -> Pairs:
@@ -71,7 +71,7 @@ class HashBackend:
     # spot, near-flat images) apart.
     colour_tolerance = 24
 
-    def unavailable(self) -> str | None:
+    def unavailable(self) -> UserError | None:
         return None
 
     def close_pairs(self, records: Sequence[FileRecord], threshold: float, *,
@@ -266,7 +266,7 @@ def get_backend(name: str, **options: Any) -> Backend:
         from tui_lora.core.dataset.clip_backend import ClipBackend
 
         return ClipBackend(**options)
-    raise UserError(f"Unknown duplicate-finding backend {name!r}; use hash (the default) or clip.")
+    raise UserError(f"Unknown duplicate-finding backend {name!r}", Fix("use hash (the default) or clip"))
 
 
 def find_duplicates(
@@ -281,8 +281,8 @@ def find_duplicates(
     """Group near-duplicate images of the project's dataset (scanning it first if needed)."""
     be = get_backend(backend) if isinstance(backend, str) else backend
     why = be.unavailable()
-    if why:
-        raise UserError(why)
+    if why is not None:
+        raise why
     if scan_report is None:
         from tui_lora.core.dataset.scan import scan
 

@@ -42,12 +42,12 @@ def parse_concept_folder(name: str) -> tuple[int, str] | None:
 def check_repeats(folder: str, repeats: int) -> None:
     """Refuse a ``<N>_<name>`` folder whose N is outside 1..MAX_REPEATS, in one sentence."""
     if not 1 <= repeats <= MAX_REPEATS:
-        from tui_lora.core.errors import UserError
+        from tui_lora.core.errors import Fix, UserError
 
         shown = str(repeats) if repeats < 10**12 else f"{str(repeats)[:6]}… ({len(str(repeats))} digits)"
         name = folder.split("_", 1)[-1]
-        raise UserError(f"The folder dataset/{folder[:60]} asks for {shown} repeats; rename it so the number is "
-                        f"1 to {MAX_REPEATS} (e.g. 10_{name[:40]}).")
+        raise UserError(f"The folder dataset/{folder[:60]} asks for {shown} repeats",
+                        Fix(f"rename it so the number is 1 to {MAX_REPEATS} (e.g. 10_{name[:40]})"))
 
 
 def concept_folder_name(repeats: int, name: str) -> str:
@@ -92,23 +92,23 @@ def stray_folders(dataset_dir: Path) -> list[Path]:
 def concept_folder_for(project, name: str, *, create: bool) -> Path:
     """dataset/<N>_<name> for ``name``: an existing folder (by folder or concept name) or a new one,
     made when ``create``. The fetch command and the wizard's Fetch form both ask this."""
-    from tui_lora.core.errors import UserError
+    from tui_lora.core.errors import Fix, UserError
 
     name = name.strip()
     if not name or any(c in name for c in "/\\\x00") or name.startswith("."):
-        raise UserError(f"{name!r} is not a folder name; use a name inside dataset/, such as 10_reimu.")
+        raise UserError(f"{name!r} is not a folder name", Fix("use a name inside dataset/, such as 10_reimu"))
     for concept in project.concepts():
         if name in (concept.folder, concept.name):
             return concept.path
     parsed = parse_concept_folder(name)
     if parsed is None:
         raise UserError(f"The folder {name!r} must look like <repeats>_<name> (e.g. 10_{name}) so training "
-                        "knows how often to repeat it.")
+                        "knows how often to repeat it")
     check_repeats(name, parsed[0])
     path = project.dataset_dir / name
     if create:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"Cannot create {path} ({exc.strerror}); check the folder's permissions.") from None
+            raise UserError(f"Cannot create {path} ({exc.strerror})", Fix("check the folder's permissions")) from None
     return path

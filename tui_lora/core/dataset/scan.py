@@ -337,7 +337,7 @@ def _with_captions(images: list[FileRecord], captions: list[Path], limits: Limit
 
 def _caption_issues(rec: FileRecord, cap: Path) -> None:
     cf = read_caption(cap)
-    if cf.error and cf.error.startswith("cannot be read"):
+    if cf.unreadable:
         rec.issues.append(Issue(Problem.UNREADABLE, f"caption {cap.name} {cf.error}"))
         return
     if cf.error or cf.has_bom:

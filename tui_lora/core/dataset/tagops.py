@@ -29,7 +29,7 @@ from tui_lora.core.dataset.tagstats import (  # re-exported: tagops is the one i
     CaptionEntry, FrequencyTable, Found, TagCount, _matcher, _relativizer, caption_extension, find_images,
     frequency_table, load_captions, read_image_caption,
 )
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeSetting, Fix, FreeDisk, Given, TryAgain, UserError, Words
 
 
 @dataclass
@@ -90,8 +90,8 @@ def _commit_locked(project, op: str, details: dict[str, Any], writes: dict[Path,
     if blocked:
         p, reason = blocked[0]
         more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
-        raise UserError(f"Nothing was changed: {_rel(project, p)}{more} cannot be written because {reason}; "
-                        "make it writable and run the operation again.")
+        raise UserError(f"Nothing was changed: {_rel(project, p)}{more} cannot be written because {reason}",
+                        Fix("make it writable and {}", TryAgain()))
     snap = undo_mod.Snapshot.begin(project.root, op, list(writes), details, planned=writes)
     try:
         for path, data in writes.items():
@@ -99,8 +99,8 @@ def _commit_locked(project, op: str, details: dict[str, Any], writes: dict[Path,
     except BaseException as exc:
         undo_mod.rollback(snap)
         if isinstance(exc, OSError):
-            raise UserError(f"Nothing was changed: writing {_rel(project, path)} failed ({exc.strerror or exc}); "
-                            "check free disk space and permissions.") from None
+            raise UserError(f"Nothing was changed: writing {_rel(project, path)} failed ({exc.strerror or exc})",
+                            Fix("{} or check the permissions", FreeDisk(str(path.parent)))) from None
         raise
     snap.commit({"files": len(writes)})
     return snap.id
@@ -149,8 +149,8 @@ def set_trigger(project, word: str, *, dry_run: bool = False) -> OpResult:
     dataset.keep_tokens at least 1 so shuffling never moves it. All of it undoable at once."""
     word = clean_tag(word)
     if not word or "," in word or "/" in word or "\\" in word:
-        raise UserError(f"The trigger word {word!r} must be one tag without commas or slashes; "
-                        "use a rare word such as ohwx.")
+        raise UserError(f"The trigger word {word!r} must be one tag without commas or slashes",
+                        Fix("use a rare word such as ohwx"))
     old = project.settings["project"]["trigger_word"]
     drop = {tag_key(word)} | ({tag_key(old)} if old else set())
 
@@ -191,7 +191,8 @@ def replace_tags(project, sources: list[str], target: str, *, dry_run: bool = Fa
     them stood (``striped shirt, vertical stripes → striped shirt``). An empty target removes."""
     keys = {tag_key(s) for s in sources if tag_key(s)}
     if not keys:
-        raise UserError("--replace needs at least one tag before the = sign, e.g. --replace \"a,b=c\".")
+        raise UserError(Words("{} needs at least one tag before the = sign", Given("tags.replace")),
+                        Fix("write it as \"a,b=c\""))
     target = clean_tag(target)
     tk = tag_key(target)
 
@@ -216,8 +217,8 @@ def parse_replace(text: str) -> tuple[list[str], str]:
     """``"a, b = c"`` → ``(["a", "b"], "c")``; ``"a="`` removes a."""
     left, sep, right = text.rpartition("=")
     if not sep:
-        raise UserError(f"--replace {text!r} has no '='; write it as \"old1,old2=new\" (e.g. "
-                        "\"vertical stripes,striped shirt=striped shirt\").")
+        raise UserError(Words("{} has no '='", Given("tags.replace", repr(text))),
+                        Fix("write it as \"old1,old2=new\" (e.g. \"vertical stripes,striped shirt=striped shirt\")"))
     sources = [t for t in (clean_tag(p) for p in left.split(",")) if t]
     return sources, clean_tag(right)
 
@@ -230,7 +231,7 @@ def _protect_trigger(project, match: Callable[[str], bool]) -> Callable[[str], b
 def remove_pattern(project, patterns: list[str], *, dry_run: bool = False) -> OpResult:
     """Remove every tag matching a glob (``* (azur lane)``); the trigger word is never matched."""
     if not any(tag_key(p) for p in patterns):
-        raise UserError("--remove-pattern needs a pattern such as \"* (azur lane)\".")
+        raise UserError(Words("{} needs a pattern such as \"* (azur lane)\"", Given("tags.pattern")))
     match = _protect_trigger(project, _matcher(patterns))
     return _run(project, "remove-pattern", {"patterns": list(patterns)},
                 lambda ts: [t for t in ts if not match(t)], dry_run=dry_run)
@@ -240,7 +241,8 @@ def remove_junk(project, junk: list[str] | None = None, *, dry_run: bool = False
     """Remove the project's junk list (``tags.junk_tags``: absurdres, highres, commentary…)."""
     junk = project.settings["tags"]["junk_tags"] if junk is None else junk
     if not junk:
-        raise UserError("The junk list is empty; add tags to tags.junk_tags in project.toml.")
+        raise UserError("The junk list is empty", Fix("{} in project.toml", ChangeSetting("tags.junk_tags",
+                                                                                          verb="add tags to")))
     match = _protect_trigger(project, _matcher(junk))
     return _run(project, "junk", {"junk": list(junk)}, lambda ts: [t for t in ts if not match(t)], dry_run=dry_run)
 
@@ -259,7 +261,7 @@ def edit_caption(project, image: str | Path, tags: list[str] | str, *, dry_run: 
     new = parse_tags(tags) if isinstance(tags, str) else [t for t in map(clean_tag, tags) if t]
     cf = read_image_caption(project, image)
     if cf.error:
-        raise UserError(f"The caption {cf.path} {cf.error}.")
+        raise UserError(f"The caption {cf.path} {cf.error}")
     return _run(project, "edit", {"image": _rel(project, image)}, lambda _: new, create_missing=True,
                 dry_run=dry_run, entries=[CaptionEntry(image, cf)])
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset.captions import caption_path
 from tui_lora.core.dataset.folders import IMAGE_EXTENSIONS
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, Notice, UserError
 from tui_lora.core.fsutil import atomic_write_bytes, atomic_write_text, existing_permissions
 from tui_lora.core.safepath import Outside, inside, is_link, plain_name, regular_file, shown
 
@@ -84,13 +84,14 @@ class RestoreResult:
                 "refused": self.refused}
 
     @property
-    def refusal(self) -> str | None:
-        """One sentence naming the refused entry and what to do, or None."""
+    def refusal(self) -> Notice | None:
+        """The refused entry and what to do, or None."""
         if self.refused is None:
             return None
         name = shown(self.entry.folder.name)
-        return (f"The trash entry {name} was not restored because {self.refused}; tui-lora never writes such an "
-                f"entry, so delete dataset/.trash/{name} unless you trust where the project came from.")
+        return Notice(f"The trash entry {name} was not restored because {self.refused} (tui-lora never writes such "
+                      "an entry)",
+                      Fix(f"delete dataset/.trash/{name} unless you trust where the project came from"))
 
 
 def trash_dir(dataset_dir: Path) -> Path:
@@ -101,8 +102,8 @@ def _real_trash_dir(dataset_dir: Path) -> Path:
     """dataset/.trash, refusing one that is a link (files put there would land elsewhere)."""
     root = trash_dir(dataset_dir)
     if is_link(root):
-        raise UserError(f"{root} is a symbolic link, so trashed files would leave the project; replace it with "
-                        "a real folder.")
+        raise UserError(f"{root} is a symbolic link, so trashed files would leave the project",
+                        Fix("replace it with a real folder"))
     return root
 
 
@@ -117,8 +118,8 @@ def _rel(path: Path, dataset_dir: Path) -> str:
     try:
         inside(dataset_dir, rel)
     except Outside:
-        raise UserError(f"{path} is (or lies in) a symbolic link to somewhere else; tui-lora leaves links alone, "
-                        "so remove or replace it yourself.") from None
+        raise UserError(f"{path} is (or lies in) a symbolic link to somewhere else, and tui-lora leaves links alone",
+                        Fix("remove or replace it yourself")) from None
     return rel
 
 

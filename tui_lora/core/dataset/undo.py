@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset.captions import read_only_reason, write_bytes_preserving_mode
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, NothingToUndo, RunAction, TryAgain, UndoConflict, UserError
 from tui_lora.core.fsutil import atomic_write_text, open_append
 from tui_lora.core.safepath import Outside, inside, is_link, permission_bits, plain_name, regular_file, shown
 
@@ -86,8 +86,8 @@ def _real_history_dir(root: Path) -> Path:
     hist = history_dir(root)
     for p in (root / "logs", hist):
         if is_link(p):
-            raise UserError(f"{p} is a symbolic link, so undo snapshots would leave the project; replace it with a "
-                            "real folder.")
+            raise UserError(f"{p} is a symbolic link, so undo snapshots would leave the project",
+                            Fix("replace it with a real folder"))
     return hist
 
 
@@ -110,8 +110,8 @@ def project_lock(root: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UserError("Another caption operation is running on this project; wait for it to finish "
-                            "and try again.") from None
+            raise UserError("Another caption operation is running on this project",
+                            Fix("wait for it to finish and {}", TryAgain())) from None
         yield
     finally:
         fh.close()
@@ -204,8 +204,8 @@ def _relative(root: Path, path: Path) -> str:
     try:
         return Path(os.path.abspath(path)).relative_to(root).as_posix()
     except ValueError:
-        raise UserError(f"{path} is outside the project {root}; caption operations only touch files "
-                        "inside the project.") from None
+        raise UserError(f"{path} is outside the project {root}",
+                        Fix("caption operations only touch files inside the project")) from None
 
 
 def _snapshot_folders(root: Path) -> list[Path]:
@@ -255,17 +255,17 @@ def _load_manifest(folder: Path) -> dict[str, Any]:
     try:
         m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"The undo snapshot {folder} is damaged ({exc}); remove that folder to undo older "
-                        "operations.") from None
+        raise UserError(f"The undo snapshot {folder} is damaged ({exc})",
+                        Fix("remove that folder to undo older operations")) from None
     problem = _manifest_problem(folder, m)
     if problem is None:
         for e in m["files"]:
             for k in ("blob", "before", "after", "mode"):
                 e.setdefault(k, None)
     else:
-        raise UserError(f"The undo snapshot {shown(folder.name)} was not used because {problem}; tui-lora never "
-                        f"writes such a snapshot, so remove {HISTORY_DIR.as_posix()}/{shown(folder.name)} to undo "
-                        "older operations.")
+        raise UserError(f"The undo snapshot {shown(folder.name)} was not used because {problem} (tui-lora never "
+                        "writes such a snapshot)",
+                        Fix(f"remove {HISTORY_DIR.as_posix()}/{shown(folder.name)} to undo older operations"))
     return m
 
 
@@ -329,7 +329,7 @@ def undo(root: Path, *, force: bool = False) -> UndoResult:
     with project_lock(root):
         folders = _snapshot_folders(root)
         if not folders:
-            raise UserError("There is nothing to undo: no caption operation of this project has a snapshot left.")
+            raise NothingToUndo("There is nothing to undo: no caption operation of this project has a snapshot left")
         folder = folders[-1]
         m = _load_manifest(folder)
         result = UndoResult(int(m["id"]), str(m.get("op", "")))
@@ -350,15 +350,17 @@ def undo(root: Path, *, force: bool = False) -> UndoResult:
                 conflicts.append(e["path"])
         if conflicts and not force:
             interrupted = "" if m.get("complete") else " (which was interrupted)"
-            raise UserError(
+            raise UndoConflict(
                 f"{len(conflicts)} file(s) changed after the {m.get('op')} operation{interrupted} (first: "
-                f"{shown(conflicts[0])}); undo with --force to restore them anyway, losing those later edits."
-            )
+                f"{shown(conflicts[0])})",
+                Fix("undo with {} to restore them anyway, losing those later edits",
+                    RunAction("tags.undo_force", str(root))),
+                files=tuple(conflicts), op=str(m.get("op", "")))
         blocked = [(e["path"], r) for e in pending if (r := read_only_reason(root / e["path"]))]
         if blocked:
             path, reason = blocked[0]
-            raise UserError(f"Cannot undo because {path} cannot be written ({reason}); make it writable and "
-                            "undo again.")
+            raise UserError(f"Cannot undo because {path} cannot be written ({reason})",
+                            Fix("make it writable and undo again"))
         _restore(root, folder, m, result)
         result.forced = conflicts
         _append_log(root, {"undid": result.id, "op": "undo", "time": time.time(), "undone_op": result.op,
@@ -379,7 +381,7 @@ def _restore(root: Path, folder: Path, m: dict[str, Any], result: UndoResult) ->
         data = (folder / e["blob"]).read_bytes()
         if _sha(data) != e["before"]:
             raise UserError(f"The undo snapshot {folder} is damaged ({e['blob']} does not match its hash); "
-                            "nothing more was restored.")
+                            "nothing more was restored")
         try:
             same = path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) == permission_bits(e["mode"])
         except FileNotFoundError:

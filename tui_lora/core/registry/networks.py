@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ConfigError, Fix
 
 
 class NetworkType(NamedTuple):
@@ -55,4 +55,5 @@ def get(name: str) -> NetworkType:
     try:
         return NETWORKS[name]
     except KeyError:
-        raise ConfigError(f"network.network_type {name!r} is unknown; choose one of {', '.join(NAMES)}.") from None
+        raise ConfigError(f"network.network_type {name!r} is unknown",
+                          Fix(f"choose one of {', '.join(NAMES)}")) from None

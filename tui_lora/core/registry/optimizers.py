@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import ChangeSetting, ConfigError, Fix, InstallPackage, UserError
 
 Warn = Callable[[str], None]
 
@@ -37,8 +37,9 @@ class Optimizer(NamedTuple):
 
     def missing(self) -> UserError:
         pkg = self.package or self.name.lower()
-        return UserError(f"The {self.name} optimizer needs the {pkg} package; install it with `pip install {pkg}` "
-                         "or choose another training.optimizer_type.")
+        return UserError(f"The {self.name} optimizer needs the {pkg} package",
+                         Fix("install it with {} or {}", InstallPackage(pkg),
+                             ChangeSetting("training.optimizer_type", verb="choose another")))
 
 
 def _adamw(warn: Warn) -> Loaded:
@@ -128,8 +129,8 @@ def get(name: str) -> Optimizer:
     """The entry for ``name``; an unknown name is a ConfigError listing the choices."""
     found = find(name)
     if found is None:
-        raise ConfigError(f"training.optimizer_type {name!r} is unknown; choose {', '.join(NAMES[:-1])} or "
-                          f"{NAMES[-1]}.")
+        raise ConfigError(f"training.optimizer_type {name!r} is unknown",
+                          Fix(f"choose {', '.join(NAMES[:-1])} or {NAMES[-1]}"))
     return found
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from tui_lora.core.dataset import undo as undo_mod
 from tui_lora.core.dataset.captions import dedupe_tags, read_only_reason, tag_key, write_bytes_preserving_mode
 from tui_lora.core.dataset.tagops import CaptionEntry, load_captions
-from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.errors import Fix, OperationFailed, RunAction, TryAgain, UserError
 from tui_lora.core.tagging.pipeline import iter_tags, load_tagger
 
 MODES = ("overwrite", "append", "missing")
@@ -81,7 +81,7 @@ def tag_dataset(project, *, backend: str | None = None, model: str | None = None
     :func:`tui_lora.core.tagging.pipeline.load_tagger`) to skip loading the model again.
     """
     if mode not in MODES:
-        raise UserError(f"Unknown tagging mode {mode!r}; use overwrite, append or missing.")
+        raise UserError(f"Unknown tagging mode {mode!r}", Fix("use overwrite, append or missing"))
     cfg = project.settings["tags"]
     result = TagRunResult(backend or cfg["tagger"], "", "", mode, 0)
     # Locked from the first read to the last write: no other caption operation can interleave.
@@ -119,8 +119,9 @@ def _select_targets(project, mode: str, result: TagRunResult) -> list[CaptionEnt
     """The images this mode tags; refuses (before any model loads) if a caption is read-only."""
     entries = load_captions(project)
     if not entries:
-        raise UserError(f"There are no images in {project.dataset_dir}; add images to a dataset/<N>_<name>/ "
-                        "folder (or run `tui-lora fetch`) first.")
+        raise UserError(f"There are no images in {project.dataset_dir}",
+                        Fix("add images to a dataset/<N>_<name>/ folder (or fetch some with {}) first",
+                            RunAction("fetch", str(project.root))))
     targets: list[CaptionEntry] = []
     for e in entries:
         if mode == "missing" and not e.caption.empty:
@@ -139,7 +140,7 @@ def _select_targets(project, mode: str, result: TagRunResult) -> list[CaptionEnt
         p, reason = blocked[0]
         more = f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""
         raise UserError(f"Nothing was tagged: the caption {p.relative_to(project.root)}{more} cannot be written "
-                        f"because {reason}; make it writable and run again.")
+                        f"because {reason}", Fix("make it writable and {}", TryAgain()))
     return targets
 
 
@@ -161,9 +162,9 @@ def _tag_and_write(tagger, targets: list[CaptionEntry], result: TagRunResult, *,
                     write_bytes_preserving_mode(entry.path, data)
                 except OSError as exc:
                     raise OperationFailed(
-                        f"Writing {entry.path} failed ({exc.strerror or exc}); the {len(result.tagged)} captions "
-                        "written before it can be undone with `tui-lora tags DIR --undo`."
-                    ) from None
+                        f"Writing {entry.path} failed ({exc.strerror or exc})",
+                        Fix(f"the {len(result.tagged)} captions written before it can be undone with {{}}",
+                            RunAction("tags.undo"))) from None
                 result.tagged.append(entry.path)
         done += 1
         if progress is not None:

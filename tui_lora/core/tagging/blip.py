@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, Fix, UserError
 
 DEFAULT_BLIP_MODEL = "Salesforce/blip-image-captioning-large"
 # BLIP-large's well-known artefacts ("arafed woman …") carry no meaning.
@@ -55,12 +55,14 @@ class BlipCaptioner:
         path = Path(self.model).expanduser()
         local = not is_repo_id(self.model)
         if local and not path.is_dir():
-            raise UserError(f"The BLIP model {self.model} is not a folder; pass a folder saved with "
-                            f"save_pretrained or a Hugging Face repo id such as {DEFAULT_BLIP_MODEL}.")
+            raise UserError(f"The BLIP model {self.model} is not a folder",
+                            Fix(f"{{}} to a folder saved with save_pretrained or to a Hugging Face repo id such as "
+                                f"{DEFAULT_BLIP_MODEL}", ChangeInput("tagger.model", verb="set")))
         ref = str(path) if local else self.model
         want_cuda = device in ("auto", "cuda") and torch.cuda.is_available()
         if device == "cuda" and not want_cuda:
-            raise UserError("torch sees no CUDA GPU, so BLIP cannot run on it; caption with --device cpu.")
+            raise UserError("torch sees no CUDA GPU, so BLIP cannot run on it",
+                            Fix("{}", ChangeInput("device", "cpu", verb="caption with")))
         self.device = "cuda" if want_cuda else "cpu"
         self.dtype = torch.float16 if want_cuda else torch.float32
         # Without a network, straight to the cache: transformers would retry every file of the repo
@@ -72,12 +74,13 @@ class BlipCaptioner:
                 net = BlipForConditionalGeneration.from_pretrained(ref, local_files_only=offline)
         except (OSError, ValueError) as exc:
             if offline:  # transformers wraps the hub's errors in its own OSError; offline, this is the cause
-                raise not_cached(self.model, local_fix="set the model to a local folder saved with "
-                                                       "save_pretrained") from None
+                raise not_cached(self.model, local_fix=Fix("{} to a local folder saved with save_pretrained",
+                                                           ChangeInput("tagger.model", verb="set"))) from None
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             where = "the folder" if local else "the Hugging Face hub (or its cache)"
-            raise UserError(f"Cannot load the BLIP model {self.model} from {where} ({first}); check the name, "
-                            "the connection, or pass a local folder.") from None
+            raise UserError(f"Cannot load the BLIP model {self.model} from {where} ({first})",
+                            Fix("check the name, the connection, or {} to a local folder",
+                                ChangeInput("tagger.model", verb="set"))) from None
         self.net = net.to(self.device, self.dtype).eval()
         self.max_new_tokens, self.num_beams = max_new_tokens, num_beams
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.errors import ChangeInput, Fix, OperationFailed, UserError
 from tui_lora.core.tagging.wd14 import WD14Tagger
 
 
@@ -48,7 +48,7 @@ def load_tagger(backend: str = "wd14", model: str = "", *, threshold: float = 0.
         from tui_lora.core.tagging.blip import BlipCaptioner
 
         return BlipCaptioner(model, device=device)
-    raise UserError(f"Unknown tagger {backend!r}; use wd14 (booru tags) or blip (sentences).")
+    raise UserError(f"Unknown tagger {backend!r}", Fix("use wd14 (booru tags) or blip (sentences)"))
 
 
 def default_workers() -> int:
@@ -99,8 +99,9 @@ def _run_batch(tagger: TaggerBackend, batch: list[tuple[Path, Any, str | None]])
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - a runtime failure of the model
-        raise OperationFailed(f"The {tagger.name} model failed on a batch of {len(ready)} images ({exc}); "
-                              "try --batch 1 or --device cpu.") from None
+        raise OperationFailed(f"The {tagger.name} model failed on a batch of {len(ready)} images ({exc})",
+                              Fix("{} or {}", ChangeInput("tagger.batch", "1", verb="try"),
+                                  ChangeInput("device", "cpu"))) from None
     for path, _, err in batch:
         yield ImageTags(path, None, err) if err is not None else ImageTags(path, next(results))
 

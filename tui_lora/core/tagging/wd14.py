@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.dataset.captions import normalize_tag
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, Fix, UserError
 from tui_lora.core.hub import is_repo_id
 
 DEFAULT_WD14_MODEL = "SmilingWolf/wd-eva02-large-tagger-v3"
@@ -35,23 +35,26 @@ class TagList:
     categories: list[int]
 
 
+_REDOWNLOAD = Fix("re-download the tagger model")
+
+
 def read_tag_csv(path: Path) -> TagList:
     """Parse WD14's ``selected_tags.csv`` (``tag_id,name,category,count``)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"Cannot read {path} ({exc}); re-download the tagger model.") from None
+        raise UserError(f"Cannot read {path} ({exc})", _REDOWNLOAD) from None
     if not rows or "name" not in rows[0] or "category" not in rows[0]:
-        raise UserError(f"{path} is not a WD14 tag list (it needs the columns tag_id,name,category,count); "
-                        "re-download the tagger model.")
+        raise UserError(f"{path} is not a WD14 tag list (it needs the columns tag_id,name,category,count)",
+                        _REDOWNLOAD)
     names, cats = [], []
     for i, row in enumerate(rows, start=2):
         try:
             cats.append(int(row["category"]))
         except (TypeError, ValueError):
-            raise UserError(f"{path} line {i} has the category {row.get('category')!r}, not a number; "
-                            "re-download the tagger model.") from None
+            raise UserError(f"{path} line {i} has the category {row.get('category')!r}, not a number",
+                            _REDOWNLOAD) from None
         names.append(normalize_tag(row["name"] or ""))
     return TagList(names, cats)
 
@@ -65,13 +68,15 @@ def resolve_wd14(ref: str) -> tuple[Path, Path]:
     if path.is_dir():
         missing = [f for f in WD14_FILES if not (path / f).is_file()]
         if missing:
-            raise UserError(f"The tagger folder {path} has no {' or '.join(missing)}; a WD14 model folder holds "
-                            "model.onnx and selected_tags.csv (as in the SmilingWolf/wd-* repos).")
+            raise UserError(f"The tagger folder {path} has no {' or '.join(missing)}",
+                            Fix("a WD14 model folder holds model.onnx and selected_tags.csv (as in the "
+                                "SmilingWolf/wd-* repos)"))
         return path / WD14_FILES[0], path / WD14_FILES[1]
     if not is_repo_id(ref):
         what = "is not a folder" if path.exists() else "does not exist"
-        raise UserError(f"The tagger model {ref} {what}; pass a folder holding model.onnx and selected_tags.csv, "
-                        f"or a Hugging Face repo id such as {DEFAULT_WD14_MODEL}.")
+        raise UserError(f"The tagger model {ref} {what}",
+                        Fix(f"{{}} to a folder holding model.onnx and selected_tags.csv, or to a Hugging Face repo id "
+                            f"such as {DEFAULT_WD14_MODEL}", ChangeInput("tagger.model", verb="set")))
     return _download(ref, WD14_FILES[0]), _download(ref, WD14_FILES[1])
 
 
@@ -88,11 +93,12 @@ def _download(repo: str, filename: str) -> Path:
     except Exception as exc:
         # LocalEntryNotFoundError (offline, not cached) subclasses EntryNotFoundError: it is not this case.
         if isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError):
-            raise UserError(f"The repo {repo} has no {filename}, so it is not a WD14 ONNX tagger; use a "
-                            "SmilingWolf/wd-* repo or a folder with model.onnx and selected_tags.csv.") from None
+            raise UserError(f"The repo {repo} has no {filename}, so it is not a WD14 ONNX tagger",
+                            Fix("use a SmilingWolf/wd-* repo or a folder with model.onnx and selected_tags.csv")) \
+                from None
         failure = download_failure(exc, repo, example=DEFAULT_WD14_MODEL,
-                                   local_fix="pass --model with a local folder holding model.onnx and "
-                                             "selected_tags.csv")
+                                   local_fix=Fix("{} to a local folder holding model.onnx and selected_tags.csv",
+                                                 ChangeInput("tagger.model", verb="set")))
         if failure is None:
             raise
         raise failure from None
@@ -131,14 +137,15 @@ def create_session(model_path: Path, device: str = "auto"):
             return session, "cuda"
     if device == "cuda":
         raise UserError("onnxruntime could not use the GPU (its CUDA provider did not load: no GPU, or CUDA/"
-                        "cuDNN versions that do not match onnxruntime-gpu); fix that or tag with --device cpu.")
+                        "cuDNN versions that do not match onnxruntime-gpu)",
+                        Fix("fix that or {}", ChangeInput("device", "cpu", verb="tag with")))
     try:
         with _quiet_onnxruntime(ort):
             session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{model_path} is not a usable ONNX model ({detail}); delete it and download the "
-                        "tagger again.") from None
+        raise UserError(f"{model_path} is not a usable ONNX model ({detail})",
+                        Fix("delete it and download the tagger again")) from None
     return session, "cpu"
 
 
@@ -174,8 +181,8 @@ class WD14Tagger:
 
         for label, value in (("threshold", threshold), ("character threshold", character_threshold)):
             if not 0.0 <= value <= 1.0:
-                raise UserError(f"The {label} {value} is outside 0-1; use e.g. 0.35 for general tags and 0.85 "
-                                "for characters.")
+                raise UserError(f"The {label} {value} is outside 0-1",
+                                Fix("use e.g. 0.35 for general tags and 0.85 for characters"))
         self.model = model or DEFAULT_WD14_MODEL
         self.threshold, self.character_threshold = threshold, character_threshold
         model_path, csv_path = resolve_wd14(self.model)
@@ -185,7 +192,7 @@ class WD14Tagger:
         shape = list(inp.shape)
         if len(shape) != 4 or shape[3] != 3 or not isinstance(shape[1], int) or shape[1] != shape[2]:
             raise UserError(f"{model_path} does not look like a WD14 tagger: its input is {shape}, not "
-                            "[batch, size, size, 3]; use a SmilingWolf/wd-* model.")
+                            "[batch, size, size, 3]", Fix("use a SmilingWolf/wd-* model"))
         self.size: int = shape[1]
         self.input_name = inp.name
         self.dtype = np.float16 if "float16" in inp.type else np.float32
@@ -202,8 +209,8 @@ class WD14Tagger:
 
     def _check_count(self, n_out: int, csv_path: Path) -> None:
         if n_out != len(self.tags.names):
-            raise UserError(f"The model outputs {n_out} tags but {csv_path} lists {len(self.tags.names)}; the two "
-                            "files come from different models, so download both from the same repo.")
+            raise UserError(f"The model outputs {n_out} tags but {csv_path} lists {len(self.tags.names)}, so the two "
+                            "files come from different models", Fix("download both from the same repo"))
 
     def prepare(self, path: Path):
         """Load one image and preprocess it exactly as WD14 expects (see the module docstring)."""

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import FreeDisk, Fix, Notice, RunAction, UserError
 from tui_lora.core.fsutil import atomic_open
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.record import RunRecord, dataset_fingerprint, read_record, write_record
@@ -63,8 +63,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - truncated, foreign or corrupt: all mean "cannot resume from it"
-        raise UserError(f"The saved training state {path} cannot be read ({type(exc).__name__}); start over with "
-                        "`tui-lora train DIR --restart`.") from None
+        raise UserError(f"The saved training state {path} cannot be read ({type(exc).__name__})",
+                        Fix("start over with {}", RunAction("train.restart"))) from None
     return _native(state)
 
 
@@ -105,8 +105,8 @@ class StateKeeper:
         if resume:
             record = previous
             if record is None or record.checkpoint is None:
-                raise UserError(f"There is no saved training state to resume in {project.state_dir}; start the "
-                                f"training with `tui-lora train {project.root}`.")
+                raise UserError(f"There is no saved training state to resume in {project.state_dir}",
+                                Fix("start the training with {}", RunAction("train.start", str(project.root))))
             trainer.load_state_dict(read_checkpoint(Path(project.state_dir) / record.checkpoint))
             record.status, record.message = "running", None
         else:
@@ -141,25 +141,26 @@ class StateKeeper:
             return
         state = t.state_dict()
         if not tensors_finite(state["lora"]):
-            raise TrainingDiverged(self.diverged("the LoRA weights"))
+            raise TrainingDiverged.from_notice(self.diverged("the LoRA weights"))
         name = checkpoint_name(step)
         state_dir = Path(self.project.state_dir)
         try:
             write_checkpoint(state_dir / name, state)
         except OSError as exc:
-            root = self.project.root
+            root = str(self.project.root)
+            failed = f"Cannot write the training state to {state_dir} ({exc.strerror or exc})"
             if self.record.checkpoint is None:  # nothing to resume from: say so, not "the last state is kept"
-                then = f"start the training again with `tui-lora train {root}` (no state had been saved yet)"
-            else:
-                then = (f"resume with `tui-lora train {root} --resume` (the state of step {self.record.step} is "
-                        "kept)")
-            raise UserError(f"Cannot write the training state to {state_dir} ({exc.strerror or exc}); free disk "
-                            f"space, then {then}.") from None
+                raise UserError(f"{failed}; no state had been saved yet",
+                                Fix("{}, then start the training again with {}", FreeDisk(str(state_dir)),
+                                    RunAction("train.start", root))) from None
+            raise UserError(f"{failed}; the state of step {self.record.step} is kept",
+                            Fix("{}, then resume with {}", FreeDisk(str(state_dir)),
+                                RunAction("train.resume", root))) from None
         self.record.checkpoint, self.record.step, self.record.epoch = name, step, t.state.epoch
         self._write()
         remove_checkpoints(state_dir, keep=name)
 
-    def diverged(self, what: str) -> str:
+    def diverged(self, what: str) -> Notice:
         s, t = self.trainer.s, self.trainer
         last = str(t.files[-1]) if t.files else None
         return diverged_message(what=what, step=t.state.global_step, epoch=t.state.epoch + 1, settings=s.settings,
@@ -180,7 +181,7 @@ class StateKeeper:
         if self.main:
             remove_checkpoints(self.project.state_dir)
 
-    def stopped(self) -> str:
+    def stopped(self) -> Notice:
         """Save the LoRA as it is (unless a file of this step exists) and the state; returns the warning."""
         t = self.trainer
         step = t.state.global_step
@@ -194,16 +195,18 @@ class StateKeeper:
         self.mark("stopped", message)
         return message
 
-    def mark(self, status: str, message: str | None) -> None:
+    def mark(self, status: str, message: Notice | None) -> None:
         self.record.status, self.record.message = status, message
         self._write()
 
 
-def stop_message(project: Project, step: int, total: int, epoch: int, epochs: int, *, resumable: bool) -> str:
+def stop_message(project: Project, step: int, total: int, epoch: int, epochs: int, *, resumable: bool) -> Notice:
+    root = str(project.root)
     if not resumable:
-        return (f"Training stopped before anything was saved; start it again with `tui-lora train {project.root}`.")
-    return (f"Training stopped at step {step} of {total} ({epoch} of {epochs} epochs done); continue it with "
-            f"`tui-lora train {project.root} --resume`.")
+        return Notice("Training stopped before anything was saved",
+                      Fix("start it again with {}", RunAction("train.start", root)))
+    return Notice(f"Training stopped at step {step} of {total} ({epoch} of {epochs} epochs done)",
+                  Fix("continue it with {}", RunAction("train.resume", root)))
 
 
 def main_process_by_env() -> bool:

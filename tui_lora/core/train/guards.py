@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from tui_lora.core.errors import OperationFailed
+from tui_lora.core.errors import ChangeSetting, Fix, Notice, OperationFailed
 from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
 
@@ -53,13 +53,13 @@ def likely_causes(settings: Settings, family: str, mixed_precision: str) -> list
 
 
 def diverged_message(*, what: str, step: int, epoch: int, settings: Settings, family: str,
-                     mixed_precision: str, last_good: str | None) -> str:
+                     mixed_precision: str, last_good: str | None) -> Notice:
     """One sentence for a run stopped because ``what`` ("the loss", "the LoRA weights") is NaN or infinite."""
     kept = (f"the last good LoRA is {last_good}" if last_good
             else "no LoRA file was written from the broken weights")
     causes = likely_causes(settings, family, mixed_precision)
-    return (f"Training stopped at step {step} (epoch {epoch}) because {what} became NaN or infinite, and {kept}; "
-            f"likely causes: {'; or '.join(causes)}; change that and train again.")
+    return Notice(f"Training stopped at step {step} (epoch {epoch}) because {what} became NaN or infinite, and {kept}",
+                  Fix(f"likely causes: {'; or '.join(causes)}; change that and train again"))
 
 
 # ----- out of memory ------------------------------------------------------------------------
@@ -118,6 +118,11 @@ def memory_advice(settings: Settings, family: str, card_gb: float) -> tuple[list
     (caching, checkpointing, precision, 8-bit states, then batch and dim halved) until the planner's
     VRAM estimate fits the card with 10 % headroom. When the estimate already claims
     to fit (another program holds memory, or the estimate is low) it aims 20 % below it."""
+    changes, before, after = _memory_changes(settings, family, card_gb)
+    return [c.text for c in changes], before, after
+
+
+def _memory_changes(settings: Settings, family: str, card_gb: float) -> tuple[list[Change], float, float]:
     s = settings
     before = _estimate(s, family)
     target = min(card_gb * 0.9, before * 0.8)
@@ -129,30 +134,37 @@ def memory_advice(settings: Settings, family: str, card_gb: float) -> tuple[list
         s = s.with_values({change.key: change.value})
         chosen[change.key] = change  # a later halving replaces an earlier one of the same key
         after = _estimate(s, family)
-    return [c.text for c in chosen.values()], before, after
+    return list(chosen.values()), before, after
 
 
-def oom_message(settings: Settings, *, family: str, step: int, card_gb: float | None, card: str = "") -> str:
+def oom_message(settings: Settings, *, family: str, step: int, card_gb: float | None, card: str = "") -> Notice:
     """One sentence for a CUDA out-of-memory error, with the changes that make the estimate fit."""
     where = f"at step {step}" if step else "before the first step"
     if not card_gb:
-        return (f"The GPU ran out of memory {where}; turn on training.gradient_checkpointing, lower "
-                "training.train_batch_size or network.network_dim, then train again.")
-    changes, before, after = memory_advice(settings, family, card_gb)
+        return Notice(f"The GPU ran out of memory {where}",
+                      Fix("{}, {} or {}, then train again",
+                          ChangeSetting("training.gradient_checkpointing", verb="turn on"),
+                          ChangeSetting("training.train_batch_size", verb="lower"),
+                          ChangeSetting("network.network_dim", verb="")))
+    changes, before, after = _memory_changes(settings, family, card_gb)
     name = f"{card} ({card_gb:.0f} GB)" if card else f"{card_gb:.0f} GB card"
     head = (f"The GPU ran out of memory {where} on the {name}; the planner estimates {before:.1f} GB for these "
             "settings")
     if not changes:
-        return (f"{head} and has nothing left to cut; close other programs that use the GPU (see nvidia-smi) or "
-                "train at a lower dataset.resolution.")
+        return Notice(f"{head} and has nothing left to cut",
+                      Fix("close other programs that use the GPU (see nvidia-smi) or {}",
+                          ChangeSetting("dataset.resolution", verb="train at a lower")))
     fits = "" if after <= card_gb * 0.9 else ", still more than the card has, so also lower dataset.resolution"
-    return f"{head}; set {', '.join(changes)} (about {after:.1f} GB{fits}), then train again."
+    words = "set " + ", ".join("{}" for _ in changes) + f" (about {after:.1f} GB{fits}), then train again"
+    return Notice(head, Fix(words, *(ChangeSetting(c.key, c.text.partition(" = ")[2], verb="") for c in changes)))
 
 
-def ram_message(step: int) -> str:
+def ram_message(step: int) -> Notice:
     where = f"at step {step}" if step else "before the first step"
-    return (f"The machine ran out of RAM {where}; turn on dataset.cache_latents, lower training.train_batch_size, "
-            "or close other programs, then train again.")
+    return Notice(f"The machine ran out of RAM {where}",
+                  Fix("{}, {}, or close other programs, then train again",
+                      ChangeSetting("dataset.cache_latents", verb="turn on"),
+                      ChangeSetting("training.train_batch_size", verb="lower")))
 
 
 def _cuda_card() -> tuple[float | None, str]:
@@ -168,7 +180,7 @@ def _cuda_card() -> tuple[float | None, str]:
         return None, ""
 
 
-def failure_message(exc: BaseException, settings: Settings, *, step: int, family: str) -> str | None:
+def failure_message(exc: BaseException, settings: Settings, *, step: int, family: str) -> Notice | None:
     """The sentence for a failure users can fix that arrives as a library exception (out of memory)
     at ``step`` (0: before the first) of a run on a ``family`` model."""
     kind = out_of_memory_kind(exc)

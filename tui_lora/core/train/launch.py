@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import IO
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, Fix, Given, UserError, Words, verbatim
 
 WORKER_ENV = "TUI_LORA_JOB_WORKER"
 
@@ -36,8 +36,9 @@ def check_gpus(gpus: int, device: str | None) -> None:
     if gpus <= 1 or device == "cpu":
         return
     if device and device != "cuda":
-        raise UserError(f"--device {device} picks one GPU; drop it to train on {gpus} GPUs (set CUDA_VISIBLE_DEVICES "
-                        "to choose which ones).")
+        raise UserError(Words("{} picks one GPU", Given("device", device)),
+                        Fix(f"{{}} to train on {gpus} GPUs (set CUDA_VISIBLE_DEVICES to choose which ones)",
+                            ChangeInput("device", verb="drop")))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         count = len([d for d in visible.split(",") if d.strip()])
@@ -49,7 +50,8 @@ def check_gpus(gpus: int, device: str | None) -> None:
         count = len(report.gpus)
         reason = f"this machine has {count}" if report.gpus else report.reason.rstrip(".")
     if count < gpus:
-        raise UserError(f"--gpus {gpus} needs {gpus} GPUs but {reason}; use --gpus {max(1, count)} or fewer.")
+        raise UserError(Words(f"{{}} needs {gpus} GPUs but " + verbatim(reason), Given("gpus", str(gpus))),
+                        Fix("{} or fewer", ChangeInput("gpus", str(max(1, count)), verb="use")))
 
 
 def free_port() -> int:

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import UserError
-from tui_lora.core.models import family_from_checkpoint_keys, inspect_model, read_safetensors_header
+from tui_lora.core.errors import ChangeSetting, Fix, ModelNotCached, UserError
+from tui_lora.core.models import ONLY_SD, family_from_checkpoint_keys, inspect_model, read_safetensors_header
+
+MODEL_KEY = "model.pretrained_model_name_or_path"
 
 if TYPE_CHECKING:
     import torch
@@ -78,17 +80,18 @@ def _download(repo_id: str, log: Callable[[str], None]) -> Path:
         with quiet_hub():
             folder = Path(snapshot_download(repo_id, allow_patterns=REPO_PATTERNS, local_files_only=offline))
     except Exception as exc:
-        failure = download_failure(exc, repo_id, local_fix="set model.pretrained_model_name_or_path to a local "
-                                                           "diffusers folder or .safetensors file")
+        failure = download_failure(exc, repo_id, local_fix=Fix("{} to a local diffusers folder or .safetensors file",
+                                                               ChangeSetting(MODEL_KEY)))
         if failure is None:
             raise
         raise failure from None
     if not (folder / "model_index.json").is_file() or not (folder / "unet" / "config.json").is_file():
-        raise UserError(f"{repo_id} is not a diffusers model repo (no model_index.json / unet); download its "
-                        ".safetensors checkpoint and point model.pretrained_model_name_or_path at the file.")
+        raise UserError(f"{repo_id} is not a diffusers model repo (no model_index.json / unet)",
+                        Fix("download its .safetensors checkpoint and {} at the file",
+                            ChangeSetting(MODEL_KEY, verb="point")))
     if not any((folder / "unet").glob("diffusion_pytorch_model*.safetensors")):
-        raise UserError(f"{repo_id} has no .safetensors UNet weights; use a repo with safetensors weights, or "
-                        "its single-file .safetensors checkpoint.")
+        raise UserError(f"{repo_id} has no .safetensors UNet weights",
+                        Fix("use a repo with safetensors weights, or its single-file .safetensors checkpoint"))
     return folder
 
 
@@ -121,8 +124,8 @@ def _pickle_keys(path: Path) -> tuple[list[str], dict[str, str]]:
     try:
         sd = load_single_file_checkpoint(str(path))
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"{path.name} could not be read safely ({type(exc).__name__}); convert it to .safetensors "
-                        "and train on that.") from None
+        raise UserError(f"{path.name} could not be read safely ({type(exc).__name__})",
+                        Fix("convert it to .safetensors and train on that")) from None
     return list(sd), {}
 
 
@@ -146,10 +149,10 @@ def _load_file(path: Path, family: str, dtype, config: str | None) -> tuple[Any,
         from huggingface_hub.errors import LocalEntryNotFoundError
 
         if isinstance(exc, LocalEntryNotFoundError) or "offline" in str(exc).lower():
-            raise UserError(
+            raise ModelNotCached(
                 f"Loading {path.name} needs the {'SDXL' if family == 'sdxl' else 'SD1.5'} config files (a few MB) from "
-                "the Hugging Face hub once, and the hub is unreachable; connect once, or convert the checkpoint to a "
-                "diffusers folder and train on that.") from None
+                "the Hugging Face hub once, and the hub is unreachable",
+                Fix("connect once, or convert the checkpoint to a diffusers folder and train on that")) from None
         raise
     tes = [pipe.text_encoder] + ([pipe.text_encoder_2] if family == "sdxl" else [])
     toks = [pipe.tokenizer] + ([pipe.tokenizer_2] if family == "sdxl" else [])
@@ -176,9 +179,11 @@ def _load_vae(ref: str, log: Callable[[str], None]):
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"Cannot load the VAE {ref} ({type(exc).__name__}: {_short(exc)}); fix model.vae or leave "
-                        "it empty to use the base model's VAE.") from None
-    raise UserError(f"The VAE {ref} does not exist; fix model.vae or leave it empty.")
+        raise UserError(f"Cannot load the VAE {ref} ({type(exc).__name__}: {_short(exc)})",
+                        Fix("{} or leave it empty to use the base model's VAE",
+                            ChangeSetting("model.vae", verb="fix"))) from None
+    raise UserError(f"The VAE {ref} does not exist",
+                    Fix("{} or leave it empty", ChangeSetting("model.vae", verb="fix")))
 
 
 def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtype: torch.dtype | None = None,
@@ -202,16 +207,15 @@ def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtyp
             family = info.family
             if info.is_pickle:
                 if not allow_pickle:
-                    raise UserError(
-                        f"{path.name} is a pickle checkpoint, which can run code when loaded; convert it to "
-                        ".safetensors, or set model.allow_pickle = true if you trust where it came from.")
+                    raise UserError(f"{path.name} is a pickle checkpoint, which can run code when loaded",
+                                    Fix("convert it to .safetensors, or {} if you trust where it came from",
+                                        ChangeSetting("model.allow_pickle", "true")))
                 warn(f"Loading the pickle checkpoint {path.name} because model.allow_pickle is on; only do this "
                      "with files you trust.")
                 keys, meta = _pickle_keys(path)
                 family, v_pred = family_from_checkpoint_keys(keys, meta)
                 if family is None:
-                    raise UserError(f"{path.name} is not an SD1.x or SDXL checkpoint; tui-lora trains SD1.5 and "
-                                    "SDXL models only.")
+                    raise UserError(f"{path.name} is not an SD1.x or SDXL checkpoint", ONLY_SD)
             else:
                 keys, meta = read_safetensors_header(path)
                 _f, v_pred = family_from_checkpoint_keys(keys, meta)
@@ -220,11 +224,11 @@ def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtyp
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - diffusers raises many kinds for a broken model
-        raise UserError(f"Cannot load the base model {ref} ({type(exc).__name__}: {_short(exc)}); check that it "
-                        "is a complete SD1.5 or SDXL model.") from None
+        raise UserError(f"Cannot load the base model {ref} ({type(exc).__name__}: {_short(exc)})",
+                        Fix("check that it is a complete SD1.5 or SDXL model")) from None
     family = family_of(dict(unet.config), len(tes))
     if family is None:
-        raise UserError(f"{ref} is not an SD1.x or SDXL model; tui-lora trains SD1.5 and SDXL models only.")
+        raise UserError(f"{ref} is not an SD1.x or SDXL model", ONLY_SD)
     if info.kind != "file" and sched.get("prediction_type"):
         # A single file's scheduler config is diffusers' default, not the model's: trust only its header there.
         v_pred = sched["prediction_type"] == "v_prediction"

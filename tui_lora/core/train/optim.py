@@ -7,7 +7,7 @@ import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import ConfigError
+from tui_lora.core.errors import ChangeSetting, ConfigError, Fix
 from tui_lora.core.registry import optimizers, schedulers
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ def parse_optimizer_args(items: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise ConfigError(f"training.optimizer_args item {item!r} is not key=value; write e.g. \"weight_decay=0.01\".")
+            raise ConfigError(f"training.optimizer_args item {item!r} is not key=value",
+                              Fix("write e.g. \"weight_decay=0.01\""))
         raw = raw.strip()
         try:
             out[key] = ast.literal_eval(raw)
@@ -57,8 +58,8 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
     if entry.self_tuning and len(rates) > 1:
         # They refuse groups with different rates at their first step; say so before anything runs.
         raise ConfigError(f"{name} finds the step size itself and needs one learning rate for the UNet and the text "
-                          "encoder; set training.text_encoder_lr equal to training.unet_lr (usually 1.0), or train "
-                          "the UNet only.")
+                          "encoder", Fix("{} equal to training.unet_lr (usually 1.0), or train the UNet only",
+                                         ChangeSetting("training.text_encoder_lr")))
     twin = entry.full_precision
     if twin and not optimizers.get(twin).package and not cls.__module__.startswith("torch.") \
             and not _trial_step(cls, kwargs, param_groups):
@@ -68,7 +69,7 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
     try:
         opt = cls(param_groups, **kwargs)
     except TypeError as exc:
-        raise ConfigError(f"training.optimizer_args do not fit {name} ({exc}); fix or remove them.") from None
+        raise ConfigError(f"training.optimizer_args do not fit {name} ({exc})", Fix("fix or remove them")) from None
     if kwargs:
         desc += "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
     return opt, desc

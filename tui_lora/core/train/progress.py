@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from tui_lora.core.errors import Namer, Notice, neutral_name
 from tui_lora.core.events import EventWriter
 from tui_lora.core.humanize import duration
 
@@ -16,11 +17,13 @@ from tui_lora.core.humanize import duration
 class Reporter:
     """Emits events and prints progress. Step lines are printed at most every ``interval`` seconds
     when stdout is not a terminal (logs/train.log stays readable); on a terminal one line is redrawn.
-    ``log`` (a foreground run's logs/train.log) gets the same lines as a detached run's log would."""
+    ``log`` (a foreground run's logs/train.log) gets the same lines as a detached run's log would.
+    ``name`` names the steps of a warning's fix (the command that trains says them in its words)."""
 
     def __init__(self, events: EventWriter, *, stream: IO[str] | None = None, interval: float = 5.0,
                  on_event: Callable[[dict[str, Any]], None] | None = None, quiet: bool = False,
-                 log: IO[str] | None = None) -> None:
+                 log: IO[str] | None = None, name: Namer = neutral_name) -> None:
+        self.name = name
         self.events = events
         self.stream = stream if stream is not None else sys.stdout
         self.log = log
@@ -32,7 +35,7 @@ class Reporter:
         self._last_print = 0.0
         self._line_open = False
         self._warned: set[str] = set()
-        self.warnings: list[str] = []
+        self.warnings: list[Notice] = []
 
     # ----- events ---------------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
@@ -73,17 +76,18 @@ class Reporter:
         self.emit("save", epoch=epoch, step=step, path=str(path))
         self.line(f"saved {path}")
 
-    def warning(self, message: str, *, once: str | None = None) -> None:
-        key = once or message
+    def warning(self, message: str | Notice, *, once: str | None = None) -> None:
+        notice = Notice(message) if isinstance(message, str) else message
+        key = once or str(notice)
         if key in self._warned:
             return
         self._warned.add(key)
-        self.warnings.append(message)
-        self.emit("warning", message=message)
-        self.line(f"warning: {message}", err=True)
+        self.warnings.append(notice)
+        self.emit("warning", **notice.to_dict(self.name))
+        self.line(f"warning: {notice.text(self.name)}", err=True)
 
-    def error(self, message: str) -> None:
-        self.emit("error", message=message)
+    def error(self, notice: Notice) -> None:
+        self.emit("error", **notice.to_dict(self.name))
 
     def done(self, *, path: Path, steps: int, seconds: float) -> None:
         self.emit("done", path=str(path) if path else None, steps=steps, seconds=round(seconds, 1))

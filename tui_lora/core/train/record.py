@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeSetting, Fix, Notice, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
 from tui_lora.core.settings import Settings
 
@@ -39,7 +39,7 @@ HARMLESS_KEYS = {
 @dataclass
 class RunRecord:
     status: str = "running"  # running | stopped | finished | failed
-    message: str | None = None
+    message: Notice | None = None  # why it stopped or failed (stored as Notice.to_dict())
     started: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     step: int = 0  # global step of the checkpoint (0: none yet)
@@ -59,7 +59,10 @@ class RunRecord:
         return self.checkpoint is not None and self.status != "finished"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(replace(self, message=None))
+        message = Notice(self.message) if isinstance(self.message, str) else self.message
+        data["message"] = message.to_dict() if message is not None else None
+        return data
 
 
 def record_path(project: Project) -> Path:
@@ -74,6 +77,10 @@ def read_record(project: Project) -> RunRecord | None:
     if not isinstance(data, dict):
         return None
     known = {f.name for f in fields(RunRecord)}
+    message = data.get("message")
+    # (a plain sentence: a record written before fixes were data)
+    data["message"] = (Notice.from_dict(message) if isinstance(message, dict)
+                       else Notice(message) if isinstance(message, str) else None)
     try:
         return RunRecord(**{k: v for k, v in data.items() if k in known})
     except TypeError:
@@ -153,24 +160,26 @@ def _show(v: Any) -> str:
 def check_resume(project: Project, record: RunRecord | None, settings: Settings) -> list[str]:
     """Refuse (one sentence) a resume that cannot continue the recorded run; return warnings for
     changes that are allowed (captions edited). ``settings`` are the effective settings now."""
-    root = project.root
+    root = str(project.root)
     if record is None or record.checkpoint is None or not (Path(project.state_dir) / record.checkpoint).is_file():
-        raise UserError(f"There is no saved training state to resume in {Path(project.state_dir)}; start the "
-                        f"training with `tui-lora train {root}` (state is saved at every epoch and on stop).")
+        raise UserError(f"There is no saved training state to resume in {Path(project.state_dir)}",
+                        Fix("start the training with {} (state is saved at every epoch and on stop)",
+                            RunAction("train.start", root)))
     if record.status == "finished":
-        raise UserError(f"The last training of this project already finished; start a new one with "
-                        f"`tui-lora train {root}` (raise training.max_train_epochs first to train longer).")
+        raise UserError("The last training of this project already finished",
+                        Fix("start a new one with {} ({} first to train longer)", RunAction("train.start", root),
+                            ChangeSetting("training.max_train_epochs", verb="raise")))
     changes = settings_changes(record.settings or {}, settings) if record.settings is not None else []
     if changes:
         shown = ", ".join(f"{k} {_show(a)} → {_show(b)}" for k, a, b in changes[:3])
         more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
-        raise UserError(f"The settings changed since the training stopped ({shown}{more}); put them back to resume, "
-                        f"or start over with `tui-lora train {root} --restart`.")
+        raise UserError(f"The settings changed since the training stopped ({shown}{more})",
+                        Fix("put them back to resume, or start over with {}", RunAction("train.restart", root)))
     images, captions = dataset_fingerprint(project, settings)
     if record.dataset and images != record.dataset:
         raise UserError("The dataset changed since the training stopped (images added, removed, resized or "
-                        "repeats changed); put it back to resume, or start over with "
-                        f"`tui-lora train {root} --restart`.")
+                        "repeats changed)",
+                        Fix("put it back to resume, or start over with {}", RunAction("train.restart", root)))
     warnings = []
     if record.captions and captions != record.captions:
         warnings.append("Captions changed since the training stopped; the resumed epochs train on the new ones.")

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from tui_lora.core.errors import OperationFailed, UserError
+from tui_lora.core.errors import Fix, Namer, Notice, OperationFailed, RunAction, UserError, neutral_name
 from tui_lora.core.events import EventWriter
 from tui_lora.core.train.checkpoint import StateKeeper, main_process_by_env
 from tui_lora.core.train.progress import Reporter
@@ -24,25 +24,26 @@ if TYPE_CHECKING:
 
 def make_reporter(project: Project, *, stream: IO[str] | None = None,
                   on_event: Callable[[dict[str, Any]], None] | None = None,
-                  quiet: bool = False, log: IO[str] | None = None) -> Reporter:
+                  quiet: bool = False, log: IO[str] | None = None, name: Namer = neutral_name) -> Reporter:
     if not main_process_by_env():
         # Under a multi-GPU launcher only the main process writes events and prints progress.
         return Reporter(EventWriter(project.events_path, enabled=False), stream=open(os.devnull, "w"), quiet=True)
-    return Reporter(EventWriter(project.events_path), stream=stream, on_event=on_event, quiet=quiet, log=log)
+    return Reporter(EventWriter(project.events_path), stream=stream, on_event=on_event, quiet=quiet, log=log, name=name)
 
 
 def train_project(project: Project, *, overrides: list[str] | None = None, stream: IO[str] | None = None,
                   cancel: threading.Event | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
                   device: str | None = None, base_model: BaseModel | None = None, quiet: bool = False,
                   resume: bool = False, gpus: int = 1, log: IO[str] | None = None,
-                  latents: LatentShare | None = None) -> TrainResult:
+                  name: Namer = neutral_name, latents: LatentShare | None = None) -> TrainResult:
     """Train ``project`` (with ``--set`` style ``overrides``) to the end; events go to logs/events.jsonl.
 
     ``resume`` continues from state/ (the run's own overrides are reused; new ones are added).
     State is checkpointed after every epoch; when ``cancel`` is set the run stops after the current
     step, saves the LoRA and the state, and returns a result with ``stopped``. Failures end with an
     ``error`` event and are raised: a :class:`UserError` for anything the user can fix (one
-    sentence; NaN and out-of-memory included), KeyboardInterrupt for a hard interrupt.
+    sentence; NaN and out-of-memory included), KeyboardInterrupt for a hard interrupt. ``name``
+    names the steps of the warnings' fixes (printed to ``stream`` and written to the events).
     ``base_model`` and ``latents`` come from earlier runs in this process (a sweep: :mod:`.reuse`).
     """
     overrides = list(overrides or [])
@@ -52,7 +53,7 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     settings = project.effective_settings(overrides)
     project = project.with_settings(settings)  # --set output.output_name=… names this run's files
     notes = check_resume(project, record, settings) if resume else []  # refused before anything is written
-    reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet, log=log)
+    reporter = make_reporter(project, stream=stream, on_event=on_event, quiet=quiet, log=log, name=name)
     trainer = keeper = None
     try:
         sampler = TrainingSampler.from_settings(project, settings, reporter.warning)  # bad prompts fail here
@@ -78,36 +79,39 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     except Exception as exc:
         from tui_lora.core.train.guards import failure_message
 
-        message = failure_message(exc, settings, step=trainer.state.global_step if trainer is not None else 0,
-                                  family=trainer.s.family if trainer is not None else settings.project.family)
-        _failed(project, keeper, reporter, OperationFailed(message or f"Training failed ({type(exc).__name__}: {exc})."))
-        if message:
-            raise OperationFailed(message) from None
+        notice = failure_message(exc, settings, step=trainer.state.global_step if trainer is not None else 0,
+                                 family=trainer.s.family if trainer is not None else settings.project.family)
+        _failed(project, keeper, reporter, OperationFailed.from_notice(
+            notice or Notice(f"Training failed ({type(exc).__name__}: {exc})")))
+        if notice:
+            raise OperationFailed.from_notice(notice) from None
         raise
 
 
 def _failed(project: Project, keeper: StateKeeper | None, reporter: Reporter, exc: UserError) -> None:
     """The run ends with an error event; its last checkpoint (from before the failure) stays."""
-    reporter.error(exc.message)
+    reporter.error(exc.notice)
     if not main_process_by_env():
         return
     if keeper is not None:
-        keeper.mark("failed", exc.message)
+        keeper.mark("failed", exc.notice)
     else:
         record = read_record(project)
         if record is not None and record.status == "running":
-            update_record(project, status="failed", message=exc.message)
+            update_record(project, status="failed", message=exc.notice)
 
 
-def interrupted_message(project: Project, record: RunRecord | None, step: int) -> str:
+def interrupted_message(project: Project, record: RunRecord | None, step: int) -> Notice:
+    root = str(project.root)
     if record is not None and record.checkpoint:
-        return (f"Training was interrupted at step {step}; `tui-lora train {project.root} --resume` continues "
-                f"from step {record.step}, the last saved state.")
-    return (f"Training was interrupted at step {step}, before any state was saved; start it again with "
-            f"`tui-lora train {project.root}`.")
+        return Notice(f"Training was interrupted at step {step}",
+                      Fix(f"{{}} continues from step {record.step}, the last saved state",
+                          RunAction("train.resume", root)))
+    return Notice(f"Training was interrupted at step {step}, before any state was saved",
+                  Fix("start it again with {}", RunAction("train.start", root)))
 
 
-def _interrupted(project: Project, keeper: StateKeeper | None, trainer: Trainer | None) -> str:
+def _interrupted(project: Project, keeper: StateKeeper | None, trainer: Trainer | None) -> Notice:
     """A hard interrupt (a second Ctrl-C, or a stop before training began): the last state stays valid."""
     record = keeper.record if keeper else read_record(project)
     message = interrupted_message(project, record, trainer.state.global_step if trainer else 0)

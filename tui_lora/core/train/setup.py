@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice, RunAction, UserError, Words
 from tui_lora.core.plan import epochs_and_steps
 from tui_lora.core.registry import schedulers
 from tui_lora.core.settings import Settings, TrainingSettings
@@ -99,17 +99,18 @@ def resolve_device(device: str | None, warn: Callable[[str], None] = lambda m: N
     if device:
         if device.startswith("cuda"):
             if not torch.cuda.is_available():
-                raise UserError(f"--device {device} was asked for but no CUDA GPU is available here; drop --device "
-                                "to train on the CPU, or check the NVIDIA driver with nvidia-smi.")
+                raise UserError(Words("{} was asked for but no CUDA GPU is available here", Given("device", device)),
+                                Fix("{} to train on the CPU, or check the NVIDIA driver with nvidia-smi",
+                                    ChangeInput("device", verb="drop")))
             if ":" in device:
                 index = int(device.split(":", 1)[1]) if device.split(":", 1)[1].isdigit() else -1
                 if not 0 <= index < torch.cuda.device_count():
                     raise UserError(f"There is no GPU {device}; this machine has {torch.cuda.device_count()} "
-                                    "(cuda:0 … ), see nvidia-smi.")
+                                    "(cuda:0 … )", Fix("see nvidia-smi"))
                 torch.cuda.set_device(index)  # accelerate then places everything on it
             return device
         if device != "cpu":
-            raise UserError(f"--device {device} is not supported; use cuda, cuda:N or cpu.")
+            raise UserError(Words("{} is not supported", Given("device", device)), Fix("use cuda, cuda:N or cpu"))
         return device
     if torch.cuda.is_available():
         return "cuda"
@@ -134,8 +135,9 @@ def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False) -> 
 def check_dataset(layout: DatasetLayout, project: Project) -> None:
     if layout.train_images == 0:
         extra = f" ({len(layout.unreadable)} files could not be read as images)" if layout.unreadable else ""
-        raise UserError(f"The dataset has no images{extra}; fetch some with `tui-lora fetch {project.root}` or copy "
-                        "15-50 images into dataset/<N>_<name>/.")
+        raise UserError(f"The dataset has no images{extra}",
+                        Fix("fetch some with {} or copy 15-50 images into dataset/<N>_<name>/",
+                            RunAction("fetch", str(project.root))))
 
 
 def build_setup(project: Project, settings: Settings, reporter: Reporter, *, cancel: threading.Event,
@@ -148,10 +150,10 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     check_dataset(layout, project)
     if t.noise_offset and t.multires_noise_iterations:
         raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
-                        "forbids it too); set one of them to 0.")
+                        "forbids it too)", Fix("set one of them to 0"))
     if t.unet_lr <= 0 and (n.network_train_unet_only or t.text_encoder_lr <= 0):
-        raise UserError("Every learning rate is 0, so nothing would train; set training.unet_lr "
-                        "(e.g. 5e-4 for SD1.5, 2e-4 for SDXL).")
+        raise UserError("Every learning rate is 0, so nothing would train",
+                        Fix("{} (e.g. 5e-4 for SD1.5, 2e-4 for SDXL)", ChangeSetting("training.unet_lr")))
     for p in layout.unreadable:
         reporter.warning(f"{p.name} is not a readable image; it is skipped.", once=str(p))
 
@@ -238,8 +240,9 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     captions, missing = D.load_captions(layout, d.caption_extension, settings.project.trigger_word)
     for text, paths in missing.items():
         more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
-        reporter.warning(f"{paths[0].name}{more} have no caption file ({d.caption_extension}); they train with the "
-                         f"caption \"{text}\". Tag them (tui-lora tag) for a better LoRA.")
+        reporter.warning(Notice(f"{paths[0].name}{more} have no caption file ({d.caption_extension}); they train "
+                                f"with the caption \"{text}\"",
+                                Fix("tag them with {} for a better LoRA", RunAction("tag", str(project.root)))))
     caption_opts = D.CaptionOptions.from_settings(d)
     vae_dtype = torch.float32 if (mp == "no" or vae.config.get("force_upcast", False)) else weight_dtype
     _place(vae, device_t, vae_dtype)

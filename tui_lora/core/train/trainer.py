@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, RunAction, UserError, neutral_name
 from tui_lora.core.train import data as D
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.noise import make_noise, sample_timesteps, snr_weights, target_for
@@ -64,12 +64,13 @@ class TrainResult:
     files: list[Path] = field(default_factory=list)
     stopped: bool = False
     loss: float | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
+        """As JSON; ``name`` names the steps of the warnings' fixes (a front end's words)."""
         return {"path": str(self.path) if self.path else None, "steps": self.steps, "epochs": self.epochs,
                 "seconds": round(self.seconds, 1), "files": [str(p) for p in self.files],
-                "stopped": self.stopped, "loss": self.loss, "warnings": self.warnings}
+                "stopped": self.stopped, "loss": self.loss, "warnings": [w.text(name) for w in self.warnings]}
 
 
 def derived_seed(seed: int, tag: str, n: int) -> int:
@@ -247,7 +248,7 @@ class Trainer:
                     self.last_loss = loss
                     self._report(loss)
                 if self._any_process(loss is not None and not math.isfinite(loss)):
-                    raise TrainingDiverged(self._diverged("the loss"))
+                    raise TrainingDiverged.from_notice(self._diverged("the loss"))
             if stopped:
                 break
             last = self.state.global_step >= s.total_steps
@@ -277,7 +278,7 @@ class Trainer:
 
         return bool(acc.reduce(torch.tensor([float(flag)], device=acc.device), reduction="sum").item() > 0)
 
-    def _diverged(self, what: str) -> str:
+    def _diverged(self, what: str) -> Notice:
         s = self.s
         return diverged_message(what=what, step=self.state.global_step, epoch=self.state.epoch + 1,
                                 settings=s.settings, family=s.family, mixed_precision=s.mixed_precision,
@@ -311,12 +312,13 @@ class Trainer:
         tensors = self.lora_tensors()
         if not tensors_finite(tensors):  # never overwrite a good file with NaN (or fp16-overflowed) weights
             precision = self.s.settings.output.save_precision
-            raise TrainingDiverged(self._diverged(f"the LoRA weights (saved as {precision})"))
+            raise TrainingDiverged.from_notice(self._diverged(f"the LoRA weights (saved as {precision})"))
         try:
             save_lora(path, tensors, meta)
         except OSError as exc:
-            raise UserError(f"Cannot write {path} ({exc.strerror or exc}); free disk space or fix the folder's "
-                            "permissions, then train again.") from None
+            raise UserError(f"Cannot write {path} ({exc.strerror or exc})",
+                            Fix("{} or fix the folder's permissions, then train again", FreeDisk(str(path.parent)))) \
+                from None
         self.files.append(path)
         self.reporter.save(epoch=epoch, step=self.state.global_step, path=path)
         return path
@@ -344,13 +346,16 @@ class Trainer:
             "files": [str(p) for p in self.files],
         }
 
+    def _start_over(self) -> Fix:
+        return Fix("start over with {}", RunAction("train.restart", str(self.s.project.root)))
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         import numpy as np
         import torch
 
         s = self.s
         if state.get("format") != 1:
-            raise UserError("The saved training state has an unknown format; start the training again without --resume.")
+            raise UserError("The saved training state has an unknown format", self._start_over())
         lora = state["lora"]
         with torch.no_grad():
             for m in s.modules:
@@ -358,7 +363,7 @@ class Trainer:
                     key = f"{m.kohya}.{part}"
                     if key not in lora or tuple(lora[key].shape) != tuple(getattr(m, part).shape):
                         raise UserError("The saved training state does not match this network (dim, type or model "
-                                        "changed); start the training again without --resume.")
+                                        "changed)", self._start_over())
                     getattr(m, part).copy_(lora[key])
         s.optimizer.load_state_dict(state["optimizer"])
         s.lr_scheduler.load_state_dict(state["lr_scheduler"])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_lora.core.childenv import child_env
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Notice, UserError
 
 KILL_AFTER_S = 20.0  # SIGTERM first; a child still alive after this is killed
 CANCELLED_EXIT = 130
@@ -69,7 +69,9 @@ def parse_result(stdout: str, returncode: int, stderr_tail: list[str], *, cancel
         except ValueError:
             continue
     if isinstance(data, dict) and "error" in data:
-        raise UserError(str(data["error"]), exit_code=int(data.get("exit_code", returncode or 1)))
+        # The problem and its fix as data (the command's JSON): the wizard names the fix in its own words.
+        notice = Notice.from_dict({"message": data["error"], **data})
+        raise UserError.from_notice(notice, exit_code=int(data.get("exit_code", returncode or 1)))
     if returncode in (0, CANCELLED_EXIT) and isinstance(data, dict):
         return data
     if returncode in (-signal.SIGTERM, -signal.SIGKILL, CANCELLED_EXIT):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 
@@ -36,10 +35,3 @@ def resolve_user_path(text: str, base: Path | None = None) -> Path:
         p = (base or Path.cwd()) / p
     return Path(os.path.normpath(p))
 
-
-def reword(text: str, rules: tuple[tuple[re.Pattern[str], str], ...]) -> str:
-    """``text`` with each rule's pattern replaced, in order: core's sentences name the CLI (they are
-    shared with the commands), the wizard says the same fix as a key or a field."""
-    for pattern, words in rules:
-        text = pattern.sub(words, text)
-    return text

@@ -15,6 +15,7 @@ from tui_lora.core.compare import EpochFile, list_epoch_files, parse_epochs, par
 from tui_lora.core.compare.files import MAX_SEEDS, MAX_WEIGHT
 from tui_lora.core.errors import UserError
 from tui_lora.core.sample_prompts import DEFAULT_STEPS, MAX_STEPS, load_sample_prompts, parse_prompt_line
+from tui_lora.tui.common.fixes import say
 
 FIELDS = ("prompt", "negative", "epochs", "weights", "seed", "steps")
 DEFAULT_WEIGHTS_TEXT = "0.6,0.8,1.0"
@@ -107,7 +108,7 @@ def check(project, values: dict[str, str], files: list[EpochFile] | None = None,
                 notes.append(f"Without the trigger word {trigger} the LoRA may barely show.")
             out.notes["prompt"] = " ".join(notes)
         except UserError as exc:
-            out.errors["prompt"] = exc.message
+            out.errors["prompt"] = say(exc, "compare")
     negative = values.get("negative", "").strip()
     if negative:
         args += ["--negative", negative]

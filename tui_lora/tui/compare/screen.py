@@ -35,6 +35,7 @@ from tui_lora.tui.compare import compare_form
 from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child
 from tui_lora.tui.compare.compare_grid import CompareGridView
 from tui_lora.tui.compare.compare_grids import GridInfo, list_grids, read_grid
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.compare.pick_actions import PickActions
 from tui_lora.tui.compare.prompt_actions import PromptActions
 
@@ -330,7 +331,7 @@ class CompareScreen(PickActions, PromptActions, WizardScreen):
             show_line(self.query_one("#compare-status", Static), "Cancelled; no grid was written.")
             return True
         if isinstance(error, UserError):
-            show_line(self.query_one("#compare-status", Static), error.message, error=True)
+            show_line(self.query_one("#compare-status", Static), say(error, self.STEP_ID), error=True)
         return False  # and a notification
 
     # ----- earlier grids -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from tui_lora.core.registry.boorus import DEFAULT_SOURCE, SITES
 from tui_lora.tui.common.field import Field, FieldInput, show_line
 from tui_lora.tui.common.format import short_path
 from tui_lora.tui.fetch.fetchform import ACCOUNT_LABELS, credentials
+from tui_lora.tui.common.fixes import say
 
 
 class AccountFields(Vertical):
@@ -110,7 +111,7 @@ class AccountFields(Vertical):
         try:
             creds, origin = credentials(source, "", "", self.base_url)
         except UserError as exc:
-            self._note(exc.message, error=True)
+            self._note(say(exc, "fetch"), error=True)
             return
         from tui_lora.core.booru.credentials import withheld_note
 
@@ -120,8 +121,7 @@ class AccountFields(Vertical):
         elif origin == "environment":
             self._note("Using the account from the TUI_LORA_* environment variables.")
         elif withheld:
-            self._note(withheld.replace("pass --user-id and --api-key (and --save-credentials)",
-                                        "type them (with Remember)"))
+            self._note(say(withheld, "fetch"))
         else:
             self._note(SITES[source].account_note())
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from tui_lora.core.humanize import clock
 from tui_lora.core.humanize import file_size as size
 from tui_lora.tui.common.progress_text import bar_with_text
+from tui_lora.tui.common.fixes import say
 
 
 def _n(n: int, noun: str) -> str:
@@ -66,7 +67,7 @@ def outcome_lines(coll: Any, report: Any, folder: str) -> tuple[list[str], bool]
         extra.append("passed over " + ", ".join(f"{n} {reason}" for reason, n in sorted(coll.skipped.items())))
     if extra:
         lines.append("; ".join(extra).capitalize() + ".")
-    lines += list(coll.warnings)
+    lines += [say(w, "fetch") for w in coll.warnings]
     ok = not report.failed and not report.cancelled
     if report.failed:
         first = report.failed[0]

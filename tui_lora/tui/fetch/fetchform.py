@@ -1,5 +1,6 @@
 """The Fetch screen's form as plain data: reading it into a booru query, credentials and a dataset
-folder, remembering it per project, and saying core's errors in the wizard's words.
+folder, and remembering it per project (core's errors name their fix as data; tui/common/fixes.py says it
+in the wizard's words).
 
 No textual here (like core/): the screen fills a :class:`FetchForm` from its widgets and calls
 these functions, some of them from worker threads.
@@ -7,7 +8,6 @@ these functions, some of them from worker threads.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,17 +108,14 @@ def parse_limit(text: str) -> int:
 
 
 def build(form: FetchForm, *, authenticated: bool) -> "Query":
-    """The validated query (QueryError/UserError with a sentence in the wizard's words)."""
+    """The validated query (or a QueryError/UserError)."""
     from tui_lora.core import booru
     from tui_lora.core.booru.query import DANBOORU_ANON_TAG_LIMIT
 
     if not form.tags.strip():
         raise UserError("Type the tags to search, e.g. hakurei_reimu solo -monochrome.")
-    try:
-        query = booru.build_query(form.source, form.tags, rating=form.rating or None,
-                                  min_score=parse_min_score(form.min_score), order=form.order)
-    except UserError as exc:
-        raise UserError(wizard_wording(exc.message)) from None
+    query = booru.build_query(form.source, form.tags, rating=form.rating or None,
+                              min_score=parse_min_score(form.min_score), order=form.order)
     if query.source == "danbooru" and not authenticated:
         n = query.danbooru_tag_count()
         if n > DANBOORU_ANON_TAG_LIMIT:
@@ -143,17 +140,11 @@ def credentials(source: str, user_id: str, api_key: str, base_url: str = "") -> 
             first, second = ACCOUNT_LABELS[source]
             missing = second if uid else first
             raise UserError(f"Type the {missing} too; both are at {WHERE_TO_GET[source]}.")
-        try:
-            return booru.resolve_credentials(source, user_id=uid, api_key=key), "typed"
-        except UserError as exc:
-            raise UserError(wizard_wording(exc.message)) from None
+        return booru.resolve_credentials(source, user_id=uid, api_key=key), "typed"
     import os
 
     if any(os.environ.get(n, "").strip() for n in env_names(source)):
-        try:
-            return booru.resolve_credentials(source), "environment"
-        except UserError as exc:
-            raise UserError(wizard_wording(exc.message)) from None
+        return booru.resolve_credentials(source), "environment"
     saved = booru.stored_credentials(source, base_url or None)
     return saved, "saved" if saved else ""
 
@@ -197,24 +188,3 @@ def save_memory(root: Path, form: FetchForm) -> None:
 
     save_form(MEMORY_FILE, root, form.to_memory(), last=True)
 
-
-# ----- wording ----------------------------------------------------------------------------------
-# Core's sentences name the CLI's flags; on this screen the same fix is a field.
-_WORDING: tuple[tuple[str, str], ...] = (
-    (r" \(add --save-credentials to remember them\)", ""),
-    (r"(?:pass|sign in with) --user-id (?:ID|LOGIN) --api-key KEY", "fill in the account fields"),
-    (r"pass --user-id and --api-key(?: instead)?", "fill in the account fields instead"),
-    (r"try --source safebooru", "try Safebooru as the source"),
-    (r"(?:the )?--base-url", "the Base URL"),
-    (r"--tags", "the tags"),
-    (r"pass --limit N with N >= 1", "set Limit to 1 or more"),
-    (r"lower --limit", "lower the Limit"),
-    (r"re-run", "try again"),
-)
-
-
-def wizard_wording(message: str) -> str:
-    """A core booru error with its CLI flags replaced by the Fetch screen's fields."""
-    for pattern, repl in _WORDING:
-        message = re.sub(pattern, repl, message)
-    return message

@@ -33,6 +33,7 @@ from tui_lora.tui.fetch.account_fields import AccountFields
 from tui_lora.tui.fetch.booru_preview import BooruPreview
 from tui_lora.tui.fetch.booru_session import BooruSession, Outcome
 from tui_lora.tui.fetch.fetch_text import count_line, outcome_lines, progress_line
+from tui_lora.tui.common.fixes import say
 
 SEARCH_DELAY_S = 0.6  # wait this long after the last keystroke: the site is not hammered while typing
 
@@ -222,7 +223,7 @@ class FetchScreen(WizardScreen):
         except UserError as exc:
             control.add_class("-invalid")  # (Input itself clears it on the next change)
             self._bad_numbers.add(name)
-            self._status(exc.message, error=True)
+            self._status(say(exc, self.STEP_ID), error=True)
         else:
             if name in self._bad_numbers:
                 self._bad_numbers.discard(name)
@@ -246,7 +247,7 @@ class FetchScreen(WizardScreen):
         try:
             folder = fetchform.resolve_folder(self.project, self.query_one("#folder", Input).value, create=False)
         except UserError as exc:
-            field.set_note(exc.message, "error")
+            field.set_note(say(exc, self.STEP_ID), "error")
             title.update("Fetch images")
             return
         field.set_note()
@@ -270,7 +271,7 @@ class FetchScreen(WizardScreen):
         try:
             self._query()
         except UserError as exc:
-            self._count(exc.message, error=True)
+            self._count(say(exc, self.STEP_ID), error=True)
             self.query_one(BooruPreview).show([])
             self.result = None
             return
@@ -286,7 +287,7 @@ class FetchScreen(WizardScreen):
         try:
             query, creds, origin = self._query()
         except UserError as exc:
-            self._count(exc.message, error=True)
+            self._count(say(exc, self.STEP_ID), error=True)
             return
         self._count("Searching…", dim=True)
         self._search_cancel = threading.Event()
@@ -304,7 +305,7 @@ class FetchScreen(WizardScreen):
             return
         except UserError as exc:
             if not cancel.is_set():
-                self.post_message(SearchAnswered(seq, error=fetchform.wizard_wording(exc.message)))
+                self.post_message(SearchAnswered(seq, error=say(exc, self.STEP_ID)))
             return
         if not cancel.is_set() and not get_current_worker().is_cancelled:
             self.post_message(SearchAnswered(seq, result=(result, saved_to, creds)))
@@ -336,8 +337,8 @@ class FetchScreen(WizardScreen):
             limit = fetchform.parse_limit(self.form.limit)
             folder = fetchform.resolve_folder(self.project, self.form.folder, create=True)
         except UserError as exc:
-            self._status(exc.message, error=True)
-            self.notify(exc.message, severity="error", markup=False)
+            self._status(say(exc, self.STEP_ID), error=True)
+            self.notify(say(exc, self.STEP_ID), severity="error", markup=False)
             return
         self.downloading = True
         self.refresh_bindings()
@@ -378,7 +379,7 @@ class FetchScreen(WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if worker.group == "download" and isinstance(error, UserError):
-            message = fetchform.wizard_wording(error.message)
+            message = say(error, self.STEP_ID)
             self._status(message, error=True)
             self.notify(message, severity="error", timeout=10, markup=False)
             return True

@@ -19,8 +19,8 @@ from tui_lora.core.jobs import JobStatus, job_status
 from tui_lora.core.project import family_label
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.format import short_path
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.navigation import STEPS, available
-from tui_lora.tui.train.train_text import wizard_words
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ class ProjectScreen(WizardScreen):
         elif st.state == "stopped":
             t.append(f"  stopped at step {s.step}/{s.total_steps}{resume}\n", style="yellow")
         elif st.state == "failed":
-            t.append(f"  the last run failed: {wizard_words(s.error or st.message, elsewhere=True)}{resume}\n",
+            why = s.error or st.message
+            t.append(f"  the last run failed: {say(why, self.STEP_ID) if why else 'see logs/train.log'}{resume}\n",
                      style="yellow")
         else:
             t.append("  no run yet\n", style="dim")

@@ -14,6 +14,7 @@ from tui_lora.core.dataset.checks import Severity
 from tui_lora.core.humanize import duration
 from tui_lora.core.humanize import file_size as human_size
 from tui_lora.tui.common.item import Item
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.review.review_model import ReviewData, advice, view_label
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ def restore_line(results: "list[RestoreResult]") -> str:
     missing = [m for r in results for m in r.missing]
     if missing:
         text += f" {len(missing)} file(s) were no longer in the trash folder."
-    refused = [r.refusal for r in results if r.refused]
+    refused = [say(r.refusal, "review") for r in results if r.refusal is not None]
     if refused:
         text += " " + refused[0] + (f" ({len(refused) - 1} more like it.)" if len(refused) > 1 else "")
     return text

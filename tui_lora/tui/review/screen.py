@@ -29,6 +29,7 @@ from tui_lora.tui.common.image_preview import ImagePreview
 from tui_lora.tui.common.item import Item
 from tui_lora.tui.common.progress_text import bar_with_text
 from tui_lora.tui.common.thumb_loader import ThumbLoader, ThumbRequest
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.review import review_model
 from tui_lora.tui.review import review_text
 from tui_lora.tui.review.review_actions import ReviewActions
@@ -375,7 +376,7 @@ class ReviewScreen(ReviewActions, WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if isinstance(error, UserError):
-            self._status(error.message, error=True)
+            self._status(say(error, self.STEP_ID), error=True)
         return False  # and a notification
 
     def _progress(self, on: bool) -> None:

@@ -20,6 +20,7 @@ from tui_lora.core.project import Project, family_label
 from tui_lora.tui.common.base import NO_PROJECT_KEYS, WizardScreen
 from tui_lora.tui.common.field import Field, text_input
 from tui_lora.tui.common.format import resolve_user_path, short_path
+from tui_lora.tui.common.fixes import say
 
 INSPECT_DELAY_S = 0.25  # wait for a pause in typing before reading the disk
 
@@ -147,7 +148,7 @@ class NewProjectScreen(WizardScreen):
         try:
             info, error = inspect_model(ref), None
         except UserError as exc:
-            info, error = None, exc.message
+            info, error = None, say(exc)
         self.post_message(self.ModelInspected(ref, info, error))
 
     def on_new_project_screen_model_inspected(self, message: ModelInspected) -> None:
@@ -203,7 +204,7 @@ class NewProjectScreen(WizardScreen):
 
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if worker.group == "create" and isinstance(error, UserError):
-            self._error(error.message)
+            self._error(say(error))
             return True
         return False
 

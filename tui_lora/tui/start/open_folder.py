@@ -16,6 +16,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.project import PROJECT_FILE, Project
 from tui_lora.tui.common.field import Field, text_input
 from tui_lora.tui.common.format import resolve_user_path, short_path
+from tui_lora.tui.common.fixes import say
 
 
 class FolderSuggester(Suggester):
@@ -96,7 +97,7 @@ class OpenFolderScreen(ModalScreen[Project | None]):
         try:
             project = Project.load(resolve_user_path(event.value))
         except UserError as exc:
-            field.set_note(exc.message, "error")
+            field.set_note(say(exc), "error")
             return
         self.dismiss(project)
 

@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 from tui_lora.core.errors import UserError
 from tui_lora.core.project import Project, family_label
 from tui_lora.tui.common.format import fit, short_path
+from tui_lora.tui.common.fixes import say
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def describe_recent(path: Path) -> RecentInfo:
     try:
         project = Project.load(path)
     except UserError as exc:
-        return RecentInfo(path, problem=exc.message)
+        return RecentInfo(path, problem=say(exc))
     images = sum(len(c.images()) for c in project.concepts())
     status = job_status(project)
     s = status.summary

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static
 
 from tui_lora.core.dataset.folders import Concept
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.core.plan import FolderCount, Plan, plan_for_project, plan_from_settings
 from tui_lora.core.presets import load_preset
@@ -24,6 +24,7 @@ from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.field import Field, text_input
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.steps.plan_view import PlanView
 from tui_lora.tui.steps.repeats import parse_repeats, set_repeats
 
@@ -161,7 +162,7 @@ class StepsScreen(WizardScreen):
                     self.project.set_text(dotted, event.value)
                     self.dirty = True
         except UserError as exc:
-            field.set_note(_sentence(exc, control_id), "error")
+            field.set_note(say(exc, self.STEP_ID, placed=False), "error")  # the field says which setting
         else:
             field.set_note()
         self._update_plan()
@@ -186,7 +187,7 @@ class StepsScreen(WizardScreen):
             try:
                 self.concepts[i] = set_repeats(self.project, self.concepts[i], n)
             except UserError as exc:
-                self._field(f"repeats-{i}").set_note(exc.message, "error")
+                self._field(f"repeats-{i}").set_note(say(exc, self.STEP_ID), "error")
             else:
                 del self.pending_repeats[i]
         if self.dirty:
@@ -246,11 +247,3 @@ def _read_preset(name: str) -> tuple[int, Settings] | bool:
     except UserError:
         return False
 
-
-def _sentence(exc: UserError, control_id: str) -> str:
-    """A ConfigError names where it came from; in the form the field itself says that."""
-    msg = exc.message
-    if isinstance(exc, ConfigError):
-        for prefix in ("project.toml: ", *(f"{k}: " for _, k, _ in EDITABLE)):
-            msg = msg.removeprefix(prefix)
-    return msg

@@ -25,12 +25,13 @@ from textual.worker import Worker, WorkerState
 
 from tui_lora.core.dataset import tagops
 from tui_lora.core.dataset.captions import tag_key
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import UndoConflict, UserError
 from tui_lora.core.humanize import clock
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.child import Child, ChildEvent
 from tui_lora.tui.common.field import show_line
 from tui_lora.tui.common.progress_text import bar_with_text
+from tui_lora.tui.common.fixes import namer, say
 from tui_lora.tui.tags import tag_work
 from tui_lora.tui.tags.tag_table import TagTable
 from tui_lora.tui.tags.tagger_panel import TaggerPanel
@@ -210,18 +211,18 @@ class TagsScreen(WizardScreen):
     def worker_failed(self, worker: Worker, error: BaseException) -> bool:
         if not isinstance(error, UserError):
             return False
-        if worker.group == "op" and "changed after the" in error.message:
-            self._offer_forced_undo(error.message)
+        if worker.group == "op" and isinstance(error, UndoConflict):
+            self._offer_forced_undo(error)
             return True
-        text = tag_work.wizard_words(error.message)
+        text = say(error, self.STEP_ID)
         self._status(text, error=True)
         self.notify(text, severity="error", timeout=10, markup=False)
         return True
 
-    def _offer_forced_undo(self, message: str) -> None:
+    def _offer_forced_undo(self, conflict: UndoConflict) -> None:
         from tui_lora.tui.common.confirm import ConfirmScreen
 
-        head = message.split(";")[0]
+        head = conflict.problem.text(namer(self.STEP_ID))  # the dialog below is its fix
         self._status(head + ".", error=True)
 
         def answered(yes: bool | None) -> None:

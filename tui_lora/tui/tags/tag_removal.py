@@ -15,6 +15,7 @@ from tui_lora.core.dataset.captions import parse_tags
 from tui_lora.core.errors import UserError
 from tui_lora.tui.common.dialog import Dialog
 from tui_lora.tui.common.field import Field, text_input
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.tags.tag_work import removal_counts
 
 PREVIEW_DELAY_S = 0.3
@@ -74,7 +75,7 @@ class RemovalDialog(Dialog):
         try:
             result = self.dry_run(items)
         except UserError as exc:
-            self.post_message(PreviewReady(exc.message, error=True))
+            self.post_message(PreviewReady(say(exc, "tags"), error=True))
             return
         counts = removal_counts(result)
         if not counts:

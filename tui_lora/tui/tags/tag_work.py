@@ -5,7 +5,6 @@ child process, and saying what an operation did in one sentence.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
@@ -16,7 +15,6 @@ from typing import Any
 
 from tui_lora.core.dataset import tagops
 from tui_lora.tui.common import child
-from tui_lora.tui.common.format import reword
 
 
 @dataclass
@@ -105,17 +103,6 @@ class Rate:
 
 
 # ----- sentences ----------------------------------------------------------------------------------
-# Core's tagging sentences name the CLI (shared with `tui-lora tag`); here the same fix is a field or a key.
-_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"pass --model with a local folder"), "set Model in the panel to a local folder"),
-    (re.compile(r"`tui-lora tags [^`]*--undo`"), "u"),
-)
-
-
-def wizard_words(text: str) -> str:
-    return reword(text, _WORDING)
-
-
 def _n(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 

@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, Select, Static
 
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import UserError
 from tui_lora.core.tagging.blip import DEFAULT_BLIP_MODEL
 from tui_lora.core.tagging.wd14 import DEFAULT_WD14_MODEL
 from tui_lora.tui.common.field import Field, text_input
+from tui_lora.tui.common.fixes import say
 
 KEYS = {"tag_model": "tags.tagger_model", "threshold": "tags.threshold", "char_threshold": "tags.character_threshold"}
 MODES = (("overwrite", "overwrite"), ("append", "append"), ("missing only", "missing"))
@@ -100,8 +101,7 @@ class TaggerPanel(Vertical):
                 self.project.set_text(dotted, value)
                 self.dirty = True
         except UserError as exc:
-            message = exc.message.removeprefix("project.toml: ") if isinstance(exc, ConfigError) else exc.message
-            field.set_note(message, "error")
+            field.set_note(say(exc, "tags", placed=False), "error")  # beside the field: not "project.toml:"
         else:
             field.set_note()
 

@@ -36,6 +36,7 @@ from tui_lora.tui.common.image_preview import ImagePreview
 from tui_lora.tui.common.item import Item
 from tui_lora.tui.common.progress_text import progress_bar
 from tui_lora.tui.common.thumb_loader import ThumbLoader, ThumbRequest
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.navigation import STEP_INDEX, available
 from tui_lora.tui.train import train_text
 from tui_lora.tui.train.log_tail import LogTail
@@ -304,7 +305,7 @@ class TrainScreen(SweepActions, WizardScreen):
 
     def on_job_acted(self, message: JobActed) -> None:
         if isinstance(message.error, UserError):
-            self.notify(train_text.wizard_words(message.error.message), severity="error", timeout=10, markup=False)
+            self.notify(say(message.error, self.STEP_ID), severity="error", timeout=10, markup=False)
         elif message.error is not None:
             self.wizard.show_error(message.error)
         self._set_busy(None)
@@ -381,7 +382,7 @@ class TrainScreen(SweepActions, WizardScreen):
 
     def _notify_changes(self, before: Snapshot, after: Snapshot) -> None:
         for warning in after.summary.warnings[len(before.summary.warnings):]:
-            self.notify(warning, title="Training warning", severity="warning", markup=False)
+            self.notify(say(warning, self.STEP_ID), title="Training warning", severity="warning", markup=False)
         notice = train_text.ended_notice(before, after)
         if notice is not None:
             title, text, severity = notice

@@ -4,7 +4,6 @@ text, no textual), so they are tested without an app."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rich.text import Text
@@ -13,28 +12,12 @@ from tui_lora.core.events import RunSummary
 from tui_lora.core.gpu import GpuReport
 from tui_lora.core.jobs import JobStatus
 from tui_lora.core.humanize import duration
-from tui_lora.tui.common.format import reword, short_path
+from tui_lora.tui.common.format import short_path
+from tui_lora.tui.common.fixes import say
 from tui_lora.tui.train.monitor import Earlier, Snapshot, resume_epoch
 
 # What the screen itself is doing to the job (the files cannot say it yet).
 STARTING, STOPPING, STOPPING_SLOW = "starting", "stopping", "stopping-slow"
-
-
-# Core's sentences name the CLI (shared with `tui-lora train`); in the wizard the same fix is a key
-# of the Train step (said "on 6 Train" where it is read on another step).
-_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"`tui-lora train [^`]*--resume`"), "r (Resume{where})"),
-    (re.compile(r"`tui-lora train [^`]*--restart`"), "s (Start over{where})"),
-    (re.compile(r"`tui-lora train (?:(?!--)[^`])*`"), "s (Start{where})"),  # no flags: a new run
-    (re.compile(r"start the training again without --resume"), "start over with s{where}"),
-)
-
-
-def wizard_words(text: str, *, elsewhere: bool = False) -> str:
-    """``text`` with the CLI's `tui-lora train DIR [--resume | --restart]` said as the Train step's
-    keys; ``elsewhere`` when it is shown on another step."""
-    where = " on 6 Train" if elsewhere else ""
-    return reword(text, tuple((pattern, words.format(where=where)) for pattern, words in _WORDING))
 
 
 def resume_point(status: JobStatus) -> str:
@@ -88,12 +71,12 @@ def status_line(snap: Snapshot, busy: str | None = None, gpu: GpuReport | None =
     else:
         t.append("✗ failed: ", style="bold red")
         if s.error:
-            t.append(wizard_words(s.error))
+            t.append(say(s.error, "train"))
         elif resume:
             t.append(f"the training process ended at step {s.step} without a word (killed, out of memory or the "
                      "machine restarted).")
         else:
-            t.append(wizard_words(st.message) if st.message else "see logs/train.log")
+            t.append(say(st.message, "train") if st.message else "see logs/train.log")
         if resume:
             t.append(f" r {resume}.")
     return t
@@ -143,7 +126,8 @@ def ended_notice(before: Snapshot, after: Snapshot) -> tuple[str, str, str] | No
         resume = resume_point(b)
         return "Training stopped", f"Stopped at step {s.step}." + (f" r {resume}." if resume else ""), "information"
     if b.state == "failed":
-        return "Training failed", wizard_words(s.error or b.message or "see logs/train.log"), "error"
+        notice = s.error or b.message
+        return "Training failed", say(notice, "train") if notice else "see logs/train.log", "error"
     return None
 
 
