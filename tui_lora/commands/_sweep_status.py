@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from tui_lora.commands._fixes import say, step_words
 from tui_lora.core.sweep import SweepStatus, sweep_status
 
 
@@ -26,7 +27,7 @@ def render_sweep(project, sweep: SweepStatus) -> list[str]:
     width = max(len(v.label) for v in sweep.variants) if sweep.variants else 0
     lines = [head]
     for v in sweep.variants:
-        what = v.progress + (f": {v.message}" if v.message else "")
+        what = v.progress + (f": {say(v.message)}" if v.message else "")
         lines.append(f"  {v.label:<{width}}  {what}" + (f"  {_loss(v)}" if _loss(v) and v.state != "queued" else ""))
     root = project.root
     if sweep.state == "stopped":
@@ -46,7 +47,7 @@ def follow_sweep(project, args: argparse.Namespace, interval: float = 2.0) -> Sw
                 line = f"{v.label}: {v.progress}" + (f"  {_loss(v)}" if _loss(v) else "")
                 if last.get(v.label) != line:
                     last[v.label] = line
-                    print(json.dumps(v.to_dict()) if args.json else line, flush=True)
+                    print(json.dumps(v.to_dict(step_words)) if args.json else line, flush=True)
             if not status.running:
                 break
             time.sleep(interval)

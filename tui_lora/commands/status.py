@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if args.follow:
             sweep = follow_sweep(project, args)
         status = jobs.job_status(project)
-        emit(args, {**status.to_dict(step_words), "job": "sweep", "sweep": sweep.to_dict()},
+        emit(args, {**status.to_dict(step_words), "job": "sweep", "sweep": sweep.to_dict(step_words)},
              render_sweep(project, sweep))
         return 0
     if args.follow:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     data = result.to_dict(step_words)
     if sweep and (status := sweep_status(project)) is not None:
         shown = render_sweep(project, status)
-        data |= {"job": "sweep", "sweep": status.to_dict()}
+        data |= {"job": "sweep", "sweep": status.to_dict(step_words)}
     else:
         shown = render(project, result.status)
     if not result.was_running:

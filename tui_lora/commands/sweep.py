@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, positive_int
+from tui_lora.commands._fixes import say, step_words
 from tui_lora.core.errors import UserError
 
 HELP = "train variants of the settings (learning rate, dim, alpha …) to compare them"
@@ -73,7 +74,7 @@ def _detach(project, args, varies) -> int:
                            gpus=args.gpus, device=args.device)
     status = sweep_status(project)
     count = len(status.variants) if status else 0
-    emit(args, {**info.to_dict(), "variants": [v.to_dict() for v in status.variants] if status else []}, [
+    emit(args, {**info.to_dict(), "variants": [v.to_dict(step_words) for v in status.variants] if status else []}, [
         f"Sweep of {count} variants started in the background (pid {info.pid}); log: {info.log_path}",
         f"watch it with `tui-lora status {project.root}`, stop it with `tui-lora stop {project.root}`"])
     return 0
@@ -84,12 +85,13 @@ def _foreground(project, args, varies) -> int:
 
     stream = sys.stderr if args.json else sys.stdout
 
-    def say(line: str) -> None:
+    def show(line: str) -> None:
         print(line, file=stream, flush=True)
 
     try:
         result = run_sweep_job(project, varies=varies, resume=args.resume or args.job_child, restart=args.restart,
-                               confirmed=args.yes, gpus=args.gpus, device=args.device, stream=stream, say=say)
+                               confirmed=args.yes, gpus=args.gpus, device=args.device, stream=stream, say=show,
+                               name=step_words)
     except KeyboardInterrupt:
         raise UserError(f"Sweep interrupted; finished variants are kept, and `tui-lora sweep {project.root} --resume` "
                         "continues the rest.", exit_code=130) from None
@@ -98,12 +100,12 @@ def _foreground(project, args, varies) -> int:
              + (f", {len(result.failed)} failed" if result.failed else "")
              + (f", {len(result.stopped)} stopped or waiting" if result.stopped else "")]
     for label, why in result.failed.items():
-        lines.append(f"failed: {label}: {why}")
+        lines.append(f"failed: {label}: {say(why)}")
     if result.stopped:
         lines.append(f"continue with `tui-lora sweep {project.root} --resume`")
     else:
         lines.append(f"compare them with `tui-lora compare {project.root} --sweep`")
-    emit(args, result.to_dict(), lines)
+    emit(args, result.to_dict(step_words), lines)
     if result.stopped:
         return 130
     return 1 if result.failed else 0
@@ -114,10 +116,10 @@ def _worker(project, args) -> int:
 
     try:
         result = run_worker_job(project, args.worker, resume=args.worker_resume, device=args.device,
-                                stream=sys.stdout)
+                                stream=sys.stdout, name=step_words)
     except KeyboardInterrupt:
         return 130
     except UserError as exc:
-        print(f"error: {exc.message}", flush=True)
+        print(f"error: {say(exc)}", flush=True)
         return exc.exit_code  # the variant's record says why; the sweep reports it
     return 130 if result.stopped else 0

@@ -128,10 +128,12 @@ def parse_seeds(text: str) -> list[int]:
     """``1,2,3`` → [1, 2, 3] (duplicates dropped); a bad list is a one-sentence UserError."""
     parts = [t.strip() for t in text.split(",") if t.strip()]
     if not parts or not all(p.isdigit() for p in parts):
-        raise UserError(f"--seeds {text} is not a list of whole numbers; write e.g. --seeds 1,2,3.")
+        raise UserError(Words("{} is not a list of whole numbers", Given("compare.seeds", text)),
+                        Fix("{}", ChangeInput("compare.seeds", "1,2,3", verb="write e.g.")))
     seeds = list(dict.fromkeys(int(p) % 2**32 for p in parts))
     if len(seeds) > MAX_SEEDS:
-        raise UserError(f"--seeds lists {len(seeds)} seeds; use at most {MAX_SEEDS} (2-4 show a LoRA's range).")
+        raise UserError(Words("{} lists " + str(len(seeds)) + " seeds", Given("compare.seeds")),
+                        Fix(f"use at most {MAX_SEEDS} (2-4 show a LoRA's range)"))
     return seeds
 
 

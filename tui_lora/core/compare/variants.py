@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tui_lora.core.compare.files import EpochFile, list_epoch_files
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, RunAction, UserError
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -20,8 +20,8 @@ def _manifest(project: Project) -> SweepManifest:
 
     manifest = read_manifest(project)
     if manifest is None:
-        raise UserError("This project has no sweep to compare; train variants first (a sweep of the settings "
-                        "to compare, e.g. training.unet_lr=1e-4,5e-4).")
+        raise UserError("This project has no sweep to compare",
+                        Fix("train variants of the settings first with {}", RunAction("sweep.start", str(project.root))))
     return manifest
 
 

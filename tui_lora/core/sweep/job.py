@@ -23,7 +23,7 @@ from tui_lora.core.sweep.manifest import read_manifest
 from tui_lora.core.sweep.prepare import prepare_sweep
 from tui_lora.core.sweep.runner import Say, SweepResult, run_in_process, run_parallel, run_worker, sweep_log_path
 from tui_lora.core.sweep.spec import Vary
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Namer, UserError, neutral_name
 
 if TYPE_CHECKING:
     from tui_lora.core.jobs import JobInfo
@@ -69,7 +69,7 @@ def sweep_command(project: Project, *, gpus: int, device: str | None) -> list[st
 
 def run_sweep_job(project: Project, *, varies: list[Vary] | None = None, resume: bool = False, restart: bool = False,
                   confirmed: bool = False, gpus: int = 1, device: str | None = None, stream: IO[str] | None = None,
-                  quiet: bool = False, say: Say = lambda m: None) -> SweepResult:
+                  quiet: bool = False, say: Say = lambda m: None, name: Namer = neutral_name) -> SweepResult:
     """Run the sweep in this process under the project's lock (what ``tui-lora sweep`` runs, in a
     terminal or as the detached job). KeyboardInterrupt for a hard abort."""
     from tui_lora.core.train.launch import check_gpus
@@ -92,10 +92,11 @@ def run_sweep_job(project: Project, *, varies: list[Vary] | None = None, resume:
                 manifest = prepare_sweep(project, varies, resume=resume, restart=restart, confirmed=confirmed,
                                          gpus=gpus, device=device)
             if gpus > 1:
-                return run_parallel(project, manifest, cancel=stop.cancel, gpus=gpus, device=device, say=say)
+                return run_parallel(project, manifest, cancel=stop.cancel, gpus=gpus, device=device, say=say,
+                                    name=name)
             return run_in_process(project, manifest, cancel=stop.cancel, on_event=stop.on_event,
                                   before_variant=stop.next_variant, device=device, stream=stream, quiet=quiet,
-                                  say=say)
+                                  say=say, name=name)
         finally:
             joblock.release(project, lock.token)
 
@@ -132,9 +133,9 @@ def start_sweep_job(project: Project, *, varies: list[Vary] | None = None, resum
 
 
 def run_worker_job(project: Project, label: str, *, resume: bool, device: str | None,
-                   stream: IO[str] | None = None):
+                   stream: IO[str] | None = None, name: Namer = neutral_name):
     """One worker of a multi-GPU sweep (its parent holds the lock and prepared the variant)."""
     stop = SweepStop()
     with route_signals(stop):
         return run_worker(project, label, resume=resume, device=device, cancel=stop.cancel, on_event=stop.on_event,
-                          stream=stream)
+                          stream=stream, name=name)

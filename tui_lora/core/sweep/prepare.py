@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Fix, Notice, RunAction, UserError
 from tui_lora.core.sweep.manifest import SweepManifest, read_manifest, write_manifest
 from tui_lora.core.sweep.spec import Vary, combinations, plan_variants
 from tui_lora.core.sweep.status import sweep_status
@@ -34,8 +34,8 @@ def prepare_sweep(project: Project, varies: list[Vary] | None, *, resume: bool, 
     if resume:
         manifest = read_manifest(project)
         if manifest is None:
-            raise UserError(f"This project has no sweep to resume ({project.root / 'state' / 'sweep'} is empty); "
-                            "start one by listing the settings to vary.")
+            raise UserError(f"This project has no sweep to resume ({project.root / 'state' / 'sweep'} is empty)",
+                            Fix("start one with {}", RunAction("sweep.start", str(project.root))))
         if varies is not None and [v.label for v in combinations(varies)] != [v.label for v in manifest.variants]:
             raise UserError("Resuming continues the sweep as it was started, with the same variants; leave out the "
                             "varied settings, or start a new sweep over it.")
@@ -47,7 +47,9 @@ def prepare_sweep(project: Project, varies: list[Vary] | None, *, resume: bool, 
         write_manifest(project, manifest)
         return manifest
     if varies is None:
-        raise UserError("A sweep needs at least one setting to vary, e.g. training.unet_lr=1e-4,5e-4.")
+        from tui_lora.core.sweep.spec import NAME_ONE
+
+        raise UserError("A sweep needs at least one setting to vary", NAME_ONE)
     variants = plan_variants(project, varies, confirmed=confirmed)
     check_has_images(project, project.effective_settings(list(variants[0].overrides)))
     previous = sweep_status(project)
@@ -55,8 +57,10 @@ def prepare_sweep(project: Project, varies: list[Vary] | None, *, resume: bool, 
                                                     (v.state == "queued" and previous.count("done"))
                                                     for v in previous.variants):
         done = previous.count("done")
-        raise UserError(f"This project has a stopped sweep ({done} of {len(previous.variants)} variants done); "
-                        "resume it, or start over to set it aside and train the new one.")
+        root = str(project.root)
+        raise UserError(f"This project has a stopped sweep ({done} of {len(previous.variants)} variants done)",
+                        Fix("continue it with {}, or set it aside and train the new one with {}",
+                            RunAction("sweep.resume", root), RunAction("sweep.restart", root)))
     set_aside(project)
     manifest = SweepManifest(varies, variants, gpus=gpus, device=device)
     write_manifest(project, manifest)
@@ -115,7 +119,7 @@ def begin_variant(view: VariantProject, overrides: list[str], *, gpus: int = 1) 
     return False
 
 
-def end_interrupted(view: VariantProject, message: str, *, failed: bool = False) -> None:
+def end_interrupted(view: VariantProject, message: Notice | str, *, failed: bool = False) -> None:
     """A variant whose run ended without the trainer recording how (a hard abort, a worker that died)."""
     record = read_record(view)
     if record is not None and record.status == "running":

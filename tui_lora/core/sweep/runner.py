@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tui_lora.core.errors import UserError
+from tui_lora.core.errors import Namer, Notice, UserError, neutral_name
 from tui_lora.core.fsutil import open_append
 from tui_lora.core.sweep.manifest import SweepManifest
 from tui_lora.core.sweep.prepare import begin_variant, end_interrupted
@@ -40,7 +40,7 @@ Say = Callable[[str], None]
 @dataclass
 class SweepResult:
     done: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)  # label → why
+    failed: dict[str, Notice] = field(default_factory=dict)  # label → why
     stopped: list[str] = field(default_factory=list)  # stopped with their state saved (or never started)
     skipped: list[str] = field(default_factory=list)  # finished before this run
     model_loads: int = 0
@@ -51,8 +51,9 @@ class SweepResult:
     def was_stopped(self) -> bool:
         return bool(self.stopped)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"done": self.done, "failed": self.failed, "stopped": self.stopped, "skipped": self.skipped,
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
+        return {"done": self.done, "failed": {k: v.text(name) for k, v in self.failed.items()},
+                "stopped": self.stopped, "skipped": self.skipped,
                 "model_loads": self.model_loads, "latent_builds": self.latent_builds,
                 "seconds": round(self.seconds, 1)}
 
@@ -65,7 +66,7 @@ def _header(n: int, total: int, variant, resume: bool) -> str:
 def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threading.Event,
                    on_event: Callable[[dict[str, Any]], None] | None = None, before_variant: Callable[[], None] = lambda: None,
                    device: str | None = None, stream: IO[str] | None = None, quiet: bool = False,
-                   say: Say = lambda m: None) -> SweepResult:
+                   say: Say = lambda m: None, name: Namer = neutral_name) -> SweepResult:
     """Every variant not done yet, one after another (see the module docstring)."""
     from tui_lora.core.train.latents import LatentShare
     from tui_lora.core.train.reuse import ModelShare, release_network
@@ -99,20 +100,20 @@ def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threadi
                     base = models.get(settings, dev, log=say)
                     run = train_project(view, overrides=list(variant.overrides), stream=stream, cancel=cancel,
                                         on_event=on_event, device=device, base_model=base, quiet=quiet,
-                                        resume=resume, log=log, latents=latents)
+                                        resume=resume, log=log, latents=latents, name=name)
                 except UserError as exc:
-                    _failed(view, exc.message)
-                    result.failed[variant.label] = exc.message
-                    say(f"variant {variant.label} failed: {exc.message}")
+                    _failed(view, exc.notice)
+                    result.failed[variant.label] = exc.notice
+                    say(f"variant {variant.label} failed: {exc.notice.text(name)}")
                     continue
                 except KeyboardInterrupt:
                     end_interrupted(view, "interrupted")
                     raise
                 except Exception as exc:  # noqa: BLE001 - one variant's surprise must not end the others
-                    message = f"Training failed ({type(exc).__name__}: {exc})."
+                    message = Notice(f"Training failed ({type(exc).__name__}: {exc})")
                     _failed(view, message)
                     result.failed[variant.label] = message
-                    say(f"variant {variant.label} failed: {message}")
+                    say(f"variant {variant.label} failed: {message.text(name)}")
                     continue
                 finally:
                     if base is not None:
@@ -137,7 +138,7 @@ def _overrides(view: VariantProject, variant, resume: bool) -> list[str]:
     return merge_overrides(record.overrides, list(variant.overrides)) if record else list(variant.overrides)
 
 
-def _failed(view: VariantProject, message: str) -> None:
+def _failed(view: VariantProject, message: Notice) -> None:
     """The trainer records its own failures; this covers those before it took over (the model load)."""
     end_interrupted(view, message, failed=True)
 
@@ -174,7 +175,8 @@ def _die_with_parent() -> None:
 
 
 def run_parallel(project: Project, manifest: SweepManifest, *, cancel: threading.Event, gpus: int,
-                 device: str | None = None, say: Say = lambda m: None, poll_s: float = 0.2) -> SweepResult:
+                 device: str | None = None, say: Say = lambda m: None, poll_s: float = 0.2,
+                 name: Namer = neutral_name) -> SweepResult:
     """One variant per GPU at a time (``gpus`` workers), the rest queued; a stop reaches every worker."""
     t0 = time.monotonic()
     result = SweepResult()
@@ -226,7 +228,8 @@ def run_parallel(project: Project, manifest: SweepManifest, *, cancel: threading
             record = read_record(view)
             state = record.status if record is not None else "failed"
             if state == "running":  # died before its trainer could say (killed, a crash while loading)
-                message = f"The variant's process ended with exit code {code}; see {view.train_log_path}."
+                message = Notice(f"The variant's process ended with exit code {code}",
+                                 f"see {view.train_log_path}")
                 end_interrupted(view, message, failed=not cancel.is_set())
                 record = read_record(view)
                 state = record.status if record is not None else "failed"
@@ -235,9 +238,9 @@ def run_parallel(project: Project, manifest: SweepManifest, *, cancel: threading
             elif state == "stopped":
                 result.stopped.append(variant.label)
             else:
-                message = (record.message if record is not None else None) or f"exit code {code}"
+                message = (record.message if record is not None else None) or Notice(f"exit code {code}")
                 result.failed[variant.label] = message
-                say(f"variant {variant.label} failed: {message}")
+                say(f"variant {variant.label} failed: {message.text(name)}")
         if running:
             time.sleep(poll_s)
     result.stopped += [v.label for v in queue]
@@ -246,7 +249,8 @@ def run_parallel(project: Project, manifest: SweepManifest, *, cancel: threading
 
 
 def run_worker(project: Project, label: str, *, resume: bool, device: str | None, cancel: threading.Event,
-               on_event: Callable[[dict[str, Any]], None] | None = None, stream: IO[str] | None = None):
+               on_event: Callable[[dict[str, Any]], None] | None = None, stream: IO[str] | None = None,
+               name: Namer = neutral_name):
     """What one worker process runs: its variant (prepared by the parent) through the trainer."""
     from tui_lora.core.sweep.manifest import read_manifest
     from tui_lora.core.train.run import train_project
@@ -257,7 +261,7 @@ def run_worker(project: Project, label: str, *, resume: bool, device: str | None
         raise UserError(f"The sweep has no variant {label}; start the sweep again.")
     view = VariantProject.of(project, label)
     return train_project(view, overrides=list(variant.overrides), stream=stream, cancel=cancel, on_event=on_event,
-                         device=device, resume=resume)
+                         device=device, resume=resume, name=name)
 
 
 def sweep_log_path(project: Project) -> Path:

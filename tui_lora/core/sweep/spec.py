@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_lora.core import settings as S
-from tui_lora.core.errors import ConfigError, UserError
+from tui_lora.core.errors import ChangeInput, ConfigError, Fix, Given, UserError, Words
 
 MAX_WITHOUT_CONFIRM = 16  # more variants than this is a lot of training: the user confirms it
 MAX_VARIANTS = 256
+EXAMPLE = "training.unet_lr=1e-4,5e-4"
+NAME_ONE = Fix("{}", ChangeInput("sweep.vary", EXAMPLE, verb="e.g."))
 
 # Short names for the keys people vary most (the guides' "LR in the model's name"); others use the key's name.
 SHORT: dict[str, str] = {
@@ -105,8 +107,8 @@ def parse_vary(text: str) -> Vary:
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or "." not in name:
-        raise ConfigError(f"--vary {text!r} is not of the form section.key=v1,v2; write e.g. "
-                          "--vary training.unet_lr=1e-4,5e-4.")
+        raise ConfigError(Words("{} is not of the form section.key=v1,v2", Given("sweep.vary", repr(text))),
+                          Fix("{}", ChangeInput("sweep.vary", EXAMPLE, verb="write e.g.")))
     k = S.key(name)
     for prefix, why in _FIXED.items():
         if name == prefix or name.startswith(prefix + "."):
@@ -116,11 +118,12 @@ def parse_vary(text: str) -> Vary:
         raise ConfigError(f"{name} holds a list, which a sweep cannot vary; vary a single-value setting.")
     texts = [t.strip() for t in raw.split(",") if t.strip()]
     if not texts:
-        raise ConfigError(f"--vary {name}= has no values; list them separated by commas, e.g. {name}=1e-4,5e-4.")
+        raise ConfigError(Words("{} has no values", Given("sweep.vary", name + "=")),
+                          Fix(f"list them separated by commas, e.g. {name}=1e-4,5e-4"))
     values: list[Any] = []
     kept: list[str] = []
     for t in texts:
-        value = S.parse_text(k, t, where=f"--vary {name}")
+        value = S.parse_text(k, t, where=Given("sweep.vary", name))
         if value not in values:
             values.append(value)
             kept.append(t)
@@ -129,7 +132,7 @@ def parse_vary(text: str) -> Vary:
 
 def parse_varies(texts: list[str]) -> list[Vary]:
     if not texts:
-        raise UserError("A sweep needs at least one setting to vary, e.g. --vary training.unet_lr=1e-4,5e-4.")
+        raise UserError("A sweep needs at least one setting to vary", NAME_ONE)
     varies = [parse_vary(t) for t in texts]
     seen: set[str] = set()
     for v in varies:
@@ -196,5 +199,5 @@ def plan_variants(project, varies: list[Vary], *, confirmed: bool = False) -> li
         try:
             project.effective_settings(list(v.overrides))
         except ConfigError as exc:
-            raise ConfigError(f"Variant {v.label}: {exc.message[0].lower() + exc.message[1:]}") from None
+            raise ConfigError(exc.problem.prefixed(f"Variant {v.label}: "), exc.fix) from None
     return variants

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.core import joblock
+from tui_lora.core.errors import Namer, Notice, neutral_name
 from tui_lora.core.events import RunSummary, read_events, summarize
 from tui_lora.core.sweep.manifest import SweepManifest, read_manifest
 from tui_lora.core.sweep.variant import VariantProject
@@ -30,7 +31,7 @@ class VariantStatus:
     epoch: int = 0
     epochs: int = 0
     loss: float | None = None  # the running average, else the last step's loss
-    message: str | None = None  # why it failed (or was interrupted)
+    message: Notice | None = None  # why it failed (with its fix), or where it resumes
     resumable: bool = False  # stopped with a saved state: --resume continues it
     files: list[str] = field(default_factory=list)
     final: str | None = None
@@ -47,10 +48,11 @@ class VariantStatus:
             return f"{self.state} step {self.step}/{self.total_steps}"
         return "running: loading" if self.state == "running" else self.state
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
         return {"label": self.label, "describe": self.describe, "state": self.state, "step": self.step,
                 "total_steps": self.total_steps, "epoch": self.epoch, "epochs": self.epochs, "loss": self.loss,
-                "message": self.message, "resumable": self.resumable, "files": self.files, "final": self.final}
+                "message": self.message.text(name) if self.message else None, "resumable": self.resumable,
+                "files": self.files, "final": self.final}
 
 
 @dataclass
@@ -73,9 +75,9 @@ class SweepStatus:
         """What ``--resume`` would train: everything not done."""
         return [v for v in self.variants if v.state != "done"]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, name: Namer = neutral_name) -> dict[str, Any]:
         return {"state": self.state, "pid": self.pid, "detached": self.detached, "gpus": self.manifest.gpus,
-                "varied": self.manifest.varied_keys, "variants": [v.to_dict() for v in self.variants],
+                "varied": self.manifest.varied_keys, "variants": [v.to_dict(name) for v in self.variants],
                 **{state: self.count(state) for state in VARIANT_STATES}}
 
 
@@ -104,10 +106,10 @@ def variant_status(project: Project, manifest: SweepManifest, label: str, *, swe
             out.state = "running"
         else:  # the sweep's process is gone (killed, machine restarted) while this variant trained
             out.state = "stopped"
-            out.message = "interrupted" + (f"; resumes from step {record.step}" if record.resumable else "")
+            out.message = Notice("interrupted" + (f"; resumes from step {record.step}" if record.resumable else ""))
     else:
         out.state = "failed" if record.status == "failed" else "stopped"
-        out.message = record.message if record.status == "failed" else (
+        out.message = record.message if record.status == "failed" else Notice(
             f"resumes from step {record.step}" if record.resumable else "starts over (nothing was saved)")
     if out.state != "running" and record.resumable:
         out.step = record.step

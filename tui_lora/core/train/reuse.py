@@ -77,7 +77,9 @@ def release_network(base: BaseModel) -> None:
             del model.peft_config
         if hasattr(model, "disable_gradient_checkpointing"):  # diffusers
             model.disable_gradient_checkpointing()
-        elif hasattr(model, "gradient_checkpointing_disable"):  # transformers
+        elif hasattr(model, "activation_checkpointing_disable"):  # transformers 5 (the old name warns)
+            model.activation_checkpointing_disable()
+        elif hasattr(model, "gradient_checkpointing_disable"):
             model.gradient_checkpointing_disable()
         model.requires_grad_(False)
         model.eval()

@@ -169,7 +169,7 @@ def _variant_rows(project, text: str, out: FormCheck) -> list:
     try:
         rows, missing = select_variant_rows(project, wanted)
     except UserError as exc:
-        out.errors["epochs"] = exc.message
+        out.errors["epochs"] = say(exc, "compare")
         return []
     variants = len({r.variant for r in rows})
     left = f"; {len(missing)} without such a file left out" if missing else ""

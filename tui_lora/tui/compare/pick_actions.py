@@ -86,7 +86,9 @@ class PickActions:
         try:
             changes = adopt_variant(self.project, variant)  # type: ignore[attr-defined]
         except UserError as exc:
-            self.notify(exc.message, severity="error", markup=False)  # type: ignore[attr-defined]
+            from tui_lora.tui.common.fixes import say
+
+            self.notify(say(exc, "compare"), severity="error", markup=False)  # type: ignore[attr-defined]
             return
         said = ", ".join(f"{k} = {b}" for k, _a, b in changes) if changes else "nothing changed: it had them already"
         self.notify(f"project.toml: {said}.", title="Settings adopted", markup=False)  # type: ignore[attr-defined]

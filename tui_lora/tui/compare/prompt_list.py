@@ -12,6 +12,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.sample_prompts import parse_prompt_line
 from tui_lora.tui.common.dialog import Dialog
 from tui_lora.tui.common.field import show_line
+from tui_lora.tui.common.fixes import say
 
 MAX_PROMPTS = 8
 
@@ -27,7 +28,7 @@ def check_lines(lines: list[str]) -> tuple[list[str], str | None]:
         try:
             parse_prompt_line(line, where=f"Line {n}")
         except UserError as exc:
-            return kept, exc.message
+            return kept, say(exc, "compare")
     return kept, None
 
 

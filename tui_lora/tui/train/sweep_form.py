@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 from tui_lora.core.errors import UserError
 from tui_lora.tui.common.dialog import Dialog
 from tui_lora.tui.common.field import Field, show_line, text_input
+from tui_lora.tui.common.fixes import say
 
 ROWS = 3
 SUGGESTED = (("training.unet_lr", "1e-4,5e-4,1e-3"), ("network.network_dim", "8,16"), ("", ""))
@@ -54,7 +55,7 @@ def check_rows(project, rows: list[tuple[str, str]]) -> SweepCheck:
         try:
             parse_vary(text)
         except UserError as exc:
-            out.errors[n] = exc.message
+            out.errors[n] = say(exc, "train", placed=False)  # beside its row: not "--vary …:"
             continue
         out.varies.append(text)
     if out.errors:
@@ -70,8 +71,7 @@ def check_rows(project, rows: list[tuple[str, str]]) -> SweepCheck:
             raise UserError(f"That makes {out.count} variants, more than {MAX_VARIANTS}; vary fewer values.")
         plan = plan_sweep(project, varies)
     except UserError as exc:
-        out.errors[len(rows)] = exc.message
-        out.summary = exc.message
+        out.errors[len(rows)] = out.summary = say(exc, "train", placed=False)
         return out
     time = f", about {duration(plan.seconds)}" if plan.seconds is not None else ""
     labels = ", ".join(v.label for v, _p in plan.variants[:4]) + (" …" if len(plan.variants) > 4 else "")
