@@ -56,7 +56,7 @@ def speed(args, work: Path) -> None:
         cmd = [sys.executable, str(Path(__file__).with_name("train_step.py")), "--steps", str(args.steps),
                "--rounds", "3"]
         if not args.smoke:
-            cmd += ["--real-size", "--device", args.device, "--mixed-precision", mp]
+            cmd += ["--real-size", "--overhead", "--device", args.device, "--mixed-precision", mp]
         subprocess.run(cmd, check=False)
 
 

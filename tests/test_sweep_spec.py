@@ -132,3 +132,14 @@ def test_sweep_refusals_are_one_sentence_and_load_nothing(make_project):
                        capture_output=True, text=True, env=cli_env(), timeout=120)
     assert r.returncode == 2 and "The dataset has no images" in r.stderr
     assert not (empty.root / "state" / "sweep" / "sweep.json").exists()
+
+
+def test_a_model_changed_by_a_speed_lever_is_not_shared_with_the_next_variant(make_project):
+    from tui_lora.core.train.reuse import alters_model
+
+    project = make_project(images=0)
+    plain = project.effective_settings
+    assert not alters_model(plain([])) and not alters_model(plain(["training.allow_tf32=false"]))
+    for lever in ("training.fp8_base=true", "training.low_vram=true", "training.torch_compile=blocks",
+                  "training.channels_last=true"):
+        assert alters_model(plain([lever])), lever

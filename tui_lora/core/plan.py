@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
+from tui_lora.core.speed import text_encoders_cached, with_low_vram
 from tui_lora.core.vram import VramEstimate, estimate_vram
 
 __all__ = ["FolderCount", "Issue", "Plan", "PlanInput", "VramEstimate", "estimate_vram", "make_plan",
@@ -90,6 +91,8 @@ class PlanInput:
     mixed_precision: str = _DEFAULTS.training.mixed_precision
     gradient_checkpointing: bool = _DEFAULTS.training.gradient_checkpointing
     cache_latents: bool = _DEFAULTS.dataset.cache_latents
+    fp8_base: bool = _DEFAULTS.training.fp8_base
+    text_encoders_cached: bool = False  # speed.text_encoders_cached: asked for and possible
     reg_images: int = 0
     # samples (images × repeats) per bucket, across folders, with the balanced regularization
     # samples already in them (as the trainer batches them); None before buckets are computed
@@ -100,6 +103,7 @@ class PlanInput:
     def from_settings(cls, settings: Settings, folders: tuple[FolderCount, ...] | list[FolderCount] = (), *,
                       gpus: int = 1, reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
                       it_per_s: float | None = None) -> PlanInput:
+        settings = with_low_vram(settings)  # the run's settings: low_vram / fp8_base turn others on
         t, n, d = settings.training, settings.network, settings.dataset
         return cls(
             folders=tuple(folders), batch_size=t.train_batch_size, epochs=t.max_train_epochs,
@@ -109,7 +113,8 @@ class PlanInput:
             network_dim=n.network_dim, network_alpha=n.network_alpha, conv_dim=n.conv_dim, conv_alpha=n.conv_alpha,
             resolution=d.resolution, save_every_n_epochs=settings.output.save_every_n_epochs,
             mixed_precision=t.mixed_precision, gradient_checkpointing=t.gradient_checkpointing,
-            cache_latents=d.cache_latents, reg_images=reg_images, bucket_samples=bucket_samples, it_per_s=it_per_s,
+            cache_latents=d.cache_latents, fp8_base=t.fp8_base, text_encoders_cached=text_encoders_cached(settings),
+            reg_images=reg_images, bucket_samples=bucket_samples, it_per_s=it_per_s,
         )
 
     @property
@@ -348,7 +353,8 @@ def vram_for(inp: PlanInput) -> VramEstimate:
         family=inp.family, resolution=inp.resolution, batch_size=inp.batch_size, network_dim=inp.network_dim,
         conv_dim=inp.conv_dim, network_type=inp.network_type, mixed_precision=inp.mixed_precision,
         gradient_checkpointing=inp.gradient_checkpointing, optimizer=inp.optimizer,
-        train_text_encoder=inp.trains_text_encoder, cache_latents=inp.cache_latents)
+        train_text_encoder=inp.trains_text_encoder, cache_latents=inp.cache_latents, fp8_base=inp.fp8_base,
+        text_encoders_cached=inp.text_encoders_cached)
 
 
 def plan_from_settings(settings: Settings, folders: list[FolderCount], *, gpus: int = 1,

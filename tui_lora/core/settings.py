@@ -209,6 +209,30 @@ class TrainingSettings(Section):
         allowed=(75, 150, 225))
     max_grad_norm: float = setting(
         1.0, "Clips the gradient norm to tame spikes; 0 is off.", minimum=0.0, maximum=1000.0)
+    # Speed levers (tui_lora.core.speed): how fast a step runs, not what it learns (but fp8_base / low_vram).
+    allow_tf32: bool = setting(
+        True, "Let fp32 matrix products and convolutions use TensorFloat-32 on Ampere and newer GPUs (RTX 30xx, "
+              "A100, H100): much faster, with fp16-like rounding, as PyTorch recommends for training. No effect "
+              "on the CPU or older GPUs.")
+    fused_optimizer: bool = setting(
+        True, "Update all LoRA weights with torch's fused AdamW kernel (on the GPU, and the CPU with torch "
+              "2.4+) or a few batched ones (foreach, elsewhere) instead of one small update per tensor. "
+              "8-bit optimizers, Prodigy and the others keep their own update.")
+    torch_compile: Literal["off", "blocks"] = setting(
+        "off", "blocks compiles each transformer and ResNet block of the UNet with torch.compile: faster "
+               "steps after a compile of a minute or more at the start (each new bucket size compiles once "
+               "more). off until measured on a GPU (benchmarks/RESULTS.md).")
+    channels_last: bool = setting(
+        False, "Lay out the UNet's and the VAE's images channels-last, the layout GPU tensor cores prefer for "
+               "fp16/bf16 convolutions. off until measured on a GPU (benchmarks/RESULTS.md).")
+    fp8_base: bool = setting(
+        False, "Keep the frozen UNet's weights in 8 bits (fp8 on RTX 40xx / H100 and newer and on the CPU, "
+               "int8 on older GPUs), widened per layer while it runs: half the UNet's VRAM, slightly "
+               "rounded weights; turns on gradient_checkpointing too. The LoRA itself trains in full "
+               "precision. kohya's --fp8_base.")
+    low_vram: bool = setting(
+        False, "SDXL on 8-12 GB cards: turns on fp8_base, gradient_checkpointing and 8-bit optimizer states "
+               "(AdamW becomes AdamW8bit) for the run; slower steps, far less VRAM.")
 
 
 @dataclass(frozen=True)

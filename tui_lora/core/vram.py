@@ -36,6 +36,9 @@ _NATIVE_RES = {"sd15": 512, "sdxl": 1024}
 _ACT_GB = {"sd15": (2.6, 0.6), "sdxl": (12.0, 2.4)}
 # Optimizer state bytes per trainable parameter come from the optimizer registry.
 _CUDA_OVERHEAD_GB = 0.6
+# fp8_base: the largest gradient-checkpointed segment's weights (millions), widened to 16 bits while it
+# is recomputed and back-propagated: the first up-block's ResNet (2560 → 1280 channels) in both.
+_WIDEN_SEGMENT_M = {"sd15": 48.0, "sdxl": 48.0}
 
 
 def estimate_vram(
@@ -51,12 +54,17 @@ def estimate_vram(
     optimizer: str = _DEFAULTS.training.optimizer_type,
     train_text_encoder: bool = True,
     cache_latents: bool = _DEFAULTS.dataset.cache_latents,
+    fp8_base: bool = _DEFAULTS.training.fp8_base,
+    text_encoders_cached: bool = False,
 ) -> VramEstimate:
     """Peak training VRAM in GB, as a sum of parts:
 
     frozen weights  = (UNet + text encoders [+ VAE unless latents are cached]) × bytes/param
-                      (2 for fp16/bf16, 4 for fp32); the text encoders stay on the GPU because
-                      shuffled captions are encoded every step
+                      (2 for fp16/bf16, 4 for fp32); the text encoders stay on the GPU unless their
+                      outputs are cached (``text_encoders_cached``: speed.text_encoders_cached);
+                      with ``fp8_base`` the UNet's weights take 1 byte/param
+    fp8 widening    = with ``fp8_base``: the 16-bit copy of the largest checkpointed segment's
+                      weights (fp8_base comes with gradient checkpointing)
     LoRA            = rank × LoRA-params-per-rank × the network type's params_per_rank
                       × (4 B weights + 4 B grads + the optimizer's state B); the conv term only for
                       types that train convolutions (``conv_dim`` 0 turns it off)
@@ -65,12 +73,19 @@ def estimate_vram(
                       for the text encoders when they train
     VAE encode      = when latents are not cached: the VAE's activations for one batch
     overhead        = CUDA context and allocator slack (0.6 GB + 8 %)
+
+    The pure speed levers (allow_tf32, fused_optimizer, torch_compile, channels_last) have no term:
+    they change how fast the same tensors are computed, not which are kept (compile's fusions may
+    save some activations; the GPU benchmark measures it, benchmarks/RESULTS.md).
     """
     fam = family if family in _PARAMS_M else "sd15"
     bpp = 4 if mixed_precision == "no" else 2
     p = _PARAMS_M[fam]
-    frozen_m = p["unet"] + p["te"] + (0 if cache_latents else p["vae"])
-    parts: dict[str, float] = {"weights": frozen_m * 1e6 * bpp / 2**30}
+    frozen_m = (0 if text_encoders_cached else p["te"]) + (0 if cache_latents else p["vae"])
+    unet_bytes = 1 if fp8_base else bpp
+    parts: dict[str, float] = {"weights": (frozen_m * bpp + p["unet"] * unet_bytes) * 1e6 / 2**30}
+    if fp8_base:
+        parts["fp8_widen"] = _WIDEN_SEGMENT_M[fam] * 1e6 * bpp / 2**30
 
     r = _LORA_PER_RANK_M[fam]
     net = networks.get(network_type)

@@ -34,6 +34,9 @@ class Optimizer(NamedTuple):
     full_precision: str = ""  # an 8-bit optimizer's 32-bit twin (same maths): used off CUDA
     max_lr: float = 1e-3  # the planner warns above this rate
     lr_note: str = ""  # the planner's reason when max_lr is lower than AdamW's
+    # torch's multi-tensor step implementations the class takes as keyword flags ("fused", "foreach"):
+    # training.fused_optimizer picks fused on CUDA, foreach elsewhere; the others keep their own step.
+    kernels: tuple[str, ...] = ()
 
     def missing(self) -> UserError:
         pkg = self.package or self.name.lower()
@@ -99,7 +102,7 @@ _LION_NOTE = "Lion, which wants 3-10× lower rates than AdamW"
 
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
     Optimizer("AdamW", "The reference optimizer: reliable, two 32-bit states per weight.", _adamw,
-              state_bytes=8),
+              state_bytes=8, kernels=("fused", "foreach")),
     Optimizer("AdamW8bit", "AdamW with 8-bit states: the same results with less VRAM (CUDA only).",
               _bitsandbytes("AdamW8bit"), package="bitsandbytes", state_bytes=2, full_precision="AdamW"),
     Optimizer("Lion", "One state per weight and sign-based updates: less memory than AdamW, 3-10× lower rates.",

@@ -69,7 +69,7 @@ def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threadi
                    say: Say = lambda m: None, name: Namer = neutral_name) -> SweepResult:
     """Every variant not done yet, one after another (see the module docstring)."""
     from tui_lora.core.train.latents import LatentShare
-    from tui_lora.core.train.reuse import ModelShare, release_network
+    from tui_lora.core.train.reuse import ModelShare
     from tui_lora.core.train.run import train_project
     from tui_lora.core.train.setup import resolve_device
 
@@ -90,7 +90,7 @@ def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threadi
         resume = begin_variant(view, list(variant.overrides))
         say(_header(n, total, variant, resume))
         before_variant()
-        base = None
+        base = settings = None
         try:
             with open_append(view.train_log_path, encoding="utf-8") as log:
                 log.write(_header(n, total, variant, resume) + "\n")
@@ -116,8 +116,8 @@ def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threadi
                     say(f"variant {variant.label} failed: {message.text(name)}")
                     continue
                 finally:
-                    if base is not None:
-                        release_network(base)
+                    if base is not None and settings is not None:
+                        models.give_back(settings)
                     _free(dev)
         except OSError as exc:
             raise UserError(f"Cannot write {view.train_log_path} ({exc.strerror or exc}); free disk space or fix "

@@ -38,8 +38,11 @@ def optimizer_class(name: str, device_type: str, warn: Callable[[str], None]) ->
 
 
 def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[str], *, device_type: str,
-                    warn: Callable[[str], None]) -> tuple[torch.optim.Optimizer, str]:
+                    warn: Callable[[str], None], fused: bool = False) -> tuple[torch.optim.Optimizer, str]:
     """The optimizer over ``param_groups`` (each with its own lr). Returns (optimizer, ss_optimizer text).
+
+    ``fused`` (training.fused_optimizer) picks the optimizer's multi-tensor step where its registry
+    entry has one (:func:`step_kernel`); the flag is not part of ss_optimizer (same maths).
 
     8-bit optimizers are for CUDA: elsewhere they become their 32-bit twins (bitsandbytes 0.50 runs
     AdamW8bit on the CPU, about 6× slower than AdamW, for a memory saving the CPU does not need).
@@ -66,13 +69,48 @@ def build_optimizer(name: str, param_groups: list[dict[str, Any]], args: list[st
         # A bitsandbytes without a working backend here; the twin is torch's own, so it runs.
         warn(f"{name} does not run on {device_type} here, so training uses {twin} (same maths, more memory).")
         cls, desc, _ = optimizer_class(twin, device_type, warn)
+    kernel = step_kernel(optimizers.get(name), kwargs, device_type=device_type, fused=fused)
     try:
-        opt = cls(param_groups, **kwargs)
+        opt = cls(param_groups, **kwargs, **kernel)
     except TypeError as exc:
         raise ConfigError(f"training.optimizer_args do not fit {name} ({exc})", Fix("fix or remove them")) from None
     if kwargs:
         desc += "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
     return opt, desc
+
+
+def step_kernel(entry: optimizers.Optimizer, kwargs: dict[str, Any], *, device_type: str,
+                fused: bool) -> dict[str, bool]:
+    """The step flags for ``entry``: ``{"fused": True}`` where torch has the fused kernel for the device
+    (CUDA; the CPU too since torch 2.4, where it is also 4-6× faster than the other two on LoRA-sized
+    tensors, benchmarks/RESULTS.md), else ``{"foreach": True}``; both False (one update per tensor)
+    when ``fused`` is off. Nothing for optimizers without torch's kernels, or when optimizer_args
+    already choose (they win)."""
+    if not entry.kernels or {"fused", "foreach"} & set(kwargs):
+        return {}
+    if not fused:
+        return {k: False for k in entry.kernels}
+    if "fused" in entry.kernels and device_type in fused_devices():
+        return {"fused": True}
+    return {"foreach": True} if "foreach" in entry.kernels else {}
+
+
+def fused_devices() -> tuple[str, ...]:
+    """Device types torch's fused optimizer steps run on, as torch lists them ("cpu" since 2.4)."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:  # a torch without the list: CUDA is the one it always had
+        return ("cuda",)
+    return tuple(_get_fused_kernels_supported_devices())
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Load a checkpoint's optimizer state, keeping this run's step kernel (fused / foreach flags):
+    the flags are no part of the maths, so a run may resume with training.fused_optimizer changed."""
+    current = optimizer.state_dict()["param_groups"]
+    groups = [{**g, **{k: c[k] for k in ("fused", "foreach") if k in c}}
+              for g, c in zip(saved["param_groups"], current)]
+    optimizer.load_state_dict({**saved, "param_groups": groups})
 
 
 def _trial_step(cls: type, kwargs: dict[str, Any], param_groups: list[dict[str, Any]]) -> bool:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import ChangeSetting, Fix, Notice, RunAction, UserError
 from tui_lora.core.fsutil import atomic_write_text
-from tui_lora.core.settings import Settings
+from tui_lora.core.settings import KEY_INDEX, Settings
+from tui_lora.core.speed import SPEED_ONLY_KEYS
 
 if TYPE_CHECKING:
     from tui_lora.core.project import Project
@@ -32,7 +33,7 @@ HARMLESS_SECTIONS = {"sample", "tags"}
 HARMLESS_KEYS = {
     "project.name", "project.preset", "project.family", "output.output_name", "output.save_every_n_epochs",
     "output.save_precision", "training.gradient_checkpointing", "dataset.cache_latents_to_disk",
-    "dataset.cache_text_encoder_outputs",
+    "dataset.cache_text_encoder_outputs", *SPEED_ONLY_KEYS,
 }
 
 
@@ -120,9 +121,17 @@ def settings_changes(old: Settings | Mapping[str, Any],
         a, b = old.get(section) or {}, new.get(section) or {}
         for name in sorted(set(a) | set(b)):
             dotted = f"{section}.{name}"
-            if dotted not in HARMLESS_KEYS and a.get(name) != b.get(name):
-                out.append((dotted, a.get(name), b.get(name)))
+            if dotted not in HARMLESS_KEYS and _value(a, dotted) != _value(b, dotted):
+                out.append((dotted, _value(a, dotted), _value(b, dotted)))
     return out
+
+
+def _value(table: Mapping[str, Any], dotted: str) -> Any:
+    """A key's value; a key the table lacks (a run recorded before the key existed) has its default."""
+    name = dotted.partition(".")[2]
+    if name in table or dotted not in KEY_INDEX:
+        return table.get(name)
+    return json.loads(json.dumps(KEY_INDEX[dotted].default, default=str))
 
 
 def dataset_fingerprint(project: Project, settings: Settings) -> tuple[str, str]:

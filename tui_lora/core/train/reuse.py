@@ -4,6 +4,8 @@ latents, so each variant does not load the model and encode the dataset again.
 - :class:`ModelShare` keeps one base model for as long as the variants need the same one (same
   model, VAE and load precision); :func:`release_network` puts it back as it was loaded after a run
   (the injected LoRA layers out, accelerate's precision wrapper off, gradient checkpointing off).
+  A run whose speed levers change the model itself (8-bit base weights, compiled blocks,
+  channels-last) hands it back unusable: the next variant loads a fresh one (:func:`alters_model`).
 - :class:`~.latents.LatentShare` (in :mod:`.latents`) keeps one latent cache; a run reuses it when its
   images, buckets, flip setting and VAE are the same, else builds and keeps its own.
 
@@ -64,6 +66,25 @@ class ModelShare:
 
     def drop(self) -> None:
         self.model, self.key = None, None
+
+    def give_back(self, settings: Settings) -> None:
+        """After a run with ``settings``: the model back as loaded, or dropped when the run altered it."""
+        if self.model is None:
+            return
+        if alters_model(settings):
+            self.drop()
+        else:
+            release_network(self.model)
+
+
+def alters_model(settings: Settings) -> bool:
+    """Whether a run changes the base model beyond the LoRA it injects: fp8_base (or low_vram) stores the
+    UNet's weights in 8 bits, torch_compile compiles its blocks in place, channels_last re-lays its
+    convolutions. Such a model is not shared with the next variant."""
+    from tui_lora.core.speed import with_low_vram
+
+    t = with_low_vram(settings).training
+    return bool(t.fp8_base or t.torch_compile != "off" or t.channels_last)
 
 
 def release_network(base: BaseModel) -> None:

@@ -15,6 +15,7 @@ from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice,
 from tui_lora.core.plan import epochs_and_steps
 from tui_lora.core.registry import schedulers
 from tui_lora.core.settings import Settings, TrainingSettings
+from tui_lora.core.speed import describe_changes, low_vram_changes
 from tui_lora.core.train import data as D
 from tui_lora.core.train.kohya_names import te_namer, unet_namer
 from tui_lora.core.train.layout import DatasetLayout, project_layout
@@ -144,6 +145,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
                 base_model: BaseModel | None = None, device: str | None = None,
                 latents: LatentShare | None = None) -> Setup:
     """``base_model`` and ``latents``: what an earlier run in this process loaded and cached (a sweep)."""
+    low_vram = low_vram_changes(settings)  # what training.low_vram / fp8_base turn on, for this run
+    settings = settings.with_values(low_vram) if low_vram else settings
     t, d, n, m = settings.training, settings.dataset, settings.network, settings.model
     # Cheap checks first: a wrong dataset or setting fails in a second, before torch is imported.
     layout = project_layout(project, d)
@@ -160,12 +163,15 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     import numpy as np
     import torch
 
+    from tui_lora.core.train import levers
     from tui_lora.core.train.model import load_base_model
     from tui_lora.core.train.optim import build_optimizer, build_scheduler
     from tui_lora.core.train.saving import build_metadata
     from tui_lora.core.train.text import TextEncoding
 
     quiet_libraries()
+    if low_vram:
+        reporter.line(f"{'low_vram' if t.low_vram else 'fp8_base'}: {describe_changes(low_vram)}")
     dev = resolve_device(device, reporter.warning)
     mp = t.mixed_precision
     if dev == "cpu" and mp == "fp16":
@@ -175,6 +181,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     accelerator = _accelerator(mp, cpu=dev == "cpu",
                                find_unused=not n.network_train_unet_only and t.text_encoder_lr > 0)
     device_t = accelerator.device
+    levers.set_tf32(device_t.type, t.allow_tf32)
 
     # ----- model ---------------------------------------------------------------------------
     base = base_model or load_base_model(
@@ -232,6 +239,17 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         if train_te:
             for te in tes:
                 te.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if t.channels_last:
+        levers.to_channels_last(unet, vae)
+    if t.fp8_base:
+        from tui_lora.core.train.lowbit import device_format, store_8bit
+
+        fmt = device_format(device_t)
+        before, after = store_8bit(unet, fmt, weight_dtype)
+        reporter.line(f"fp8_base: the UNet's weights are stored in {fmt} "
+                      f"({before / 2**30:.2f} → {after / 2**30:.2f} GiB)")
+    if t.torch_compile == "blocks":
+        levers.compile_blocks(unet, log=reporter.line)
     unet.train()
     for te in tes:
         te.train(train_te)
@@ -293,6 +311,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
             for te in tes:
                 te.to("cpu")
             _free(dev)
+    if device_t.type == "cuda":
+        levers.pin_caches(latent_cache, te_cache)
 
     # ----- schedule --------------------------------------------------------------------------
     global_batch = t.train_batch_size * accelerator.num_processes
@@ -302,7 +322,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     if warm and not schedulers.SCHEDULERS[t.lr_scheduler].warmup:
         reporter.warning(f"The {t.lr_scheduler} scheduler ignores warmup; use constant_with_warmup to warm up.")
     optimizer, opt_desc = build_optimizer(t.optimizer_type, groups, t.optimizer_args,
-                                          device_type=device_t.type, warn=reporter.warning)
+                                          device_type=device_t.type, warn=reporter.warning, fused=t.fused_optimizer)
     lr_scheduler = build_scheduler(t.lr_scheduler, optimizer, total_steps=total, warmup_steps=warm,
                                    num_cycles=t.lr_scheduler_num_cycles, power=t.lr_scheduler_power)
     prepared = accelerator.prepare(unet, *(tes if train_te else []), optimizer)
@@ -310,7 +330,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     if train_te:
         text.text_encoders = list(prepared[1:-1])  # the wrapped ones, so gradients sync under DDP
     noise_scheduler = training_scheduler(base.scheduler_config, v_pred)
-    snr_table = all_snr(noise_scheduler.alphas_cumprod)
+    snr_table = all_snr(noise_scheduler.alphas_cumprod).to(device_t)  # indexed on the device every step
 
     metadata = build_metadata(
         settings=settings, family=family, v_prediction=v_pred, model_name=base.name,
@@ -386,10 +406,13 @@ def _encode_all(text: TextEncoding, captions: list[str], accelerator: Accelerato
 
 
 def _free(dev: str) -> None:
+    """Give the GPU memory of models moved off it back to the driver (a no-op on the CPU, where a full
+    garbage collection would only cost a second)."""
+    if not dev.startswith("cuda"):
+        return
     import gc
 
     import torch
 
     gc.collect()
-    if dev.startswith("cuda"):
-        torch.cuda.empty_cache()
+    torch.cuda.empty_cache()

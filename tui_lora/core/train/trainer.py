@@ -15,7 +15,6 @@ Design for resuming (issue #4) and sampling (issue #9):
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 import threading
 import time
@@ -27,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, RunAction, UserError, neutral_name
 from tui_lora.core.train import data as D
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
+from tui_lora.core.train.hostsync import PendingLosses, StepFacts, first_bad, read_seconds, take_rows, to_device
 from tui_lora.core.train.noise import make_noise, sample_timesteps, snr_weights, target_for
+from tui_lora.core.train.optim import load_optimizer_state
 from tui_lora.core.train.progress import LossMeter, Reporter, Speed
 from tui_lora.core.train.saving import kohya_state_dict, per_save_metadata, save_lora
 from tui_lora.core.train.setup import Setup, build_setup
@@ -90,6 +91,8 @@ class Trainer:
         self.files: list[Path] = []
         self._losses = LossMeter(setup.steps_per_epoch)
         self._speed = Speed()
+        # Step losses stay on the device until read in one sync (hostsync); events follow at that time.
+        self.pending = PendingLosses(read_seconds(setup.device.type, setup.accelerator.num_processes))
         self.last_loss: float | None = None
 
     @classmethod
@@ -112,19 +115,17 @@ class Trainer:
         s = self.s
         if s.te_cache is not None:
             encs = [s.te_cache[c] for c in captions]
-            hidden = torch.stack([e[0] for e in encs]).to(s.device)
-            pooled = torch.stack([e[1] for e in encs]).to(s.device) if encs[0][1] is not None else None
+            hidden = to_device([e[0] for e in encs], s.device)
+            pooled = to_device([e[1] for e in encs], s.device) if encs[0][1] is not None else None
             return hidden, pooled
         with torch.set_grad_enabled(grad), s.accelerator.autocast():
             enc = s.text.encode(captions)
         return enc.hidden, enc.pooled
 
     def _latents(self, items: list):
-        import torch
-
         s = self.s
         if s.latent_cache is not None:
-            lat = torch.stack([s.latent_cache.get(it.index, it.flip) for it in items])
+            lat = to_device([s.latent_cache.get(it.index, it.flip) for it in items], s.device)
             return lat, list(range(len(items)))
         pixels, bad = D.load_pixels(s.layout, items)
         for pos in bad:
@@ -156,26 +157,28 @@ class Trainer:
                            multires_iterations=t.multires_noise_iterations,
                            multires_discount=t.multires_noise_discount)
         timesteps = sample_timesteps(global_batch_size, generator, s.device, s.noise_scheduler.config.num_train_timesteps)
-        noise, timesteps = noise[rows], timesteps[rows]
+        noise, timesteps = take_rows(noise, rows), take_rows(timesteps, rows)
         noisy = s.noise_scheduler.add_noise(lat, noise, timesteps)
         hidden, pooled = self._conditioning([it.caption for it in items], grad=grad and s.train_text_encoder)
         kwargs = {}
         if s.family == "sdxl":
             kwargs["added_cond_kwargs"] = {"text_embeds": pooled.to(s.weight_dtype),
-                                           "time_ids": D.sdxl_time_ids(s.layout, items).to(s.device, s.weight_dtype)}
+                                           "time_ids": D.sdxl_time_ids(s.layout, items).to(s.device, s.weight_dtype,
+                                                                                           non_blocking=True)}
         with torch.set_grad_enabled(grad):
             pred = s.unet(noisy.to(s.weight_dtype), timesteps, hidden.to(s.weight_dtype), **kwargs).sample
         target = target_for(s.noise_scheduler, lat, noise, timesteps, s.v_prediction)
         loss = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=[1, 2, 3])
-        weights = torch.tensor([s.prior_loss_weight if s.layout.entries[it.index].is_reg else 1.0 for it in items],
-                               device=s.device)
-        loss = loss * weights
+        weights = [s.prior_loss_weight if s.layout.entries[it.index].is_reg else 1.0 for it in items]
+        if any(w != 1.0 for w in weights):
+            loss = loss * torch.tensor(weights).to(s.device, non_blocking=True)
         if t.min_snr_gamma:
             loss = loss * snr_weights(timesteps, s.snr_table, t.min_snr_gamma, s.v_prediction)
         return loss.mean()
 
-    def train_step(self, batch: list[int], epoch: int, batch_index: int) -> float | None:
-        """One optimizer step on ``batch`` (indices into the layout); returns the loss."""
+    def train_step(self, batch: list[int], epoch: int, batch_index: int) -> torch.Tensor | None:
+        """One optimizer step on ``batch`` (indices into the layout); returns the loss, still on the
+        device and not waited for (``float()`` it to read it)."""
         import torch
 
         s = self.s
@@ -202,7 +205,7 @@ class Trainer:
         if not s.accelerator.optimizer_step_was_skipped:
             s.lr_scheduler.step()
         s.optimizer.zero_grad(set_to_none=True)
-        return float(loss.detach().item())
+        return loss.detach()
 
     def eval_loss(self, batch: list[int], seed: int = 0) -> float:
         """The loss on ``batch`` with fixed noise and timesteps (from ``seed``), captions as written,
@@ -245,10 +248,10 @@ class Trainer:
                 self.state.step_in_epoch += 1
                 self._speed.tick()
                 if loss is not None:
-                    self.last_loss = loss
-                    self._report(loss)
-                if self._any_process(loss is not None and not math.isfinite(loss)):
-                    raise TrainingDiverged.from_notice(self._diverged("the loss"))
+                    self.pending.add(self._facts(), loss)
+                if self.pending.due():
+                    self._read_losses()
+            self._read_losses()  # before the epoch's save, a stop or the end
             if stopped:
                 break
             last = self.state.global_step >= s.total_steps
@@ -278,20 +281,36 @@ class Trainer:
 
         return bool(acc.reduce(torch.tensor([float(flag)], device=acc.device), reduction="sum").item() > 0)
 
-    def _diverged(self, what: str) -> Notice:
+    def _read_losses(self) -> None:
+        """Report every pending step with its loss (one host sync); stop at the first NaN, on every process."""
+        read = self.pending.read()
+        bad = first_bad([value for _, value in read])
+        for facts, value in read if bad is None else read[:bad + 1]:
+            self.last_loss = value
+            self._report(facts, value)
+        if self._any_process(bad is not None):
+            step = read[bad][0].step if bad is not None else self.state.global_step
+            raise TrainingDiverged.from_notice(self._diverged("the loss", step=step))
+
+    def _diverged(self, what: str, step: int | None = None) -> Notice:
         s = self.s
-        return diverged_message(what=what, step=self.state.global_step, epoch=self.state.epoch + 1,
+        return diverged_message(what=what, step=self.state.global_step if step is None else step,
+                                epoch=self.state.epoch + 1,
                                 settings=s.settings, family=s.family, mixed_precision=s.mixed_precision,
                                 last_good=str(self.files[-1]) if self.files else None)
 
-    def _report(self, loss: float) -> None:
+    def _facts(self) -> StepFacts:
+        """The step just queued, as its event will say it."""
+        speed = self._speed.it_per_s
+        remaining = self.s.total_steps - self.state.global_step
+        return StepFacts(step=self.state.global_step, epoch=self.state.epoch + 1, lr=self.current_lr(),
+                         it_per_s=speed, eta_s=remaining / speed if speed else None)
+
+    def _report(self, facts: StepFacts, loss: float) -> None:
         s = self.s
         avg = self._losses.add(loss)
-        speed = self._speed.it_per_s
-        remaining = s.total_steps - self.state.global_step
-        self.reporter.step(step=self.state.global_step, total=s.total_steps, epoch=self.state.epoch + 1,
-                           epochs=s.epochs, loss=loss, avg_loss=avg, lr=self.current_lr(), it_per_s=speed,
-                           eta_s=remaining / speed if speed else None)
+        self.reporter.step(step=facts.step, total=s.total_steps, epoch=facts.epoch, epochs=s.epochs, loss=loss,
+                           avg_loss=avg, lr=facts.lr, it_per_s=facts.it_per_s, eta_s=facts.eta_s)
 
     def _end_epoch(self, finished: int) -> None:
         every = self.s.settings.output.save_every_n_epochs
@@ -365,7 +384,7 @@ class Trainer:
                         raise UserError("The saved training state does not match this network (dim, type or model "
                                         "changed)", self._start_over())
                     getattr(m, part).copy_(lora[key])
-        s.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(s.optimizer, state["optimizer"])
         s.lr_scheduler.load_state_dict(state["lr_scheduler"])
         scaler = getattr(s.accelerator, "scaler", None)
         if scaler is not None and state.get("scaler"):
