@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,7 +106,9 @@ def test_detached_sweep_stop_resume_and_the_variants_files(tmp_path, tiny_sd15):
     second = st["variants"][1]
     assert second["resumable"] and 0 < second["step"] < 12 and "resumes from step" in second["message"]
     view = VariantProject.of(project, LABELS[1])
-    assert (view.output_dir / f"{view.output_name}-step{second['step']:08d}.safetensors").is_file()
+    # its LoRA as it was at the stop: a -stepN file, or the epoch's file when it stopped at an epoch's end
+    saved = [e for e in read_events(view.events_path) if e["event"] == "save" and e["step"] == second["step"]]
+    assert saved and all(Path(e["path"]).is_file() for e in saved)
     r = cli("status", root)
     assert "sweep stopped" in r.stdout and f"tui-lora sweep {root} --resume" in r.stdout
     # a new sweep is refused while this one waits to be resumed
