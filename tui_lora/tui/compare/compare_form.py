@@ -173,7 +173,8 @@ def _variant_rows(project, text: str, out: FormCheck) -> list:
         return []
     variants = len({r.variant for r in rows})
     left = f"; {len(missing)} without such a file left out" if missing else ""
-    out.notes["epochs"] = f"Rows: {variants} variants × {', '.join(map(str, wanted))}{left}."
+    out.notes["epochs"] = (f"Rows: {variants} variant{'s' if variants != 1 else ''} × {', '.join(map(str, wanted))}"
+                           f"{left}.")
     return rows
 
 

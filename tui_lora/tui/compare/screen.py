@@ -136,6 +136,8 @@ class CompareScreen(PickActions, PromptActions, WizardScreen):
         remembered = compare_form.remembered(self.project.root)
         self._start = self._defaults | remembered  # what the fields open with
         self.sweep = compare_form.has_sweep(self.project)
+        if self.sweep and not self.files and not self._start["epochs"]:
+            self._start["epochs"] = compare_form.SWEEP_EPOCHS  # the rows can only be the variants
         more = remembered.get(compare_form.EXTRA_KEY)
         self.extra = more.splitlines() if more is not None else compare_form.default_extra(self.project)
         self.rendering = False

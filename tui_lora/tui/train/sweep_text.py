@@ -12,6 +12,10 @@ _MARK = {"done": ("✓", "green"), "running": ("●", "bold green"), "queued": (
          "failed": ("✗", "red")}
 
 
+def _variants(n: int) -> str:
+    return f"{n} variant" + ("" if n == 1 else "s")
+
+
 def counts(sweep: SweepStatus) -> str:
     return ", ".join(f"{sweep.count(s)} {s}" for s in ("done", "running", "queued", "stopped", "failed")
                      if sweep.count(s))
@@ -28,7 +32,7 @@ def status_line(sweep: SweepStatus, busy: str | None = None) -> Text:
         return t
     if sweep.running:
         t.append("● sweep", style="bold green")
-        t.append(f" of {n} variants: {counts(sweep)}. x stops it (the running variant saves); the variants' files "
+        t.append(f" of {_variants(n)}: {counts(sweep)}. x stops it (the running variant saves); the variants' files "
                  "go to output/sweep/.")
         return t
     if busy == STARTING:
@@ -36,7 +40,7 @@ def status_line(sweep: SweepStatus, busy: str | None = None) -> Text:
         return t
     if sweep.state == "finished":
         t.append("✓ sweep finished", style="bold green")
-        t.append(f": {n} variants in output/sweep/. c compares them side by side; w starts another sweep.")
+        t.append(f": {_variants(n)} in output/sweep/. c compares them side by side; w starts another sweep.")
     elif sweep.state == "failed":
         t.append("✗ sweep ended", style="bold red")
         t.append(f": {counts(sweep)}. r tries the failed variants again; c compares the finished ones.")
