@@ -16,14 +16,14 @@ def _loss(v) -> str:
 
 
 def render_sweep(project, sweep: SweepStatus) -> list[str]:
-    n = len(sweep.variants)
+    n = f"{len(sweep.variants)} variant" + ("" if len(sweep.variants) == 1 else "s")
     counts = ", ".join(f"{sweep.count(s)} {s}" for s in ("done", "running", "queued", "stopped", "failed")
                        if sweep.count(s))
     if sweep.running:
         how = "in the background" if sweep.detached else "in a terminal"
-        head = f"sweep running {how} (pid {sweep.pid}): {n} variants, {counts}"
+        head = f"sweep running {how} (pid {sweep.pid}): {n}, {counts}"
     else:
-        head = f"sweep {sweep.state}: {n} variants, {counts}"
+        head = f"sweep {sweep.state}: {n}, {counts}"
     width = max(len(v.label) for v in sweep.variants) if sweep.variants else 0
     lines = [head]
     for v in sweep.variants:
