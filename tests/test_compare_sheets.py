@@ -83,7 +83,8 @@ def test_combined_sheet_pictures_are_where_the_index_says_and_render_the_same_tw
     seen = []
     result = run_compare(swept, plan, pipeline=pipeline, keep_images=True, progress=lambda *a: seen.append(a))
     # one pipeline call per cell: the 4 prompt x seed pictures batched (the no-LoRA cell once)
-    assert [s[0] for s in seen] == [0, 4, 8, 12, 16, 20] and seen[1][2] == "lr 1e-4, dim 4 · final at weight 0.5 (4 pictures)"
+    assert [s[0] for s in seen] == [0, 4, 8, 12, 16, 20]
+    assert seen[1][2] == "lr 1e-4, dim 4 · final at weight 0.5 (4 pictures)"
     index = json.loads(plan.index_path.read_text())
     assert index["version"] == 2 and index["sheet"] == "combined" and index["seeds"] == [SEEDS, SEEDS]
     assert [r["label"] for r in index["rows"]] == ["lr 1e-4, dim 4 · final", "lr 5e-4, dim 4 · final"]

@@ -75,7 +75,8 @@ def _detach(project, args, varies) -> int:
     status = sweep_status(project)
     count = len(status.variants) if status else 0
     emit(args, {**info.to_dict(), "variants": [v.to_dict(step_words) for v in status.variants] if status else []}, [
-        f"Sweep of {count} variant{'s' if count != 1 else ''} started in the background (pid {info.pid}); log: {info.log_path}",
+        f"Sweep of {count} variant{'s' if count != 1 else ''} started in the background (pid {info.pid}); "
+        f"log: {info.log_path}",
         f"watch it with `tui-lora status {project.root}`, stop it with `tui-lora stop {project.root}`"])
     return 0
 

@@ -68,8 +68,9 @@ def plan_compare(project: Project, prompt: SamplePrompt | list[SamplePrompt], *,
                  rows: list[EpochFile] | None = None, max_batch: int | None = None,
                  missing: list[str] | None = None) -> ComparePlan:
     """Check the request against the files on disk (no torch): unknown epochs are a UserError.
-    Prompt fields left as None take the project's defaults (resolution, training.seed, sampler). ``seeds`` are every prompt's seeds; without them each prompt gets its own seed and the
-    next ``seeds_per_prompt - 1``. ``rows`` replaces the epochs (a sweep's variant rows)."""
+    Prompt fields left as None take the project's defaults (resolution, training.seed, sampler).
+    ``seeds`` are every prompt's seeds; without them each prompt gets its own seed and the next
+    ``seeds_per_prompt - 1``. ``rows`` replaces the epochs (a sweep's variant rows)."""
     s = project.settings
     given = prompt if isinstance(prompt, list) else [prompt]
     if not given:

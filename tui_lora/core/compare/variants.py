@@ -21,7 +21,8 @@ def _manifest(project: Project) -> SweepManifest:
     manifest = read_manifest(project)
     if manifest is None:
         raise UserError("This project has no sweep to compare",
-                        Fix("train variants of the settings first with {}", RunAction("sweep.start", str(project.root))))
+                        Fix("train variants of the settings first with {}",
+                            RunAction("sweep.start", str(project.root))))
     return manifest
 
 

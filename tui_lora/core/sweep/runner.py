@@ -64,7 +64,8 @@ def _header(n: int, total: int, variant, resume: bool) -> str:
 
 
 def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threading.Event,
-                   on_event: Callable[[dict[str, Any]], None] | None = None, before_variant: Callable[[], None] = lambda: None,
+                   on_event: Callable[[dict[str, Any]], None] | None = None,
+                   before_variant: Callable[[], None] = lambda: None,
                    device: str | None = None, stream: IO[str] | None = None, quiet: bool = False,
                    say: Say = lambda m: None, name: Namer = neutral_name) -> SweepResult:
     """Every variant not done yet, one after another (see the module docstring)."""

@@ -1,6 +1,7 @@
 """One cell of a comparison grid as large as the terminal allows, cropped from the grid PNG by its
-box in the JSON index: all its pictures (every prompt × seed, prompts down, seeds across). The arrow keys move the grid's cursor behind it (flip through the cells
-without closing), p picks the cell as the winner, esc / enter / z close.
+box in the JSON index: all its pictures (every prompt × seed, prompts down, seeds across). The
+arrow keys move the grid's cursor behind it (flip through the cells without closing), p picks the
+cell as the winner, esc / enter / z close.
 
 The zoom only draws: arrows and ? go to the ``act`` callback its opener gave it ("up", "down",
 "left", "right", "help"), and the opener answers with :meth:`CompareZoom.show`; it closes with

@@ -31,8 +31,8 @@ class PickActions:
         if cell is None:
             return
         if not cell.lora or cell.epoch is None:
-            self.notify("The no-LoRA column is the base model alone; pick a cell with a weight.",  # type: ignore[attr-defined]
-                        markup=False)
+            self.notify("The no-LoRA column is the base model alone; pick a cell with a weight.",
+                        markup=False)  # type: ignore[attr-defined]
             return
         # A final file answers to its epoch number too (its ss_epoch), so LABEL:EPOCH finds it.
         pick = f"{cell.variant}:{cell.epoch}" if cell.variant else str(cell.epoch)

@@ -8,8 +8,8 @@ from rich.text import Text
 from tui_lora.core.sweep import SweepStatus, VariantStatus
 from tui_lora.tui.common.progress_text import progress_bar
 
-_MARK = {"done": ("✓", "green"), "running": ("●", "bold green"), "queued": ("·", "dim"), "stopped": ("■", "yellow"),
-         "failed": ("✗", "red")}
+_MARK = {"done": ("✓", "green"), "running": ("●", "bold green"), "queued": ("·", "dim"),
+         "stopped": ("■", "yellow"), "failed": ("✗", "red")}
 
 
 def _variants(n: int) -> str:
