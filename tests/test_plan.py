@@ -117,3 +117,59 @@ def test_plan_for_project_counts_folders(make_project):
     proj = make_project(images=12)
     p = plan_for_project(proj)
     assert p.images == 12 and p.total_steps == 12 * 10 * 10 // 2
+
+
+@pytest.mark.parametrize("kw,code,level", [
+    (dict(network_type="loha", dora=True), "dora_type", "error"),
+    (dict(model_v_prediction=True), "vpred_as_epsilon", "warning"),
+    (dict(v_parameterization=True, model_v_prediction=False), "epsilon_as_vpred", "warning"),
+    (dict(zero_terminal_snr=True), "ztsnr_without_vpred", "warning"),
+    (dict(v_parameterization=True, model_zero_terminal_snr=True), "ztsnr_off", "warning"),
+    (dict(v_parameterization=True, zero_terminal_snr=True), "ztsnr_no_rescale", "warning"),
+])
+def test_bad_model_combinations(kw, code, level):
+    p = plan(20, 10, 10, 2, **kw)
+    hit = [i for i in p.issues if i.code == code]
+    assert hit and hit[0].level == level, codes(p)
+    assert "\n" not in str(hit[0])
+
+
+def test_good_model_combinations_and_the_vpred_loss_weights():
+    assert plan(20, 10, 10, 2, network_type="locon", dora=True).issues == []
+    assert plan(20, 10, 10, 2, v_parameterization=True, model_v_prediction=True, zero_terminal_snr=True,
+                model_zero_terminal_snr=True, guidance_rescale=0.7, min_snr_gamma=5.0).issues == []
+    # min-SNR on a v-prediction model set up as epsilon would take the wrong (epsilon) form: said so
+    issue = next(i for i in plan(20, 10, 10, 2, model_v_prediction=True, min_snr_gamma=5.0).issues
+                 if i.code == "vpred_as_epsilon")
+    assert "min-SNR" in issue.message
+
+
+def test_vram_of_the_network_types():
+    base = dict(family="sd15", resolution=512, batch_size=1, network_dim=16, conv_dim=8)
+    lora = estimate_vram(**base, network_type="lora")
+    # DoRA keeps more activations; LoHa and LoKr build ΔW in full; LoKr has the fewest parameters
+    assert estimate_vram(**base, network_type="lora", dora=True).parts["activations"] > lora.parts["activations"]
+    loha, lokr = estimate_vram(**base, network_type="loha"), estimate_vram(**base, network_type="lokr")
+    locon = estimate_vram(**base, network_type="locon")
+    assert "adapter_delta" in loha.parts and "adapter_delta" not in locon.parts
+    assert loha.total_gb > locon.total_gb
+    assert lokr.parts["lora+optimizer"] < locon.parts["lora+optimizer"] < loha.parts["lora+optimizer"]
+    checkpointed = estimate_vram(**base, network_type="loha", gradient_checkpointing=True)
+    assert checkpointed.parts["adapter_delta"] < loha.parts["adapter_delta"]
+    assert estimate_vram(**base, network_type="loha", dora=True).total_gb == loha.total_gb  # DoRA: lora/locon only
+
+
+def test_plan_for_project_reads_what_the_model_says(make_project, tmp_path, tiny_sd15):
+    import json
+    import shutil
+
+    folder = tmp_path / "vpred"
+    shutil.copytree(tiny_sd15, folder)
+    cfg_path = folder / "scheduler" / "scheduler_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update(prediction_type="v_prediction", rescale_betas_zero_snr=True)
+    cfg_path.write_text(json.dumps(cfg))
+    proj = make_project(images=12, base_model=folder)
+    proj.set("model.v_parameterization", False)
+    proj.set("model.zero_terminal_snr", False)
+    assert {"vpred_as_epsilon", "ztsnr_off"} <= {i.code for i in plan_for_project(proj).issues}

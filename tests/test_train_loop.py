@@ -194,6 +194,9 @@ def test_unusable_settings_fail_in_one_sentence(tmp_path, tiny_sd15):
         create(project)
     with pytest.raises(UserError, match="Every learning rate is 0"):
         create(project, overrides=["training.noise_offset=0", "training.unet_lr=0", "training.text_encoder_lr=0"])
+    with pytest.raises(UserError, match="network.dora works with lora and locon, not loha") as exc:
+        create(project, overrides=["training.noise_offset=0", "network.network_type=loha", "network.dora=true"])
+    assert "set network.dora = false" in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_model_decides_family_and_v_prediction(tmp_path, tiny_sd15, tiny_sdxl):

@@ -9,7 +9,7 @@ from tui_lora.core.project import Project
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.common.field import Field
 from tui_lora.tui.steps.plan_view import PlanView
-from tui_lora.tui.steps.screen import StepsScreen
+from tui_lora.tui.steps.screen import NETWORK_CHOICES, StepsScreen
 from wizard_support import (  # noqa: F401 - fixtures
     screen_text, flat, gpu_12gb, home, no_gpu, run, settle, wait_for, wizard_project,
 )
@@ -71,6 +71,27 @@ async def test_editing_updates_the_formula_and_saves(wizard_project, gpu_12gb):
     assert data["training"]["optimizer_type"] == "Prodigy"
     assert "clip_skip = 2" in project.toml_path.read_text()  # the preset's comments and keys survive
     assert "# anime models descend from NovelAI" in project.toml_path.read_text()
+
+
+async def test_the_network_choice_sets_type_and_dora(wizard_project, gpu_12gb):
+    project = wizard_project("proj", images=8)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        await open_steps(pilot)
+        select = app.screen.query_one("#network", Select)
+        assert select.value == "lora"
+        assert [label for label, _, _ in NETWORK_CHOICES] == [
+            "lora", "lora + DoRA", "locon", "locon + DoRA", "loha", "lokr"]
+        vram = plan(app).split("VRAM ≈ ")[1].split(" GB")[0]
+        select.value = "lora + DoRA"
+        await settle(pilot)
+        assert plan(app).split("VRAM ≈ ")[1].split(" GB")[0] != vram  # DoRA costs memory
+        assert "network.dora False → True" in plan(app)
+        assert (saved(project)["network"]["network_type"], saved(project)["network"]["dora"]) == ("lora", True)
+        select.value = "lokr"
+        await settle(pilot)
+        assert (saved(project)["network"]["network_type"], saved(project)["network"]["dora"]) == ("lokr", False)
+        assert "network.network_type lora → lokr" in plan(app)
 
 
 async def test_invalid_values_show_the_error_and_are_not_saved(wizard_project, no_gpu):

@@ -94,9 +94,11 @@ def open_clip_to_ldm(state: dict, prefix: str) -> dict:
     return out
 
 
-def save_single_file(folder: Path, out: Path, *, fp16: bool = False, metadata: dict[str, str] | None = None) -> Path:
+def save_single_file(folder: Path, out: Path, *, fp16: bool = False, metadata: dict[str, str] | None = None,
+                     extra: dict | None = None) -> Path:
     """Convert the diffusers pipeline in ``folder`` (SD1.5 or SDXL) into one checkpoint file:
-    .safetensors, or a pickled ``{"state_dict": …}`` when ``out`` ends in .ckpt / .pt."""
+    .safetensors, or a pickled ``{"state_dict": …}`` when ``out`` ends in .ckpt / .pt. ``extra`` tensors
+    are added as they are (NoobAI-XL v-pred ships empty ``v_pred`` and ``ztsnr`` markers)."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from safetensors.torch import save_file
@@ -115,6 +117,7 @@ def save_single_file(folder: Path, out: Path, *, fp16: bool = False, metadata: d
         sd.update(clip_to_ldm(te.state_dict(), "cond_stage_model.transformer."))
     dtype = torch.float16 if fp16 else torch.float32
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in sd.items()}
+    tensors.update(extra or {})
     if Path(out).suffix in (".ckpt", ".pt"):
         torch.save({"state_dict": tensors}, str(out))  # the old pickle format, as .ckpt files are
     else:

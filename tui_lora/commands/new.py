@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # here, not at the top: `tui-lora --help` never needs the schema, presets or model checks
-    from tui_lora.core.models import DEFAULT_BASE_MODELS
+    from tui_lora.core.models import DEFAULT_BASE_MODELS, inspect_model
     from tui_lora.core.presets import list_presets
     from tui_lora.core.project import Project, family_label
     from tui_lora.core.userconfig import remember_project
@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     project = Project.create(args.dir, preset=preset, base_model=base_model, trigger=trigger or "", name=args.name)
     remember_project(project.root)
     concept = project.concepts()[0]
+    info = inspect_model(project.get("model.pretrained_model_name_or_path"))
+    detected = info.detected_text() if info.detected else ""
     data = {
         "path": str(project.root),
         "name": project.name,
@@ -52,9 +54,15 @@ def run(args: argparse.Namespace) -> int:
         "trigger_word": project.get("project.trigger_word"),
         "dataset_folder": str(concept.path),
         "repeats": concept.repeats,
+        "v_parameterization": project.get("model.v_parameterization"),
+        "zero_terminal_snr": project.get("model.zero_terminal_snr"),
+        "detected": detected,
     }
+    lines = [f"Created {project.root} ({family_label(project.family)}, preset {preset})."]
+    if detected:
+        lines.append(f"Detected from the model: {detected}; project.toml says so.")
     emit(args, data, [
-        f"Created {project.root} ({family_label(project.family)}, preset {preset}).",
+        *lines,
         f"Put 15-50 images into {concept.path} (or run `tui-lora fetch {args.dir} --tags ...`),",
         f"then `tui-lora tag {args.dir}`, `tui-lora steps {args.dir}` and `tui-lora train {args.dir}`.",
     ])

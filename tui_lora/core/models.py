@@ -42,6 +42,16 @@ class ModelInfo:
     family: str | None  # "sd15" | "sdxl" | None when it cannot be told yet
     v_prediction: bool | None = None
     detected: bool = False  # True when read from the model itself, not guessed from a name
+    zero_terminal_snr: bool | None = None  # None: the model does not say
+
+    def detected_text(self) -> str:
+        """What was read from the model about its noise schedule, for people ("" when nothing)."""
+        said = []
+        if self.v_prediction is not None:
+            said.append("v-prediction" if self.v_prediction else "epsilon prediction")
+        if self.zero_terminal_snr:
+            said.append("zero terminal SNR")
+        return ", ".join(said)
 
     @property
     def is_pickle(self) -> bool:
@@ -96,11 +106,13 @@ def _inspect_folder(path: Path) -> ModelInfo:
             raise UserError(f"{path} is not an SD1.x or SDXL model (cross-attention width {cross})", ONLY_SD)
     if family is None:
         raise UserError(f"{path} is not an SD1.x or SDXL model", ONLY_SD)
-    v_pred = None
+    v_pred = ztsnr = None
     sched = path / "scheduler" / "scheduler_config.json"
     if sched.is_file():
-        v_pred = _read_json(sched).get("prediction_type") == "v_prediction"
-    return ModelInfo(str(path), "folder", family, v_pred, detected=True)
+        config = _read_json(sched)
+        v_pred = config.get("prediction_type") == "v_prediction"
+        ztsnr = bool(config.get("rescale_betas_zero_snr", False))
+    return ModelInfo(str(path), "folder", family, v_pred, detected=True, zero_terminal_snr=ztsnr)
 
 
 def _inspect_file(path: Path) -> ModelInfo:
@@ -116,7 +128,8 @@ def _inspect_file(path: Path) -> ModelInfo:
     if family is None:
         raise UserError(f"{path.name} is not an SD1.x or SDXL checkpoint (is it a LoRA or an SD2/SD3/Flux model?)",
                         Fix("tui-lora trains on SD1.5 and SDXL base checkpoints"))
-    return ModelInfo(str(path), "file", family, v_pred, detected=True)
+    return ModelInfo(str(path), "file", family, v_pred, detected=True,
+                     zero_terminal_snr=zero_terminal_snr_from_checkpoint(keys))
 
 
 def read_safetensors_header(path: Path) -> tuple[list[str], dict[str, str]]:
@@ -151,6 +164,12 @@ def family_from_checkpoint_keys(keys: list[str], meta: dict[str, str]) -> tuple[
     if "v_pred" in keyset:
         v_pred = True
     return family, v_pred
+
+
+def zero_terminal_snr_from_checkpoint(keys: list[str]) -> bool | None:
+    """True when a single-file checkpoint carries the marker tensor ``ztsnr`` (NoobAI-XL v-pred and the
+    models merged from it ship ``v_pred`` and ``ztsnr`` as empty tensors); None when it says nothing."""
+    return True if "ztsnr" in keys else None
 
 
 def _read_json(path: Path) -> dict:

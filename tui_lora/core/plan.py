@@ -16,15 +16,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tui_lora.core.model_checks import model_info, model_issues
 from tui_lora.core.registry import optimizers
 from tui_lora.core.settings import Settings
 from tui_lora.core.speed import text_encoders_cached, with_low_vram
 from tui_lora.core.vram import VramEstimate, estimate_vram
 
-__all__ = ["FolderCount", "Issue", "Plan", "PlanInput", "VramEstimate", "estimate_vram", "make_plan",
+__all__ = ["FolderCount", "Issue", "Plan", "PlanInput", "VramEstimate", "estimate_vram", "make_plan", "model_info",
            "plan_for_project", "plan_from_settings", "steps_per_epoch", "vram_for"]
 
 if TYPE_CHECKING:
+    from tui_lora.core.models import ModelInfo
     from tui_lora.core.project import Project
 
 # (min, max) total steps that usually give a good LoRA, by family and subject.
@@ -86,6 +88,15 @@ class PlanInput:
     network_alpha: float = _DEFAULTS.network.network_alpha
     conv_dim: int = _DEFAULTS.network.conv_dim
     conv_alpha: float = _DEFAULTS.network.conv_alpha
+    dora: bool = _DEFAULTS.network.dora
+    v_parameterization: bool = _DEFAULTS.model.v_parameterization
+    zero_terminal_snr: bool = _DEFAULTS.model.zero_terminal_snr
+    min_snr_gamma: float = _DEFAULTS.training.min_snr_gamma
+    debiased_estimation_loss: bool = _DEFAULTS.training.debiased_estimation_loss
+    guidance_rescale: float = _DEFAULTS.sample.guidance_rescale
+    # What the base model itself says (None: it does not, or it was not read)
+    model_v_prediction: bool | None = None
+    model_zero_terminal_snr: bool | None = None
     resolution: int = _DEFAULTS.dataset.resolution
     save_every_n_epochs: int = _DEFAULTS.output.save_every_n_epochs
     mixed_precision: str = _DEFAULTS.training.mixed_precision
@@ -102,15 +113,20 @@ class PlanInput:
     @classmethod
     def from_settings(cls, settings: Settings, folders: tuple[FolderCount, ...] | list[FolderCount] = (), *,
                       gpus: int = 1, reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
-                      it_per_s: float | None = None) -> PlanInput:
+                      it_per_s: float | None = None, model: ModelInfo | None = None) -> PlanInput:
         settings = with_low_vram(settings)  # the run's settings: low_vram / fp8_base turn others on
-        t, n, d = settings.training, settings.network, settings.dataset
+        t, n, d, m = settings.training, settings.network, settings.dataset, settings.model
         return cls(
             folders=tuple(folders), batch_size=t.train_batch_size, epochs=t.max_train_epochs,
             max_train_steps=t.max_train_steps, gpus=gpus, family=settings.project.family,
             subject=settings.project.subject, optimizer=t.optimizer_type, unet_lr=t.unet_lr,
             text_encoder_lr=t.text_encoder_lr, train_unet_only=n.network_train_unet_only, network_type=n.network_type,
             network_dim=n.network_dim, network_alpha=n.network_alpha, conv_dim=n.conv_dim, conv_alpha=n.conv_alpha,
+            dora=n.dora, v_parameterization=m.v_parameterization, zero_terminal_snr=m.zero_terminal_snr,
+            min_snr_gamma=t.min_snr_gamma, debiased_estimation_loss=t.debiased_estimation_loss,
+            guidance_rescale=settings.sample.guidance_rescale,
+            model_v_prediction=model.v_prediction if model else None,
+            model_zero_terminal_snr=model.zero_terminal_snr if model else None,
             resolution=d.resolution, save_every_n_epochs=settings.output.save_every_n_epochs,
             mixed_precision=t.mixed_precision, gradient_checkpointing=t.gradient_checkpointing,
             cache_latents=d.cache_latents, fp8_base=t.fp8_base, text_encoders_cached=text_encoders_cached(settings),
@@ -292,6 +308,7 @@ def _issues(p: Plan) -> list[Issue]:
             f"network_alpha {inp.network_alpha:g} is larger than network_dim {inp.network_dim}: updates are amplified and training gets unstable.",
             f"Use alpha = dim / 2 ({inp.network_dim / 2:g}) or alpha = dim.")
     out.extend(_lr_issues(inp))
+    out.extend(_model_issues(inp))
     if inp.resolution % 64:
         add("resolution_not_64", "warning", f"Resolution {inp.resolution} is not a multiple of 64, which SD's latent grid needs.",
             f"Use {round(inp.resolution / 64) * 64 or 64}.")
@@ -341,6 +358,14 @@ def _lr_issues(inp: PlanInput) -> list[Issue]:
     return out
 
 
+def _model_issues(inp: PlanInput) -> list[Issue]:
+    return [Issue(*found) for found in model_issues(
+        network_type=inp.network_type, dora=inp.dora, v_parameterization=inp.v_parameterization,
+        zero_terminal_snr=inp.zero_terminal_snr, min_snr_gamma=inp.min_snr_gamma,
+        debiased_estimation_loss=inp.debiased_estimation_loss, guidance_rescale=inp.guidance_rescale,
+        model_v_prediction=inp.model_v_prediction, model_zero_terminal_snr=inp.model_zero_terminal_snr)]
+
+
 def _sci(x: float) -> str:
     """1e-3 → ``1e-3`` (not 0.001 or 1e-03)."""
     mantissa, _, exponent = f"{x:.0e}".partition("e")
@@ -351,7 +376,7 @@ def vram_for(inp: PlanInput) -> VramEstimate:
     """:func:`estimate_vram` for a plan's input (and so for a project's settings)."""
     return estimate_vram(
         family=inp.family, resolution=inp.resolution, batch_size=inp.batch_size, network_dim=inp.network_dim,
-        conv_dim=inp.conv_dim, network_type=inp.network_type, mixed_precision=inp.mixed_precision,
+        conv_dim=inp.conv_dim, network_type=inp.network_type, dora=inp.dora, mixed_precision=inp.mixed_precision,
         gradient_checkpointing=inp.gradient_checkpointing, optimizer=inp.optimizer,
         train_text_encoder=inp.trains_text_encoder, cache_latents=inp.cache_latents, fp8_base=inp.fp8_base,
         text_encoders_cached=inp.text_encoders_cached)
@@ -359,10 +384,10 @@ def vram_for(inp: PlanInput) -> VramEstimate:
 
 def plan_from_settings(settings: Settings, folders: list[FolderCount], *, gpus: int = 1,
                        reg_images: int = 0, bucket_samples: tuple[int, ...] | None = None,
-                       it_per_s: float | None = None) -> Plan:
-    """A plan from a project's settings and its folder counts."""
+                       it_per_s: float | None = None, model: ModelInfo | None = None) -> Plan:
+    """A plan from a project's settings and its folder counts (and what the base model says, when read)."""
     return make_plan(PlanInput.from_settings(settings, folders, gpus=gpus, reg_images=reg_images,
-                                             bucket_samples=bucket_samples, it_per_s=it_per_s))
+                                             bucket_samples=bucket_samples, it_per_s=it_per_s, model=model))
 
 
 def plan_for_project(project: Project, *, settings: Settings | None = None, gpus: int = 1,
@@ -386,4 +411,5 @@ def plan_for_project(project: Project, *, settings: Settings | None = None, gpus
                   if e.get("event") == "step" and isinstance(e.get("it_per_s"), (int, float))]
         it_per_s = speeds[-1] if speeds else None
     return plan_from_settings(s, folders, gpus=gpus, reg_images=layout.reg_samples,
-                              bucket_samples=layout.bucket_samples(), it_per_s=it_per_s)
+                              bucket_samples=layout.bucket_samples(), it_per_s=it_per_s,
+                              model=model_info(s.model.pretrained_model_name_or_path))

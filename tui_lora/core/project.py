@@ -99,6 +99,9 @@ class Project:
         _set_doc(doc, "model", "pretrained_model_name_or_path", info.ref if info.kind == "repo" else str(Path(info.ref).resolve()))
         if info.v_prediction is not None:
             _set_doc(doc, "model", "v_parameterization", info.v_prediction)
+        if info.zero_terminal_snr:
+            _set_doc(doc, "model", "zero_terminal_snr", True)
+            _set_doc(doc, "sample", "guidance_rescale", 0.7)  # the paper's CFG rescale for such models
         settings = validate(doc.unwrap(), where=f"preset {p.name}")
 
         parent = root.parent

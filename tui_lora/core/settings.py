@@ -71,6 +71,10 @@ class ModelSettings(Section):
     v_parameterization: bool = setting(
         False, "True for v-prediction models (SD2.x 768, some SDXL finetunes); detected from the model's "
                "scheduler config when possible.")
+    zero_terminal_snr: bool = setting(
+        False, "Rescale the noise schedule to zero terminal SNR (kohya's --zero_terminal_snr), as v-prediction "
+               "models like NoobAI-XL v-pred were trained; needs v_parameterization. Detected from the model "
+               "when it says so; samples then use trailing timesteps and the rescaled schedule.")
     vae: str = setting(
         "", "An optional separate VAE (repo id, folder or file); SDXL's stock VAE overflows in fp16, "
             "so an fp16-fixed VAE or bf16 avoids NaNs.")
@@ -136,15 +140,25 @@ class NetworkSettings(Section):
     SECTION: ClassVar[str] = "network"
     network_type: str = setting(
         "lora", "lora trains attention and feed-forward layers; locon also trains the convolutions "
-                "(ResNet blocks), which helps styles and textures.", choices=networks.NAMES)
+                "(ResNet blocks), which helps styles and textures; loha (LyCORIS) packs a style into a small "
+                "dim; lokr (LyCORIS) makes the smallest files.", choices=networks.NAMES)
+    dora: bool = setting(
+        False, "DoRA (weight-decomposed LoRA) for lora and locon: also learns each output row's magnitude, "
+               "which keeps fine detail at the same dim, for about 30 % more time and memory. Loads in "
+               "ComfyUI, Forge and LyCORIS; AUTOMATIC1111 applies it wrongly.")
+    lokr_factor: int = setting(
+        -1, "LoKr only: the side of its small full matrix (LyCORIS's factor); -1 picks the most balanced split "
+            "of each layer, larger values give smaller files.", minimum=-1, maximum=1024)
     network_dim: int = setting(
         16, "LoRA rank: capacity of the LoRA and its file size. 8-32 is plenty for a character; "
             "more memorises noise.", minimum=1, maximum=1024)
     network_alpha: float = setting(
         8.0, "Scales the LoRA's effect by alpha/dim; half of dim is the common choice. "
              "A lower alpha needs a higher learning rate.", minimum=0.0, maximum=1024.0)
-    conv_dim: int = setting(8, "Rank of the convolution layers (LoCon only).", minimum=0, maximum=1024)
-    conv_alpha: float = setting(4.0, "Alpha of the convolution layers (LoCon only).", minimum=0.0, maximum=1024.0)
+    conv_dim: int = setting(8, "Rank of the 3×3 convolution layers (locon, loha, lokr); 0 leaves them out.",
+                            minimum=0, maximum=1024)
+    conv_alpha: float = setting(4.0, "Alpha of the convolution layers (locon, loha, lokr).", minimum=0.0,
+                                maximum=1024.0)
     network_train_unet_only: bool = setting(
         False, "Train only the UNet, not the text encoder(s). Standard for SDXL (its text encoders are "
                "big and easy to break); saves VRAM.")
@@ -201,6 +215,24 @@ class TrainingSettings(Section):
     min_snr_gamma: float = setting(
         0.0, "Min-SNR loss weighting: stops the easy low-noise steps from dominating; 5 speeds up "
              "convergence. 0 is off.", minimum=0.0, maximum=100.0)
+    loss_type: Literal["l2", "l1", "huber", "smooth_l1"] = setting(
+        "l2", "The loss (kohya's --loss_type): l2 (mean squared error) is the standard; huber and smooth_l1 "
+              "weigh outliers less, which helps with noisy or mixed-quality datasets.")
+    huber_schedule: Literal["snr", "exponential", "constant"] = setting(
+        "snr", "How huber / smooth_l1 set their threshold per timestep: snr (kohya's default) is squared-error-like "
+               "at low noise and robust at high noise; constant uses huber_c throughout.")
+    huber_c: float = setting(
+        0.1, "The Huber threshold (kohya's --huber_c): below it the loss is quadratic, above it linear.",
+        minimum=0.0001, maximum=1.0)
+    huber_scale: float = setting(
+        1.0, "Scales the Huber threshold of the exponential and constant schedules (kohya's --huber_scale).",
+        minimum=0.0001, maximum=100.0)
+    debiased_estimation_loss: bool = setting(
+        False, "Weight each step's loss by 1/√SNR (1/(SNR+1) for v-prediction), kohya's debiased estimation: "
+               "less weight on the easy low-noise steps, often crisper detail. An alternative to min_snr_gamma.")
+    ip_noise_gamma: float = setting(
+        0.0, "Input perturbation noise: the noisy input gets this much extra noise the target does not know of, "
+             "a regulariser against overfitting; 0.1 is the paper's value. 0 is off.", minimum=0.0, maximum=1.0)
     clip_skip: int = setting(
         1, "Use the text encoder's n-th last layer. 2 for anime models descended from NovelAI, "
            "1 for realistic SD1.5; ignored for SDXL.", minimum=1, maximum=12)
@@ -250,6 +282,9 @@ class SampleSettings(Section):
     sample_every_n_epochs: int = setting(
         0, "Render the sample prompts every n epochs so you can watch the LoRA learn; 0 is off.", minimum=0)
     sample_at_first: bool = setting(False, "Also render samples before the first step, as a baseline.")
+    guidance_rescale: float = setting(
+        0.0, "CFG rescale (diffusers' guidance_rescale, the zero-terminal-SNR paper's fix for over-exposed "
+             "images at high CFG): 0.7 for zero_terminal_snr models, 0 otherwise.", minimum=0.0, maximum=1.0)
     sampler: str = setting(
         "euler_a", "The sampler for sample images and comparison grids (kohya's names): euler_a is Euler a, "
                    "dpmsolver++ is DPM++ 2M Karras, ddim is DDIM.", choices=samplers.NAMES)
@@ -361,7 +396,10 @@ class Settings(Mapping[str, Section]):
 
     def check(self, *, where: str | Given = "project.toml") -> None:
         """Rules that involve two keys at once."""
-        d, t = self.dataset, self.training
+        d, t, n = self.dataset, self.training, self.network
+        if n.lokr_factor == 0:
+            raise ConfigError("network.lokr_factor = 0 is not a factor",
+                              Fix("use -1 (auto) or a size such as 4, 8 or 16"), where=where)
         if d.min_bucket_reso > d.max_bucket_reso:
             raise ConfigError(
                 f"dataset.min_bucket_reso = {d.min_bucket_reso} is larger than dataset.max_bucket_reso = "

@@ -29,6 +29,18 @@ _LORA_PER_RANK_M = {
     "sd15": {"unet": 0.424, "conv": 0.579, "te": 0.166},
     "sdxl": {"unet": 2.660, "conv": 0.379, "te": 0.166 + 0.737},
 }
+# Weights of the adapted UNet layers in millions (measured the same way): attention / feed-forward
+# (kohya's LoRA targets), the same plus the Linear and 1×1 layers of the ResNet blocks (conv types),
+# and the 3×3 convolutions. LoHa's and LoKr's full-size ΔW per layer are counted from these.
+_ADAPTED_M = {
+    "sd15": {"lora": 267.0, "conv_types": 316.0, "conv": 541.0},
+    "sdxl": {"lora": 2207.7, "conv_types": 2238.8, "conv": 319.8},
+}
+# DoRA keeps the base output and the LoRA output of each adapted layer for the magnitude's gradient.
+# Uncalibrated guess; calibrated on a GPU later (benchmarks/RESULTS.md).
+_DORA_ACTIVATIONS = 1.3
+# With gradient checkpointing a block's saved tensors live only while it is recomputed.
+_CHECKPOINTED_SHARE = 0.1
 # UNet activation memory (GB) for one image at the family's native resolution in half
 # precision: (without, with) gradient checkpointing. Uncalibrated guesses from published
 # kohya figures; calibrated on a GPU later (benchmarks/RESULTS.md).
@@ -49,6 +61,7 @@ def estimate_vram(
     network_dim: int,
     conv_dim: int = 0,
     network_type: str = _DEFAULTS.network.network_type,
+    dora: bool = _DEFAULTS.network.dora,
     mixed_precision: str = _DEFAULTS.training.mixed_precision,
     gradient_checkpointing: bool = _DEFAULTS.training.gradient_checkpointing,
     optimizer: str = _DEFAULTS.training.optimizer_type,
@@ -70,7 +83,9 @@ def estimate_vram(
                       types that train convolutions (``conv_dim`` 0 turns it off)
     activations     = per-image activations at the native resolution (with or without gradient
                       checkpointing) × batch × (resolution / native)², ×2 in fp32, plus 15 %
-                      for the text encoders when they train
+                      for the text encoders when they train, × 1.3 with DoRA
+    adapter ΔW      = types that build ΔW in full (LoHa, LoKr): the adapted UNet weights × the type's
+                      weight_copies × 4 B (a tenth of it with gradient checkpointing)
     VAE encode      = when latents are not cached: the VAE's activations for one batch
     overhead        = CUDA context and allocator slack (0.6 GB + 8 %)
 
@@ -102,7 +117,14 @@ def estimate_vram(
         act *= 2
     if train_text_encoder:
         act *= 1.15
+    if dora and net.dora:
+        act *= _DORA_ACTIVATIONS
     parts["activations"] = act
+    if net.weight_copies:
+        adapted = _ADAPTED_M[fam]
+        weights_m = adapted["conv_types" if net.conv else "lora"] + (adapted["conv"] if conv else 0.0)
+        share = _CHECKPOINTED_SHARE if gradient_checkpointing else 1.0
+        parts["adapter_delta"] = net.weight_copies * weights_m * 1e6 * 4 / 2**30 * share
     if not cache_latents:
         parts["vae_encode"] = 0.9 * scale * (2 if mixed_precision == "no" else 1)
     subtotal = sum(parts.values())

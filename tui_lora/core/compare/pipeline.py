@@ -1,10 +1,11 @@
 """The base model loaded once, with saved LoRA files applied one at a time, as webui applies them.
 
-Each file goes through diffusers' ``load_lora_weights`` (the kohya keys and alphas, exactly what a
-webui / ComfyUI / diffusers user loads) as a named adapter; ``set_adapters`` sets its weight on the
-UNet and the text encoders alike (webui's ``<lora:name:0.8>``). Only one adapter exists at a time:
-switching files deletes the previous one, and the no-LoRA image is rendered with none loaded, so
-nothing leaks from one cell into another.
+A LoRA / LoCon file goes through diffusers' ``load_lora_weights`` (the kohya keys and alphas, exactly
+what a webui / ComfyUI / diffusers user loads) as a named adapter; ``set_adapters`` sets its weight on
+the UNet and the text encoders alike (webui's ``<lora:name:0.8>``). LoHa, LoKr and DoRA files, which
+diffusers cannot load, are merged into the weights as ComfyUI and LyCORIS do (:mod:`.merge`), the
+originals put back before the next file or weight. Only one file is applied at a time, and the
+no-LoRA image is rendered with none, so nothing leaks from one cell into another.
 """
 
 from __future__ import annotations
@@ -28,15 +29,20 @@ if TYPE_CHECKING:
 
 class ComparePipeline:
     def __init__(self, *, pipe: DiffusionPipeline, base: BaseModel, family: str, device: torch.device, clip_skip: int,
-                 v_prediction: bool) -> None:
+                 v_prediction: bool, zero_terminal_snr: bool = False, guidance_rescale: float = 0.0) -> None:
         self.pipe = pipe
         self.base = base
         self.family = family
         self.device = device
         self.clip_skip = clip_skip
         self.v_prediction = v_prediction
+        self.zero_terminal_snr = zero_terminal_snr
+        self.guidance_rescale = guidance_rescale
         self._adapter: tuple[Path, str] | None = None
         self._count = 0
+        self._merger = None  # merge.WeightMerger, made on the first LoHa / LoKr / DoRA file
+        self._merged: tuple[Path, float] | None = None  # the file and weight merged in now
+        self._merge_file: tuple[Path, dict] | None = None  # its tensors, read once per file
 
     @classmethod
     def load(cls, project: Project, *, base_model: str | None = None, device: str | None = None,
@@ -68,16 +74,17 @@ class ComparePipeline:
         base = load_base_model(ref, vae=m.vae, allow_pickle=m.allow_pickle, dtype=dtype, log=log, warn=warn)
         # As the trainer decides; another model (--base-model) speaks for itself.
         v_pred = bool(base.v_prediction) if base_model else bool(m.v_parameterization or base.v_prediction)
+        ztsnr = bool(base.zero_terminal_snr) if base_model else bool(m.zero_terminal_snr or base.zero_terminal_snr)
         pipe = build_pipeline(base.family, unet=base.unet, vae=base.vae, text_encoders=base.text_encoders,
                               tokenizers=base.tokenizers,
                               scheduler=make_scheduler(settings.sample.sampler, base.scheduler_config,
-                                                       v_prediction=v_pred))
+                                                       v_prediction=v_pred, zero_terminal_snr=ztsnr))
         pipe.to(dev)
         for module in (base.unet, base.vae, *base.text_encoders):
             module.eval()
         clip_skip = settings.training.clip_skip if base.family == "sd15" else 1
         return cls(pipe=pipe, base=base, family=base.family, device=torch.device(dev), clip_skip=clip_skip,
-                   v_prediction=v_pred)
+                   v_prediction=v_pred, zero_terminal_snr=ztsnr, guidance_rescale=settings.sample.guidance_rescale)
 
     # ----- LoRA --------------------------------------------------------------------------------
     def use_lora(self, path: Path | None, weight: float = 1.0) -> None:
@@ -85,7 +92,14 @@ class ComparePipeline:
         if self._adapter and (path is None or self._adapter[0] != path):
             self.pipe.delete_adapters(self._adapter[1])
             self._adapter = None
+        if self._merged and self._merged != (path, float(weight)):
+            self._merger.restore()
+            self._merged = None
         if path is None:
+            return
+        if self._adapter is None and self._needs_merge(path):
+            if self._merged is None:
+                self._merge(path, float(weight))
             return
         if self._adapter is None:
             self._check_family(path)
@@ -100,6 +114,38 @@ class ComparePipeline:
                                     ChangeInput("compare.epochs", verb="leave it out with"))) from None
             self._adapter = (path, name)
         self.pipe.set_adapters([self._adapter[1]], adapter_weights=[float(weight)])
+
+    def _needs_merge(self, path: Path) -> bool:
+        from tui_lora.core.compare.merge import needs_merge
+        from tui_lora.core.models import read_safetensors_header
+
+        keys, _meta = read_safetensors_header(path)
+        return needs_merge(keys)
+
+    def _merge(self, path: Path, weight: float) -> None:
+        """Merge a LoHa / LoKr / DoRA file into the UNet and text encoders (the originals are kept)."""
+        from tui_lora.core.compare.merge import WeightMerger, layer_index
+        from tui_lora.core.train.kohya_names import te_namer, unet_namer
+
+        self._check_family(path)
+        if self._merger is None:
+            p = self.pipe
+            index = layer_index(p.unet, unet_namer(self.family, dict(p.unet.config)))
+            tes = [p.text_encoder] + ([p.text_encoder_2] if self.family == "sdxl" else [])
+            for i, te in enumerate(tes):
+                index.update(layer_index(te, te_namer(self.family, i)))
+            self._merger = WeightMerger(index)
+        if self._merge_file is None or self._merge_file[0] != path:
+            from safetensors.torch import load_file
+
+            try:
+                self._merge_file = (path, load_file(str(path)))
+            except Exception as exc:  # noqa: BLE001 - a broken or foreign file: say which
+                raise UserError(f"{path.name} could not be read as a LoRA ({type(exc).__name__})",
+                                Fix("retrain that epoch or {}",
+                                    ChangeInput("compare.epochs", verb="leave it out with"))) from None
+        self._merger.apply(self._merge_file[1], weight, label=path.name)
+        self._merged = (path, weight)
 
     def _check_family(self, path: Path) -> None:
         from tui_lora.core.compare.files import lora_family
@@ -154,4 +200,5 @@ class ComparePipeline:
         with preserved_rng():
             return render(p, self.family, sp, tokenizers=toks, text_encoders=tes, clip_skip=self.clip_skip,
                           scheduler_config=self.base.scheduler_config, v_prediction=self.v_prediction,
+                          zero_terminal_snr=self.zero_terminal_snr, guidance_rescale=self.guidance_rescale,
                           cancel=cancel)

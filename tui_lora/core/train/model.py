@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.errors import ChangeSetting, Fix, ModelNotCached, UserError
-from tui_lora.core.models import ONLY_SD, family_from_checkpoint_keys, inspect_model, read_safetensors_header
+from tui_lora.core.models import (
+    ONLY_SD,
+    family_from_checkpoint_keys,
+    inspect_model,
+    read_safetensors_header,
+    zero_terminal_snr_from_checkpoint,
+)
 
 MODEL_KEY = "model.pretrained_model_name_or_path"
 
@@ -48,6 +54,7 @@ class BaseModel:
     text_encoders: list
     tokenizers: list
     scheduler_config: dict = field(default_factory=dict)
+    zero_terminal_snr: bool | None = None  # None: the model does not say
 
     @property
     def name(self) -> str:
@@ -195,7 +202,7 @@ def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtyp
 
     dtype = dtype or torch.float32
     info = inspect_model(ref)
-    v_pred = info.v_prediction
+    v_pred, ztsnr = info.v_prediction, info.zero_terminal_snr
     try:
         if info.kind == "repo":
             folder = _download(info.ref, log)
@@ -214,6 +221,7 @@ def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtyp
                      "with files you trust.")
                 keys, meta = _pickle_keys(path)
                 family, v_pred = family_from_checkpoint_keys(keys, meta)
+                ztsnr = zero_terminal_snr_from_checkpoint(keys)
                 if family is None:
                     raise UserError(f"{path.name} is not an SD1.x or SDXL checkpoint", ONLY_SD)
             else:
@@ -232,9 +240,10 @@ def load_base_model(ref: str, *, vae: str = "", allow_pickle: bool = False, dtyp
     if info.kind != "file" and sched.get("prediction_type"):
         # A single file's scheduler config is diffusers' default, not the model's: trust only its header there.
         v_pred = sched["prediction_type"] == "v_prediction"
+        ztsnr = bool(sched.get("rescale_betas_zero_snr", False))
     if vae:
         vae_m = _load_vae(vae, log)
-    return BaseModel(info.ref, info.kind, family, v_pred, unet, vae_m, tes, toks, sched)
+    return BaseModel(info.ref, info.kind, family, v_pred, unet, vae_m, tes, toks, sched, ztsnr)
 
 
 def _short(exc: Exception) -> str:

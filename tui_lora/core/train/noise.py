@@ -61,8 +61,13 @@ def target_for(scheduler: DDPMScheduler, latents: torch.Tensor, noise: torch.Ten
     return noise
 
 
-def training_scheduler(scheduler_config: dict[str, Any], v_prediction: bool) -> DDPMScheduler:
-    """The DDPM noise schedule kohya trains with (SD's scaled-linear betas), from the model's config."""
+def training_scheduler(scheduler_config: dict[str, Any], v_prediction: bool,
+                       zero_terminal_snr: bool = False) -> DDPMScheduler:
+    """The DDPM noise schedule kohya trains with (SD's scaled-linear betas), from the model's config.
+
+    ``zero_terminal_snr`` rescales the betas so the last timestep is pure noise (Lin et al. 2023,
+    kohya's ``fix_noise_scheduler_betas_for_zero_terminal_snr``: the same algorithm as diffusers'
+    ``rescale_betas_zero_snr``)."""
     from diffusers import DDPMScheduler
 
     cfg = {
@@ -73,6 +78,8 @@ def training_scheduler(scheduler_config: dict[str, Any], v_prediction: bool) -> 
         "clip_sample": False,
         "prediction_type": "v_prediction" if v_prediction else "epsilon",
     }
+    if zero_terminal_snr:
+        cfg["rescale_betas_zero_snr"] = True
     return DDPMScheduler(**cfg)
 
 

@@ -38,8 +38,16 @@ def sampler_label(name: str) -> str:
     return samplers.label(name)
 
 
-def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_prediction: bool) -> SchedulerMixin:
-    """A fresh diffusers scheduler for kohya's sampler ``name`` on the model's noise schedule."""
+def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_prediction: bool,
+                   zero_terminal_snr: bool = False) -> SchedulerMixin:
+    """A fresh diffusers scheduler for kohya's sampler ``name`` on the model's noise schedule.
+
+    ``zero_terminal_snr``: the rescaled betas the model was trained with and trailing timesteps, so
+    sampling starts from pure noise (Lin et al. 2023, §3.3). Schedulers without diffusers'
+    ``rescale_betas_zero_snr`` get the rescaled betas themselves, with the last ᾱ nudged to 2⁻²⁴ as
+    diffusers does for Euler (a zero would make its first σ infinite)."""
+    import inspect
+
     import diffusers
 
     entry = samplers.SAMPLERS[name]
@@ -48,7 +56,28 @@ def make_scheduler(name: str, base_config: dict[str, Any] | None, *, v_predictio
     config.update({k: v for k, v in (base_config or {}).items() if k in _BASE_KEYS and v is not None})
     config.update(entry.config)
     config["prediction_type"] = "v_prediction" if v_prediction else "epsilon"
+    accepts = inspect.signature(cls.__init__).parameters
+    config.pop("rescale_betas_zero_snr", None)
+    if zero_terminal_snr:
+        if "timestep_spacing" in accepts:
+            config["timestep_spacing"] = "trailing"
+        if "rescale_betas_zero_snr" in accepts:
+            config["rescale_betas_zero_snr"] = True
+        else:
+            config["trained_betas"] = zero_snr_betas(config)
     return cls.from_config(config)
+
+
+def zero_snr_betas(config: dict[str, Any]) -> list[float]:
+    """The schedule of ``config`` rescaled to zero terminal SNR, its last ᾱ set to 2⁻²⁴ (not 0)."""
+    from diffusers import DDPMScheduler
+
+    ddpm = DDPMScheduler(num_train_timesteps=config["num_train_timesteps"], beta_start=config["beta_start"],
+                         beta_end=config["beta_end"], beta_schedule=config["beta_schedule"],
+                         trained_betas=config.get("trained_betas"), rescale_betas_zero_snr=True)
+    betas = ddpm.betas.clone()
+    betas[-1] = 1 - 2.0 ** -24 / float(ddpm.alphas_cumprod[-2])
+    return betas.tolist()
 
 
 def build_pipeline(family: str, *, unet: torch.nn.Module, vae: AutoencoderKL, text_encoders: list[torch.nn.Module],
@@ -92,12 +121,14 @@ def encode_pair(family: str, tokenizers: list[CLIPTokenizer], text_encoders: lis
 
 def render(pipe: DiffusionPipeline, family: str, sp: SamplePrompt, *, tokenizers: list[CLIPTokenizer],
            text_encoders: list[torch.nn.Module], clip_skip: int, scheduler_config: dict[str, Any] | None,
-           v_prediction: bool, autocast: contextlib.AbstractContextManager | None = None,
+           v_prediction: bool, zero_terminal_snr: bool = False, guidance_rescale: float = 0.0,
+           autocast: contextlib.AbstractContextManager | None = None,
            cancel: threading.Event | None = None) -> Image.Image | None:
     """One image (PIL) for a resolved prompt, or None when ``cancel`` was set midway."""
     import torch
 
-    pipe.scheduler = make_scheduler(sp.sampler, scheduler_config, v_prediction=v_prediction)
+    pipe.scheduler = make_scheduler(sp.sampler, scheduler_config, v_prediction=v_prediction,
+                                    zero_terminal_snr=zero_terminal_snr)
     with torch.no_grad(), (autocast or contextlib.nullcontext()):
         pos, neg = encode_pair(family, tokenizers, text_encoders, clip_skip, sp.prompt, sp.negative)
         kwargs: dict[str, Any] = {
@@ -105,6 +136,8 @@ def render(pipe: DiffusionPipeline, family: str, sp: SamplePrompt, *, tokenizers
             "num_inference_steps": sp.steps, "guidance_scale": sp.cfg, "width": sp.width, "height": sp.height,
             "generator": torch.Generator("cpu").manual_seed(sp.seed), "output_type": "latent",
         }
+        if guidance_rescale:
+            kwargs["guidance_rescale"] = guidance_rescale
         if family == "sdxl":
             kwargs.update(pooled_prompt_embeds=pos.pooled, negative_pooled_prompt_embeds=neg.pooled)
         if cancel is not None:

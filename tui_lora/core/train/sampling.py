@@ -103,11 +103,12 @@ class TrainingSampler:
         written = []
         # The bare modules: only this process renders, and a DDP wrapper's forward would wait for the others.
         encoders = [getattr(te, "module", te) for te in s.text.text_encoders]
+        ztsnr = s.settings.model.zero_terminal_snr
         with preserved_rng(), ready_for_sampling(s):
             pipe = build_pipeline(s.family, unet=s.unet, vae=s.vae, text_encoders=encoders,
                                   tokenizers=s.text.tokenizers,
                                   scheduler=make_scheduler(self.prompts[0].sampler, s.base.scheduler_config,
-                                                           v_prediction=s.v_prediction))
+                                                           v_prediction=s.v_prediction, zero_terminal_snr=ztsnr))
             for i, sp in enumerate(self.prompts):
                 if trainer.cancel.is_set():
                     break
@@ -115,6 +116,7 @@ class TrainingSampler:
                     image = render(pipe, s.family, sp, tokenizers=s.text.tokenizers,
                                    text_encoders=encoders, clip_skip=s.text.clip_skip,
                                    scheduler_config=s.base.scheduler_config, v_prediction=s.v_prediction,
+                                   zero_terminal_snr=ztsnr, guidance_rescale=s.settings.sample.guidance_rescale,
                                    autocast=s.accelerator.autocast(), cancel=trainer.cancel)
                     if image is None:
                         break

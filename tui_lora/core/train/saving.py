@@ -1,7 +1,8 @@
 """Write the LoRA file in kohya's format (DESIGN.md, "The LoRA file").
 
 Keys: ``<kohya name>.lora_down.weight``, ``.lora_up.weight`` and ``.alpha`` (the configured alpha,
-never the rank). Metadata: kohya's ``ss_*`` keys plus ``sshs_*`` hashes (what webui's
+never the rank); LyCORIS types their own parts (``.hada_*``, ``.lokr_*``, ``.dora_scale``, see
+:mod:`.adapters`). Metadata: kohya's ``ss_*`` keys plus ``sshs_*`` hashes (what webui's
 additional-networks reads) and the SAI ``modelspec.*`` keys. The file is written atomically.
 """
 
@@ -34,11 +35,11 @@ def kohya_state_dict(modules: list[LoraModule], save_precision: str = "fp16") ->
     dtype = getattr(torch, SAVE_DTYPES[save_precision])
     out: dict[str, torch.Tensor] = {}
     for m in modules:
-        down = m.down.detach().to("cpu", torch.float32)
-        up = m.up.detach().to("cpu", torch.float32)
-        out[f"{m.kohya}.lora_down.weight"] = down.to(dtype).contiguous()
-        out[f"{m.kohya}.lora_up.weight"] = up.to(dtype).contiguous()
-        out[f"{m.kohya}.alpha"] = torch.tensor(float(m.alpha), dtype=dtype)
+        for part, tensor in m.file_tensors().items():
+            if part == "alpha":
+                out[f"{m.kohya}.alpha"] = torch.tensor(float(tensor.item()), dtype=dtype)
+            else:
+                out[f"{m.kohya}.{part}"] = tensor.to(dtype).contiguous()
     return out
 
 
@@ -105,7 +106,8 @@ def build_metadata(*, settings: Settings, family: str, v_prediction: bool, model
     for (folder, is_reg), (repeats, images) in counts.items():
         (reg_dirs if is_reg else dataset_dirs)[folder] = {"n_repeats": repeats, "img_count": images}
     network = networks.get(n.network_type)
-    network_args = network.network_args(conv_dim=n.conv_dim, conv_alpha=n.conv_alpha)
+    network_args = network.network_args(conv_dim=n.conv_dim, conv_alpha=n.conv_alpha, dora=n.dora,
+                                        factor=n.lokr_factor)
     meta: dict[str, Any] = {
         "ss_session_id": session_id,
         "ss_training_started_at": started_at,
@@ -122,7 +124,7 @@ def build_metadata(*, settings: Settings, family: str, v_prediction: bool, model
         "ss_max_train_steps": total_steps,
         "ss_lr_warmup_steps": warmup_steps,
         "ss_lr_scheduler": t.lr_scheduler,
-        "ss_network_module": network.module,
+        "ss_network_module": network.module_name(n.dora),
         "ss_network_dim": n.network_dim,
         "ss_network_alpha": _num(n.network_alpha if n.network_alpha > 0 else n.network_dim),
         "ss_network_dropout": "None",
@@ -139,7 +141,7 @@ def build_metadata(*, settings: Settings, family: str, v_prediction: bool, model
         "ss_multires_noise_iterations": t.multires_noise_iterations or "None",
         "ss_multires_noise_discount": _num(t.multires_noise_discount),
         "ss_adaptive_noise_scale": "None",
-        "ss_zero_terminal_snr": "False",
+        "ss_zero_terminal_snr": _b(settings.model.zero_terminal_snr),
         "ss_training_comment": f"trained with tui-lora; trigger word: {trigger_word}" if trigger_word else "trained with tui-lora",
         "ss_optimizer": optimizer_desc,
         "ss_max_grad_norm": _num(t.max_grad_norm),
@@ -150,8 +152,12 @@ def build_metadata(*, settings: Settings, family: str, v_prediction: bool, model
         "ss_prior_loss_weight": _num(d.prior_loss_weight),
         "ss_min_snr_gamma": _num(t.min_snr_gamma) if t.min_snr_gamma else "None",
         "ss_scale_weight_norms": "None",
-        "ss_ip_noise_gamma": "None",
-        "ss_debiased_estimation": "False",
+        "ss_ip_noise_gamma": _num(t.ip_noise_gamma) if t.ip_noise_gamma else "None",
+        "ss_debiased_estimation": _b(t.debiased_estimation_loss),
+        "ss_loss_type": t.loss_type,
+        "ss_huber_schedule": t.huber_schedule,
+        "ss_huber_scale": _num(t.huber_scale),
+        "ss_huber_c": _num(t.huber_c),
         "ss_batch_size_per_device": t.train_batch_size,
         "ss_total_batch_size": global_batch,
         "ss_resolution": f"({res}, {res})",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice, RunAction, UserError, Words
 from tui_lora.core.plan import epochs_and_steps
-from tui_lora.core.registry import schedulers
+from tui_lora.core.registry import networks, schedulers
 from tui_lora.core.settings import Settings, TrainingSettings
 from tui_lora.core.speed import describe_changes, low_vram_changes
 from tui_lora.core.train import data as D
@@ -154,6 +154,10 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     if t.noise_offset and t.multires_noise_iterations:
         raise UserError("training.noise_offset and training.multires_noise_iterations cannot both be on (kohya "
                         "forbids it too)", Fix("set one of them to 0"))
+    if n.dora and not networks.get(n.network_type).dora:
+        raise UserError(f"network.dora works with lora and locon, not {n.network_type}",
+                        Fix("{} or {}", ChangeSetting("network.dora", "false"),
+                            ChangeSetting("network.network_type", '"locon"')))
     if t.unet_lr <= 0 and (n.network_train_unet_only or t.text_encoder_lr <= 0):
         raise UserError("Every learning rate is 0, so nothing would train",
                         Fix("{} (e.g. 5e-4 for SD1.5, 2e-4 for SDXL)", ChangeSetting("training.unet_lr")))
@@ -199,6 +203,16 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
                          "project.toml now says v_parameterization = true.")
         _update_project(project, "model.v_parameterization", True)
         settings = settings.with_values({"model.v_parameterization": True})
+    ztsnr = bool(m.zero_terminal_snr or base.zero_terminal_snr)
+    if base.zero_terminal_snr and not m.zero_terminal_snr:
+        reporter.warning("The base model was trained with zero terminal SNR; training on its rescaled noise schedule "
+                         "and project.toml now says zero_terminal_snr = true.")
+        _update_project(project, "model.zero_terminal_snr", True)
+        settings = settings.with_values({"model.zero_terminal_snr": True})
+    if ztsnr and not v_pred:
+        reporter.warning(Notice("model.zero_terminal_snr is on without v-prediction: the last timestep is pure noise, "
+                                "which an epsilon model cannot denoise",
+                                Fix("{} for a v-prediction model", ChangeSetting("model.v_parameterization", "true"))))
 
     unet, vae, tes = base.unet, base.vae, base.text_encoders
     for mod in [unet, vae, *tes]:
@@ -215,8 +229,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     modules, groups = [], []
     if train_unet:
         targets = unet_targets(unet, spec)
-        inject(unet, targets)
-        um = collect_modules(unet, "unet", targets, unet_namer(family, dict(unet.config)))
+        inject(unet, targets, spec)
+        um = collect_modules(unet, "unet", targets, unet_namer(family, dict(unet.config)), spec)
         modules += um
         groups.append({"params": lora_parameters(um), "lr": t.unet_lr})
     te_params = []
@@ -224,8 +238,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         _place(te, device_t, weight_dtype)
         if train_te:
             targets = text_encoder_targets(te, spec)
-            inject(te, targets)
-            tm = collect_modules(te, ["text_encoder", "text_encoder_2"][i], targets, te_namer(family, i))
+            inject(te, targets, spec)
+            tm = collect_modules(te, ["text_encoder", "text_encoder_2"][i], targets, te_namer(family, i), spec)
             modules += tm
             te_params += lora_parameters(tm)
     if te_params:
@@ -329,8 +343,10 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     unet, optimizer = prepared[0], prepared[-1]
     if train_te:
         text.text_encoders = list(prepared[1:-1])  # the wrapped ones, so gradients sync under DDP
-    noise_scheduler = training_scheduler(base.scheduler_config, v_pred)
-    snr_table = all_snr(noise_scheduler.alphas_cumprod).to(device_t)  # indexed on the device every step
+    noise_scheduler = training_scheduler(base.scheduler_config, v_pred, ztsnr)
+    # kohya takes the SNR of the schedule before the zero-terminal-SNR rescale (core/train/loss.py).
+    snr_table = all_snr(training_scheduler(base.scheduler_config, v_pred).alphas_cumprod if ztsnr
+                        else noise_scheduler.alphas_cumprod).to(device_t)  # indexed on the device every step
 
     metadata = build_metadata(
         settings=settings, family=family, v_prediction=v_pred, model_name=base.name,

@@ -27,7 +27,8 @@ from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, RunAction, UserEr
 from tui_lora.core.train import data as D
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.hostsync import PendingLosses, StepFacts, first_bad, read_seconds, take_rows, to_device
-from tui_lora.core.train.noise import make_noise, sample_timesteps, snr_weights, target_for
+from tui_lora.core.train.loss import training_loss
+from tui_lora.core.train.noise import make_noise, sample_timesteps, target_for
 from tui_lora.core.train.optim import load_optimizer_state
 from tui_lora.core.train.progress import LossMeter, Reporter, Speed
 from tui_lora.core.train.saving import kohya_state_dict, per_save_metadata, save_lora
@@ -143,7 +144,6 @@ class Trainer:
         drawn for the whole global batch and indexed, so a multi-process run sees the same numbers
         as a single one."""
         import torch
-        import torch.nn.functional as F
 
         s = self.s
         lat, kept = self._latents(items)
@@ -158,7 +158,11 @@ class Trainer:
                            multires_discount=t.multires_noise_discount)
         timesteps = sample_timesteps(global_batch_size, generator, s.device, s.noise_scheduler.config.num_train_timesteps)
         noise, timesteps = take_rows(noise, rows), take_rows(timesteps, rows)
-        noisy = s.noise_scheduler.add_noise(lat, noise, timesteps)
+        model_noise = noise
+        if t.ip_noise_gamma:  # input perturbation: extra noise in the input that the target does not know of
+            extra = torch.randn(full_shape, generator=generator, device=s.device)
+            model_noise = noise + t.ip_noise_gamma * take_rows(extra, rows)
+        noisy = s.noise_scheduler.add_noise(lat, model_noise, timesteps)
         hidden, pooled = self._conditioning([it.caption for it in items], grad=grad and s.train_text_encoder)
         kwargs = {}
         if s.family == "sdxl":
@@ -168,13 +172,12 @@ class Trainer:
         with torch.set_grad_enabled(grad):
             pred = s.unet(noisy.to(s.weight_dtype), timesteps, hidden.to(s.weight_dtype), **kwargs).sample
         target = target_for(s.noise_scheduler, lat, noise, timesteps, s.v_prediction)
-        loss = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=[1, 2, 3])
         weights = [s.prior_loss_weight if s.layout.entries[it.index].is_reg else 1.0 for it in items]
-        if any(w != 1.0 for w in weights):
-            loss = loss * torch.tensor(weights).to(s.device, non_blocking=True)
-        if t.min_snr_gamma:
-            loss = loss * snr_weights(timesteps, s.snr_table, t.min_snr_gamma, s.v_prediction)
-        return loss.mean()
+        sample_weights = (torch.tensor(weights).to(s.device, non_blocking=True) if any(w != 1.0 for w in weights)
+                          else None)
+        return training_loss(pred, target, timesteps, t=t, alphas_cumprod=s.noise_scheduler.alphas_cumprod,
+                             num_train_timesteps=s.noise_scheduler.config.num_train_timesteps,
+                             snr_table=s.snr_table, v_prediction=s.v_prediction, sample_weights=sample_weights)
 
     def train_step(self, batch: list[int], epoch: int, batch_index: int) -> torch.Tensor | None:
         """One optimizer step on ``batch`` (indices into the layout); returns the loss, still on the
@@ -353,8 +356,8 @@ class Trainer:
         return {
             "format": 1,
             "state": self.state.to_dict(),
-            "lora": {f"{m.kohya}.{part}": getattr(m, part).detach().to("cpu", torch.float32).clone()
-                     for m in s.modules for part in ("down", "up")},
+            "lora": {f"{m.kohya}.{part}": p.detach().to("cpu", torch.float32).clone()
+                     for m in s.modules for part, p in m.params().items()},
             "optimizer": s.optimizer.state_dict(),
             "lr_scheduler": s.lr_scheduler.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else None,
@@ -376,14 +379,14 @@ class Trainer:
         if state.get("format") != 1:
             raise UserError("The saved training state has an unknown format", self._start_over())
         lora = state["lora"]
+        params = {f"{m.kohya}.{part}": p for m in s.modules for part, p in m.params().items()}
+        # every tensor, the same shapes: a type, dim or DoRA switch changed since the state was saved otherwise
+        if params.keys() != lora.keys() or any(tuple(lora[k].shape) != tuple(p.shape) for k, p in params.items()):
+            raise UserError("The saved training state does not match this network (dim, type or model changed)",
+                            self._start_over())
         with torch.no_grad():
-            for m in s.modules:
-                for part in ("down", "up"):
-                    key = f"{m.kohya}.{part}"
-                    if key not in lora or tuple(lora[key].shape) != tuple(getattr(m, part).shape):
-                        raise UserError("The saved training state does not match this network (dim, type or model "
-                                        "changed)", self._start_over())
-                    getattr(m, part).copy_(lora[key])
+            for k, p in params.items():
+                p.copy_(lora[k])
         load_optimizer_state(s.optimizer, state["optimizer"])
         s.lr_scheduler.load_state_dict(state["lr_scheduler"])
         scaler = getattr(s.accelerator, "scaler", None)

@@ -17,10 +17,10 @@ from textual.widgets import Input, Select, Static
 from tui_lora.core.dataset.folders import Concept
 from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
-from tui_lora.core.plan import FolderCount, Plan, plan_for_project, plan_from_settings
+from tui_lora.core.plan import FolderCount, Plan, model_info, plan_for_project, plan_from_settings
 from tui_lora.core.presets import load_preset
 from tui_lora.core.project import validate
-from tui_lora.core.registry import optimizers
+from tui_lora.core.registry import networks, optimizers
 from tui_lora.core.settings import Settings
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.field import Field, text_input
@@ -38,8 +38,18 @@ EDITABLE = (
     ("te_lr", "training.text_encoder_lr", "Text enc. LR"),
 )
 OPTIMIZER_KEY = "training.optimizer_type"
-LIVE_KEYS = (*(k for _, k, _ in EDITABLE), OPTIMIZER_KEY)
+NETWORK_KEYS = ("network.network_type", "network.dora")
+LIVE_KEYS = (*(k for _, k, _ in EDITABLE), OPTIMIZER_KEY, *NETWORK_KEYS)
 LABEL_WIDTH = 13
+# The Network choice sets two keys: the type, and DoRA where the type has it.
+NETWORK_CHOICES: tuple[tuple[str, str, bool], ...] = tuple(
+    (f"{name} + DoRA" if dora else name, name, dora)
+    for name, entry in networks.NETWORKS.items() for dora in ((False, True) if entry.dora else (False,)))
+
+
+def network_choice(network_type: str, dora: bool) -> str:
+    """The Network select's value for a project's type and DoRA switch."""
+    return f"{network_type} + DoRA" if dora and networks.get(network_type).dora else network_type
 
 
 def format_value(value) -> str:
@@ -53,7 +63,7 @@ class StepsScreen(WizardScreen):
                   "The right pane updates as you type: the arithmetic, the warnings (each with its fix), "
                   "the VRAM estimate against your GPU, and what differs from the preset. Valid values are "
                   "saved to project.toml when you leave a field; a value in red is not saved.")
-    HELP_ITEMS = ("steps", "repeats", *(k for _, k, _ in EDITABLE), OPTIMIZER_KEY, "vram")
+    HELP_ITEMS = ("steps", "repeats", *(k for _, k, _ in EDITABLE), OPTIMIZER_KEY, *NETWORK_KEYS, "vram")
 
     DEFAULT_CSS = """
     StepsScreen #steps-main {
@@ -92,7 +102,9 @@ class StepsScreen(WizardScreen):
         self.pending_repeats: dict[int, int] = {}
         self.dirty = False
         self.plan: Plan | None = None
-        base = plan_for_project(self.project)  # once: regularization images and the last run's speed
+        # once: regularization images, the last run's speed and what the base model says about itself
+        self._model = model_info(self.project.get("model.pretrained_model_name_or_path"))
+        base = plan_for_project(self.project)
         self._reg_images, self._it_per_s = base.input.reg_images, base.input.it_per_s
         self._preset: tuple[int, Settings] | bool | None = None  # (repeats, settings), False if unreadable
         self._other_diff: list[tuple[str, object, object]] = []
@@ -111,6 +123,10 @@ class StepsScreen(WizardScreen):
                                 label_width=LABEL_WIDTH)
                 yield Field("Optimizer", Select([(o, o) for o in optimizers.NAMES], id="optimizer", compact=True,
                                                 allow_blank=False, value=self.project.get(OPTIMIZER_KEY)),
+                            label_width=LABEL_WIDTH)
+                current = network_choice(self.project.get("network.network_type"), self.project.get("network.dora"))
+                yield Field("Network", Select([(label, label) for label, _, _ in NETWORK_CHOICES], id="network",
+                                              compact=True, allow_blank=False, value=current),
                             label_width=LABEL_WIDTH)
             with VerticalScroll(id="steps-plan"):
                 yield PlanView(id="plan")
@@ -176,6 +192,16 @@ class StepsScreen(WizardScreen):
             self.commit()
             self._update_plan()
 
+    @on(Select.Changed, "#network")
+    def _network(self, event: Select.Changed) -> None:
+        _, network_type, dora = next(c for c in NETWORK_CHOICES if c[0] == event.value)
+        if (network_type, dora) != (self.project.get("network.network_type"), self.project.get("network.dora")):
+            self.project.set("network.network_type", network_type)
+            self.project.set("network.dora", dora)
+            self.dirty = True
+            self.commit()
+            self._update_plan()
+
     @on(Input.Submitted)
     @on(Input.Blurred)
     def _leave_field(self) -> None:
@@ -213,7 +239,7 @@ class StepsScreen(WizardScreen):
         folders = [FolderCount(c.folder, n, self.pending_repeats.get(i, c.repeats))
                    for i, (c, n) in enumerate(zip(self.concepts, self.image_counts))]
         self.plan = plan_from_settings(self.project.settings, folders, reg_images=self._reg_images,
-                                       it_per_s=self._it_per_s)
+                                       it_per_s=self._it_per_s, model=self._model)
         preset = self.project.settings["project"]["preset"]
         self.query_one(PlanView).show(self.plan, self.wizard.gpu_report, self._diff(), preset)
 
