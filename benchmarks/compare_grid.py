@@ -1,4 +1,5 @@
-"""Comparison grid speed: tui-lora's renderer vs plain diffusers doing the same cells.
+"""Comparison grid speed: tui-lora's renderer vs plain diffusers doing the same cells, and batched vs
+one pipeline call per picture.
 
 Both render the same prompt, seed, size, steps and sampler (Euler a) with the same kohya LoRA file
 applied through ``load_lora_weights`` + ``set_adapters``. The baseline is what a user would script:
@@ -7,7 +8,12 @@ applied through ``load_lora_weights`` + ``set_adapters``. The baseline is what a
 encoding, a VAE decode in its own dtype) and, for the whole grid, :func:`run_compare` (every cell,
 the labelled PNG and its JSON index). Goal: no more than 10 % slower per cell than the baseline.
 
+Batched (issue 17): a grid of 2 prompts × 2 seeds × 3 weights (+ no LoRA) for one LoRA file rendered by
+``run_compare`` with the prompts × seeds of each cell in one pipeline call, against the same grid with
+one call per picture (``max_batch=1``). Goal: ≥ 1.5× faster on the CPU tiny model.
+
     python benchmarks/compare_grid.py                        # tiny SD1.5 + SDXL on the CPU
+    python benchmarks/compare_grid.py --only batched         # just the batched vs one-per-picture table
     python benchmarks/compare_grid.py --real-size --device cuda   # real architectures, 512 / 1024 px
 """
 
@@ -88,6 +94,36 @@ def run_case(family: str, model: Path, work: Path, *, size: int, steps: int, rou
             "load_bare": load_bare, "load_ours": load_ours, "grid": grid, "cells": plan.total_cells}
 
 
+def batched_case(family: str, model: Path, work: Path, *, size: int, steps: int, rounds: int, device: str) -> dict:
+    """The same 2 prompts × 2 seeds × 3 weights grid, batched and one call per picture, interleaved."""
+    from dataclasses import replace
+
+    from tui_lora.core.compare import ComparePipeline, plan_compare, run_compare
+    from tui_lora.core.sample_prompts import SamplePrompt
+    from support.lora_files import make_lora_files
+
+    settings = {"dataset.resolution": size, "dataset.max_bucket_reso": max(size, 256), "training.clip_skip": 1,
+                "network.network_dim": 8, "network.network_alpha": 4.0}
+    if family == "sdxl":
+        settings["dataset.min_bucket_reso"] = min(size, 256)
+    project = make_lora_files(work / f"{family}-b", model, family, epochs=(1,), final=2, strength=0.05,
+                              settings=settings, device=device)
+    prompts = [SamplePrompt(text, negative="lowres", width=size, height=size, steps=steps, cfg=7.0, sampler="euler_a")
+               for text in ("ohwx, 1girl, red hair, smile", "ohwx, 1girl, standing, full body")]
+    ours = ComparePipeline.load(project, device=device)
+    plan = plan_compare(project, prompts, epochs=[1], weights=[0.6, 0.8, 1.0], seeds=[1, 2], sheet="combined",
+                        out=work / f"{family}-batched.png")
+    single = replace(plan, max_batch=1, grid_path=work / f"{family}-single.png",
+                     index_path=work / f"{family}-single.json")
+    run_compare(project, replace(plan, grid_path=work / "warm.png", index_path=work / "warm.json"), pipeline=ours)
+    batched_s, single_s = [], []
+    for _ in range(rounds):  # interleaved, so a busy machine slows both alike
+        batched_s.append(timed(lambda: run_compare(project, plan, pipeline=ours), device))
+        single_s.append(timed(lambda: run_compare(project, single, pipeline=ours), device))
+    return {"family": family, "size": size, "steps": steps, "pictures": plan.total_cells,
+            "batched": statistics.median(batched_s), "single": statistics.median(single_s)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real-size", action="store_true", help="real SD1.5 / SDXL architectures (random weights)")
@@ -95,6 +131,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (tiny models run best on one)")
+    ap.add_argument("--only", choices=("cells", "batched"), help="run one of the two tables")
     args = ap.parse_args()
 
     import torch
@@ -102,22 +139,37 @@ def main() -> None:
     from tui_lora.demo.tiny_models import build_tiny_sd15, build_tiny_sdxl
 
     torch.set_num_threads(args.threads)
-    rows = []
+    rows, batched = [], []
     with tempfile.TemporaryDirectory(prefix="tui-lora-bench-") as tmp:
         work = Path(tmp)
         for family, build, real in (("sd15", build_tiny_sd15, 512), ("sdxl", build_tiny_sdxl, 1024)):
             model = build(work / f"{family}-model", real_size=args.real_size)
-            rows.append(run_case(family, model, work, size=real if args.real_size else 64, steps=args.steps,
-                                 rounds=args.rounds, device=args.device))
+            size = real if args.real_size else 64
+            if args.only != "batched":
+                rows.append(run_case(family, model, work, size=size, steps=args.steps, rounds=args.rounds,
+                                     device=args.device))
+            if args.only != "cells":
+                batched.append(batched_case(family, model, work, size=size, steps=args.steps, rounds=args.rounds,
+                                            device=args.device))
     where = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else f"CPU, {args.threads} thread(s)"
     kind = "real-size architectures (random weights)" if args.real_size else "tiny models"
     print(f"{where}, {kind}, Euler a, {args.steps} steps, CFG 7, median of {args.rounds} interleaved rounds\n")
-    print("| model | diffusers s/cell | tui-lora s/cell | ratio | LoRA load diffusers / ours s | "
-          "whole grid (cells) s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['family']} {r['size']} px | {r['bare']:.3f} | {r['ours']:.3f} | {r['ours'] / r['bare']:.2f}x | "
-              f"{r['load_bare']:.2f} / {r['load_ours']:.2f} | {r['grid']:.1f} ({r['cells']}) |")
+    if rows:
+        print("| model | diffusers s/cell | tui-lora s/cell | ratio | LoRA load diffusers / ours s | "
+              "whole grid (cells) s |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['family']} {r['size']} px | {r['bare']:.3f} | {r['ours']:.3f} | "
+                  f"{r['ours'] / r['bare']:.2f}x | {r['load_bare']:.2f} / {r['load_ours']:.2f} | "
+                  f"{r['grid']:.1f} ({r['cells']}) |")
+        print()
+    if batched:
+        print("| model | grid: 2 prompts × 2 seeds × 3 weights + no LoRA | one call per picture s | batched s | "
+              "speed-up |")
+        print("|---|---:|---:|---:|---:|")
+        for r in batched:
+            print(f"| {r['family']} {r['size']} px | {r['pictures']} pictures | {r['single']:.2f} | "
+                  f"{r['batched']:.2f} | {r['single'] / r['batched']:.2f}x |")
 
 
 if __name__ == "__main__":

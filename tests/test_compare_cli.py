@@ -147,8 +147,8 @@ def test_progress_json_then_sigterm_cancels_without_a_grid(project):
     assert proc.returncode == 130, stderr[-2000:]
     data = json.loads(stdout)
     assert (data["error"], data["exit_code"], data["fix"]) == ("Comparison cancelled; no grid was written.", 130, None)
-    assert events[0] == {"event": "log", "message": "comparing 2 epochs x 2 weights + no LoRA, 64x64, "
-                                                    "400 steps, seed 42"}
+    assert events[0] == {"event": "log", "message": "comparing 2 epochs x 2 weights + no LoRA, 1 prompt x "
+                                                    "seeds 42, 43, 64x64, 400 steps"}
     assert {"event": "log", "message": "loading the base model"} in events
-    assert events[-1] == {"event": "progress", "done": 0, "total": 5, "what": "no LoRA"}
+    assert events[-1] == {"event": "progress", "done": 0, "total": 10, "what": "no LoRA (2 pictures)"}
     assert not out.exists() and not out.with_suffix(".json").exists() and "Traceback" not in stderr

@@ -54,7 +54,8 @@ def test_wizard_logic_modules_need_no_ui_library():
     # The wizard's plain modules (run monitor, repeats) stay plain Python, like core/, and so do the
     # jobs calls the wizard makes in its own process: no torch until a trainer process starts.
     mods = modules_after("import tui_lora.tui.train.monitor, tui_lora.tui.steps.repeats, tui_lora.core.gpu, "
-                         "tui_lora.core.jobs")
+                         "tui_lora.core.jobs, tui_lora.tui.train.sweep_monitor, tui_lora.core.sweep.job, "
+                         "tui_lora.core.sweep.plan, tui_lora.core.compare.variants")
     assert not [m for m in UI if m in mods]
     assert not [m for m in HEAVY if m in mods]
 

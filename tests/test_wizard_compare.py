@@ -79,8 +79,8 @@ async def test_the_form_its_defaults_and_the_earlier_grids(lora_project):
         await open_compare(pilot)
         await wait_for(pilot, lambda: "1 epoch × 1 weight" in flat(app), what="the earlier grid")
         text = flat(app)
-        assert "Epochs 1,2,3" in text and "Weights 0.6,0.8,1.0" in text and "Seed 42" in text
-        assert "10 images (no LoRA + epochs × weights); ^r renders the grid." in text
+        assert "Epochs 1,2,3" in text and "Weights 0.6,0.8,1.0" in text and "Seeds 42,43" in text
+        assert "20 images (no LoRA + epochs × weights, 2 prompt × seed pictures each); ^r renders the grid." in text
         assert "^r Render" in text
         assert_snapshot(app, "compare")
         await pilot.press(*["tab"] * 7, "enter")  # through the six fields to the list, reopen it: no rendering
@@ -101,7 +101,7 @@ async def test_bad_fields_say_what_to_write_and_render_nothing(lora_project):
         await pilot.pause()
         assert note(screen, "epochs") == "There is no file for epoch 9; the saved epochs are 1, 2, 3 (final)."
         assert note(screen, "weights") == "Write weights separated by commas, e.g. 0.6,0.8,1.0."
-        assert note(screen, "seed").startswith("The seed is a whole number, e.g. 42")
+        assert note(screen, "seed").startswith("Seeds are whole numbers separated by commas, e.g. 42,43")
         assert note(screen, "steps") == "Steps go from 1 to 1000; 20-30 is usual."
         assert note(screen, "prompt") == "Type a prompt with the trigger word ohwx."
         assert "Fix the field marked in red to render." in flat(app)
@@ -152,7 +152,7 @@ async def test_cancel_while_rendering_leaves_no_grid(lora_project):
         screen = await open_compare(pilot)
         set_fields(screen, prompt="ohwx --w 256 --h 256", epochs="1", weights="1", steps="1000")  # minutes of work
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: "1/2: no LoRA" in flat(app), timeout=60, what="the first cell")
+        await wait_for(pilot, lambda: "1/4: no LoRA (2 pictures)" in flat(app), timeout=60, what="the first cell")
         assert "Cancel render" in flat(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: "Cancelled; no grid was written." in flat(app), timeout=60, what="the cancel")

@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "stop",
     "compare",
     "export",
+    "sweep",
 )
 
 

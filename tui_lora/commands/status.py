@@ -13,13 +13,15 @@ from tui_lora.core.errors import Notice
 from tui_lora.core.humanize import duration
 from tui_lora.core.outputs import stop_save_step
 
-HELP = "show a training run: state, step, loss, ETA"
+HELP = "show a training run (or a sweep's variants): state, step, loss, ETA"
 # The exit code says the state, so a script can wait for a run and act on how it ended (README table).
 EXIT_CODES = {"finished": 0, "failed": 1, "stopped": 3, "none": 4, "running": 5}
 DESCRIPTION = (
     "Show the project's training: running / stopped / finished / failed / never run, with step, epoch, loss, "
-    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock. Exit code: 0 finished, "
-    "1 failed, 3 stopped, 4 never run, 5 running (with --follow: how the run ended), 2 bad input."
+    "speed, ETA and the LoRA files saved, read from logs/events.jsonl and the job's lock. When the project's "
+    "latest job is a sweep, every variant: done / running step s/S / queued / stopped / failed. Exit code: "
+    "0 finished, 1 failed, 3 stopped, 4 never run, 5 running (with --follow: how the run ended), 2 bad input; "
+    "a sweep is finished when every variant is done and failed when the rest failed."
 )
 
 
@@ -30,14 +32,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui_lora.commands._sweep_status import follow_sweep, render_sweep
+    from tui_lora.core.sweep.status import latest_is_sweep
     from tui_lora.core import jobs
+    from tui_lora.core.sweep import sweep_status
 
     project = load_project(args)
     said: set[str] = set()
+    sweep = sweep_status(project)
+    if sweep is not None and latest_is_sweep(project, sweep):
+        if args.follow:
+            sweep = follow_sweep(project, args)
+        status = jobs.job_status(project)
+        emit(args, {**status.to_dict(step_words), "job": "sweep", "sweep": sweep.to_dict(step_words)},
+             render_sweep(project, sweep))
+        return EXIT_CODES[sweep.state]
     if args.follow:
         said = _follow(project, args)
     status = jobs.job_status(project)
-    emit(args, status.to_dict(step_words), render(project, status, said=said))
+    emit(args, {**status.to_dict(step_words), "job": "train"}, render(project, status, said=said))
     return EXIT_CODES[status.state]
 
 

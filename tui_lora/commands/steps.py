@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", choices=family.choices, help=f"model family (without DIR; default {family.default})")
     p.add_argument("--subject", choices=subject.choices, help="what the LoRA teaches (without DIR)")
     p.add_argument("--it-per-s", type=positive_float, metavar="X", help="training speed for the time estimate")
+    p.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+                   help="plan a sweep (as `tui-lora sweep` takes it): every variant's steps and the whole sweep's "
+                        "total and time; --gpus is then how many variants train at once")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         if args.images is not None or args.repeats is not None:
             raise UserError("--images and --repeats describe a dataset without a project; drop them or drop DIR.")
         project = load_project(args)
+        if args.vary:
+            return _sweep(project, args)
         overrides = []
         if args.epochs is not None:
             overrides.append(f"training.max_train_epochs={args.epochs}")
@@ -50,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_for_project(project, settings=project.effective_settings(overrides), gpus=args.gpus,
                                 it_per_s=args.it_per_s)
     else:
+        if args.vary:
+            raise UserError("--vary plans a sweep of a project; give the project folder, e.g. tui-lora steps DIR "
+                            "--vary training.unet_lr=1e-4,5e-4.")
         if args.images is None:
             raise UserError("Give a project folder (tui-lora steps DIR) or at least --images N, "
                             "e.g. tui-lora steps --images 20 --repeats 5 --epochs 10 --batch 4.")
@@ -81,3 +89,30 @@ def render(plan: Plan) -> list[str]:
     for issue in plan.issues:
         lines.append(f"{issue.level}: {issue.message} {issue.fix}")
     return lines
+
+
+def _sweep(project, args: argparse.Namespace) -> int:
+    from tui_lora.core.sweep import parse_varies
+    from tui_lora.core.sweep.plan import plan_sweep, wall_seconds
+
+    base = []
+    if args.epochs is not None:
+        base.append(f"training.max_train_epochs={args.epochs}")
+    if args.batch is not None:
+        base.append(f"training.train_batch_size={args.batch}")
+    plan = plan_sweep(project, parse_varies(args.vary), it_per_s=args.it_per_s, base_overrides=base)
+    wall = wall_seconds(plan, args.gpus)
+    width = max(len(v.label) for v, _p in plan.variants)
+    lines = [f"  {v.label:<{width}}  {p.total_steps} steps in {p.epochs} epochs"
+             + (f", about {duration(p.seconds)}" if p.seconds is not None else "")
+             + (f", {p.vram.total_gb:.1f} GB VRAM" if p.vram else "") for v, p in plan.variants]
+    lines.append(f"{len(plan.variants)} variants, {plan.total_steps} steps in all")
+    if wall is not None:
+        at_once = f" with {args.gpus} at a time" if args.gpus > 1 else ""
+        lines.append(f"about {duration(wall)}{at_once} at {plan.variants[0][1].input.it_per_s:.2f} it/s")
+    else:
+        lines.append("time: unknown until a first training run measures the speed (or pass --it-per-s)")
+    if len(plan.variants) > 16:
+        lines.append("more than 16 variants: `tui-lora sweep` asks for --yes")
+    emit(args, {**plan.to_dict(), "wall_seconds": wall, "gpus": args.gpus}, lines)
+    return 0

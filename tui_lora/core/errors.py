@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Union
 # What a RunAction may run: each front end offers every one (a command, or a key of a step).
 ACTIONS: frozenset[str] = frozenset({
     "train.start", "train.resume", "train.restart",  # a new run / continue the stopped one / discard it
+    "sweep.start", "sweep.resume", "sweep.restart",  # variants of the settings: new / continue / set aside
     "job.status", "job.stop",  # watch / stop the running training
     "tags.undo", "tags.undo_force",  # undo the last caption operation (force: over later hand edits)
     "fetch", "tag",  # download images / tag them
@@ -38,7 +39,8 @@ INPUTS: frozenset[str] = frozenset({
     "booru.credentials", "booru.user_id", "booru.api_key",  # both fields at once, or one of them
     "booru.remember",  # keep the account for the site's address
     "tagger.model", "tagger.batch", "device", "gpus", "dedupe.backend",
-    "compare.epochs", "compare.weights", "compare.weight",
+    "compare.epochs", "compare.weights", "compare.weight", "compare.seeds",
+    "sweep.vary",  # a setting and its values to vary (section.key=v1,v2)
     "tags.replace", "tags.pattern",
     "override",  # a section.key=value override of one run (--set)
 })

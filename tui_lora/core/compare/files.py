@@ -23,13 +23,24 @@ class EpochFile:
     epoch: int
     path: Path
     final: bool = False
+    variant: str | None = None  # the sweep variant's label (lr5e-4_dim16); None for the project's own files
+    describe: str = ""  # the variant's varied values in words ("lr 5e-4, dim 16")
+
+    @property
+    def epoch_label(self) -> str:
+        return f"epoch {self.epoch} (final)" if self.final else f"epoch {self.epoch}"
 
     @property
     def label(self) -> str:
-        return f"epoch {self.epoch} (final)" if self.final else f"epoch {self.epoch}"
+        if self.variant is None:
+            return self.epoch_label
+        return f"{self.describe or self.variant} · " + ("final" if self.final else f"epoch {self.epoch}")
 
     def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "file": str(self.path), "final": self.final, "label": self.label}
+        out = {"epoch": self.epoch, "file": str(self.path), "final": self.final, "label": self.label}
+        if self.variant is not None:
+            out |= {"variant": self.variant, "describe": self.describe}
+        return out
 
 
 def list_epoch_files(project: Project) -> list[EpochFile]:
@@ -108,6 +119,22 @@ def parse_weights(text: str) -> list[float]:
                             Fix("{}", ChangeInput("compare.weights", "0.6,0.8,1.0", verb="write e.g."))) from None
         out.append(parse_weight(p, given="compare.weights"))
     return list(dict.fromkeys(out))
+
+
+MAX_SEEDS = 16
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1,2,3`` → [1, 2, 3] (duplicates dropped); a bad list is a one-sentence UserError."""
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise UserError(Words("{} is not a list of whole numbers", Given("compare.seeds", text)),
+                        Fix("{}", ChangeInput("compare.seeds", "1,2,3", verb="write e.g.")))
+    seeds = list(dict.fromkeys(int(p) % 2**32 for p in parts))
+    if len(seeds) > MAX_SEEDS:
+        raise UserError(Words("{} lists " + str(len(seeds)) + " seeds", Given("compare.seeds")),
+                        Fix(f"use at most {MAX_SEEDS} (2-4 show a LoRA's range)"))
+    return seeds
 
 
 def no_files_error(project: Project) -> UserError:

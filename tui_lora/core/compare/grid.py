@@ -57,10 +57,11 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def layout_grid(rows: int, cols: int, cell_w: int, cell_h: int, row_labels: list[str]) -> GridLayout:
+def layout_grid(rows: int, cols: int, cell_w: int, cell_h: int, row_labels: list[str], *,
+                min_gap: int = 2) -> GridLayout:
     size = max(11, round(min(cell_w, cell_h) / 20))
     pad = max(4, size // 2)
-    gap = max(2, size // 4)
+    gap = max(min_gap, size // 4)
     f = font(size)
     widest = max((f.getbbox(t)[2] for t in row_labels), default=0)
     line = size + size // 3

@@ -165,6 +165,31 @@ class ComparePipeline:
             pass
 
     # ----- images ------------------------------------------------------------------------------
+    def _components(self) -> tuple[list, list]:
+        p = self.pipe
+        tes = [p.text_encoder] + ([p.text_encoder_2] if self.family == "sdxl" else [])
+        toks = [p.tokenizer] + ([p.tokenizer_2] if self.family == "sdxl" else [])
+        return tes, toks
+
+    def chunks(self, sp: SamplePrompt) -> int:
+        """The 75-token chunks ``sp`` is encoded with (pictures batch together only when they agree)."""
+        from tui_lora.core.compare.batch import prompt_chunks
+
+        return prompt_chunks(self.pipe.tokenizer, sp)
+
+    def render_batch(self, sps: list[SamplePrompt], *, chunks: int, cancel: threading.Event | None = None
+                     ) -> list[Image.Image] | None:
+        """One picture per resolved prompt (they share size, steps, CFG, sampler and ``chunks``) in one
+        pipeline call with the current LoRA; None when cancelled."""
+        from tui_lora.core.compare.batch import render_batch
+        from tui_lora.core.train.pipeline import preserved_rng
+
+        tes, toks = self._components()
+        with preserved_rng():
+            return render_batch(self.pipe, self.family, sps, tokenizers=toks, text_encoders=tes,
+                                clip_skip=self.clip_skip, scheduler_config=self.base.scheduler_config,
+                                v_prediction=self.v_prediction, chunks=chunks, cancel=cancel)
+
     def render(self, sp: SamplePrompt, *, cancel: threading.Event | None = None) -> Image.Image | None:
         """One image for a resolved prompt with the current LoRA (PIL), or None when cancelled."""
         from tui_lora.core.train.pipeline import preserved_rng, render

@@ -7,10 +7,11 @@ Latents are the posterior mean (deterministic, so cached and uncached runs agree
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui_lora.core.dataset.buckets import Placement
 from tui_lora.core.fsutil import atomic_write_bytes
@@ -19,6 +20,8 @@ from tui_lora.core.train.images import UnreadableImage, load_rgb, to_bucket, to_
 if TYPE_CHECKING:
     import torch
     from diffusers import AutoencoderKL
+
+    from tui_lora.core.train.layout import DatasetLayout
 
 
 def vae_fingerprint(vae: AutoencoderKL) -> str:
@@ -137,3 +140,34 @@ class LatentCache:
                 done += len(chunk)
                 progress(min(done, total), total)
         return bad
+
+
+# ----- shared between runs in one process (a sweep's variants: core.train.reuse) ------------------
+def latent_key(layout: DatasetLayout, *, flip: bool, vae_fingerprint: str, dtype: Any) -> tuple:
+    """What the cached latents depend on: each image (path, size), its bucket placement, mirroring, the VAE."""
+    images = tuple((str(e.path), e.size) for e in layout.entries)
+    return images, tuple(layout.placements), bool(flip), vae_fingerprint, str(dtype)
+
+
+class LatentShare:
+    """One latent cache kept between runs, with the unreadable images its build found."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.cache: LatentCache | None = None
+        self.bad: list[int] = []
+        self.builds = 0
+
+    def take(self, key: tuple) -> tuple[LatentCache, list[int]] | None:
+        """A copy of the kept cache (a run may drop unreadable images from its copy) when ``key`` matches."""
+        if self.cache is None or key != self.key:
+            return None
+        cache = copy.copy(self.cache)
+        cache.latents, cache.flipped = dict(self.cache.latents), dict(self.cache.flipped)
+        return cache, list(self.bad)
+
+    def keep(self, key: tuple, cache: LatentCache, bad: list[int]) -> None:
+        kept = copy.copy(cache)
+        kept.latents, kept.flipped = dict(cache.latents), dict(cache.flipped)
+        self.key, self.cache, self.bad = key, kept, list(bad)
+        self.builds += 1

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tui_lora.core.project import Project
     from tui_lora.core.train.model import BaseModel
     from tui_lora.core.train.record import RunRecord
+    from tui_lora.core.train.latents import LatentShare
 
 
 def make_reporter(project: Project, *, stream: IO[str] | None = None,
@@ -34,7 +35,7 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
                   cancel: threading.Event | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
                   device: str | None = None, base_model: BaseModel | None = None, quiet: bool = False,
                   resume: bool = False, gpus: int = 1, log: IO[str] | None = None,
-                  name: Namer = neutral_name) -> TrainResult:
+                  name: Namer = neutral_name, latents: LatentShare | None = None) -> TrainResult:
     """Train ``project`` (with ``--set`` style ``overrides``) to the end; events go to logs/events.jsonl.
 
     ``resume`` continues from state/ (the run's own overrides are reused; new ones are added).
@@ -43,6 +44,7 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     ``error`` event and are raised: a :class:`UserError` for anything the user can fix (one
     sentence; NaN and out-of-memory included), KeyboardInterrupt for a hard interrupt. ``name``
     names the steps of the warnings' fixes (printed to ``stream`` and written to the events).
+    ``base_model`` and ``latents`` come from earlier runs in this process (a sweep: :mod:`.reuse`).
     """
     from tui_lora.core.quiet import silence_third_party
 
@@ -58,7 +60,8 @@ def train_project(project: Project, *, overrides: list[str] | None = None, strea
     trainer = keeper = None
     try:
         sampler = TrainingSampler.from_settings(project, settings, reporter.warning)  # bad prompts fail here
-        trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device)
+        trainer = Trainer.create(project, settings, reporter, cancel=cancel, base_model=base_model, device=device,
+                                 latents=latents)
         if sampler:
             sampler.attach(trainer)
         keeper = StateKeeper.attach(trainer, project, overrides=overrides, resume=resume, gpus=gpus)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DDPMScheduler
 
     from tui_lora.core.project import Project
-    from tui_lora.core.train.latents import LatentCache
+    from tui_lora.core.train.latents import LatentCache, LatentShare
     from tui_lora.core.train.model import BaseModel
     from tui_lora.core.train.text import TextEncoding
 
@@ -142,7 +142,9 @@ def check_dataset(layout: DatasetLayout, project: Project) -> None:
 
 
 def build_setup(project: Project, settings: Settings, reporter: Reporter, *, cancel: threading.Event,
-                base_model: BaseModel | None = None, device: str | None = None) -> Setup:
+                base_model: BaseModel | None = None, device: str | None = None,
+                latents: LatentShare | None = None) -> Setup:
+    """``base_model`` and ``latents``: what an earlier run in this process loaded and cached (a sweep)."""
     low_vram = low_vram_changes(settings)  # what training.low_vram / fp8_base turn on, for this run
     settings = settings.with_values(low_vram) if low_vram else settings
     t, d, n, m = settings.training, settings.dataset, settings.network, settings.model
@@ -283,11 +285,23 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
 
         disk = project.cache_dir / "latents" if d.cache_latents_to_disk else None
         latent_cache = LatentCache(vae, device=device_t, dtype=vae_dtype, disk_dir=disk, flip=d.flip_aug)
-        reporter.line(f"caching latents of {len(layout.entries)} images")
-        bad = latent_cache.build(layout.entries, layout.placements, batch_size=max(1, t.train_batch_size),
-                                 cancelled=cancel.is_set)
-        if cancel.is_set():
-            raise KeyboardInterrupt
+        shared = key = None
+        if latents is not None:
+            from tui_lora.core.train.latents import latent_key
+
+            key = latent_key(layout, flip=d.flip_aug, vae_fingerprint=latent_cache.fingerprint, dtype=vae_dtype)
+            shared = latents.take(key)
+        if shared is not None:
+            reporter.line(f"reusing the cached latents of {len(layout.entries)} images")
+            latent_cache, bad = shared
+        else:
+            reporter.line(f"caching latents of {len(layout.entries)} images")
+            bad = latent_cache.build(layout.entries, layout.placements, batch_size=max(1, t.train_batch_size),
+                                     cancelled=cancel.is_set)
+            if cancel.is_set():
+                raise KeyboardInterrupt
+            if latents is not None and key is not None:
+                latents.keep(key, latent_cache, bad)
         if bad:
             for i in bad:
                 reporter.warning(f"{layout.entries[i].path.name} cannot be read (corrupt or truncated); it is skipped.",

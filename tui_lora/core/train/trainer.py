@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tui_lora.core.project import Project
     from tui_lora.core.settings import Settings
     from tui_lora.core.train.model import BaseModel
+    from tui_lora.core.train.latents import LatentShare
 
 
 @dataclass
@@ -97,10 +98,11 @@ class Trainer:
 
     @classmethod
     def create(cls, project: Project, settings: Settings, reporter: Reporter, *, cancel: threading.Event | None = None,
-               base_model: BaseModel | None = None, device: str | None = None) -> Trainer:
+               base_model: BaseModel | None = None, device: str | None = None,
+               latents: LatentShare | None = None) -> Trainer:
         cancel = cancel or threading.Event()
-        return cls(build_setup(project, settings, reporter, cancel=cancel, base_model=base_model, device=device),
-                   reporter, cancel=cancel)
+        return cls(build_setup(project, settings, reporter, cancel=cancel, base_model=base_model, device=device,
+                               latents=latents), reporter, cancel=cancel)
 
     # ----- one step ---------------------------------------------------------------------------
     def _local_rows(self, n: int) -> list[int]:

@@ -36,13 +36,14 @@ def run_compare_child(root: Path, args: list[str], on_event: Callable[[ChildEven
                        name="compare")
 
 
-def run_pick(root: Path, epoch: int, weight: float, timeout: float = 300) -> dict[str, Any]:
-    """`tui-lora compare --pick` (safetensors' torch loader lives there, not in the wizard)."""
-    cmd = [sys.executable, "-m", "tui_lora", "compare", str(root), "--pick", str(epoch), "--weight", f"{weight:g}",
+def run_pick(root: Path, pick: int | str, weight: float, timeout: float = 300) -> dict[str, Any]:
+    """`tui-lora compare --pick` (safetensors' torch loader lives there, not in the wizard); ``pick`` is
+    an epoch, "final", or a sweep variant's ``LABEL:EPOCH``."""
+    cmd = [sys.executable, "-m", "tui_lora", "compare", str(root), "--pick", str(pick), "--weight", f"{weight:g}",
            "--json"]
     try:
         r = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8",
                            errors="replace", env=child_env(), timeout=timeout, start_new_session=True)
     except subprocess.TimeoutExpired:
-        raise UserError(f"Keeping epoch {epoch} took over {timeout:.0f} s and was stopped; try again.") from None
+        raise UserError(f"Keeping {pick} took over {timeout:.0f} s and was stopped; try again.") from None
     return parse_result(r.stdout, r.returncode, r.stderr.splitlines()[-20:])

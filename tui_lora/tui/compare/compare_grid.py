@@ -1,5 +1,7 @@
-"""The comparison grid drawn in the terminal: epochs down the side, weights across the top, one
-picture per cell cropped from the grid PNG by the box its JSON index gives, and a cell cursor.
+"""The comparison grid drawn in the terminal: epochs (or a sweep's variants) down the side, weights
+across the top, each cell's picture cropped from the grid PNG by the box its JSON index gives, and a
+cell cursor. A cell holds one picture per prompt × seed: the grid shows one of them at a time (n flips
+to the next) or all of them side by side (a).
 
 The labels are terminal text around the pictures: the PNG's own labels are a few pixels tall and
 unreadable at terminal resolution. Cells are sized to the widget (and scroll when there are many
@@ -20,7 +22,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from tui_lora.tui.common import images
-from tui_lora.tui.compare.compare_grids import GridCell, GridInfo, crop_cells
+from tui_lora.tui.compare.compare_grids import GridCell, GridInfo, cell_images
 
 GUTTER = 0  # each cell has its own frame, which separates them (and marks the cursor)
 FRAME = 2  # the frame's rows (and columns) around a cell's picture
@@ -125,6 +127,8 @@ class CompareGridView(VerticalScroll, can_focus=True):
         Binding("right", "move(0, 1)", "Right", show=False),
         Binding("home", "move(0, -99)", show=False),
         Binding("end", "move(0, 99)", show=False),
+        Binding("n", "next_item", "Flip"),
+        Binding("a", "all_items", "All"),
     ]
 
     class CursorMoved(Message):
@@ -137,16 +141,21 @@ class CompareGridView(VerticalScroll, can_focus=True):
             super().__init__()
             self.info, self.pictures, self.key = info, pictures, key
 
+    class ItemChanged(Message):
+        """Another prompt × seed (or all of them) is on show."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.info: GridInfo | None = None
         self.row, self.col = 0, 0
+        self.item: tuple[int, int] | None = (0, 0)  # the prompt × seed on show; None: all of them
         self._widget_class = images.widget_class()
         self._shape: tuple[int, int, int] | None = None  # (label width, cell cols, cell rows) laid out
 
     # ----- content -------------------------------------------------------------------------------
     def show(self, info: GridInfo, row: int = 0, col: int = 1) -> None:
         self.info = info
+        self.item = (0, 0)
         self.row = min(max(0, row), info.rows - 1)
         self.col = min(max(0, col), info.cols - 1)
         self._shape = None
@@ -156,13 +165,29 @@ class CompareGridView(VerticalScroll, can_focus=True):
     def current(self) -> GridCell | None:
         return self.info.cell(self.row, self.col) if self.info else None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_item", "all_items"):
+            return self.info is not None and self.info.per_cell > 1
+        return True
+
+    def _picture_size(self) -> tuple[int, int]:
+        """Pixels of what a cell shows: one picture, or the block of all of them."""
+        info = self.info
+        assert info is not None
+        w, h = info.size
+        if self.item is not None or info.per_cell == 1:
+            return w, h
+        gap = max(2, w // 32)
+        cols = max(len(s) for s in info.seeds)
+        return cols * w + (cols - 1) * gap, len(info.prompts) * h + (len(info.prompts) - 1) * gap
+
     def _layout(self) -> tuple[int, int, int]:
         info = self.info
         assert info is not None
         width = max(20, (self.size.width or 78) - 1)  # the scrollbar's column
         label_w = min(max(len(t) for t in info.row_labels) + 1, width // 4)
         cell_cols = max(4 + FRAME, (width - label_w - GUTTER * info.cols) // info.cols)
-        return label_w, cell_cols, cell_rows(cell_cols, info.size, info.rows, self.size.height or 20)
+        return label_w, cell_cols, cell_rows(cell_cols, self._picture_size(), info.rows, self.size.height or 20)
 
     async def _build(self) -> None:
         info = self.info
@@ -190,7 +215,7 @@ class CompareGridView(VerticalScroll, can_focus=True):
         self.call_after_refresh(self._mark)
         if self._widget_class is not None:
             px_w, px_h = images.cell_pixels()
-            self._load(info, ((cell_cols - FRAME) * px_w, (rows_h - FRAME) * px_h))
+            self._load(info, self.item, ((cell_cols - FRAME) * px_w, (rows_h - FRAME) * px_h))
 
     def on_resize(self) -> None:
         if self.info is not None and self._shape is not None and self._shape != self._layout():
@@ -198,14 +223,14 @@ class CompareGridView(VerticalScroll, can_focus=True):
             self.call_next(self._build)
 
     @work(thread=True, exclusive=True, group="compare-cells", exit_on_error=False)
-    def _load(self, info: GridInfo, fit: tuple[int, int]) -> None:
-        crops = crop_cells(info.png, [c.box for c in info.cells], fit)  # the PNG decoded once, not per cell
-        pictures = {(c.row, c.col): picture for c, picture in zip(info.cells, crops)}
-        self.post_message(self.PicturesReady(info, pictures, fit))
+    def _load(self, info: GridInfo, item: tuple[int, int] | None, fit: tuple[int, int]) -> None:
+        where = [(c.row, c.col) for c in info.cells]
+        crops = cell_images(info, where, item, fit)  # each sheet decoded once, not per cell
+        self.post_message(self.PicturesReady(info, dict(zip(where, crops)), (item, fit)))
 
     def on_compare_grid_view_pictures_ready(self, message: PicturesReady) -> None:
-        if message.info is not self.info:
-            return  # another grid by now
+        if message.info is not self.info or message.key[0] != self.item:
+            return  # another grid, or another picture of the cells, by now
         for (r, c), picture in message.pictures.items():
             for box in self.query(f"#cg-cell-{r}-{c}").results(GridCellBox):
                 box.set_picture(picture)
@@ -228,10 +253,45 @@ class CompareGridView(VerticalScroll, can_focus=True):
         self.col = min(max(0, self.col + dcol), self.info.cols - 1)
         self._mark()
 
+    def action_next_item(self) -> None:
+        """The next prompt × seed in every cell (from the combined view: the first)."""
+        info = self.info
+        if info is None or info.per_cell < 2:
+            return
+        items = info.items
+        self.item = items[0] if self.item is None else items[(items.index(self.item) + 1) % len(items)]
+        self._item_changed()
+
+    def action_all_items(self) -> None:
+        """Every prompt × seed side by side in each cell, or back to one at a time."""
+        if self.info is None or self.info.per_cell < 2:
+            return
+        self.item = (0, 0) if self.item is None else None
+        self._item_changed()
+
+    def _item_changed(self) -> None:
+        self._shape = None
+        self.call_next(self._build)
+        self.post_message(self.ItemChanged())
+
     def move_to(self, row: int, col: int) -> None:
         if self.info is not None:
             self.row, self.col = row, col
             self.action_move(0, 0)
+
+    def title_line(self) -> Text:
+        """The line above the grid: the prompt and seed on show (or that all are)."""
+        info = self.info
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if info is None:
+            return t
+        if info.per_cell == 1:
+            t.append(f"{info.when} · seed {info.seed} · {info.steps} steps · ", style="dim")
+            t.append(info.prompt, style="bold")
+        else:
+            t.append(f"{info.steps} steps · ", style="dim")
+            t.append(info.item_text(self.item), style="bold")
+        return t
 
     def label_line(self) -> Text:
         """The selected cell in words (the line under the grid)."""
@@ -244,5 +304,12 @@ class CompareGridView(VerticalScroll, can_focus=True):
             t.append(" · the base model alone, for reference", style="dim")
             return t
         t.append(f"{info.row_labels[cell.row]} at weight {cell.weight:g}", style="bold")
-        t.append(f" · {cell.file.name if cell.file else ''} · seed {cell.seed}", style="dim")
+        if info.per_cell == 1:
+            t.append(f" · {cell.file.name if cell.file else ''} · seed {cell.seed}", style="dim")
+        elif self.item is None:
+            t.append(f" · {cell.file.name if cell.file else ''} · all {info.per_cell} pictures", style="dim")
+        else:
+            p, k = self.item
+            t.append(f" · {cell.file.name if cell.file else ''} · prompt {p + 1} · seed {info.seeds[p][k]}",
+                     style="dim")
         return t

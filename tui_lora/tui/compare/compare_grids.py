@@ -1,6 +1,8 @@
 """Comparison grids on disk, as the wizard shows them: the JSON index that `tui-lora compare` writes
-next to each grid PNG read into rows, columns and cells, the earlier grids of a project, and one cell
-cropped out of the PNG by its box (to draw it, or to zoom in). No textual, no torch.
+next to each grid PNG read into rows, columns, cells and pictures (several prompts × seeds per cell
+since index version 2), the earlier grids of a project, and a cell's pictures cropped out of the PNGs
+by their boxes: one prompt × seed, or all of them side by side (to draw a cell, or to zoom in).
+No textual, no torch.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_lora.core.compare.run import Cell as GridCell  # the index's cells, as `compare` writes them
+from tui_lora.core.compare.run import Picture as GridPicture
 from tui_lora.core.errors import UserError
 
 _STAMP = re.compile(r"compare-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})")
@@ -31,6 +34,31 @@ class GridInfo:
     col_labels: tuple[str, ...]  # "no LoRA", "weight 0.6", …
     weights: tuple[float | None, ...]  # per column; None for no LoRA
     cells: tuple[GridCell, ...]
+    prompts: tuple[str, ...] = ()  # every prompt, in order (one before version 2)
+    seeds: tuple[tuple[int, ...], ...] = ()  # each prompt's seeds
+    pictures: tuple[GridPicture, ...] = ()  # every picture: its cell, prompt, seed, sheet and box
+    variants: bool = False  # the rows are a sweep's variants
+
+    @property
+    def items(self) -> list[tuple[int, int]]:
+        """Each (prompt index, seed index) a cell holds, in order."""
+        return [(p, s) for p in range(len(self.prompts)) for s in range(len(self.seeds[p]))]
+
+    @property
+    def per_cell(self) -> int:
+        return len(self.items)
+
+    def item_text(self, item: tuple[int, int] | None) -> str:
+        """"prompt 1/2 · seed 42 · ohwx, smile", or what the combined view shows."""
+        if item is None:
+            seeds = ", ".join(str(x) for x in self.seeds[0]) if self.seeds else ""
+            return (f"all {self.per_cell} pictures: {len(self.prompts)} prompt{'s' if len(self.prompts) != 1 else ''} "
+                    f"down, seeds {seeds} across")
+        p, k = item
+        return f"prompt {p + 1}/{len(self.prompts)} · seed {self.seeds[p][k]} · {self.prompts[p]}"
+
+    def cell_pictures(self, row: int, col: int) -> list[GridPicture]:
+        return [p for p in self.pictures if p.row == row and p.col == col]
 
     @property
     def rows(self) -> int:
@@ -57,8 +85,13 @@ class GridInfo:
 
     def summary(self) -> str:
         n_w = self.cols - 1
-        return (f"{self.when} · {self.rows} epoch{'s' if self.rows != 1 else ''} × {n_w} weight"
-                f"{'s' if n_w != 1 else ''} · seed {self.seed} · {self.prompt}")
+        what = "variant row" if self.variants else "epoch"
+        head = (f"{self.when} · {self.rows} {what}{'s' if self.rows != 1 else ''} × {n_w} weight"
+                f"{'s' if n_w != 1 else ''}")
+        if self.per_cell > 1:
+            n_p, n_s = len(self.prompts), max(len(s) for s in self.seeds)
+            return f"{head} · {n_p} prompt{'s' if n_p != 1 else ''} × {n_s} seeds · {self.prompt}"
+        return f"{head} · seed {self.seed} · {self.prompt}"
 
 
 def read_grid(index: Path) -> GridInfo:
@@ -69,6 +102,14 @@ def read_grid(index: Path) -> GridInfo:
         data = read_index(index)
         png = index.with_name(str(data["grid"]))
         cells = tuple(GridCell.from_dict(c) for c in data["cells"])
+        if data.get("pictures"):
+            pictures = tuple(GridPicture.from_dict(p) for p in data["pictures"])
+            prompts = tuple(str(p.get("prompt", "")) for p in data["prompts"])
+            seeds = tuple(tuple(int(x) for x in s) for s in data["seeds"])
+        else:  # version 1: one picture per cell, the cell itself
+            prompts, seeds = (str(data.get("prompt", "")),), ((int(data.get("seed") or 0),),)
+            pictures = tuple(GridPicture(png.name, c.row, c.col, 0, 0, prompts[0], c.seed, c.epoch, None, c.weight,
+                                         c.file, c.box) for c in cells)
         return GridInfo(
             png=png, index=index, prompt=str(data.get("prompt", "")), negative=str(data.get("negative") or ""),
             seed=int(data.get("seed") or 0), steps=int(data.get("steps") or 0),
@@ -78,7 +119,8 @@ def read_grid(index: Path) -> GridInfo:
             row_labels=tuple(str(r["label"]) for r in data["rows"]),
             col_labels=tuple(str(c["label"]) for c in data["columns"]),
             weights=tuple(None if c.get("weight") is None else float(c["weight"]) for c in data["columns"]),
-            cells=cells)
+            cells=cells, prompts=prompts, seeds=seeds, pictures=pictures,
+            variants=any(r.get("variant") for r in data["rows"]))
     except OSError as exc:
         raise UserError(f"Cannot read {index.name} ({exc.strerror or exc}); render the grid again.") from None
     except (ValueError, KeyError, TypeError):
@@ -102,6 +144,16 @@ def list_grids(project) -> list[GridInfo]:
     return out
 
 
+def _scaled(image, fit: tuple[int, int]):
+    """``image`` scaled to fit ``fit`` keeping its aspect; crisp pixels when enlarged a lot."""
+    from PIL import Image
+
+    w, h = image.size
+    scale = min(fit[0] / max(1, w), fit[1] / max(1, h))
+    size = (max(1, int(w * scale)), max(1, int(h * scale)))
+    return image.resize(size, Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS)
+
+
 def crop_cells(png: Path, boxes: list[tuple[int, int, int, int]], fit: tuple[int, int]) -> list:
     """The cells at ``boxes`` of the grid (decoded once), each scaled to fit ``fit`` pixels (upscaled
     too: a 64 px sample zoomed to a terminal's width), keeping its aspect. PIL images, in order."""
@@ -109,20 +161,45 @@ def crop_cells(png: Path, boxes: list[tuple[int, int, int, int]], fit: tuple[int
 
     with Image.open(png) as im:
         grid = im.convert("RGB")
-    out = []
-    for box in boxes:
-        cell = grid.crop(box)
-        w, h = cell.size
-        scale = min(fit[0] / max(1, w), fit[1] / max(1, h))
-        size = (max(1, int(w * scale)), max(1, int(h * scale)))
-        resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS  # crisp pixels when big
-        out.append(cell.resize(size, resample))
-    return out
+    return [_scaled(grid.crop(box), fit) for box in boxes]
 
 
 def crop_cell(png: Path, box: tuple[int, int, int, int], fit: tuple[int, int]):
     """One cell of the grid (see :func:`crop_cells`)."""
     return crop_cells(png, [box], fit)[0]
+
+
+def cell_images(info: GridInfo, cells: list[tuple[int, int]], item: tuple[int, int] | None,
+                fit: tuple[int, int]) -> list:
+    """For each (row, col) of ``cells``: its picture for ``item`` (prompt index, seed index), or with
+    None all its pictures side by side (prompts down, seeds across), scaled to fit ``fit``. Each sheet
+    PNG is decoded once. PIL images, in order."""
+    from PIL import Image
+
+    sheets: dict[str, Image.Image] = {}
+
+    def crop(p: GridPicture):
+        if p.sheet not in sheets:
+            with Image.open(info.png.with_name(p.sheet)) as im:
+                sheets[p.sheet] = im.convert("RGB")
+        return sheets[p.sheet].crop(p.box)
+
+    out = []
+    for row, col in cells:
+        pictures = info.cell_pictures(row, col)
+        if item is not None:
+            chosen = next((p for p in pictures if (p.prompt_index, p.seed_index) == item), pictures[0])
+            out.append(_scaled(crop(chosen), fit))
+            continue
+        w, h = info.size
+        gap = max(2, w // 32)
+        cols = max((len(s) for s in info.seeds), default=1)
+        block = Image.new("RGB", (cols * w + (cols - 1) * gap, len(info.prompts) * h + (len(info.prompts) - 1) * gap),
+                          (255, 255, 255))
+        for p in pictures:
+            block.paste(crop(p), (p.seed_index * (w + gap), p.prompt_index * (h + gap)))
+        out.append(_scaled(block, fit))
+    return out
 
 
 def best_says(path: Path) -> str:

@@ -1,6 +1,7 @@
 """One cell of a comparison grid as large as the terminal allows, cropped from the grid PNG by its
-box in the JSON index. The arrow keys move the grid's cursor behind it (flip through the cells
-without closing), p picks the cell as the winner, esc / enter / z close.
+box in the JSON index: all its pictures (every prompt × seed, prompts down, seeds across). The
+arrow keys move the grid's cursor behind it (flip through the cells without closing), p picks the
+cell as the winner, esc / enter / z close.
 
 The zoom only draws: arrows and ? go to the ``act`` callback its opener gave it ("up", "down",
 "left", "right", "help"), and the opener answers with :meth:`CompareZoom.show`; it closes with
@@ -22,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui_lora.tui.common import images
-from tui_lora.tui.compare.compare_grids import GridCell, GridInfo, crop_cell
+from tui_lora.tui.compare.compare_grids import GridCell, GridInfo, cell_images
 
 
 class CellPicture(Message):
@@ -109,7 +110,12 @@ class CompareZoom(ModalScreen[bool]):
     def refresh_cell(self) -> None:
         cell, info = self._cell, self._info
         self.query_one("#zoom-title", Static).update(self._title(cell))
-        info_line = f"seed {cell.seed} · {info.steps} steps · {info.sampler} · {info.prompt}"
+        if info.per_cell > 1:
+            prompts = "  ".join(f"{n}) {p}" for n, p in enumerate(info.prompts, start=1))
+            seeds = ", ".join(str(x) for x in info.seeds[0])
+            info_line = f"seeds {seeds} across · {info.steps} steps · {info.sampler} · prompts down: {prompts}"
+        else:
+            info_line = f"seed {cell.seed} · {info.steps} steps · {info.sampler} · {info.prompt}"
         if cell.file is not None:
             info_line = f"{cell.file.name} · " + info_line
         self.query_one("#zoom-info", Static).update(info_line)
@@ -142,11 +148,11 @@ class CompareZoom(ModalScreen[bool]):
         if area.area == 0:
             return
         px_w, px_h = images.cell_pixels()
-        self._load(info.png, cell, (area.width * px_w, area.height * px_h))
+        self._load(info, cell, (area.width * px_w, area.height * px_h))
 
     @work(thread=True, exclusive=True, group="zoom", exit_on_error=False)
-    def _load(self, png, cell: GridCell, fit: tuple[int, int]) -> None:
-        self.post_message(CellPicture(cell, crop_cell(png, cell.box, fit)))
+    def _load(self, info: GridInfo, cell: GridCell, fit: tuple[int, int]) -> None:
+        self.post_message(CellPicture(cell, cell_images(info, [(cell.row, cell.col)], None, fit)[0]))
 
     def on_cell_picture(self, message: CellPicture) -> None:
         if message.cell is not self._cell or self._widget_class is None:

@@ -1,5 +1,7 @@
-"""The Compare step: render one prompt with every saved epoch at several LoRA weights, look at the
-grid in the terminal, zoom into a cell, and keep the winner as output/<name>-best.safetensors.
+"""The Compare step: render a list of prompts with several seeds for every saved epoch (or every
+variant of the project's sweep) at several LoRA weights, look at the grid in the terminal one prompt ×
+seed at a time or all side by side, zoom into a cell, and keep the winner as
+output/<name>-best.safetensors (pick_actions.py; a variant's settings can go into project.toml too).
 
 Rendering runs `tui-lora compare … --json --progress-json` in a child process (compare_child.py)
 from a thread worker, so torch never loads here; esc sends it SIGTERM, which the command turns into
@@ -18,22 +20,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import ContentSwitcher, Input, OptionList, Static
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, ContentSwitcher, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
-from tui_lora.core.compare import best_file, list_epoch_files
+from tui_lora.core.compare import list_epoch_files
 from tui_lora.core.errors import UserError
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.field import Field, FieldInput, show_line, text_input
 from tui_lora.tui.common.format import short_path
 from tui_lora.tui.common.progress_text import bar_with_text
 from tui_lora.tui.compare import compare_form
-from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child, run_pick
+from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child
 from tui_lora.tui.compare.compare_grid import CompareGridView
-from tui_lora.tui.compare.compare_grids import GridInfo, best_says, list_grids, read_grid
+from tui_lora.tui.compare.compare_grids import GridInfo, list_grids, read_grid
 from tui_lora.tui.common.fixes import say
 from tui_lora.tui.compare.export_actions import ExportActions
+from tui_lora.tui.compare.pick_actions import PickActions
+from tui_lora.tui.compare.prompt_actions import PromptActions
 
 if TYPE_CHECKING:
     from tui_lora.tui.compare.compare_zoom import CompareZoom
@@ -56,23 +61,19 @@ class Rendered(Message):
         self.info = info
 
 
-class Picked(Message):
-    def __init__(self, result: dict) -> None:
-        super().__init__()
-        self.result = result
-
-
-class CompareScreen(ExportActions, WizardScreen):
+class CompareScreen(PickActions, PromptActions, ExportActions, WizardScreen):
     STEP_ID = "compare"
     HELP_TITLE = "Compare"
-    HELP_INTRO = ("Renders one prompt with each saved epoch (rows) at several LoRA weights (columns), next to "
-                  "the base model without the LoRA, all from the same seed, so the only difference between "
-                  "cells is the LoRA. ^r renders (in a separate process; esc cancels and writes nothing). "
-                  "In the grid the arrows move, z or enter zooms into a cell, and p keeps that epoch as "
-                  "output/<name>-best.safetensors, with its epoch and weight in the file's metadata. "
-                  "e exports the winner (else the final file) into ComfyUI, AUTOMATIC1111 or Forge, or a folder, "
-                  "and gives the <lora:NAME:WEIGHT> to paste. Grids are saved in output/samples/ and listed here "
-                  "to reopen.")
+    HELP_INTRO = ("Renders the prompts with each saved epoch (rows) at several LoRA weights (columns), next to "
+                  "the base model without the LoRA, every prompt with every seed, so the only difference between "
+                  "cells is the LoRA: a lucky or unlucky seed hides real faults. ^e edits the list of prompts; "
+                  "after a sweep (6 Train, w) the rows can be its variants instead, labelled with their values. "
+                  "^r renders (in a separate process; esc cancels and writes nothing). In the grid the arrows "
+                  "move, n flips through the prompts and seeds, a shows them all side by side, z or enter zooms "
+                  "into a cell, and p keeps that epoch (or variant) as output/<name>-best.safetensors, with what "
+                  "won in the file's metadata. e exports the winner (else the final file) into ComfyUI, AUTOMATIC1111 "
+                  "or Forge, or a folder, and gives the <lora:NAME:WEIGHT> to paste. Grids are saved in "
+                  "output/samples/ and listed here to reopen.")
     HELP_ITEMS = ("compare_prompt", "compare_epochs", "compare_weights", "compare_seed", "compare_pick")
 
     DEFAULT_CSS = """
@@ -118,7 +119,11 @@ class CompareScreen(ExportActions, WizardScreen):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Fewer step keys in the footer, so the grid's own keys (n, a, z, p) fit at 80 columns.
+        Binding("ctrl+p", "app.step(-1)", "Prev step", priority=True, show=False),
+        Binding("ctrl+n", "app.step(1)", "Next step", priority=True, show=False),
         Binding("ctrl+r", "render", "Render", priority=True),
+        Binding("ctrl+e", "prompts", "Prompts", priority=True),
         # A subclass's key replaces the base's: every escape is listed; check_action picks one.
         Binding("escape", "back", "Back"),
         Binding("escape", "cancel", "Cancel render"),
@@ -132,8 +137,14 @@ class CompareScreen(ExportActions, WizardScreen):
         super().__init__()
         self.files = list_epoch_files(self.project)
         self._defaults = compare_form.defaults(self.project, self.files)
-        self._start = self._defaults | compare_form.remembered(self.project)  # what the fields open with
+        remembered = compare_form.remembered(self.project)
+        self._start = self._defaults | remembered  # what the fields open with
         self._trigger = self.project.settings["project"]["trigger_word"] or ""
+        self.sweep = compare_form.has_sweep(self.project)
+        if self.sweep and not self.files and not self._start["epochs"]:
+            self._start["epochs"] = compare_form.SWEEP_EPOCHS  # the rows can only be the variants
+        more = remembered.get(compare_form.EXTRA_KEY)
+        self.extra = more.splitlines() if more is not None else compare_form.default_extra(self.project)
         self.rendering = False
         self._child: Child | None = None
         self._grids: list[GridInfo] = []
@@ -155,8 +166,11 @@ class CompareScreen(ExportActions, WizardScreen):
                                     label_width=10)
                         yield Field("Weights", text_input("weights", d["weights"]), label_width=9)
                     with Horizontal():
-                        yield Field("Seed", text_input("seed", d["seed"], numeric=True), label_width=10)
+                        yield Field("Seeds", text_input("seed", d["seed"], numeric=True), label_width=10)
                         yield Field("Steps", text_input("steps", d["steps"], numeric=True), label_width=9)
+                    if self.sweep:
+                        yield Checkbox("Rows: the sweep's variants (Epochs then means theirs; final by default)",
+                                       not self.files, id="variants", compact=True)
                 yield Static("", id="compare-status", markup=False)
                 yield OptionList(id="compare-grids")
             with Vertical(id="grid-pane"):
@@ -199,19 +213,20 @@ class CompareScreen(ExportActions, WizardScreen):
 
         field = self.query_one("#prompt", Input)
         field.value = swap_trigger(field.value, self._trigger, trigger)
+        self.extra = [swap_trigger(line, self._trigger, trigger) for line in self.extra]
         self._defaults = compare_form.defaults(self.project, self.files)
         self._trigger = trigger
 
     def commit(self) -> None:
-        if self.is_mounted and self.files:
-            compare_form.remember(self.project, self._values())
+        if self.is_mounted and (self.files or self.sweep):
+            compare_form.remember(self.project, self._values(), self.extra)
 
     def on_unmount(self) -> None:
         if self._child is not None:
             self._child.cancel()  # leaving the wizard never leaves a renderer running
 
     def _files_changed(self) -> None:
-        empty = not self.files
+        empty = not self.files and not self.sweep
         self.query_one("#compare-empty", Static).update(
             "" if not empty else f"No LoRA files are saved in {short_path(self.project.output_dir)} yet: train first "
                                  "(6 Train); each saved epoch becomes a row of the comparison.")
@@ -234,17 +249,26 @@ class CompareScreen(ExportActions, WizardScreen):
         if action in ("close_grid", "zoom", "pick"):
             return grid
         if action == "render":
-            return bool(self.files) and not self.rendering and not grid
+            return bool(self.files or self.sweep) and not self.rendering and not grid
         if action == "export":
             return bool(self.files) and not self.rendering
+        if action == "prompts":
+            return bool(self.files or self.sweep) and not self.rendering and not grid and not isinstance(
+                self.app.screen, ModalScreen)
         return True
 
     # ----- the form ------------------------------------------------------------------------------
     def _values(self) -> dict[str, str]:
         return {name: self.query_one(f"#{name}", Input).value for name in compare_form.FIELDS}
 
+    @property
+    def variants(self) -> bool:
+        """The rows are the sweep's variants (the checkbox)."""
+        return self.sweep and self.query_one("#variants", Checkbox).value
+
     def _check(self) -> compare_form.FormCheck:
-        result = compare_form.check(self.project, self._values(), self.files)
+        result = compare_form.check(self.project, self._values(), self.files, extra=self.extra,
+                                    variants=self.variants)
         for name in compare_form.FIELDS:
             field = self.query_one(f"#field-{name}", Field)
             if name in result.errors:
@@ -253,7 +277,11 @@ class CompareScreen(ExportActions, WizardScreen):
                 field.set_note(result.notes.get(name, ""))
         if not self.rendering:
             status = self.query_one("#compare-status", Static)
-            if result.ok:
+            if result.ok and result.per_cell > 1:
+                rows = "variants" if self.variants else "epochs"
+                show_line(status, f"{result.cells} images (no LoRA + {rows} × weights, {result.per_cell} prompt × "
+                                  "seed pictures each); ^r renders the grid.")
+            elif result.ok:
                 show_line(status, f"{result.cells} images (no LoRA + epochs × weights); ^r renders the grid.")
             else:
                 show_line(status, "Fix the field marked in red to render.", error=True)
@@ -263,13 +291,9 @@ class CompareScreen(ExportActions, WizardScreen):
     def _changed(self) -> None:
         self._check()
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_render()
-
     # ----- rendering -----------------------------------------------------------------------------
     def action_render(self) -> None:
-        if self.rendering or not self.files:
+        if self.rendering or not (self.files or self.sweep):
             return
         result = self._check()
         if not result.ok:
@@ -360,15 +384,19 @@ class CompareScreen(ExportActions, WizardScreen):
     # ----- the grid ------------------------------------------------------------------------------
     def open_grid(self, info: GridInfo) -> None:
         self.query_one("#compare-panes", ContentSwitcher).current = "grid-pane"
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{info.when} · seed {info.seed} · {info.steps} steps · ", style="dim")
-        t.append(info.prompt, style="bold")
-        self.query_one("#grid-title", Static).update(t)
         self.grid_view.show(info)
+        self._grid_title()
         self.grid_view.focus()
         self.refresh_bindings()
 
+    def _grid_title(self) -> None:
+        self.query_one("#grid-title", Static).update(self.grid_view.title_line())
+
     def on_compare_grid_view_cursor_moved(self, message: CompareGridView.CursorMoved) -> None:
+        self.query_one("#grid-cell", Static).update(self.grid_view.label_line())
+
+    def on_compare_grid_view_item_changed(self, message: CompareGridView.ItemChanged) -> None:
+        self._grid_title()
         self.query_one("#grid-cell", Static).update(self.grid_view.label_line())
 
     def action_close_grid(self) -> None:
@@ -397,37 +425,3 @@ class CompareScreen(ExportActions, WizardScreen):
             zoom.dismiss(False)
         else:
             zoom.show(grid.current, grid.info, grid.label_line())
-
-    def action_pick(self) -> None:
-        cell = self.grid_view.current
-        if cell is None:
-            return
-        if not cell.lora or cell.epoch is None:
-            self.notify("The no-LoRA column is the base model alone; pick a cell with a weight.", markup=False)
-            return
-        target = best_file(self.project)
-        if not target.exists():
-            self._pick(cell.epoch, cell.weight)
-            return
-        from tui_lora.tui.common.confirm import ConfirmScreen
-
-        epoch, weight = cell.epoch, cell.weight
-        question = (f"{short_path(target)} already exists{best_says(target)}. Replace it with epoch {epoch} at "
-                    f"weight {weight:g}?")
-        self.app.push_screen(ConfirmScreen(question, yes="Replace", no="Keep it"),
-                             lambda yes: self._pick(epoch, weight) if yes else None)
-
-    def _pick(self, epoch: int, weight: float) -> None:
-        self.notify(f"Keeping epoch {epoch} at weight {weight:g}…", markup=False)
-        self.pick_worker(self.project.root, epoch, weight)
-
-    @work(thread=True, exclusive=True, group="pick", exit_on_error=False)
-    def pick_worker(self, root: Path, epoch: int, weight: float) -> None:
-        self.post_message(Picked(run_pick(root, epoch, weight)))
-
-    def on_picked(self, message: Picked) -> None:
-        r = message.result
-        path = Path(r["best"])
-        self.notify(f"Kept epoch {r['epoch']} at weight {r['weight']:g} as {path.name}. e exports it into "
-                    f"ComfyUI, A1111 or Forge. In a prompt: <lora:{path.stem}:{r['weight']:g}>",
-                    title="Winner saved", timeout=20, markup=False)

@@ -1,6 +1,10 @@
 """The Train step: starts, stops and resumes the project's training, and follows the run from
 logs/events.jsonl, logs/train.log and the job's lock, whoever started it.
 
+A sweep (variants of the settings, issue 17) is started here too (w, a small form) and shown as a list
+of its variants with their progress and loss (sweep_panel.py, sweep_monitor.py) whenever it is the
+project's latest job.
+
 Training runs as a detached process (:func:`tui_lora.core.jobs.start_job`): quitting the wizard
 leaves it running and reopening re-attaches from the files. A reader thread (toolong-style) polls
 them through :class:`~tui_lora.tui.train.monitor.RunMonitor` and posts :class:`RunUpdated` only when
@@ -38,6 +42,9 @@ from tui_lora.tui.train import train_text
 from tui_lora.tui.train.log_tail import LogTail
 from tui_lora.tui.train.loss_chart import LossChart
 from tui_lora.tui.train.monitor import RunMonitor, Snapshot
+from tui_lora.tui.train.sweep_actions import SweepActions, SweepUpdated
+from tui_lora.tui.train.sweep_monitor import SweepMonitor
+from tui_lora.tui.train.sweep_panel import SweepPanel
 
 GPU_EVERY_S = 10.0
 
@@ -79,7 +86,7 @@ class SampleReady(Message):
         return isinstance(message, SampleReady)
 
 
-class TrainScreen(WizardScreen):
+class TrainScreen(SweepActions, WizardScreen):
     STEP_ID = "train"
     HELP_TITLE = "Train"
     HELP_INTRO = (
@@ -93,7 +100,11 @@ class TrainScreen(WizardScreen):
         "epoch; ETA is the trainer's estimate. Each saved epoch is a LoRA file you can compare later; the "
         "latest sample image shows what the LoRA draws so far (set sample prompts in project.toml); v shows it "
         "as large as the terminal allows. The saved-files list names each file by its epoch, and the file a stop "
-        "saved as 'stopped at step N' (only the newest such file is kept)."
+        "saved as 'stopped at step N' (only the newest such file is kept). "
+        "w starts a sweep: every combination of the values you list for a few settings (learning rate, dim, "
+        "alpha …) trains as a variant, one after another, each with its own files in output/sweep/; the "
+        "screen then lists the variants with their progress and loss, x stops the running one (it saves), r "
+        "resumes the sweep, and 7 Compare puts the variants side by side."
     )
     HELP_ITEMS = ("training.max_train_epochs", "output.save_every_n_epochs", "sample.sample_every_n_epochs")
 
@@ -104,6 +115,7 @@ class TrainScreen(WizardScreen):
         Binding("s", "start", "Start"),
         Binding("s", "start_over", "Start over"),
         Binding("r", "resume", "Resume"),
+        Binding("w", "sweep", "Sweep"),
         Binding("x", "stop", "Stop"),
         Binding("f", "force_stop", "Force stop"),
         Binding("c", "compare", "Compare"),
@@ -167,12 +179,14 @@ class TrainScreen(WizardScreen):
         self.loader: ThumbLoader | None = None
         self._wake = threading.Event()  # set to make the reader poll now (after a start or a stop)
         self.viewer = None  # the full-screen SampleViewer while it is open
+        self.sweep = None  # the sweep's SweepSnapshot (sweep_actions.py), once the reader found one
 
     def compose_body(self) -> ComposeResult:
         self.loader = ThumbLoader(self.project, capacity=8)
         yield Static("Reading logs/events.jsonl…", id="train-status", markup=False)
         yield BarLine(id="train-progress")
         yield LossChart(id="loss")
+        yield SweepPanel(id="sweep")
         with Horizontal(id="train-lower"):
             yield Static("", id="train-saves")
             with Vertical(id="train-sample"):
@@ -184,6 +198,7 @@ class TrainScreen(WizardScreen):
         self.query_one("#train-sample").border_title = "latest sample"
         self.query_one("#train-sample").display = False
         self.query_one("#train-progress").display = False
+        self.query_one("#sweep").display = False
         self.follow(self.project)
 
     # ----- which keys make sense now ---------------------------------------------------------------
@@ -191,11 +206,18 @@ class TrainScreen(WizardScreen):
         snap = self.snapshot
         if action == "view_sample":
             return self.sample is not None
-        if action not in ("start", "start_over", "resume", "stop", "force_stop", "compare"):
+        if action not in ("start", "start_over", "resume", "stop", "force_stop", "compare", "sweep"):
             return True
         if snap is None:
             return False
         idle = not snap.running and self.busy is None
+        if action == "sweep":
+            return idle
+        sweep = self.sweep.status if self.sweep_mode and self.sweep is not None else None
+        if sweep is not None and action == "resume":
+            return idle and sweep.state in ("stopped", "failed")
+        if sweep is not None and action == "compare":
+            return available(STEP_INDEX["compare"]) and sweep.count("done") > 0
         if action == "start":
             return idle and not snap.earlier
         if action == "start_over":
@@ -233,7 +255,10 @@ class TrainScreen(WizardScreen):
 
     def action_resume(self) -> None:
         self._set_busy(train_text.STARTING)
-        self.start_run(resume=True, restart=False)
+        if self.sweep_mode:
+            self.start_sweep(None, resume=True, restart=False)
+        else:
+            self.start_run(resume=True, restart=False)
 
     def action_stop(self) -> None:
         self._set_busy(train_text.STOPPING)
@@ -313,8 +338,12 @@ class TrainScreen(WizardScreen):
     def follow(self, project) -> None:
         worker = get_current_worker()
         monitor = RunMonitor(project)
+        sweeps = SweepMonitor(project)
         next_gpu = 0.0
         while not worker.is_cancelled:
+            sweep = sweeps.poll()
+            if sweep is not None:
+                self.post_message(SweepUpdated(sweep))
             snap = monitor.poll()
             if snap is not None:
                 self.post_message(RunUpdated(snap))
@@ -341,6 +370,10 @@ class TrainScreen(WizardScreen):
         if self.busy is not None and not snap.running and self.busy != train_text.STARTING:
             self.busy = None  # stopped, whoever stopped it
         self._draw_status(layout=new_state)
+        if previous is None or _keys_state(previous) != _keys_state(snap):
+            self.refresh_bindings()
+        if self.sweep_mode:
+            return  # the events and files of the project's own training are not what is on show
         bar = self.query_one("#train-progress", BarLine)
         if bar.display != (s.total_steps > 0):
             bar.display = s.total_steps > 0
@@ -353,14 +386,17 @@ class TrainScreen(WizardScreen):
         self.query_one(LogTail).show(snap.log_lines)
         if previous is not None:
             self._notify_changes(previous, snap)
-        if previous is None or _keys_state(previous) != _keys_state(snap):
-            self.refresh_bindings()
 
     def on_gpu_sampled(self, message: GpuSampled) -> None:
         self.gpu = message.report
         self._draw_status(layout=False)
 
     def _draw_status(self, layout: bool = True) -> None:
+        if self.sweep_mode and self.sweep is not None and self.sweep.status is not None:
+            from tui_lora.tui.train import sweep_text
+
+            self.query_one("#train-status", Static).update(sweep_text.status_line(self.sweep.status, self.busy))
+            return
         if self.snapshot is None:
             return
         text = train_text.status_line(self.snapshot, self.busy, self.gpu, self.FORCE_AFTER_S)
@@ -424,3 +460,4 @@ class TrainScreen(WizardScreen):
 def _keys_state(snap: Snapshot) -> tuple:
     """What decides which keys the footer shows."""
     return snap.status.state, train_text.resume_point(snap.status), bool(snap.earlier), bool(snap.status.files)
+
