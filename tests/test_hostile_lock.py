@@ -48,7 +48,8 @@ def test_a_crafted_lock_never_gets_a_process_signalled(make_project, run_cli, sl
     assert joblock.live_lock(project) is None and not jobs.is_running(project)
 
     res = run_cli("status", project.root, "--json")
-    assert res.returncode == 0 and json.loads(res.stdout)["state"] != "running"
+    # the exit code says the state (README's table): 4 never run here, never 5 running
+    assert res.returncode == 4 and json.loads(res.stdout)["state"] == "none"
     for extra in ([], ["--force", "--timeout", "0.2"]):
         res = run_cli("stop", project.root, *extra)
         assert res.returncode == 0 and "No training is running" in res.stdout, res.stderr
