@@ -152,3 +152,25 @@ async def test_help_explains_each_parameter(wizard_project, no_gpu):
         await pilot.press("escape")
         assert isinstance(app.screen, StepsScreen)
         assert app.screen.query_one("#epochs", Input).value == "10"
+
+
+async def test_the_footer_says_how_into_the_values(wizard_project, gpu_12gb):
+    from tui_lora.tui.common.key_footer import KeyFooter
+
+    project = wizard_project("proj", images=8)
+    app = WizardApp(Project.load(project.root), frozen=True)
+    async with run(app) as pilot:
+        screen = await open_steps(pilot)
+        assert screen.focused is None  # arriving leaves the cursor out of the fields
+        assert "tab Edit values" in screen.query_one(KeyFooter).render().plain
+        await pilot.press("tab")
+        await pilot.pause()
+        assert screen.focused is screen.query_one("#repeats-0", Input)
+        footer = screen.query_one(KeyFooter).render().plain
+        assert "Edit values" not in footer and "esc Leave field" in footer
+        await pilot.press("tab")  # in a field, tab is the next field
+        await pilot.pause()
+        assert screen.focused is not screen.query_one("#repeats-0", Input)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.focused is None and "tab Edit values" in screen.query_one(KeyFooter).render().plain

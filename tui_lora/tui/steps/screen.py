@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Select, Static
@@ -22,7 +23,7 @@ from tui_lora.core.presets import load_preset
 from tui_lora.core.project import validate
 from tui_lora.core.registry import networks, optimizers
 from tui_lora.core.settings import Settings
-from tui_lora.tui.common.base import WizardScreen
+from tui_lora.tui.common.base import WizardScreen, is_field
 from tui_lora.tui.common.field import Field, FieldSelect, text_input
 from tui_lora.tui.common.fixes import say
 from tui_lora.tui.steps.plan_view import PlanView
@@ -64,6 +65,9 @@ class StepsScreen(WizardScreen):
                   "the VRAM estimate against your GPU, and what differs from the preset. Valid values are "
                   "saved to project.toml when you leave a field; a value in red is not saved.")
     HELP_ITEMS = ("steps", "repeats", *(k for _, k, _ in EDITABLE), OPTIMIZER_KEY, *NETWORK_KEYS, "vram")
+    # Every value here is a field, and arriving leaves the cursor out of them: the footer says how in.
+    # (This screen's tab replaces the screen's focus_next, so in a field the second one moves on.)
+    BINDINGS = [Binding("tab", "edit_values", "Edit values"), Binding("tab", "app.focus_next", show=False)]
 
     DEFAULT_CSS = """
     StepsScreen #steps-main {
@@ -108,6 +112,14 @@ class StepsScreen(WizardScreen):
         self._reg_images, self._it_per_s = base.input.reg_images, base.input.it_per_s
         self._preset: tuple[int, Settings] | bool | None = None  # (repeats, settings), False if unreadable
         self._other_diff: list[tuple[str, object, object]] = []
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "edit_values":
+            return not is_field(self.focused)  # in a field, tab moves to the next one as usual
+        return True
+
+    def action_edit_values(self) -> None:
+        self.query_one("#steps-fields Input").focus()
 
     def compose_body(self) -> ComposeResult:
         images = sum(self.image_counts)
