@@ -39,12 +39,20 @@ class KeyFooter(Widget):
         """(key as shown, what it does, enabled) for every shown binding, one per action."""
         seen: set[str] = set()
         out = []
+        edit = None
         for active in self.screen.active_bindings.values():
             binding: Binding = active.binding
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
             out.append((self.app.get_key_display(binding), binding.description, active.enabled))
+            if binding.action == "edit_fields":
+                edit = out.pop()
+        # tab into the form (tui/common/edit_key.py) replaces Screen's own tab, which sits first in the
+        # chain: it goes after Help, so the screen's keys keep their order.
+        if edit is not None:
+            at = next((i + 1 for i, k in enumerate(out) if k[1] == "Help"), len(out))
+            out.insert(at, edit)
         return out
 
     def render(self) -> Text:

@@ -28,6 +28,7 @@ from textual.worker import Worker
 from tui_lora.core.compare import list_epoch_files
 from tui_lora.core.errors import UserError
 from tui_lora.tui.common.base import WizardScreen
+from tui_lora.tui.common.edit_key import EditFieldsKey, edit_bindings
 from tui_lora.tui.common.field import Field, FieldInput, show_line, text_input
 from tui_lora.tui.common.format import short_path
 from tui_lora.tui.common.progress_text import bar_with_text
@@ -61,7 +62,7 @@ class Rendered(Message):
         self.info = info
 
 
-class CompareScreen(PickActions, PromptActions, ExportActions, WizardScreen):
+class CompareScreen(PickActions, PromptActions, ExportActions, EditFieldsKey, WizardScreen):
     STEP_ID = "compare"
     HELP_TITLE = "Compare"
     HELP_INTRO = ("Renders the prompts with each saved epoch (rows) at several LoRA weights (columns), next to "
@@ -131,7 +132,9 @@ class CompareScreen(PickActions, PromptActions, ExportActions, WizardScreen):
         Binding("z,enter", "zoom", "Zoom"),
         Binding("p", "pick", "Pick winner"),
         Binding("e", "export", "Export"),
+        *edit_bindings("Edit fields"),
     ]
+    FIRST_FIELD = "#prompt"
 
     def __init__(self) -> None:
         super().__init__()
@@ -252,6 +255,8 @@ class CompareScreen(PickActions, PromptActions, ExportActions, WizardScreen):
             return bool(self.files or self.sweep) and not self.rendering and not grid
         if action == "export":
             return bool(self.files) and not self.rendering
+        if action == "edit_fields":
+            return not self.rendering and not grid and self.edit_fields_allowed()
         if action == "prompts":
             return bool(self.files or self.sweep) and not self.rendering and not grid and not isinstance(
                 self.app.screen, ModalScreen)

@@ -28,6 +28,7 @@ from tui_lora.core.dataset.folders import list_images
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import count
 from tui_lora.tui.common.base import WizardScreen
+from tui_lora.tui.common.edit_key import EditFieldsKey, edit_bindings
 from tui_lora.tui.common.field import Field, FieldInput, FieldSelect, show_line, text_input
 from tui_lora.tui.fetch import fetchform
 from tui_lora.tui.fetch.account_fields import AccountFields
@@ -59,7 +60,7 @@ class FetchProgress(Message):
         return isinstance(message, FetchProgress)
 
 
-class FetchScreen(FetchPictures, WizardScreen):
+class FetchScreen(FetchPictures, EditFieldsKey, WizardScreen):
     STEP_ID = "fetch"
     HELP_TITLE = "Fetch"
     HELP_INTRO = ("Search a booru and download the images with their tags as captions. The count "
@@ -113,7 +114,9 @@ class FetchScreen(FetchPictures, WizardScreen):
         Binding("escape", "back", "Back"),
         Binding("escape", "cancel", "Cancel download"),
         Binding("ctrl+r", "search_now", "Search now", show=False, priority=True),
+        *edit_bindings("Edit search"),
     ]
+    FIRST_FIELD = "#tags"
 
     def __init__(self) -> None:
         super().__init__()
@@ -179,6 +182,8 @@ class FetchScreen(FetchPictures, WizardScreen):
             return not self.downloading
         if action == "cancel":
             return self.downloading
+        if action == "edit_fields":
+            return not self.downloading and self.edit_fields_allowed()
         return True
 
     # ----- reading the form ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Select, Static
@@ -23,7 +22,8 @@ from tui_lora.core.presets import load_preset
 from tui_lora.core.project import validate
 from tui_lora.core.registry import networks, optimizers
 from tui_lora.core.settings import Settings
-from tui_lora.tui.common.base import WizardScreen, is_field
+from tui_lora.tui.common.base import WizardScreen
+from tui_lora.tui.common.edit_key import EditFieldsKey, edit_bindings
 from tui_lora.tui.common.field import Field, FieldSelect, text_input
 from tui_lora.tui.common.fixes import say
 from tui_lora.tui.steps.plan_view import PlanView
@@ -57,7 +57,7 @@ def format_value(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-class StepsScreen(WizardScreen):
+class StepsScreen(EditFieldsKey, WizardScreen):
     STEP_ID = "steps"
     HELP_TITLE = "Steps"
     HELP_INTRO = ("Total steps = images × repeats × epochs ÷ batch decides how much the LoRA learns. "
@@ -65,9 +65,8 @@ class StepsScreen(WizardScreen):
                   "the VRAM estimate against your GPU, and what differs from the preset. Valid values are "
                   "saved to project.toml when you leave a field; a value in red is not saved.")
     HELP_ITEMS = ("steps", "repeats", *(k for _, k, _ in EDITABLE), OPTIMIZER_KEY, *NETWORK_KEYS, "vram")
-    # Every value here is a field, and arriving leaves the cursor out of them: the footer says how in.
-    # (This screen's tab replaces the screen's focus_next, so in a field the second one moves on.)
-    BINDINGS = [Binding("tab", "edit_values", "Edit values"), Binding("tab", "app.focus_next", show=False)]
+    BINDINGS = edit_bindings("Edit values")
+    FIRST_FIELD = "#steps-fields Input"
 
     DEFAULT_CSS = """
     StepsScreen #steps-main {
@@ -114,12 +113,7 @@ class StepsScreen(WizardScreen):
         self._other_diff: list[tuple[str, object, object]] = []
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "edit_values":
-            return not is_field(self.focused)  # in a field, tab moves to the next one as usual
-        return True
-
-    def action_edit_values(self) -> None:
-        self.query_one("#steps-fields Input").focus()
+        return self.edit_fields_allowed() if action == "edit_fields" else True
 
     def compose_body(self) -> ComposeResult:
         images = sum(self.image_counts)
