@@ -1,6 +1,8 @@
 """End-to-end: the real `tui-lora` command in a subprocess."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -96,3 +98,23 @@ def test_bad_override_on_train(run_cli, make_project):
 def test_python_dash_m_and_version(run_cli):
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("tui-lora ")
+
+
+def test_choices_kept_light_for_help_match_their_sources():
+    """Two commands list choices as literals so `tui-lora --help` does not import the schema or the
+    comparison package; they must stay what those define."""
+    from tui_lora.commands import compare, steps
+    from tui_lora.core.compare.run import SHEETS
+    from tui_lora.core.settings import key
+
+    assert compare.SHEETS == SHEETS
+    assert steps.FAMILIES == key("project.family").choices and steps.FAMILIES[0] == key("project.family").default
+    assert steps.SUBJECTS == key("project.subject").choices
+
+
+def test_help_imports_neither_the_schema_nor_the_comparison():
+    code = ("import sys, contextlib, io\nfrom tui_lora.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n    main(['--help'])\n"
+            "print(sorted(m for m in sys.modules if m in ('tui_lora.core.settings', 'tui_lora.core.compare')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -10,9 +10,12 @@ import threading
 
 from tui_lora.commands._common import add_project_arg, emit, load_project, non_negative_int, positive_int
 from tui_lora.core.errors import UserError
-from tui_lora.core.compare.run import SHEETS
 from tui_lora.core.registry.samplers import NAMES as SAMPLERS
 from tui_lora.core.humanize import count
+
+# core.compare.run.SHEETS (tests/test_cli.py checks it): the comparison package costs ~30 ms to import,
+# which `tui-lora --help` would pay for one list.
+SHEETS = ("separate", "combined")
 
 HELP = "render an epoch (or sweep variant) x weight comparison, or keep the winner with --pick"
 DESCRIPTION = (

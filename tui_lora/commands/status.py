@@ -11,7 +11,6 @@ from tui_lora.commands._common import add_project_arg, emit, load_project
 from tui_lora.commands._fixes import say, step_words
 from tui_lora.core.errors import Notice
 from tui_lora.core.humanize import duration
-from tui_lora.core.outputs import stop_save_step
 
 HELP = "show a training run (or a sweep's variants): state, step, loss, ETA"
 # The exit code says the state, so a script can wait for a run and act on how it ended (README table).
@@ -93,6 +92,8 @@ def render(project, status, *, said: set[str] = frozenset()) -> list[str]:
 
 
 def _file_label(path: str) -> str:
+    from tui_lora.core.outputs import stop_save_step
+
     step = stop_save_step(path)
     return f"{path} (stopped at step {step})" if step is not None else path
 

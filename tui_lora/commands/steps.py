@@ -9,7 +9,6 @@ from tui_lora.commands._common import add_project_arg, emit, load_project, non_n
 from tui_lora.core.dataset.folders import MAX_REPEATS
 from tui_lora.core.errors import UserError
 from tui_lora.core.humanize import duration
-from tui_lora.core.settings import key
 
 if TYPE_CHECKING:
     from tui_lora.core.plan import Plan
@@ -22,6 +21,12 @@ DESCRIPTION = (
 )
 
 
+# project.family's and project.subject's choices (tests/test_cli.py checks them against the schema): the
+# schema costs ~35 ms to import, which `tui-lora --help` would pay for two lists.
+FAMILIES = ("sd15", "sdxl")
+SUBJECTS = ("character", "style", "concept")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_project_arg(p, optional=True)
     p.add_argument("--images", type=non_negative_int, metavar="N", help="number of images (without DIR)")
@@ -29,9 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=non_negative_int, metavar="E", help="epochs (overrides the project's)")
     p.add_argument("--batch", type=positive_int, metavar="B", help="batch size per GPU (overrides the project's)")
     p.add_argument("--gpus", type=positive_int, default=1, metavar="N", help="number of GPUs (global batch = batch × GPUs)")
-    family, subject = key("project.family"), key("project.subject")
-    p.add_argument("--family", choices=family.choices, help=f"model family (without DIR; default {family.default})")
-    p.add_argument("--subject", choices=subject.choices, help="what the LoRA teaches (without DIR)")
+    p.add_argument("--family", choices=FAMILIES, help=f"model family (without DIR; default {FAMILIES[0]})")
+    p.add_argument("--subject", choices=SUBJECTS, help="what the LoRA teaches (without DIR)")
     p.add_argument("--it-per-s", type=positive_float, metavar="X", help="training speed for the time estimate")
     p.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2",
                    help="plan a sweep (as `tui-lora sweep` takes it): every variant's steps and the whole sweep's "
