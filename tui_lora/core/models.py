@@ -149,7 +149,7 @@ def read_safetensors_header(path: Path) -> tuple[list[str], dict[str, str]]:
 def family_from_checkpoint_keys(keys: list[str], meta: dict[str, str]) -> tuple[str | None, bool | None]:
     """Family and v-prediction from an original (ldm/sgm) single-file checkpoint's tensor names."""
     keyset = keys
-    has = lambda prefix: any(k.startswith(prefix) for k in keyset)  # noqa: E731
+    has = lambda prefix: any(k.startswith(prefix) for k in keyset)  # noqa: E731 - a one-line predicate read like a word below
     family = None
     if has("conditioner.embedders.1.model.") or has("conditioner.embedders.0.transformer."):
         family = "sdxl"

@@ -281,7 +281,7 @@ def _issues(p: Plan) -> list[Issue]:
 
     if p.images == 0:
         add("no_images", "error", "The dataset has no images.",
-            "Fetch some (tui-lora fetch) or copy 15-50 images into dataset/<N>_<name>/.")
+            "Fetch some from a booru or copy 15-50 images into dataset/<N>_<name>/.")
     elif p.images < MIN_IMAGES_ERROR:
         add("too_few_images", "error", f"Only {p.images} images: too few to learn a subject.",
             "Collect at least 15, better 20-50, varied images.")

@@ -47,8 +47,8 @@ class ClipBackend:
                                   Fix(f"download it once with `huggingface-cli download {DEFAULT_MODEL}` or {{}} "
                                       "(the default)", ChangeInput("dedupe.backend", "hash", verb="use")))
         try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
+            import torch  # noqa: F401 - only asks whether the CLIP backend can run
+            import transformers  # noqa: F401 - same
         except ImportError:
             return UserError("The CLIP backend needs torch and transformers, which are not installed",
                              Fix("{} (the default)", ChangeInput("dedupe.backend", "hash", verb="use")))

@@ -130,7 +130,7 @@ def _pickle_keys(path: Path) -> tuple[list[str], dict[str, str]]:
 
     try:
         sd = load_single_file_checkpoint(str(path))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any reader failure on a user's file is one sentence
         raise UserError(f"{path.name} could not be read safely ({type(exc).__name__})",
                         Fix("convert it to .safetensors and train on that")) from None
     return list(sd), {}
@@ -185,7 +185,7 @@ def _load_vae(ref: str, log: Callable[[str], None]):
             return AutoencoderKL.from_pretrained(ref, local_files_only=local_only())
     except UserError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - diffusers raises many types for a bad VAE; one sentence
         raise UserError(f"Cannot load the VAE {ref} ({type(exc).__name__}: {_short(exc)})",
                         Fix("{} or leave it empty to use the base model's VAE",
                             ChangeSetting("model.vae", verb="fix"))) from None
