@@ -115,3 +115,15 @@ def test_help_lists_the_training_flags(run_cli):
     for flag in ("--set", "--detach", "--resume", "--gpus", "--device", "--json"):
         assert flag in r.stdout
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_the_next_step_line_is_a_command_to_copy_as_is(tmp_path, tiny_sd15):
+    """After a run, `train` says how to compare: with [sample] prompts compare needs no --prompt; without,
+    the line carries a real prompt (never a placeholder a beginner would paste)."""
+    from tui_lora.commands.train import _compare_command
+
+    project = make_train_project(tmp_path / "p", tiny_sd15, images=0)
+    project.set("sample.prompts", ["ohwx, smile"])
+    assert _compare_command(project) == f"tui-lora compare {project.root}"
+    project.set("sample.prompts", [])
+    assert _compare_command(project) == f'tui-lora compare {project.root} --prompt "ohwx, smile, looking at viewer"'

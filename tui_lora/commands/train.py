@@ -66,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
         emit(args, result.to_dict(step_words) | {"message": said["message"], "fix": said["fix"]}, [said["message"]])
         return 130
     emit(args, result.to_dict(step_words), [
-        f"Next: `tui-lora compare {project.root} --prompt \"…\"` to pick the best epoch and weight, then "
+        f"Next: `{_compare_command(project)}` to pick the best epoch and weight, then "
         f"`tui-lora export {project.root} --to comfyui` (or a1111, forge, a folder) to use it."])
     return 0
+
+
+def _compare_command(project) -> str:
+    """compare renders the [sample] prompts by default; without any it needs one (a line to copy as is)."""
+    if project.get("sample.prompts") or project.get("sample.prompt_file"):
+        return f"tui-lora compare {project.root}"
+    trigger = project.get("project.trigger_word") or ""
+    return f"tui-lora compare {project.root} --prompt \"{trigger + ', ' if trigger else ''}smile, looking at viewer\""
