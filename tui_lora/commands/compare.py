@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     pick = "VARIANT:EPOCH" if args.sweep else "EPOCH"
     lines = [f"grid: {result.grid_path} ({result.size[0]}x{result.size[1]})"]
     if len(sheets) > 1:
-        lines.append(f"{len(sheets) - 1} more sheets: " + ", ".join(p.name for p in sheets[1:]))
+        lines.append(f"{count(len(sheets) - 1, 'more sheet')}: " + ", ".join(p.name for p in sheets[1:]))
     lines += [f"index: {result.index_path}",
               f"Keep the best with `tui-lora compare {args.dir} --pick {pick} --weight W`"
               + (" (--adopt also writes its settings into project.toml)." if args.sweep else ".")]
