@@ -5,64 +5,40 @@ output/<name>-best.safetensors (pick_actions.py; a variant's settings can go int
 
 Rendering runs `tui-lora compare … --json --progress-json` in a child process (compare_child.py)
 from a thread worker, so torch never loads here; esc sends it SIGTERM, which the command turns into
-a clean cancel (no grid written). Picking runs `compare --pick` the same way. A finished grid is
-read back from its JSON index (compare_grids.py), and earlier grids are listed to reopen.
+a clean cancel (no grid written) (render_actions.py). Picking runs `compare --pick` the same way. A
+finished grid is read back from its JSON index (compare_grids.py), and earlier grids are listed to
+reopen (grid_actions.py, which also shows a grid and zooms into it).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, ContentSwitcher, Input, OptionList, Static
-from textual.widgets.option_list import Option
-from textual.worker import Worker
 
 from tui_lora.core.compare import list_epoch_files
-from tui_lora.core.errors import UserError
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.edit_key import EditFieldsKey, edit_bindings
 from tui_lora.tui.common.field import Field, FieldInput, show_line, text_input
 from tui_lora.tui.common.format import short_path
-from tui_lora.tui.common.progress_text import bar_with_text
 from tui_lora.tui.compare import compare_form
-from tui_lora.tui.compare.compare_child import Child, ChildEvent, run_compare_child
+from tui_lora.tui.compare.compare_child import Child
 from tui_lora.tui.compare.compare_grid import CompareGridView
-from tui_lora.tui.compare.compare_grids import GridInfo, list_grids, read_grid
-from tui_lora.tui.common.fixes import say
+from tui_lora.tui.compare.compare_grids import GridInfo
 from tui_lora.tui.compare.export_actions import ExportActions
+from tui_lora.tui.compare.grid_actions import GridActions
 from tui_lora.tui.compare.pick_actions import PickActions
 from tui_lora.tui.compare.prompt_actions import PromptActions
-
-if TYPE_CHECKING:
-    from tui_lora.tui.compare.compare_zoom import CompareZoom
+from tui_lora.tui.compare.render_actions import RenderActions
 
 
-class CompareProgress(Message):
-    """The child's newest line; a burst of them is one redraw."""
-
-    def __init__(self, event: ChildEvent) -> None:
-        super().__init__()
-        self.event = event
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, CompareProgress) and self.event.kind != "warning"
-
-
-class Rendered(Message):
-    def __init__(self, info: GridInfo) -> None:
-        super().__init__()
-        self.info = info
-
-
-class CompareScreen(PickActions, PromptActions, ExportActions, EditFieldsKey, WizardScreen):
+class CompareScreen(RenderActions, GridActions, PickActions, PromptActions, ExportActions, EditFieldsKey,
+                    WizardScreen):
     STEP_ID = "compare"
     HELP_TITLE = "Compare"
     HELP_INTRO = ("Renders the prompts with each saved epoch (rows) at several LoRA weights (columns), next to "
@@ -296,137 +272,9 @@ class CompareScreen(PickActions, PromptActions, ExportActions, EditFieldsKey, Wi
     def _changed(self) -> None:
         self._check()
 
-    # ----- rendering -----------------------------------------------------------------------------
-    def action_render(self) -> None:
-        if self.rendering or not (self.files or self.sweep):
-            return
-        result = self._check()
-        if not result.ok:
-            first = next(iter(result.errors.values()))
-            self.notify(first, severity="warning", markup=False)
-            return
-        self.rendering = True
-        self.action_leave_field()  # esc now cancels the render, and keys act on the screen
-        self.refresh_bindings()
-        show_line(self.query_one("#compare-status", Static), "Starting the renderer…")
-        self.render_grid(self.project.root, result.args)
-
-    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
-    def render_grid(self, root: Path, args: list[str]) -> None:
-        def started(child: Child) -> None:
-            self._child = child
-
-        try:
-            result = run_compare_child(root, args, lambda e: self.post_message(CompareProgress(e)), started)
-        finally:
-            self._child = None
-        self.post_message(Rendered(read_grid(Path(result["index"]))))
-
-    def on_compare_progress(self, message: CompareProgress) -> None:
-        e = message.event
-        status = self.query_one("#compare-status", Static)
-        if e.kind == "warning":
-            self.notify(e.what, severity="warning", markup=False)
-        elif e.kind == "log" and self.rendering:
-            show_line(status, e.what[:1].upper() + e.what[1:] + "…")
-        elif e.kind == "progress" and self.rendering:
-            width = max(20, status.size.width or 76)
-            what = "writing the grid" if e.done >= e.total else f"{e.done + 1}/{e.total}: {e.what}"
-            show_line(status, bar_with_text(e.done, e.total, width, what))
-
-    def action_cancel(self) -> None:
-        child = self._child
-        if child is not None:
-            child.cancel()
-            show_line(self.query_one("#compare-status", Static), "Cancelling…")
-
-    def on_rendered(self, message: Rendered) -> None:
-        self._render_ended()
-        self.notify(f"Grid saved: {short_path(message.info.png)}", markup=False)
-        self._list_grids()
-        self.open_grid(message.info)
-
-    def _render_ended(self) -> None:
-        self.rendering = False
-        self.refresh_bindings()
-        self._check()
-
-    def worker_failed(self, worker: Worker, error: BaseException) -> bool:
-        if worker.group != "compare":
-            return False
-        self._render_ended()
-        if isinstance(error, UserError) and error.exit_code == 130:
-            show_line(self.query_one("#compare-status", Static), "Cancelled; no grid was written.")
-            return True
-        if isinstance(error, UserError):
-            show_line(self.query_one("#compare-status", Static), say(error, self.STEP_ID), error=True)
-        return False  # and a notification
-
-    # ----- earlier grids -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="grids", exit_on_error=False)
-    def _list_grids(self) -> None:
-        grids = list_grids(self.project)
-        self.app.call_from_thread(self._show_grids, grids)
-
-    def _show_grids(self, grids: list[GridInfo]) -> None:
-        self._grids = grids
-        box = self.query_one("#compare-grids", OptionList)
-        box.clear_options()
-        if not grids:
-            box.add_option(Option(Text("none yet: the grids you render are kept in output/samples/", style="dim"),
-                                  disabled=True))
-            return
-        box.add_options([Option(Text(g.summary(), no_wrap=True, overflow="ellipsis"), id=str(g.index))
-                         for g in grids])
-        box.highlighted = 0
-
+    # ----- earlier grids (listed by grid_actions.py; an @on handler must live on the screen's class) -----
     @on(OptionList.OptionSelected, "#compare-grids")
     def _reopen(self, event: OptionList.OptionSelected) -> None:
         chosen = next((g for g in self._grids if str(g.index) == event.option.id), None)
         if chosen is not None:
             self.open_grid(chosen)
-
-    # ----- the grid ------------------------------------------------------------------------------
-    def open_grid(self, info: GridInfo) -> None:
-        self.query_one("#compare-panes", ContentSwitcher).current = "grid-pane"
-        self.grid_view.show(info)
-        self._grid_title()
-        self.grid_view.focus()
-        self.refresh_bindings()
-
-    def _grid_title(self) -> None:
-        self.query_one("#grid-title", Static).update(self.grid_view.title_line())
-
-    def on_compare_grid_view_cursor_moved(self, message: CompareGridView.CursorMoved) -> None:
-        self.query_one("#grid-cell", Static).update(self.grid_view.label_line())
-
-    def on_compare_grid_view_item_changed(self, message: CompareGridView.ItemChanged) -> None:
-        self._grid_title()
-        self.query_one("#grid-cell", Static).update(self.grid_view.label_line())
-
-    def action_close_grid(self) -> None:
-        self.query_one("#compare-panes", ContentSwitcher).current = "form-pane"
-        self.query_one("#compare-grids", OptionList).focus()
-        self.refresh_bindings()
-
-    def action_zoom(self) -> None:
-        from tui_lora.tui.compare.compare_zoom import CompareZoom
-
-        grid = self.grid_view
-        if grid.current is None or grid.info is None:
-            return
-        zoom = CompareZoom(grid.current, grid.info, grid.label_line(), lambda what: self._zoom_act(zoom, what))
-        self.app.push_screen(zoom, lambda picked: self.action_pick() if picked else None)
-
-    def _zoom_act(self, zoom: CompareZoom, what: str) -> None:
-        """A key pressed in the zoom: ? is this screen's help; an arrow moves the grid's cursor, and the
-        zoom shows the cell it lands on."""
-        if what == "help":
-            self.action_help()
-            return
-        grid = self.grid_view
-        grid.action_move(*{"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}[what])
-        if grid.current is None or grid.info is None:
-            zoom.dismiss(False)
-        else:
-            zoom.show(grid.current, grid.info, grid.label_line())

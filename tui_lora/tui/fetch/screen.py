@@ -5,24 +5,21 @@ Searching waits for a pause in typing (SEARCH_DELAY_S) and runs in one exclusive
 a newer search cancels the older one's requests, and answers carry a sequence number so a late
 one is dropped. One client per (site, base URL, account) keeps the site's rate limit across
 searches and the download. Cancelling a download stops it within a moment; unfinished files
-stay hidden ``.part`` files (resumed by the next download), never half-written images.
+stay hidden ``.part`` files (resumed by the next download), never half-written images. The live
+search lives in search_actions.py, the download in download_actions.py and the search's pictures in
+pictures.py; this module keeps the form.
 """
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from typing import Any
 
-from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Select, Static
-from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_lora.core.dataset.folders import list_images
 from tui_lora.core.errors import UserError
@@ -34,33 +31,15 @@ from tui_lora.tui.fetch import fetchform
 from tui_lora.tui.fetch.account_fields import AccountFields
 from tui_lora.tui.fetch.booru_preview import BooruPreview
 from tui_lora.tui.common.thumb_loader import ThumbLoader
-from tui_lora.tui.fetch.booru_session import BooruSession, Outcome
-from tui_lora.tui.fetch.fetch_text import count_line, outcome_lines, progress_line
+from tui_lora.tui.fetch.booru_session import BooruSession
+from tui_lora.tui.fetch.download_actions import DownloadActions
 from tui_lora.tui.common.fixes import say
 from tui_lora.tui.fetch.pictures import FetchPictures
 from tui_lora.tui.fetch.preview_strip import PreviewStrip
-
-SEARCH_DELAY_S = 0.6  # wait this long after the last keystroke: the site is not hammered while typing
-
-
-class SearchAnswered(Message):
-    def __init__(self, seq: int, result: Any = None, error: str | None = None) -> None:
-        super().__init__()
-        self.seq, self.result, self.error = seq, result, error
+from tui_lora.tui.fetch.search_actions import SearchActions
 
 
-class FetchProgress(Message):
-    """Listing or download progress; only the newest matters (a burst is one redraw)."""
-
-    def __init__(self, kind: str, progress: Any) -> None:
-        super().__init__()
-        self.kind, self.progress = kind, progress
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, FetchProgress)
-
-
-class FetchScreen(FetchPictures, EditFieldsKey, WizardScreen):
+class FetchScreen(SearchActions, DownloadActions, FetchPictures, EditFieldsKey, WizardScreen):
     STEP_ID = "fetch"
     HELP_TITLE = "Fetch"
     HELP_INTRO = ("Search a booru and download the images with their tags as captions. The count "
@@ -254,6 +233,13 @@ class FetchScreen(FetchPictures, EditFieldsKey, WizardScreen):
     def _remember_changed(self) -> None:
         self._schedule_search()
 
+    @on(Input.Submitted)  # (search_actions.py; Textual finds @on handlers only on the screen's own class)
+    def _submitted(self) -> None:
+        self.action_search_now()  # (and the cursor leaves the field: WizardScreen)
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        show_line(self.query_one("#fetch-status", Static), text, error=error)
+
     def _folder_note(self) -> None:
         title = self.query_one("#fetch-title", Static)
         field = self.query_one("#field-folder", Field)
@@ -267,156 +253,6 @@ class FetchScreen(FetchPictures, EditFieldsKey, WizardScreen):
         rel = folder.relative_to(self.project.root).as_posix()
         n = len(list_images(folder))
         title.update(f"Fetch images into {rel}/ · " + (f"{count(n, 'image')} there" if folder.is_dir() else "a new folder"))
-
-    # ----- live search -----------------------------------------------------------------------------
-    def _schedule_search(self, delay: float = SEARCH_DELAY_S) -> None:
-        self._seq += 1
-        if self._timer is not None:
-            self._timer.stop()
-        if self._search_cancel is not None:
-            self._search_cancel.set()
-        self.query_one(AccountFields).refresh_note()
-        if not self.query_one("#tags", Input).value.strip():
-            self._count("Type tags to search; the count shows a moment after you stop typing.", dim=True)
-            self.query_one(BooruPreview).show([])
-            self.clear_pictures()
-            self.result = None
-            return
-        try:
-            self._query()
-        except UserError as exc:
-            self._count(say(exc, self.STEP_ID), error=True)
-            self.query_one(BooruPreview).show([])
-            self.clear_pictures()
-            self.result = None
-            return
-        seq = self._seq
-        # (at least a moment: Textual's timer divides by its interval when it runs late)
-        self._timer = self.set_timer(max(delay, 0.01), lambda: self._start_search(seq))
-
-    def action_search_now(self) -> None:
-        self._schedule_search(delay=0.0)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_search_now()  # (and the cursor leaves the field: WizardScreen)
-
-    def _start_search(self, seq: int) -> None:
-        if seq != self._seq:
-            return
-        try:
-            query, creds, origin = self._query()
-        except UserError as exc:
-            self._count(say(exc, self.STEP_ID), error=True)
-            return
-        self._count("Searching…", dim=True)
-        self._search_cancel = threading.Event()
-        account = self.query_one(AccountFields)
-        save = origin == "typed" and account.remember and not account.is_saved(creds)
-        self.search(seq, query, creds, self.form.base_url, save, self._search_cancel)
-
-    @work(thread=True, exclusive=True, group="search", exit_on_error=False)
-    def search(self, seq: int, query, creds, base_url: str, save: bool, cancel: threading.Event) -> None:
-        from tui_lora.core.booru.http import Cancelled
-
-        try:
-            result, saved_to = self.session.search(query, creds, base_url, save=save, cancel=cancel)
-        except Cancelled:
-            return
-        except UserError as exc:
-            if not cancel.is_set():
-                self.post_message(SearchAnswered(seq, error=say(exc, self.STEP_ID)))
-            return
-        if not cancel.is_set() and not get_current_worker().is_cancelled:
-            self.post_message(SearchAnswered(seq, result=(result, saved_to, creds)))
-
-    def on_search_answered(self, message: SearchAnswered) -> None:
-        if message.seq != self._seq:
-            return  # the form changed since: a newer search is coming
-        if message.error:
-            self._count(message.error, error=True)
-            self.query_one(BooruPreview).show([])
-            self.clear_pictures()
-            self.result = None
-            return
-        self.result, saved_to, creds = message.result
-        if saved_to is not None:
-            self.query_one(AccountFields).mark_saved(self.result.query.source, creds, saved_to)
-        self._count(count_line(self.result))
-        self.query_one(BooruPreview).show(self.result.preview)
-        self.show_pictures(message.seq, self.result.preview, self.result.query.source, self.form.base_url, creds)
-
-    def _count(self, text: str, *, error: bool = False, dim: bool = False) -> None:
-        show_line(self.query_one("#fetch-count", Static), Text(text, style="dim" if dim else ""), error=error)
-
-    # ----- download --------------------------------------------------------------------------------
-    def action_download(self) -> None:
-        if self.downloading:
-            self.notify("A download is running; esc cancels it.")
-            return
-        try:
-            query, creds, _ = self._query()
-            limit = fetchform.parse_limit(self.form.limit)
-            folder = fetchform.resolve_folder(self.project, self.form.folder, create=True)
-        except UserError as exc:
-            self._status(say(exc, self.STEP_ID), error=True)
-            self.notify(say(exc, self.STEP_ID), severity="error", markup=False)
-            return
-        self.downloading = True
-        self.action_leave_field()  # keys typed while it runs (3 Review …) act on the screen, not in a field
-        self.refresh_bindings()
-        self._download_cancel = threading.Event()
-        self._status(f"Fetching up to {limit} images into {folder.relative_to(self.project.root).as_posix()}/ "
-                     "(esc cancels)…")
-        self.download(query, creds, self.form.base_url, limit, folder, self._download_cancel)
-
-    def action_cancel(self) -> None:
-        if self.downloading:
-            self._download_cancel.set()
-            self._status("Cancelling: finishing the file being written…")
-
-    @work(thread=True, exclusive=True, group="download", exit_on_error=False)
-    def download(self, query, creds, base_url: str, limit: int, folder: Path, cancel: threading.Event) -> Outcome:
-        return self.session.fetch(query, creds, base_url, limit, folder, cancel=cancel,
-                                  caption_extension=self.project.settings["dataset"]["caption_extension"],
-                                  progress=lambda kind, p: self.post_message(FetchProgress(kind, p)))
-
-    def on_fetch_progress(self, message: FetchProgress) -> None:
-        if not self.downloading:
-            return
-        bar = self.query_one("#fetch-progress", Static)
-        if not bar.display:
-            bar.display = True
-        bar.update(progress_line(message.kind, message.progress, bar.content_size.width or 76), layout=False)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "download" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR,
-                                                                    WorkerState.CANCELLED):
-            return
-        self.downloading = False
-        self.refresh_bindings()
-        self.query_one("#fetch-progress").display = False
-        self._folder_note()
-        if event.state == WorkerState.SUCCESS:
-            self._finished(event.worker.result)
-
-    def worker_failed(self, worker: Worker, error: BaseException) -> bool:
-        if worker.group == "download" and isinstance(error, UserError):
-            message = say(error, self.STEP_ID)
-            self._status(message, error=True)
-            self.notify(message, severity="error", timeout=10, markup=False)
-            return True
-        return False
-
-    def _finished(self, outcome: Outcome) -> None:
-        rel = outcome.folder.relative_to(self.project.root).as_posix()
-        lines, ok = outcome_lines(outcome.collection, outcome.report, rel)
-        self._status(" ".join(lines), error=not ok)
-        self.notify(lines[0], title="Fetch", severity="information" if ok else "warning", markup=False)
-        fetchform.save_memory(self.project.root, self.form)
-
-    def _status(self, text: str, *, error: bool = False) -> None:
-        show_line(self.query_one("#fetch-status", Static), text, error=error)
 
     # ----- leaving ---------------------------------------------------------------------------------
     def commit(self) -> None:

@@ -6,7 +6,8 @@ junk, pattern, one caption) runs in one exclusive worker over core/dataset/tagop
 snapshots the captions first, so u (or ^z) restores them byte for byte. WD14 runs in a thread
 (ONNX, no torch) with progress and a cancel flag, its model kept loaded between runs; BLIP needs
 torch, so it runs as `tui-lora tag --backend blip` in a child process (common/child.py) that esc stops
-with SIGTERM after its current batch.
+with SIGTERM after its current batch. Running the tagger lives in tagger_actions.py; the dialogs and
+the one-caption editor in dialog_actions.py.
 """
 
 from __future__ import annotations
@@ -19,35 +20,25 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from tui_lora.core.dataset import tagops
 from tui_lora.core.dataset.captions import tag_key
 from tui_lora.core.errors import UndoConflict, UserError
-from tui_lora.core.humanize import clock
 from tui_lora.tui.common.base import WizardScreen
-from tui_lora.tui.common.child import Child, ChildEvent
+from tui_lora.tui.common.child import Child
 from tui_lora.tui.common.field import show_line
-from tui_lora.tui.common.progress_text import bar_with_text
 from tui_lora.tui.common.fixes import namer, say
 from tui_lora.tui.tags import tag_work
+from tui_lora.tui.tags.dialog_actions import DialogActions
 from tui_lora.tui.tags.tag_table import TagTable
+from tui_lora.tui.tags.tagger_actions import TaggerActions
 from tui_lora.tui.tags.tagger_panel import TaggerPanel
 from tui_lora.tui.tags.tags_info import info_text, title_text
 
 
-class TagProgress(Message):
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done, self.total = done, total
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TagProgress)
-
-
-class TagsScreen(WizardScreen):
+class TagsScreen(TaggerActions, DialogActions, WizardScreen):
     STEP_ID = "tags"
     HOME = "#tag-table"
     HELP_TITLE = "Tags"
@@ -237,95 +228,6 @@ class TagsScreen(WizardScreen):
     def _status(self, text: str, *, error: bool = False) -> None:
         show_line(self.query_one("#tags-status", Static), text, error=error)
 
-    # ----- the tagger --------------------------------------------------------------------------------
-    def action_tag(self) -> None:
-        panel = self.query_one(TaggerPanel)
-        if not self._free():
-            return
-        if panel.error:
-            self._status(f"Fix the tagger settings first: {panel.error}", error=True)
-            return
-        if self.summary is not None and self.summary.table.images == 0:
-            self._status("There are no images to tag; fetch some (2) or copy them into the dataset folder.",
-                         error=True)
-            return
-        table = self.summary.table if self.summary is not None else None
-        if table is not None and table.captioned:
-            from tui_lora.tui.tags.tag_mode import TagModeDialog
-
-            # Captions are there (the booru's tags, edits): nothing is replaced without asking.
-            self.app.push_screen(TagModeDialog(table.images, table.captioned),
-                                 lambda mode: self._start_tagging(mode) if mode else None)
-            return
-        self._start_tagging("overwrite")
-
-    def _start_tagging(self, mode: str) -> None:
-        panel = self.query_one(TaggerPanel)
-        if not self._free():
-            return
-        panel.commit()
-        self.busy = "tagging"
-        self.action_leave_field()  # esc now stops the tagger
-        self.refresh_bindings()
-        self._cancel = threading.Event()
-        self._rate = tag_work.Rate()
-        self._status(f"Loading {panel.model}… (esc stops)")
-        if panel.backend == "blip":
-            self.caption_blip(mode)
-        else:
-            self.tag(panel.model, mode, self._cancel)
-
-    @work(thread=True, exclusive=True, group="tagger", exit_on_error=False)
-    def tag(self, model: str, mode: str, cancel: threading.Event) -> str:
-        from tui_lora.core.tagging.autotag import tag_dataset
-
-        s = self.project.settings["tags"]
-        tagger = self._tagger.get(model, s["threshold"], s["character_threshold"])
-        result = tag_dataset(self.project, mode=mode, tagger=tagger, cancel=cancel,
-                             progress=lambda done, total: self.post_message(TagProgress(done, total)))
-        return tag_work.describe_tag_run(result.to_dict(self.project.root))
-
-    @work(thread=True, exclusive=True, group="tagger", exit_on_error=False)
-    def caption_blip(self, mode: str) -> str:
-        def started(child: Child) -> None:
-            self._child = child
-            if self._cancel.is_set():  # esc came while the child was starting
-                child.cancel()
-
-        def on_event(event: ChildEvent) -> None:
-            if event.kind == "progress":
-                self.post_message(TagProgress(event.done, event.total))
-            elif event.kind == "warning":
-                self.app.call_from_thread(self.notify, event.what, severity="warning", markup=False)
-
-        try:
-            data = tag_work.run_blip_child(self.project.root, mode, on_event, started)
-        except UserError as exc:
-            if exc.exit_code == 130 and self._cancel.is_set():
-                return "Stopped before any image was captioned; nothing was written."
-            raise
-        finally:
-            self._child = None
-        return tag_work.describe_tag_run(data)
-
-    def on_tag_progress(self, message: TagProgress) -> None:
-        if self.busy != "tagging":
-            return
-        bar = self.query_one("#tags-progress", Static)
-        if not bar.display:
-            bar.display = True
-            self._status("Tagging… (esc stops after the current batch; what is written stays, and u undoes it)")
-        rate, eta = self._rate.eta(message.done, message.total)
-        text = f"{message.done}/{message.total} images · {rate:.1f}/s · ETA {clock(eta)}"
-        bar.update(bar_with_text(message.done, message.total, bar.content_size.width or 76, text), layout=False)
-
-    def action_stop(self) -> None:
-        if self.busy == "tagging":
-            self._cancel.set()
-            if self._child is not None:
-                self._child.cancel()
-            self._status("Stopping after the current batch…")
-
     # ----- table keys --------------------------------------------------------------------------------
     def action_mark(self) -> None:
         self.query_one(TagTable).toggle_mark()
@@ -354,99 +256,3 @@ class TagsScreen(WizardScreen):
 
     def action_undo(self) -> None:
         self._run("Undo", tagops.undo)
-
-    # ----- dialogs -----------------------------------------------------------------------------------
-    def action_merge(self) -> None:
-        from tui_lora.tui.tags.tag_merge import MergeDialog
-
-        table = self.query_one(TagTable)
-        if (tags := self._selection()) and self._free():
-            self.app.push_screen(MergeDialog([(t, table.count_of(t)) for t in tags]), self._merge)
-
-    def _merge(self, answer: tuple[list[str], str] | None) -> None:
-        if answer:
-            self._run("Merging", tagops.replace_tags, *answer)
-
-    def action_trigger(self) -> None:
-        from tui_lora.tui.tags.tag_trigger import TriggerDialog
-
-        if self._free():
-            s = self.project.settings
-            self.app.push_screen(TriggerDialog(s["project"]["trigger_word"], s["dataset"]["keep_tokens"],
-                                               s["dataset"]["shuffle_caption"]), self._trigger)
-
-    def _trigger(self, word: str | None) -> None:
-        if word is not None:
-            self._run("Setting the trigger word", tagops.set_trigger, word)
-
-    def action_junk(self) -> None:
-        from tui_lora.tui.tags.tag_junk import JunkDialog
-
-        if self._free():
-            self.app.push_screen(JunkDialog(self.project, self.project.settings["tags"]["junk_tags"]), self._junk)
-
-    def _junk(self, junk: list[str] | None) -> None:
-        if junk is None:
-            return
-        if junk and junk != self.project.settings["tags"]["junk_tags"]:
-            self.project.set("tags.junk_tags", junk)
-            self.project.save()
-        self._run("Removing junk", tagops.remove_junk, junk)
-
-    def action_pattern(self) -> None:
-        from tui_lora.tui.tags.tag_pattern import PatternDialog
-
-        if self._free():
-            self.app.push_screen(PatternDialog(self.project, []), self._pattern)
-
-    def _pattern(self, patterns: list[str] | None) -> None:
-        if patterns is not None:
-            self._run("Removing by pattern", tagops.remove_pattern, patterns)
-
-    def action_history(self) -> None:
-        from tui_lora.tui.tags.tag_history import HistoryDialog
-
-        entries = self.summary.history if self.summary else []
-        self.app.push_screen(HistoryDialog(entries), lambda answer: answer == "undo" and self.action_undo())
-
-    # ----- one caption -------------------------------------------------------------------------------
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.action_edit()
-
-    def action_edit(self) -> None:
-        if self._free():
-            self.find(self.query_one(TagTable).cursor_tag)
-
-    @work(thread=True, exclusive=True, group="find", exit_on_error=False)
-    def find(self, tag: str | None) -> tuple[str | None, list]:
-        if tag is None:
-            return None, [(e.image, e.tags) for e in tagops.load_captions(self.project)]
-        return tag, [(f.image, f.tags) for f in tagops.find_images(self.project, tag)]
-
-    def _found(self, tag: str | None, images: list) -> None:
-        from tui_lora.tui.tags.caption_picker import CaptionPicker
-
-        if not images:
-            self.notify("There are no images in the dataset yet.")
-            return
-        title = f"Images with {tag!r} ({len(images)})" if tag else f"All images ({len(images)})"
-        self.app.push_screen(CaptionPicker(title, self.project.root, images), self._picked)
-
-    def _picked(self, image) -> None:
-        from tui_lora.tui.tags.caption_editor import CaptionEditor
-
-        if image is None:
-            return
-        caption = tagops.read_image_caption(self.project, image)
-        if caption.error:
-            self._status(f"The caption of {image.name} {caption.error}; fix or delete that file first.", error=True)
-            return
-        label = image.relative_to(self.project.dataset_dir).as_posix()
-        limit = self.project.settings["training"]["max_token_length"]
-
-        def saved(text: str | None) -> None:
-            if text is not None:
-                self._run("Saving the caption", tagops.edit_caption, image, text)
-
-        self.app.push_screen(CaptionEditor(image, label, caption.tags, limit), saved)

@@ -9,8 +9,9 @@ Training runs as a detached process (:func:`tui_lora.core.jobs.start_job`): quit
 leaves it running and reopening re-attaches from the files. A reader thread (toolong-style) polls
 them through :class:`~tui_lora.tui.train.monitor.RunMonitor` and posts :class:`RunUpdated` only when
 something changed; a queued RunUpdated is replaced by a newer one (``can_replace``), so a burst of
-step events costs one redraw and an idle run none. Starting and stopping run in worker threads:
-a graceful stop waits for the step and the save, and the UI never waits with it.
+step events costs one redraw and an idle run none. Starting and stopping run in worker threads
+(job_actions.py): a graceful stop waits for the step and the save, and the UI never waits with it.
+The latest sample image and its full-screen view live in sample_actions.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from pathlib import Path
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -29,19 +28,19 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from tui_lora.core.errors import UserError
 from tui_lora.core.gpu import GpuReport, detect_gpus
 from tui_lora.tui.common.bar_line import BarLine
 from tui_lora.tui.common.base import WizardScreen
 from tui_lora.tui.common.image_preview import ImagePreview
-from tui_lora.tui.common.item import Item
-from tui_lora.tui.common.thumb_loader import ThumbLoader, ThumbRequest
+from tui_lora.tui.common.thumb_loader import ThumbLoader
 from tui_lora.tui.common.fixes import say
 from tui_lora.tui.navigation import STEP_INDEX, available
 from tui_lora.tui.train import train_text
+from tui_lora.tui.train.job_actions import JobActions
 from tui_lora.tui.train.log_tail import LogTail
 from tui_lora.tui.train.loss_chart import LossChart
 from tui_lora.tui.train.monitor import RunMonitor, Snapshot
+from tui_lora.tui.train.sample_actions import SampleActions
 from tui_lora.tui.train.sweep_actions import SweepActions, SweepUpdated
 from tui_lora.tui.train.sweep_monitor import SweepMonitor
 from tui_lora.tui.train.sweep_panel import SweepPanel
@@ -69,24 +68,7 @@ class GpuSampled(Message):
         return isinstance(message, GpuSampled)
 
 
-class JobActed(Message):
-    """A start, stop or force stop finished (``error`` when it was refused or failed)."""
-
-    def __init__(self, kind: str, error: BaseException | None = None) -> None:
-        super().__init__()
-        self.kind, self.error = kind, error
-
-
-class StopSlow(Message):
-    """A graceful stop has not ended within FORCE_AFTER_S: offer Force stop."""
-
-
-class SampleReady(Message):
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SampleReady)
-
-
-class TrainScreen(SweepActions, WizardScreen):
+class TrainScreen(JobActions, SampleActions, SweepActions, WizardScreen):
     STEP_ID = "train"
     HELP_TITLE = "Train"
     HELP_INTRO = (
@@ -235,103 +217,9 @@ class TrainScreen(SweepActions, WizardScreen):
         self._draw_status()
         self.refresh_bindings()
 
-    # ----- actions -----------------------------------------------------------------------------------
-    def action_start(self) -> None:
-        self._set_busy(train_text.STARTING)
-        self.start_run(resume=False, restart=False)
-
-    def action_start_over(self) -> None:
-        from tui_lora.tui.common.confirm import ConfirmScreen
-
-        assert self.snapshot is not None
-        question = train_text.start_question(self.project, self.snapshot.earlier)
-
-        def answered(yes: bool | None) -> None:
-            if yes and self.check_action("start_over", ()):
-                self._set_busy(train_text.STARTING)
-                self.start_run(resume=False, restart=True)
-
-        self.app.push_screen(ConfirmScreen(question, yes="Start over", no="Cancel"), answered)
-
-    def action_resume(self) -> None:
-        self._set_busy(train_text.STARTING)
-        if self.sweep_mode:
-            self.start_sweep(None, resume=True, restart=False)
-        else:
-            self.start_run(resume=True, restart=False)
-
-    def action_stop(self) -> None:
-        self._set_busy(train_text.STOPPING)
-        self.stop_run(self.FORCE_AFTER_S)
-
-    def action_force_stop(self) -> None:
-        self.force_stop_run()
-
+    # ----- actions (start, stop and resume: job_actions.py; the sample: sample_actions.py) ------------
     def action_compare(self) -> None:
         self.wizard.goto("compare")
-
-    def action_view_sample(self) -> None:
-        from tui_lora.tui.train.sample_viewer import SampleViewer
-
-        shown = self._sample_item()
-        if shown is None or self.loader is None:
-            return
-        self.viewer = SampleViewer(self.loader, self.want_sample, *shown)
-        self.app.push_screen(self.viewer, lambda _: setattr(self, "viewer", None))
-
-    @work(thread=True, exclusive=True, group="job", exit_on_error=False)
-    def start_run(self, *, resume: bool, restart: bool) -> None:
-        from tui_lora.core.jobs import start_job
-
-        try:
-            start_job(self.project, resume=resume, restart=restart)
-        except Exception as exc:  # noqa: BLE001 - a refusal's sentence (or a logged surprise) as a notification
-            self.post_message(JobActed("start", exc))
-        else:
-            self.post_message(JobActed("start"))
-
-    @work(thread=True, exclusive=True, group="stop", exit_on_error=False)
-    def stop_run(self, wait_s: float) -> None:
-        from tui_lora.core.jobs import is_running, stop_job
-
-        worker = get_current_worker()
-        try:
-            # SIGTERM, then wait here in short slices: quitting the wizard mid-stop must not wait for the
-            # save (the trainer finishes its stop on its own).
-            result = stop_job(self.project, timeout=0.5)
-            deadline, slow = time.monotonic() + wait_s, False
-            while result.was_running and is_running(self.project) and not worker.is_cancelled:
-                if not slow and time.monotonic() >= deadline:
-                    slow = True
-                    self.post_message(StopSlow())
-                time.sleep(0.2)
-        except Exception as exc:  # noqa: BLE001 - any failure is shown on the screen, never a traceback
-            self.post_message(JobActed("stop", exc))
-        else:
-            self.post_message(JobActed("stop"))
-
-    @work(thread=True, exclusive=True, group="force", exit_on_error=False)
-    def force_stop_run(self) -> None:
-        from tui_lora.core.jobs import stop_job
-
-        try:
-            stop_job(self.project, timeout=1.0, force=True)
-        except Exception as exc:  # noqa: BLE001 - any failure is shown on the screen, never a traceback
-            self.post_message(JobActed("force", exc))
-        else:
-            self.post_message(JobActed("force"))
-
-    def on_stop_slow(self, _: StopSlow) -> None:
-        if self.busy == train_text.STOPPING:
-            self._set_busy(train_text.STOPPING_SLOW)
-
-    def on_job_acted(self, message: JobActed) -> None:
-        if isinstance(message.error, UserError):
-            self.notify(say(message.error, self.STEP_ID), severity="error", timeout=10, markup=False)
-        elif message.error is not None:
-            self.wizard.show_error(message.error)
-        self._set_busy(None)
-        self._wake.set()
 
     # ----- the reader thread ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="monitor", exit_on_error=False)
@@ -356,7 +244,6 @@ class TrainScreen(SweepActions, WizardScreen):
                     next_gpu = float("inf")  # no GPU here: do not ask again
             self._wake.wait(self.POLL_S)
             self._wake.clear()
-
 
     # ----- rendering -----------------------------------------------------------------------------
     def on_run_updated(self, message: RunUpdated) -> None:
@@ -411,50 +298,6 @@ class TrainScreen(SweepActions, WizardScreen):
             title, text, severity = notice
             self.notify(text, title=title, severity=severity, timeout=15 if severity == "error" else 5,
                         markup=False)
-
-    # ----- the latest sample image -----------------------------------------------------------------
-    def _show_sample(self, event: dict | None) -> None:
-        if event == self.sample:
-            return  # only a new sample event changes the picture, not every step
-        self.sample = event
-        self.refresh_bindings()
-        box = self.query_one("#train-sample", Vertical)
-        box.display = event is not None
-        shown = self._sample_item()
-        if shown is None:
-            self.query_one("#sample-preview", ImagePreview).show(None, Text())
-            return
-        item, details, _title = shown
-        box.border_title = f"sample · epoch {self.sample.get('epoch', '?')}"
-        self.query_one("#sample-preview", ImagePreview).show(item, details)
-        if self.viewer is not None:
-            self.viewer.show(*shown)
-
-    def _sample_item(self) -> tuple[Item, Text, str] | None:
-        event = self.sample
-        if event is None:
-            return None
-        path = Path(str(event.get("path", "")))
-        # The key names this event: a new run that rewrites the same file name gets a new picture.
-        item = Item(key=f"{path}#{event.get('time', '')}", path=path, name=path.name)
-        return item, Text(path.name, no_wrap=True, overflow="ellipsis"), f"sample · epoch {event.get('epoch', '?')}"
-
-    def want_sample(self, requests: list[ThumbRequest], channel: str) -> None:
-        if self.loader is not None and self.loader.want(requests, channel):
-            self.load_sample()
-
-    @work(thread=True, group="sample", exit_on_error=False)
-    def load_sample(self) -> None:
-        worker = get_current_worker()
-        assert self.loader is not None
-        self.loader.run(lambda: self.post_message(SampleReady()), lambda: worker.is_cancelled)
-
-    def on_sample_ready(self, _: SampleReady) -> None:
-        assert self.loader is not None
-        ready = self.loader.take_ready()
-        self.query_one("#sample-preview", ImagePreview).pictures_ready(ready)
-        if self.viewer is not None:
-            self.viewer.pictures_ready(ready)
 
 
 def _keys_state(snap: Snapshot) -> tuple:

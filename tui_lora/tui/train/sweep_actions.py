@@ -12,6 +12,7 @@ from textual import work
 from textual.message import Message
 
 from tui_lora.tui.train import train_text
+from tui_lora.tui.train.job_actions import JobActed
 from tui_lora.tui.train.loss_chart import LossChart
 from tui_lora.tui.train.sweep_monitor import SweepSnapshot
 from tui_lora.tui.train.sweep_panel import SweepPanel
@@ -71,7 +72,6 @@ class SweepActions:
     def start_sweep(self, varies: list[str] | None, *, resume: bool, restart: bool, confirmed: bool = False) -> None:
         from tui_lora.core.sweep import parse_varies
         from tui_lora.core.sweep.job import start_sweep_job
-        from tui_lora.tui.train.screen import JobActed
 
         try:
             start_sweep_job(self.project, varies=parse_varies(varies) if varies else None, resume=resume,
