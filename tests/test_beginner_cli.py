@@ -222,7 +222,7 @@ def test_a_stop_message_is_printed_once_and_plurals_are_right(tmp_path, project)
 def test_bitsandbytes_cpu_kernel_noise_never_reaches_the_terminal():
     # bitsandbytes logs this when imported on a CPU with AVX512-BF16 and no hub access (this one may lack
     # the instruction set, so the message is logged through its own logger, as bitsandbytes does).
-    code = ("from tui_lora.core.train.setup import quiet_libraries\n"
+    code = ("from tui_lora.core.train.device import quiet_libraries\n"
             "quiet_libraries()\n"
             "import bitsandbytes, logging\n"
             "logging.getLogger('bitsandbytes.backends.cpu.ops').warning('Failed to load CPU gemm_4bit_forward "

@@ -44,7 +44,8 @@ def test_limit_and_query_sentences():
 def test_core_booru_fixes_name_the_fetch_screens_fields():
     from tui_lora.commands._fixes import say as cli_says
     from tui_lora.core import booru
-    from tui_lora.core.booru.clients import GelbooruClient, check_base_url
+    from tui_lora.core.booru.client_base import check_base_url
+    from tui_lora.core.booru.clients import GelbooruClient
     from tui_lora.tui.common.fixes import say
 
     client = GelbooruClient(base_url="http://127.0.0.1:1")

@@ -12,7 +12,7 @@ from tui_lora.core.errors import UserError
 from tui_lora.core.models import ModelInfo, inspect_model
 from tui_lora.core.registry import networks
 
-# (code, level, message, fix), the fields of plan.Issue
+# (code, level, message, fix), the fields of plan_data.Issue
 Finding = tuple[str, str, str, str]
 
 

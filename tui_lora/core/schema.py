@@ -2,7 +2,8 @@
 and how a value is checked (``coerce``) or read from text (``parse_text``: ``--set``, the wizard).
 
 The keys themselves are declared once, as typed fields of the section classes in
-:mod:`tui_lora.core.settings`: a field's type gives the key's kind, its default the default, and
+:mod:`tui_lora.core.settings_sources` and :mod:`tui_lora.core.settings_training` (put together in
+:mod:`tui_lora.core.settings`): a field's type gives the key's kind, its default the default, and
 :func:`setting` adds the help text and the allowed values.
 """
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 # Public name → submodule. Loaded on first use so `tui-lora --help` does not pay for requests.
 _EXPORTS = {
-    "DEFAULT_BASE_URLS": "clients", "SITE_NAMES": "clients", "Client": "clients", "open_client": "clients",
+    "DEFAULT_BASE_URLS": "client_base", "SITE_NAMES": "client_base", "Client": "client_base", "open_client": "clients",
     "Credentials": "credentials", "forget_credentials": "credentials", "resolve_credentials": "credentials",
     "save_credentials": "credentials", "stored_credentials": "credentials", "withheld_note": "credentials",
     "DEFAULT_JOBS": "defaults", "MAX_JOBS": "defaults",
@@ -73,7 +73,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from tui_lora.core.booru.clients import DEFAULT_BASE_URLS, SITE_NAMES, Client, open_client
+    from tui_lora.core.booru.client_base import DEFAULT_BASE_URLS, SITE_NAMES, Client
+    from tui_lora.core.booru.clients import open_client
     from tui_lora.core.booru.credentials import (
         Credentials,
         forget_credentials,

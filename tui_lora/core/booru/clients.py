@@ -15,117 +15,26 @@ import json
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote
 
 import requests
 
-from tui_lora.core.booru.credentials import WHERE_TO_GET, Credentials
+from tui_lora.core.booru.client_base import CHECK_URL, Client, Page, ext_from, to_int, to_md5
+from tui_lora.core.booru.credentials import WHERE_TO_GET
 from tui_lora.core.booru.errors import AuthError, CredentialsNeeded, QueryError, ServerError, printable
-from tui_lora.core.booru.http import Http, RateLimiter, RetryPolicy, make_session
 from tui_lora.core.booru.posts import Post, normalise_rating
 from tui_lora.core.booru.query import DANBOORU_KEY_HELP, Query, check_source
 from tui_lora.core.booru.shapes import attributes, post_list, site_tags
 from tui_lora.core.errors import ChangeInput, Fix, TryAgain
 from tui_lora.core.registry.boorus import SITES
 
-# Per site, from the registry (core/registry/boorus.py).
-DEFAULT_BASE_URLS = {s.name: s.base_url for s in SITES.values()}
-SITE_NAMES = {s.name: s.title for s in SITES.values()}
-# API requests per second (search pages, counts, tag lookups); image downloads have their own limiter.
-API_RATE = {s.name: s.api_rate for s in SITES.values()}
-
 # Gelbooru's numeric tag types; Safebooru may send the names instead.
 _GELBOORU_TAG_TYPES = {0: "general", 1: "artist", 3: "copyright", 4: "character", 5: "meta", 6: "general"}
 _TAG_TYPE_NAMES = {"tag": "general", "general": "general", "artist": "artist", "copyright": "copyright",
                    "character": "character", "metadata": "meta", "meta": "meta", "deprecated": "general"}
-
-
-@dataclass
-class Page:
-    posts: list[Post]
-    count: int | None = None  # the site's total for the query, when this page carries it
-
-
-def check_base_url(source: str, base_url: str | None) -> str:
-    url = (base_url or DEFAULT_BASE_URLS[source]).strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise QueryError(f"The base URL {base_url!r} is not a web address",
-                         Fix("{}", ChangeInput("booru.base_url", DEFAULT_BASE_URLS[source], verb="use e.g.")))
-    if parts.username or parts.password:
-        raise QueryError("The base URL may not contain a user name or password",
-                         Fix("{} instead", ChangeInput("booru.credentials")))
-    return url
-
-
-_CHECK_URL = Fix("{}", ChangeInput("booru.base_url", verb="check"))
-
-
-class Client:
-    """One site. Subclasses fill in :meth:`page`, :meth:`count` and :meth:`categorise`."""
-
-    source = ""
-    page_size = 100
-    max_offset = 20_000  # results reachable by page number; deeper needs id-based paging
-
-    def __init__(self, *, base_url: str | None = None, credentials: Credentials | None = None,
-                 session: requests.Session | None = None, retry: RetryPolicy | None = None,
-                 api_rate: float | None = None, timeout: tuple[float, float] = (10.0, 30.0)) -> None:
-        self.base_url = check_base_url(self.source, base_url)
-        self.credentials = credentials
-        self.site = SITE_NAMES[self.source]
-        limiter = RateLimiter(API_RATE[self.source] if api_rate is None else api_rate, burst=2)
-        self.http = Http(session or make_session(), limiter, retry or RetryPolicy(), timeout, self.site)
-
-    @property
-    def authenticated(self) -> bool:
-        return self.credentials is not None
-
-    def page(self, query: Query, index: int, *, before_id: int | None = None,
-             cancel: threading.Event | None = None) -> Page:
-        raise NotImplementedError
-
-    def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:
-        return None
-
-    def categorise(self, posts: list[Post], *, cancel: threading.Event | None = None) -> list[Post]:
-        return posts
-
-    def check(self, query: Query) -> None:
-        """Refuse, before any request, a query the site is known to reject."""
-        if query.source != self.source:
-            raise QueryError(f"This query is for {query.source}, not {self.source}.")
-
-    def absolute(self, url: str | None) -> str | None:
-        """A site URL made absolute (sites send ``//host/x`` or ``/x``); None unless http(s)."""
-        if not url:
-            return None
-        full = urljoin(self.base_url + "/", str(url))
-        return full if urlsplit(full).scheme in ("http", "https") else None
-
-
-def _ext_from(*names: str | None) -> str:
-    for name in names:
-        if name:
-            suffix = PurePosixPath(urlsplit(str(name)).path).suffix
-            if suffix:
-                return suffix.lstrip(".").lower()
-    return ""
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _md5(value: Any) -> str | None:
-    v = str(value or "").strip().lower()
-    return v if re.fullmatch(r"[0-9a-f]{32}", v) else None
 
 
 class GelbooruClient(Client):
@@ -181,22 +90,22 @@ class GelbooruClient(Client):
         if isinstance(data, list):  # some mirrors answer in Safebooru's shape
             return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
         if not isinstance(data, dict):
-            raise ServerError(f"{self.site} sent an answer of an unexpected shape", _CHECK_URL)
+            raise ServerError(f"{self.site} sent an answer of an unexpected shape", CHECK_URL)
         posts = [p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p]
-        return Page(posts, _int(attributes(data).get("count")))
+        return Page(posts, to_int(attributes(data).get("count")))
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
-        pid = _int(d.get("id"))
+        pid = to_int(d.get("id"))
         if pid is None:
             return None
         file_url = self.absolute(d.get("file_url"))
         sample = self.absolute(d.get("sample_url")) if str(d.get("sample", "0")) not in ("0", "False", "false", "") else None
         tags = site_tags(d.get("tags"))
         return Post(
-            source=self.source, id=pid, file_url=file_url, md5=_md5(d.get("md5") or d.get("hash")),
-            ext=_ext_from(d.get("image"), d.get("file_url")), width=_int(d.get("width")),
-            height=_int(d.get("height")), sample_url=sample, rating=normalise_rating(d.get("rating")),
-            score=_int(d.get("score")), tags={"general": tags}, categorised=False,
+            source=self.source, id=pid, file_url=file_url, md5=to_md5(d.get("md5") or d.get("hash")),
+            ext=ext_from(d.get("image"), d.get("file_url")), width=to_int(d.get("width")),
+            height=to_int(d.get("height")), sample_url=sample, rating=normalise_rating(d.get("rating")),
+            score=to_int(d.get("score")), tags={"general": tags}, categorised=False,
             preview_url=self.absolute(d.get("preview_url")),
         )
 
@@ -244,7 +153,7 @@ class GelbooruClient(Client):
             if not isinstance(item, dict) or "name" not in item:
                 continue
             kind = item.get("type")
-            cat = _GELBOORU_TAG_TYPES.get(_int(kind)) if _int(kind) is not None else _TAG_TYPE_NAMES.get(str(kind).lower())
+            cat = _GELBOORU_TAG_TYPES.get(to_int(kind)) if to_int(kind) is not None else _TAG_TYPE_NAMES.get(str(kind).lower())
             self._tag_types[printable(html.unescape(str(item["name"])))] = cat or "general"
         self._unknown.update(n for n in names if n not in self._tag_types)
 
@@ -265,9 +174,9 @@ class SafebooruClient(GelbooruClient):
         data = self._get_json(params, cancel, empty=[])
         if isinstance(data, dict):  # a newer engine behind --base-url
             return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data.get("post"))) if p],
-                        _int(attributes(data).get("count")))
+                        to_int(attributes(data).get("count")))
         if not isinstance(data, list):
-            raise ServerError(f"{self.site} sent an answer of an unexpected shape", _CHECK_URL)
+            raise ServerError(f"{self.site} sent an answer of an unexpected shape", CHECK_URL)
         return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
@@ -355,7 +264,7 @@ class DanbooruClient(Client):
         if isinstance(data, dict) and "post" in data:  # very old Danbooru 1 mirrors
             data = data["post"]
         if not isinstance(data, list):
-            raise ServerError("Danbooru sent an answer of an unexpected shape", _CHECK_URL)
+            raise ServerError("Danbooru sent an answer of an unexpected shape", CHECK_URL)
         return Page([p for p in (self.parse_post(d) for d in post_list(self.site, data)) if p])
 
     def count(self, query: Query, *, cancel: threading.Event | None = None) -> int | None:
@@ -364,10 +273,10 @@ class DanbooruClient(Client):
         except ServerError:
             return None
         counts = data.get("counts") if isinstance(data, dict) else None
-        return _int(counts.get("posts")) if isinstance(counts, dict) else None
+        return to_int(counts.get("posts")) if isinstance(counts, dict) else None
 
     def parse_post(self, d: dict[str, Any]) -> Post | None:
-        pid = _int(d.get("id"))
+        pid = to_int(d.get("id"))
         if pid is None:
             return None
         tags = {cat: site_tags(d.get(f"tag_string_{cat}"), unescape=False)
@@ -375,11 +284,11 @@ class DanbooruClient(Client):
         file_url = self.absolute(d.get("file_url"))
         large = self.absolute(d.get("large_file_url"))
         return Post(
-            source=self.source, id=pid, file_url=file_url, md5=_md5(d.get("md5")),
-            ext=str(d.get("file_ext") or _ext_from(d.get("file_url"))).lower(),
-            width=_int(d.get("image_width")), height=_int(d.get("image_height")),
-            file_size=_int(d.get("file_size")), sample_url=large if large and large != file_url else None,
-            rating=normalise_rating(d.get("rating"), letters_are_danbooru=True), score=_int(d.get("score")),
+            source=self.source, id=pid, file_url=file_url, md5=to_md5(d.get("md5")),
+            ext=str(d.get("file_ext") or ext_from(d.get("file_url"))).lower(),
+            width=to_int(d.get("image_width")), height=to_int(d.get("image_height")),
+            file_size=to_int(d.get("file_size")), sample_url=large if large and large != file_url else None,
+            rating=normalise_rating(d.get("rating"), letters_are_danbooru=True), score=to_int(d.get("score")),
             tags={k: v for k, v in tags.items() if v}, categorised=True,
             preview_url=self.absolute(d.get("preview_file_url")),
         )

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_lora.core.booru.clients import Client, open_client
+from tui_lora.core.booru.client_base import Client
+from tui_lora.core.booru.clients import open_client
 from tui_lora.core.booru.credentials import Credentials
 from tui_lora.core.booru.errors import BooruError, ServerError
 from tui_lora.core.booru.http import Cancelled

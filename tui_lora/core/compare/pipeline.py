@@ -53,7 +53,7 @@ class ComparePipeline:
 
         from tui_lora.core.train.model import load_base_model
         from tui_lora.core.train.pipeline import build_pipeline, make_scheduler
-        from tui_lora.core.train.setup import quiet_libraries, resolve_device
+        from tui_lora.core.train.device import quiet_libraries, resolve_device
 
         quiet_libraries()
         settings = project.settings

@@ -72,7 +72,7 @@ def run_in_process(project: Project, manifest: SweepManifest, *, cancel: threadi
     from tui_lora.core.train.latents import LatentShare
     from tui_lora.core.train.reuse import ModelShare
     from tui_lora.core.train.run import train_project
-    from tui_lora.core.train.setup import resolve_device
+    from tui_lora.core.train.device import resolve_device
 
     t0 = time.monotonic()
     result = SweepResult()

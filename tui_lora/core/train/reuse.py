@@ -29,12 +29,12 @@ def load_dtype(settings: Settings, device: str) -> torch.dtype:
     """The dtype the trainer loads the base model in (fp16 falls back to fp32 on the CPU)."""
     import torch
 
-    from tui_lora.core.train.setup import _DTYPES
+    from tui_lora.core.train.device import DTYPES
 
     mp = settings.training.mixed_precision
     if device == "cpu" and mp == "fp16":
         mp = "no"
-    return getattr(torch, _DTYPES[mp])
+    return getattr(torch, DTYPES[mp])
 
 
 def model_key(settings: Settings, device: str) -> tuple:

@@ -1,22 +1,23 @@
 """Everything a run needs before its first step: device and precision, the base model, the
-network, the dataset with its caches, the optimizer and schedule, the file metadata."""
+network, the dataset with its caches, the optimizer and schedule, the file metadata. The device
+and memory helpers it uses are in :mod:`.device`."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_lora.core.errors import ChangeInput, ChangeSetting, Fix, Given, Notice, RunAction, UserError, Words
+from tui_lora.core.errors import ChangeSetting, Fix, Notice, RunAction, UserError
 from tui_lora.core.plan import epochs_and_steps
 from tui_lora.core.registry import networks, schedulers
 from tui_lora.core.settings import Settings, TrainingSettings
 from tui_lora.core.speed import describe_changes, low_vram_changes
 from tui_lora.core.train import data as D
+from tui_lora.core.train.device import DTYPES, free_gpu_memory, make_accelerator, place, quiet_libraries, resolve_device
 from tui_lora.core.train.kohya_names import te_namer, unet_namer
 from tui_lora.core.train.layout import DatasetLayout, project_layout
 from tui_lora.core.train.network import (
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
     # A caption's cached text-encoder outputs: (hidden states, pooled output or None for SD1.x).
     CachedText = tuple[torch.Tensor, torch.Tensor | None]
-
-_DTYPES = {"no": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 @dataclass
@@ -91,46 +90,6 @@ class Setup:
     def t(self) -> TrainingSettings:
         """The run's [training] section, the one the loop reads most."""
         return self.settings.training
-
-
-def resolve_device(device: str | None, warn: Callable[[str], None] = lambda m: None) -> str:
-    """``cuda`` / ``cuda:N`` / ``cpu``; without a request, the first CUDA GPU, else the CPU (with a warning)."""
-    import torch
-
-    if device:
-        if device.startswith("cuda"):
-            if not torch.cuda.is_available():
-                raise UserError(Words("{} was asked for but no CUDA GPU is available here", Given("device", device)),
-                                Fix("{} to train on the CPU, or check the NVIDIA driver with nvidia-smi",
-                                    ChangeInput("device", verb="drop")))
-            if ":" in device:
-                index = int(device.split(":", 1)[1]) if device.split(":", 1)[1].isdigit() else -1
-                if not 0 <= index < torch.cuda.device_count():
-                    raise UserError(f"There is no GPU {device}; this machine has {torch.cuda.device_count()} "
-                                    "(cuda:0 … )", Fix("see nvidia-smi"))
-                torch.cuda.set_device(index)  # accelerate then places everything on it
-            return device
-        if device != "cpu":
-            raise UserError(Words("{} is not supported", Given("device", device)), Fix("use cuda, cuda:N or cpu"))
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    warn("No CUDA GPU found; training on the CPU, which takes hours per epoch for real SD1.5 / SDXL models.")
-    return "cpu"
-
-
-def _accelerator(mixed_precision: str, cpu: bool, find_unused: bool = False) -> Accelerator:
-    from accelerate import Accelerator, DistributedDataParallelKwargs
-    from accelerate.state import AcceleratorState
-
-    state = AcceleratorState._shared_state
-    if state and state.get("_mixed_precision", mixed_precision) != mixed_precision:
-        # A second run in one process (tests, the wizard's helpers) with another precision.
-        AcceleratorState._reset_state(reset_partial_state=False)
-    # Under DDP (--gpus N): a text encoder's layers past the one used (clip_skip, SDXL's penultimate
-    # layer) carry LoRA weights that get no gradient, which DDP must be told to expect.
-    ddp = DistributedDataParallelKwargs(find_unused_parameters=find_unused)
-    return Accelerator(mixed_precision=mixed_precision, cpu=cpu, kwargs_handlers=[ddp])
 
 
 def check_dataset(layout: DatasetLayout, project: Project) -> None:
@@ -181,8 +140,8 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     if dev == "cpu" and mp == "fp16":
         reporter.warning("fp16 mixed precision needs a CUDA GPU; training on the CPU in full precision (fp32).")
         mp = "no"
-    weight_dtype = getattr(torch, _DTYPES[mp])
-    accelerator = _accelerator(mp, cpu=dev == "cpu",
+    weight_dtype = getattr(torch, DTYPES[mp])
+    accelerator = make_accelerator(mp, cpu=dev == "cpu",
                                find_unused=not n.network_train_unet_only and t.text_encoder_lr > 0)
     device_t = accelerator.device
     levers.set_tf32(device_t.type, t.allow_tf32)
@@ -217,7 +176,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
     unet, vae, tes = base.unet, base.vae, base.text_encoders
     for mod in [unet, vae, *tes]:
         mod.requires_grad_(False)
-    _place(unet, device_t, weight_dtype)
+    place(unet, device_t, weight_dtype)
 
     # ----- network -------------------------------------------------------------------------
     spec = NetworkSpec.from_settings(n)
@@ -235,7 +194,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         groups.append({"params": lora_parameters(um), "lr": t.unet_lr})
     te_params = []
     for i, te in enumerate(tes):
-        _place(te, device_t, weight_dtype)
+        place(te, device_t, weight_dtype)
         if train_te:
             targets = text_encoder_targets(te, spec)
             inject(te, targets, spec)
@@ -277,7 +236,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
                                 Fix("tag them with {} for a better LoRA", RunAction("tag", str(project.root)))))
     caption_opts = D.CaptionOptions.from_settings(d)
     vae_dtype = torch.float32 if (mp == "no" or vae.config.get("force_upcast", False)) else weight_dtype
-    _place(vae, device_t, vae_dtype)
+    place(vae, device_t, vae_dtype)
     vae.eval()
     latent_cache = None
     if d.cache_latents:
@@ -309,7 +268,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
             layout, captions = _drop(layout, captions, latent_cache, set(bad))
             check_dataset(layout, project)
         vae.to("cpu")  # the VAE leaves the GPU; sampling (issue #9) brings it back when needed
-        _free(dev)
+        free_gpu_memory(dev)
 
     text = TextEncoding(family, base.tokenizers, tes, clip_skip=t.clip_skip if family == "sd15" else 1,
                         max_token_length=t.max_token_length)
@@ -324,7 +283,7 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
             te_cache = _encode_all(text, captions, accelerator, weight_dtype)
             for te in tes:
                 te.to("cpu")
-            _free(dev)
+            free_gpu_memory(dev)
     if device_t.type == "cuda":
         levers.pin_caches(latent_cache, te_cache)
 
@@ -367,30 +326,6 @@ def build_setup(project: Project, settings: Settings, reporter: Reporter, *, can
         warmup=warm, prior_loss_weight=d.prior_loss_weight, metadata=metadata)
 
 
-def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> None:
-    """Move to ``device``; cast only when the dtype differs (loading already used the right one)."""
-    if next(module.parameters()).dtype != dtype:
-        module.to(dtype=dtype)
-    module.to(device)
-
-
-def quiet_libraries() -> None:
-    """Our progress line and events say what happens; the libraries' loading bars and notes would
-    bury it in logs/train.log. Download bars (huggingface_hub) stay."""
-    from tui_lora.core.quiet import silence_third_party
-
-    silence_third_party()
-    import diffusers
-    import huggingface_hub
-    import transformers
-
-    diffusers.utils.logging.set_verbosity_error()
-    diffusers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    huggingface_hub.utils.enable_progress_bars()  # transformers turned the hub's off too; downloads show theirs
-
-
 def _update_project(project: Project, dotted: str, value: object) -> None:
     try:
         project.set(dotted, value)
@@ -424,14 +359,3 @@ def _encode_all(text: TextEncoding, captions: list[str], accelerator: Accelerato
     return out
 
 
-def _free(dev: str) -> None:
-    """Give the GPU memory of models moved off it back to the driver (a no-op on the CPU, where a full
-    garbage collection would only cost a second)."""
-    if not dev.startswith("cuda"):
-        return
-    import gc
-
-    import torch
-
-    gc.collect()
-    torch.cuda.empty_cache()

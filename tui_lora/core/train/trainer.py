@@ -2,7 +2,8 @@
 
 Design for resuming (issue #4) and sampling (issue #9):
 - :class:`TrainState` (global step, epoch, step in epoch) plus :meth:`Trainer.state_dict` /
-  :meth:`Trainer.load_state_dict` (LoRA weights, optimizer, scheduler, grad scaler, RNG states).
+  :meth:`Trainer.load_state_dict` (LoRA weights, optimizer, scheduler, grad scaler, RNG states),
+  both in :mod:`.resumable`.
 - The batches of an epoch are a pure function of (seed, epoch); each step's noise and timesteps
   come from a generator seeded by (seed, global step); caption / flip randomness is keyed by
   (seed, epoch, batch, position). Loading a state and calling :meth:`fit` therefore continues
@@ -15,22 +16,21 @@ Design for resuming (issue #4) and sampling (issue #9):
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, RunAction, UserError, neutral_name
+from tui_lora.core.errors import FreeDisk, Fix, Namer, Notice, UserError, neutral_name
 from tui_lora.core.train import data as D
 from tui_lora.core.train.guards import TrainingDiverged, diverged_message, tensors_finite
 from tui_lora.core.train.hostsync import PendingLosses, StepFacts, first_bad, read_seconds, take_rows, to_device
 from tui_lora.core.train.loss import training_loss
 from tui_lora.core.train.noise import make_noise, sample_timesteps, target_for
-from tui_lora.core.train.optim import load_optimizer_state
 from tui_lora.core.train.progress import LossMeter, Reporter, Speed
+from tui_lora.core.train.resumable import Resumable, TrainState
 from tui_lora.core.train.saving import kohya_state_dict, per_save_metadata, save_lora
 from tui_lora.core.train.setup import Setup, build_setup
 
@@ -41,20 +41,6 @@ if TYPE_CHECKING:
     from tui_lora.core.settings import Settings
     from tui_lora.core.train.model import BaseModel
     from tui_lora.core.train.latents import LatentShare
-
-
-@dataclass
-class TrainState:
-    global_step: int = 0
-    epoch: int = 0  # index of the epoch in progress (0-based); files are numbered epoch + 1
-    step_in_epoch: int = 0  # batches of ``epoch`` already trained
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainState":
-        return cls(int(d["global_step"]), int(d["epoch"]), int(d["step_in_epoch"]))
 
 
 @dataclass
@@ -79,7 +65,7 @@ def derived_seed(seed: int, tag: str, n: int) -> int:
     return int(hashlib.sha256(f"tui-lora:{tag}:{seed}:{n}".encode()).hexdigest()[:15], 16)
 
 
-class Trainer:
+class Trainer(Resumable):
     """Train a project's LoRA. Build with :meth:`create` (loads the model, caches latents …)."""
 
     def __init__(self, setup: Setup, reporter: Reporter, *, cancel: threading.Event | None = None) -> None:
@@ -344,61 +330,3 @@ class Trainer:
         self.files.append(path)
         self.reporter.save(epoch=epoch, step=self.state.global_step, path=path)
         return path
-
-    # ----- state ------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue this run exactly: weights, optimizer, schedule, RNGs, counters."""
-        import numpy as np
-        import torch
-
-        s = self.s
-        scaler = getattr(s.accelerator, "scaler", None)
-        return {
-            "format": 1,
-            "state": self.state.to_dict(),
-            "lora": {f"{m.kohya}.{part}": p.detach().to("cpu", torch.float32).clone()
-                     for m in s.modules for part, p in m.params().items()},
-            "optimizer": s.optimizer.state_dict(),
-            "lr_scheduler": s.lr_scheduler.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                    "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-            "losses": list(self._losses.values),
-            "files": [str(p) for p in self.files],
-        }
-
-    def _start_over(self) -> Fix:
-        return Fix("start over with {}", RunAction("train.restart", str(self.s.project.root)))
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        import numpy as np
-        import torch
-
-        s = self.s
-        if state.get("format") != 1:
-            raise UserError("The saved training state has an unknown format", self._start_over())
-        lora = state["lora"]
-        params = {f"{m.kohya}.{part}": p for m in s.modules for part, p in m.params().items()}
-        # every tensor, the same shapes: a type, dim or DoRA switch changed since the state was saved otherwise
-        if params.keys() != lora.keys() or any(tuple(lora[k].shape) != tuple(p.shape) for k, p in params.items()):
-            raise UserError("The saved training state does not match this network (dim, type or model changed)",
-                            self._start_over())
-        with torch.no_grad():
-            for k, p in params.items():
-                p.copy_(lora[k])
-        load_optimizer_state(s.optimizer, state["optimizer"])
-        s.lr_scheduler.load_state_dict(state["lr_scheduler"])
-        scaler = getattr(s.accelerator, "scaler", None)
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        rng = state["rng"]
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
-        if rng.get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        self.state = TrainState.from_dict(state["state"])
-        for v in state.get("losses", []):
-            self._losses.add(v)
-        self.files = [Path(p) for p in state.get("files", [])]
