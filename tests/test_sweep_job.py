@@ -7,6 +7,7 @@ a failing variant is recorded and the others go on; --gpus 2 --device cpu runs t
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -63,6 +64,20 @@ def steps(project, label) -> int:
     return max([e["step"] for e in read_events(path) if e["event"] == "step"], default=0)
 
 
+def sigterm_pending(pgid: int) -> bool:
+    """Whether a process of the group has a SIGTERM waiting (it is frozen, so not yet handled)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            fields = dict(line.split(":", 1) for line in (stat.parent / "status").read_text().splitlines())
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(fields.get("ShdPnd", "0").strip(), 16) & (1 << (signal.SIGTERM - 1)):
+            return True
+    return False
+
+
 def files_of(project, label) -> dict:
     out = VariantProject.of(project, label).output_dir
     return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.glob("*.safetensors"))}
@@ -89,17 +104,26 @@ def test_detached_sweep_stop_resume_and_the_variants_files(tmp_path, tiny_sd15):
     assert r.returncode == 2 and "already running" in r.stderr
 
     wait_for(lambda: steps(project, LABELS[1]) >= 1, "the second variant's first step")
-    st = status(project)
-    assert st["state"] == "running" and st["done"] == 1 and st["running"] == 1 and st["queued"] == 2
-    states = [(v["label"], v["state"]) for v in st["variants"]]
-    assert states == [(LABELS[0], "done"), (LABELS[1], "running"), (LABELS[2], "queued"), (LABELS[3], "queued")]
-    r = cli("status", root)
-    assert "sweep running in the background" in r.stdout and f"{LABELS[1]}  running step" in r.stdout
+    # The variant's 12 steps take less than the checks below under load: the sweep is frozen (SIGSTOP)
+    # until `stop`'s SIGTERM is pending, so the stop always lands in the second variant.
+    os.killpg(job["pid"], signal.SIGSTOP)
+    try:
+        st = status(project)
+        assert st["state"] == "running" and st["done"] == 1 and st["running"] == 1 and st["queued"] == 2
+        states = [(v["label"], v["state"]) for v in st["variants"]]
+        assert states == [(LABELS[0], "done"), (LABELS[1], "running"), (LABELS[2], "queued"), (LABELS[3], "queued")]
+        r = cli("status", root)
+        assert "sweep running in the background" in r.stdout and f"{LABELS[1]}  running step" in r.stdout
 
-    # stop: the running variant saves its LoRA and its state; the rest stay queued
-    r = cli("stop", root, "--json")
-    assert r.returncode == 0, r.stderr
-    stop = json.loads(r.stdout)
+        # stop: the running variant saves its LoRA and its state; the rest stay queued
+        stopper = subprocess.Popen([sys.executable, "-m", "tui_lora", "stop", str(root), "--json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+        wait_for(lambda: sigterm_pending(job["pid"]) or stopper.poll() is not None, "the stop's signal")
+    finally:
+        os.killpg(job["pid"], signal.SIGCONT)
+    out, err = stopper.communicate(timeout=300)
+    assert stopper.returncode == 0, err
+    stop = json.loads(out)
     assert stop["was_running"] and stop["stopped"] and stop["job"] == "sweep"
     assert not joblock.process_alive(job["pid"]) and not joblock.lock_path(project).exists()
     st = status(project)
