@@ -23,7 +23,7 @@ from tui_lora.core import joblock
 from tui_lora.core.events import read_events
 from tui_lora.core.sweep import VariantProject, sweep_status
 from tui_lora.core.train.run import train_project
-from support.train import make_train_project, torch_threads
+from support.train import make_train_project, sigterm_pending, torch_threads
 
 # 2 images, batch 1, 6 epochs: 12 steps per variant of a fraction of a second; a file every 2 epochs.
 SETTINGS = {"training.train_batch_size": 1, "training.max_train_epochs": 6, "output.save_every_n_epochs": 2,
@@ -62,20 +62,6 @@ def status(project) -> dict:
 def steps(project, label) -> int:
     path = VariantProject.of(project, label).events_path
     return max([e["step"] for e in read_events(path) if e["event"] == "step"], default=0)
-
-
-def sigterm_pending(pgid: int) -> bool:
-    """Whether a process of the group has a SIGTERM waiting (it is frozen, so not yet handled)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
-                continue
-            fields = dict(line.split(":", 1) for line in (stat.parent / "status").read_text().splitlines())
-        except (OSError, ValueError, IndexError):
-            continue
-        if int(fields.get("ShdPnd", "0").strip(), 16) & (1 << (signal.SIGTERM - 1)):
-            return True
-    return False
 
 
 def files_of(project, label) -> dict:

@@ -4,12 +4,14 @@ the Compare step's prompt list, several seeds, the sweep's variants as rows, fli
 prompt × seed pictures, zooming into all of them, and picking a variant whose settings then go into
 project.toml. Keys as the footer says them; 80×24 with no sentence cut off."""
 
+import os
 import shutil
+import signal
 
 import pytest
 from wizard_support import assert_snapshot, flat, home, run, screen_text, settle, wait_for  # noqa: F401 - fixtures
 
-from tui_lora.core import jobs
+from tui_lora.core import joblock, jobs
 from tui_lora.core.project import Project
 from tui_lora.core.sweep import VariantProject, parse_varies, sweep_status
 from tui_lora.core.sweep.manifest import SweepManifest, write_manifest
@@ -21,7 +23,7 @@ from tui_lora.tui.compare.prompt_list import PromptListDialog, check_lines
 from tui_lora.tui.compare.screen import CompareScreen
 from tui_lora.tui.train.screen import TrainScreen
 from tui_lora.tui.train.sweep_form import SweepDialog, check_rows
-from support.train import make_train_project
+from support.train import make_train_project, sigterm_pending
 
 JOB_S = 240
 
@@ -87,7 +89,14 @@ async def test_start_follow_stop_and_resume_a_sweep(sweep_project):
                        and "/16" in flat(app), timeout=JOB_S, what="a variant training")
         await wait_for(pilot, lambda: "x Stop" in footer(app) and "w Sweep" not in footer(app), what="the keys")
         assert "x stops it (the running variant saves); the variants' files go to output/sweep/." in flat(app)
-        await pilot.press("x")
+        # frozen until x's SIGTERM is pending: under load the variant's 16 steps could end before x lands
+        pgid = os.getpgid(joblock.live_lock(project).pid)
+        os.killpg(pgid, signal.SIGSTOP)
+        try:
+            await pilot.press("x")
+            await wait_for(pilot, lambda: sigterm_pending(pgid), timeout=JOB_S, what="the stop's signal")
+        finally:
+            os.killpg(pgid, signal.SIGCONT)
         await wait_for(pilot, lambda: "■ sweep stopped" in flat(app), timeout=JOB_S, what="the stop")
         assert "r resumes it (finished variants are kept); w starts a new one." in flat(app)
         await wait_for(pilot, lambda: "r Resume" in footer(app) and "x Stop" not in footer(app), what="the keys")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,17 @@ def torch_threads(n: int = 1) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def sigterm_pending(pgid: int) -> bool:
+    """Whether a process of the group has a SIGTERM waiting (it is frozen, so not yet handled)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            fields = dict(line.split(":", 1) for line in (stat.parent / "status").read_text().splitlines())
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(fields.get("ShdPnd", "0").strip(), 16) & (1 << (signal.SIGTERM - 1)):
+            return True
+    return False
