@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,13 +193,20 @@ def start_job(project, *, resume: bool = False, restart: bool = False, overrides
     overrides = list(overrides)
     check_gpus(gpus, device)
     cmd = train_command(project, resume=resume, overrides=overrides, gpus=gpus, device=device)
-    # The guard is held until the child owns the lock, so a second start waits and then names the
-    # trainer's pid, and a `stop` in between never signals the starter.
+    return spawn_detached(project, cmd, Path(project.train_log_path), resume=resume,
+                          prepare=lambda: prepare_run(project, resume=resume, restart=restart, overrides=overrides,
+                                                      gpus=gpus))
+
+
+def spawn_detached(project, cmd: list[str], log_path: Path, *, resume: bool, prepare: Callable[[], object]) -> JobInfo:
+    """Run ``cmd`` as a detached job of ``project`` (a training or a sweep): the lock is taken,
+    ``prepare`` raises its refusals before anything starts, the child logs to ``log_path`` in a new
+    session and is handed the lock. The guard is held until the child owns the lock, so a second start
+    waits and then names the child's pid, and a `stop` in between never signals the starter."""
     with joblock.guard(project):
         lock = joblock.acquire(project, detached=True, command=cmd)
         try:
-            prepare_run(project, resume=resume, restart=restart, overrides=overrides, gpus=gpus)
-            log_path = Path(project.train_log_path)
+            prepare()
             log_path.parent.mkdir(parents=True, exist_ok=True)
             env = child_env(**{joblock.TOKEN_ENV: lock.token})
             with open_append(log_path, "ab") as log:

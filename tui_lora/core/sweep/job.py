@@ -9,15 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from typing import IO, TYPE_CHECKING, Any
 
 from tui_lora.core import joblock
-from tui_lora.core.childenv import child_env
-from tui_lora.core.fsutil import open_append
 from tui_lora.core.signals import route_signals
 from tui_lora.core.sweep.manifest import read_manifest
 from tui_lora.core.sweep.prepare import prepare_sweep
@@ -106,30 +102,14 @@ def start_sweep_job(project: Project, *, varies: list[Vary] | None = None, resum
                     device: str | None = None) -> JobInfo:
     """Start the sweep in a detached process and return at once; every refusal (a job already
     running, a bad setting, nothing to resume) is raised here, before anything starts."""
-    from tui_lora.core.jobs import JobInfo
+    from tui_lora.core.jobs import spawn_detached
     from tui_lora.core.train.launch import check_gpus
 
     check_gpus(gpus, device)
     cmd = sweep_command(project, gpus=gpus, device=device)
-    with joblock.guard(project):
-        lock = joblock.acquire(project, detached=True, command=cmd)
-        try:
-            prepare_sweep(project, varies, resume=resume, restart=restart, confirmed=confirmed, gpus=gpus,
-                          device=device)
-            log_path = sweep_log_path(project)
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            env = child_env(**{joblock.TOKEN_ENV: lock.token})
-            with open_append(log_path, "ab") as log:
-                log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n".encode())
-                log.flush()
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        env=env, start_new_session=True)
-            lock = joblock.hand_over(project, lock, proc.pid)
-            threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
-        except BaseException:
-            joblock.release(project, lock.token)
-            raise
-    return JobInfo(proc.pid, True, resume, log_path, cmd, lock.started)
+    return spawn_detached(project, cmd, sweep_log_path(project), resume=resume,
+                          prepare=lambda: prepare_sweep(project, varies, resume=resume, restart=restart,
+                                                        confirmed=confirmed, gpus=gpus, device=device))
 
 
 def run_worker_job(project: Project, label: str, *, resume: bool, device: str | None,
