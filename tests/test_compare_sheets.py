@@ -208,3 +208,24 @@ def test_pick_a_variant_and_adopt_its_settings(swept, capsys):
         assert "The sweep has no variant lr9_dim9; its variants are" in capsys.readouterr().err
     finally:
         swept.toml_path.write_text(before)
+
+
+def test_batched_pictures_keep_the_zero_terminal_snr_schedule_and_cfg_rescale(swept, pipeline, tmp_path):
+    """A zero-terminal-SNR model's grid is rendered with its schedule and CFG rescale in batches too,
+    as the single-picture renderer of the samples does."""
+    rows, _ = select_variant_rows(swept, ["final"], variants=[LABELS[1]])
+    plan = plan_compare(swept, PROMPTS, weights=[0.8], seeds=SEEDS[:1], sheet="combined", rows=rows,
+                        out=tmp_path / "z.png")
+    plain = run_compare(swept, plan, pipeline=pipeline, keep_images=True)
+    pipeline.zero_terminal_snr, pipeline.guidance_rescale = True, 0.7
+    try:
+        ztsnr = run_compare(swept, replace(plan, grid_path=tmp_path / "z2.png", index_path=tmp_path / "z2.json"),
+                            pipeline=pipeline, keep_images=True)
+        for p, a, before in zip(ztsnr.pictures, ztsnr.images, plain.images):
+            pipeline.use_lora(p.file, p.weight) if p.file else pipeline.use_lora(None)
+            alone = pipeline.render(replace(PROMPTS[p.prompt_index], seed=p.seed))
+            assert np.abs(pixels(a) - pixels(alone)).max() <= 2, p
+            assert np.abs(pixels(a) - pixels(before)).max() > 2, p  # the schedule is not the plain one
+    finally:
+        pipeline.zero_terminal_snr, pipeline.guidance_rescale = False, 0.0
+        pipeline.use_lora(None)

@@ -64,38 +64,26 @@ def prompt_chunks(tokenizer: CLIPTokenizer, sp: SamplePrompt) -> int:
 def render_batch(pipe: DiffusionPipeline, family: str, sps: Sequence[SamplePrompt], *,
                  tokenizers: list[CLIPTokenizer], text_encoders: list, clip_skip: int,
                  scheduler_config: dict[str, Any] | None, v_prediction: bool, chunks: int,
+                 zero_terminal_snr: bool = False, guidance_rescale: float = 0.0,
                  autocast: contextlib.AbstractContextManager | None = None,
                  cancel: threading.Event | None = None) -> list[Image.Image] | None:
     """One picture (PIL) per resolved prompt of ``sps``, which share a :func:`batch_key`; None when
-    ``cancel`` was set midway."""
+    ``cancel`` was set midway. The schedule and CFG rescale as :func:`train.pipeline.render`'s."""
     import torch
 
-    from tui_lora.core.train.pipeline import decode, make_scheduler
+    from tui_lora.core.train.pipeline import decode, denoise, make_scheduler
     from tui_lora.core.train.text import TextEncoding
 
     first = sps[0]
-    pipe.scheduler = make_scheduler(first.sampler, scheduler_config, v_prediction=v_prediction)
+    pipe.scheduler = make_scheduler(first.sampler, scheduler_config, v_prediction=v_prediction,
+                                    zero_terminal_snr=zero_terminal_snr)
     with torch.no_grad(), (autocast or contextlib.nullcontext()):
         text = TextEncoding(family, tokenizers, text_encoders, clip_skip=clip_skip if family == "sd15" else 1,
                             max_token_length=75 * chunks)
         pos = text.encode([sp.prompt for sp in sps])
         neg = text.encode([sp.negative for sp in sps])
-        kwargs: dict[str, Any] = {
-            "prompt_embeds": pos.hidden, "negative_prompt_embeds": neg.hidden,
-            "num_inference_steps": first.steps, "guidance_scale": first.cfg, "width": first.width,
-            "height": first.height, "output_type": "latent",
-            "generator": [torch.Generator("cpu").manual_seed(sp.seed) for sp in sps],
-        }
-        if family == "sdxl":
-            kwargs.update(pooled_prompt_embeds=pos.pooled, negative_pooled_prompt_embeds=neg.pooled)
-        if cancel is not None:
-            def stop_when_cancelled(p, _i, _t, tensors):
-                if cancel.is_set():
-                    p._interrupt = True  # diffusers' documented way to stop a running pipeline
-                return tensors
-
-            kwargs["callback_on_step_end"] = stop_when_cancelled
-        latents = pipe(**kwargs).images
+        latents = denoise(pipe, family, pos, neg, first, [torch.Generator("cpu").manual_seed(sp.seed) for sp in sps],
+                          guidance_rescale=guidance_rescale, cancel=cancel)
     if cancel is not None and cancel.is_set():
         return None
     # One picture at a time through the VAE: its memory stays that of one picture, whatever the batch.

@@ -188,7 +188,9 @@ class ComparePipeline:
         with preserved_rng():
             return render_batch(self.pipe, self.family, sps, tokenizers=toks, text_encoders=tes,
                                 clip_skip=self.clip_skip, scheduler_config=self.base.scheduler_config,
-                                v_prediction=self.v_prediction, chunks=chunks, cancel=cancel)
+                                v_prediction=self.v_prediction, chunks=chunks,
+                                zero_terminal_snr=self.zero_terminal_snr, guidance_rescale=self.guidance_rescale,
+                                cancel=cancel)
 
     def render(self, sp: SamplePrompt, *, cancel: threading.Event | None = None) -> Image.Image | None:
         """One image for a resolved prompt with the current LoRA (PIL), or None when cancelled."""

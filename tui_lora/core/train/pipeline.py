@@ -131,26 +131,36 @@ def render(pipe: DiffusionPipeline, family: str, sp: SamplePrompt, *, tokenizers
                                     zero_terminal_snr=zero_terminal_snr)
     with torch.no_grad(), (autocast or contextlib.nullcontext()):
         pos, neg = encode_pair(family, tokenizers, text_encoders, clip_skip, sp.prompt, sp.negative)
-        kwargs: dict[str, Any] = {
-            "prompt_embeds": pos.hidden, "negative_prompt_embeds": neg.hidden,
-            "num_inference_steps": sp.steps, "guidance_scale": sp.cfg, "width": sp.width, "height": sp.height,
-            "generator": torch.Generator("cpu").manual_seed(sp.seed), "output_type": "latent",
-        }
-        if guidance_rescale:
-            kwargs["guidance_rescale"] = guidance_rescale
-        if family == "sdxl":
-            kwargs.update(pooled_prompt_embeds=pos.pooled, negative_pooled_prompt_embeds=neg.pooled)
-        if cancel is not None:
-            def stop_when_cancelled(p, _i, _t, tensors):
-                if cancel.is_set():
-                    p._interrupt = True  # diffusers' documented way to stop a running pipeline
-                return tensors
-
-            kwargs["callback_on_step_end"] = stop_when_cancelled
-        latents = pipe(**kwargs).images
+        latents = denoise(pipe, family, pos, neg, sp, torch.Generator("cpu").manual_seed(sp.seed),
+                          guidance_rescale=guidance_rescale, cancel=cancel)
     if cancel is not None and cancel.is_set():
         return None
     return decode(pipe, latents)
+
+
+def denoise(pipe: DiffusionPipeline, family: str, pos: Encoded, neg: Encoded, sp: SamplePrompt,
+            generator: torch.Generator | list[torch.Generator], *, guidance_rescale: float = 0.0,
+            cancel: threading.Event | None = None) -> torch.Tensor:
+    """The pipeline call of one picture or of a batch (``pos``/``neg`` hold one row per picture, each
+    with its generator; ``sp`` gives the size, steps and CFG they share): the latents, stopped early
+    when ``cancel`` is set. Called under the caller's no_grad / autocast."""
+    kwargs: dict[str, Any] = {
+        "prompt_embeds": pos.hidden, "negative_prompt_embeds": neg.hidden,
+        "num_inference_steps": sp.steps, "guidance_scale": sp.cfg, "width": sp.width, "height": sp.height,
+        "generator": generator, "output_type": "latent",
+    }
+    if guidance_rescale:
+        kwargs["guidance_rescale"] = guidance_rescale
+    if family == "sdxl":
+        kwargs.update(pooled_prompt_embeds=pos.pooled, negative_pooled_prompt_embeds=neg.pooled)
+    if cancel is not None:
+        def stop_when_cancelled(p, _i, _t, tensors):
+            if cancel.is_set():
+                p._interrupt = True  # diffusers' documented way to stop a running pipeline
+            return tensors
+
+        kwargs["callback_on_step_end"] = stop_when_cancelled
+    return pipe(**kwargs).images
 
 
 def decode(pipe: DiffusionPipeline, latents: torch.Tensor) -> Image.Image:
