@@ -9,9 +9,11 @@ import shutil
 import signal
 
 import pytest
-from wizard_support import assert_snapshot, flat, home, run, screen_text, settle, wait_for  # noqa: F401 - fixtures
+from wizard_support import (  # noqa: F401 - fixtures
+    assert_snapshot, flat, home, run, screen_text, settle, train_project, wait_for,
+)
 
-from tui_lora.core import joblock, jobs
+from tui_lora.core import joblock
 from tui_lora.core.project import Project
 from tui_lora.core.sweep import VariantProject, parse_varies, sweep_status
 from tui_lora.core.sweep.manifest import SweepManifest, write_manifest
@@ -23,7 +25,7 @@ from tui_lora.tui.compare.prompt_list import PromptListDialog, check_lines
 from tui_lora.tui.compare.screen import CompareScreen
 from tui_lora.tui.train.screen import TrainScreen
 from tui_lora.tui.train.sweep_form import SweepDialog, check_rows
-from support.train import make_train_project, sigterm_pending
+from support.train import sigterm_pending
 
 JOB_S = 240
 
@@ -46,23 +48,8 @@ def test_the_sweep_form_checks_rows_like_the_sweep(make_project):
     assert check_rows(project, [("", "")] * 3).summary == "Name at least one setting and its values."
 
 
-@pytest.fixture
-def sweep_project(home, tiny_sd15, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    made = []
-
-    def make(settings, images=2):
-        project = make_train_project(home / "proj", tiny_sd15, images=images, settings=settings)
-        made.append(project)
-        return project
-
-    yield make
-    for project in made:
-        jobs.stop_job(project, timeout=5, force=True)
-
-
-async def test_start_follow_stop_and_resume_a_sweep(sweep_project):
-    project = sweep_project({"training.train_batch_size": 1, "training.max_train_epochs": 8})  # 16 steps each
+async def test_start_follow_stop_and_resume_a_sweep(train_project):
+    project = train_project({"training.train_batch_size": 1, "training.max_train_epochs": 8})  # 16 steps each
     app = WizardApp(project, frozen=True)
     async with run(app) as pilot:
         await pilot.press("6")

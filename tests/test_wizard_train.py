@@ -5,14 +5,14 @@ changed, and shows only the keys that make sense for the run's state."""
 
 import time
 
-import pytest
-from wizard_support import flat, home, job_lock, no_gpu, run, screen_text, wait_for, wizard_project  # noqa: F401
+from wizard_support import (  # noqa: F401 - fixtures
+    flat, home, job_lock, no_gpu, run, screen_text, train_project, wait_for, wizard_project,
+)
 
 from tui_lora.core import joblock, jobs
 from tui_lora.core.errors import UserError
 from tui_lora.core.events import EventWriter, read_events
 from tui_lora.core.project import Project
-from support.train import make_train_project
 from tui_lora.tui.app import WizardApp
 from tui_lora.tui.common import images
 from tui_lora.tui.common.confirm import ConfirmScreen
@@ -67,22 +67,6 @@ async def keys(pilot, *shown: str, hidden: tuple[str, ...] = ()) -> None:
         return all(k in text for k in shown) and not any(k in text for k in hidden)
 
     await wait_for(pilot, ok, what=f"the keys {shown}, without {hidden}")
-
-
-@pytest.fixture
-def train_project(home, tiny_sd15, monkeypatch):
-    """A project on the tiny SD1.5 model under ~; no detached job outlives the test."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the detached trainer's threads compete for 2 cores otherwise
-    made = []
-
-    def make(settings, images=2):
-        project = make_train_project(home / "proj", tiny_sd15, images=images, settings=settings)
-        made.append(project)
-        return project
-
-    yield make
-    for project in made:
-        jobs.stop_job(project, timeout=5, force=True)
 
 
 # ----- real jobs -------------------------------------------------------------------------------------

@@ -95,6 +95,25 @@ def home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def train_project(home, tiny_sd15, monkeypatch):
+    """A project on the tiny SD1.5 model under ~; no detached job outlives the test."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the detached trainer's threads compete for 2 cores otherwise
+    from support.train import make_train_project
+    from tui_lora.core import jobs
+
+    made = []
+
+    def make(settings, images=2):
+        project = make_train_project(home / "proj", tiny_sd15, images=images, settings=settings)
+        made.append(project)
+        return project
+
+    yield make
+    for project in made:
+        jobs.stop_job(project, timeout=5, force=True)
+
+
+@pytest.fixture
 def gpu_12gb(tmp_path, monkeypatch) -> None:
     bin_dir = tmp_path / "bin"
     fake_nvidia_smi(bin_dir)
